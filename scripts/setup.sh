@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs to build, test and benchmark.
+# Idempotent: when everything is present it only checks and returns (well under a second).
+set -euo pipefail
+
+PACKAGES=(
+    build-essential g++ cmake ninja-build pkg-config git
+    libcli11-dev          # command-line parsing (header-only, CLI.md's subcommands)
+    nlohmann-json3-dev    # JSON for --json output and, later, the APIs
+    libssl-dev            # libcrypto: SHA-256 model identity
+    libgtest-dev libgmock-dev   # unit tests
+    libbenchmark-dev      # microbenchmarks in bench/
+    clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: all packages present" >&2

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: the release build's CTest suite, the same tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and a short libFuzzer run per fuzz target.
+# Ends with one summary line. Environment: TF_FUZZ_SECONDS (default 60), TF_SKIP_ASAN=1, TF_SKIP_FUZZ=1.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+bash scripts/setup.sh || { echo "TESTS FAILED: setup"; exit 1; }
+
+summary=()
+failed=0
+run_ctest() {  # flavour
+    local log="build/$1/ctest.log"
+    if ctest --test-dir "build/$1" -j "$(nproc)" --output-on-failure >"$log" 2>&1; then
+        summary+=("$1: $(grep -Eo '[0-9]+ tests failed out of [0-9]+|100% tests passed, 0 tests failed out of [0-9]+' "$log" | tail -1)")
+    else
+        cat "$log"
+        summary+=("$1: FAILED ($(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$log" | tail -1))")
+        failed=1
+    fi
+}
+
+echo "== release build" >&2
+if bash scripts/build.sh release >build/release.log 2>&1 || { cat build/release.log; false; }; then
+    run_ctest release
+else
+    summary+=("release: BUILD FAILED"); failed=1
+fi
+
+if [[ "${TF_SKIP_ASAN:-0}" != 1 ]]; then
+    echo "== asan+ubsan build" >&2
+    mkdir -p build
+    if bash scripts/build.sh asan >build/asan.log 2>&1 || { cat build/asan.log; false; }; then
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest asan
+    else
+        summary+=("asan: BUILD FAILED"); failed=1
+    fi
+fi
+
+if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
+    echo "== fuzz" >&2
+    secs=${TF_FUZZ_SECONDS:-60}
+    if bash scripts/build.sh fuzz >build/fuzz.log 2>&1 || { cat build/fuzz.log; false; }; then
+        shared=${TF_SHARED_DIR:-../shared}
+        rm -rf build/fuzz/seeds
+        find "$shared/reference" -name '*.gguf' -size -8M 2>/dev/null | sort |
+            xargs build/fuzz/fuzz/make_seeds build/fuzz/seeds >/dev/null 2>&1 || build/fuzz/fuzz/make_seeds build/fuzz/seeds
+        mkdir -p build/fuzz/corpus build/fuzz/artifacts
+        if build/fuzz/fuzz/gguf_reader_fuzz -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ build/fuzz/corpus build/fuzz/seeds \
+            >build/fuzz/run.log 2>&1; then
+            runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' build/fuzz/run.log | grep -Eo '[0-9]+$')
+            summary+=("fuzz: gguf_reader ${secs}s, ${runs:-?} inputs, no finding")
+        else
+            tail -60 build/fuzz/run.log
+            summary+=("fuzz: gguf_reader FOUND A CRASH (build/fuzz/artifacts)"); failed=1
+        fi
+    else
+        summary+=("fuzz: BUILD FAILED"); failed=1
+    fi
+fi
+
+elapsed=$((SECONDS - start))
+line=$(printf '%s; ' "${summary[@]}"); line=${line%; }
+if ((failed)); then
+    echo "TESTS FAILED in ${elapsed}s — $line"
+    exit 1
+fi
+echo "ALL TESTS PASSED in ${elapsed}s — $line"

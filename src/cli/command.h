@@ -1,0 +1,30 @@
+// Every subcommand registers itself on the root CLI11 app and returns its exit code when run:
+// 0 success, 1 runtime error, 2 bad usage (CLI.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tf::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct Command {
+    CLI::App* app;
+    std::function<int()> run;
+};
+
+using Commands = std::vector<Command>;
+
+// Prints "terraferma: <what>: <why>" to stderr.
+void print_error(const std::string& what, const std::string& why);
+void print_error(const std::string& message);
+
+void add_inspect_command(CLI::App& root, Commands& commands);
+void add_models_command(CLI::App& root, Commands& commands);
+
+}  // namespace tf::cli

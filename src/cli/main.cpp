@@ -1,0 +1,47 @@
+#include <cstdio>
+#include <exception>
+
+#include "cli/command.h"
+
+namespace tf::cli {
+
+void print_error(const std::string& what, const std::string& why) {
+    std::fprintf(stderr, "terraferma: %s: %s\n", what.c_str(), why.c_str());
+}
+
+void print_error(const std::string& message) { std::fprintf(stderr, "terraferma: %s\n", message.c_str()); }
+
+}  // namespace tf::cli
+
+int main(int argc, char** argv) {
+    using namespace tf::cli;
+    CLI::App app{"Terraferma: a local-first AI engine for GGUF models.", "terraferma"};
+    app.set_version_flag("--version", "terraferma 0.1.0");
+    app.require_subcommand(1);
+    app.fallthrough(false);
+
+    Commands commands;
+    add_inspect_command(app, commands);
+    add_models_command(app, commands);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version arrive as "errors" with exit code 0; CLI11 prints the help of the
+        // subcommand they were given to.
+        if (e.get_exit_code() == 0) return app.exit(e);
+        print_error(std::string(e.what()) + " (see 'terraferma --help')");
+        return kExitUsage;
+    }
+
+    try {
+        for (auto& c : commands) {
+            if (c.app->parsed()) return c.run();
+        }
+    } catch (const std::exception& e) {
+        print_error("internal error", e.what());
+        return kExitFailure;
+    }
+    print_error("no command given (see 'terraferma --help')");
+    return kExitUsage;
+}

@@ -1,0 +1,71 @@
+// Errors as values at the edges: parsers of outside input return Result<T>, whose error
+// names what is wrong and where. Internal invariants may still assert.
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace tf {
+
+struct Error {
+    std::string message;
+};
+
+template <typename T>
+class [[nodiscard]] Result {
+  public:
+    Result(T value) : value_(std::move(value)) {}
+    Result(Error error) : error_(std::move(error)) {}
+
+    bool ok() const { return value_.has_value(); }
+    explicit operator bool() const { return ok(); }
+
+    T& value() & {
+        assert(ok());
+        return *value_;
+    }
+    const T& value() const& {
+        assert(ok());
+        return *value_;
+    }
+    T&& value() && {
+        assert(ok());
+        return std::move(*value_);
+    }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+
+    const Error& error() const {
+        assert(!ok());
+        return error_;
+    }
+
+  private:
+    std::optional<T> value_;
+    Error error_;
+};
+
+// Result<void> equivalent.
+class [[nodiscard]] Status {
+  public:
+    Status() = default;
+    Status(Error error) : failed_(true), error_(std::move(error)) {}
+    static Status success() { return Status(); }
+
+    bool ok() const { return !failed_; }
+    explicit operator bool() const { return ok(); }
+    const Error& error() const {
+        assert(failed_);
+        return error_;
+    }
+
+  private:
+    bool failed_ = false;
+    Error error_;
+};
+
+}  // namespace tf
