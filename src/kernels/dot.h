@@ -1,0 +1,48 @@
+// Dot products of one weight row with one activation row, for every weight type.
+//
+// Activations are first converted to the format the weight type pairs with (llama.cpp's
+// vec_dot_type: Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants and
+// IQ4_XS, F16/BF16/F32 for the float types) — the same rounding llama.cpp applies, so logits stay
+// close to the reference.
+//
+// Accumulation order is part of the contract, identical for every ISA, so that every SIMD path
+// returns bit-for-bit the scalar result and no result depends on how work is grouped:
+//  * quantized types: each weight block b yields an exact integer sum, turned into one float r_b
+//    by a fixed per-type formula (dot_blocks.h); r_b is added to lane b % 8 of eight partial sums;
+//  * float types: element i's product w_i*a_i (multiply, then add — never fused) is added to
+//    lane i % 32 of 32 partial sums;
+//  * the lanes are then reduced in the fixed tree of reduce_lanes8 / reduce_lanes32.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu_features.h"
+#include "util/tensor_type.h"
+
+namespace tf::kernels {
+
+using DotFn = float (*)(int64_t n, const void* w, const void* a);
+
+// The activation format weights of this type are multiplied with.
+TensorType activation_type(TensorType weight);
+bool has_dot(TensorType weight);
+
+// The kernel for this ISA; falls back to a lower ISA for types without a dedicated path there
+// (still bit-identical, by the contract above). nullptr for unsupported types.
+DotFn dot_kernel(TensorType weight, Isa isa);
+inline DotFn dot_kernel(TensorType weight) { return dot_kernel(weight, best_isa()); }
+
+// Converts n activations to activation_type(weight) (n a multiple of that type's block size).
+void quantize_activations(TensorType weight, const float* x, void* out, int64_t n);
+
+namespace scalar {
+DotFn dot_kernel(TensorType weight);
+}
+namespace avx2 {
+DotFn dot_kernel(TensorType weight);  // nullptr where there is no AVX2 path
+}
+namespace avx512 {
+DotFn dot_kernel(TensorType weight);
+}
+
+}  // namespace tf::kernels

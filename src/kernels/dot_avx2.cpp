@@ -1,0 +1,265 @@
+// AVX2 (+FMA, F16C) dot kernels. Integer block sums are exact; floats follow the lane contract
+// of dot.h, so results equal the scalar kernels bit for bit. Types without a path here fall back.
+#include "kernels/dot.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/dot_blocks.h"
+#include "kernels/quant_k.h"
+#include "util/half.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace tf::kernels::avx2 {
+
+namespace {
+
+inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Lane b of the result is the sum of all of s[b]'s lanes.
+inline __m256i hsum8_i32(const __m256i* s) {
+    __m256i t0 = _mm256_hadd_epi32(s[0], s[1]), t1 = _mm256_hadd_epi32(s[2], s[3]);
+    __m256i t2 = _mm256_hadd_epi32(s[4], s[5]), t3 = _mm256_hadd_epi32(s[6], s[7]);
+    __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+// Signed int8 x signed int8, 32 pairs -> 8 int32 partial sums (|x| <= 127 so maddubs cannot saturate).
+inline __m256i dot_i8(__m256i x, __m256i y) {
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// The shared driver for 32-element blocks whose result is d_w*d_a*isum: 8 blocks at a time.
+template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&)>
+float dot_blocks32(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const WBlock*>(w);
+    auto y = static_cast<const BlockQ8_0*>(a);
+    const int64_t nb = n / 32;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i s[8];
+        alignas(32) float dw[8], da[8];
+        for (int k = 0; k < 8; ++k) {
+            s[k] = BlockSum(x[b + k], y[b + k]);
+            dw[k] = fp16_to_fp32(x[b + k].d);
+            da[k] = fp16_to_fp32(y[b + k].d);
+        }
+        const __m256 scale = _mm256_mul_ps(_mm256_load_ps(dw), _mm256_load_ps(da));
+        const __m256 r = _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), scale);
+        acc = _mm256_add_ps(acc, r);
+    }
+    alignas(32) float p[8];
+    _mm256_store_ps(p, acc);
+    for (; b < nb; ++b) {
+        p[b % 8] += block_result(fp16_to_fp32(x[b].d), fp16_to_fp32(y[b].d), hsum_i32(BlockSum(x[b], y[b])));
+    }
+    return reduce_lanes8(p);
+}
+
+inline __m256i sum_q8_0(const BlockQ8_0& x, const BlockQ8_0& y) {
+    return dot_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)),
+                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+}
+
+inline __m256i sum_q4_0(const BlockQ4_0& x, const BlockQ8_0& y) {
+    const __m256i q = _mm256_sub_epi8(unpack_nibbles(x.qs), _mm256_set1_epi8(8));
+    return dot_i8(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+}
+
+inline __m256i sum_iq4_nl(const BlockIQ4_NL& x, const BlockQ8_0& y) {
+    const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+    const __m256i idx = unpack_nibbles(x.qs);
+    const __m256i q = _mm256_shuffle_epi8(_mm256_set_m128i(table, table), idx);
+    return dot_i8(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+}
+
+float dot_f32(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const float*>(w);
+    auto y = static_cast<const float*>(a);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k)));
+        }
+    }
+    alignas(32) float p[32];
+    for (int k = 0; k < 4; ++k) _mm256_store_ps(p + 8 * k, acc[k]);
+    for (; i < n; ++i) p[i % 32] += x[i] * y[i];
+    return reduce_lanes32(p);
+}
+
+float dot_f16(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const uint16_t*>(w);
+    auto y = static_cast<const uint16_t*>(a);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i + 8 * k)));
+            const __m256 yv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i + 8 * k)));
+            acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(xv, yv));
+        }
+    }
+    alignas(32) float p[32];
+    for (int k = 0; k < 4; ++k) _mm256_store_ps(p + 8 * k, acc[k]);
+    for (; i < n; ++i) p[i % 32] += fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]);
+    return reduce_lanes32(p);
+}
+
+inline __m256 load_bf16x8(const uint16_t* p) {
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+
+float dot_bf16(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const uint16_t*>(w);
+    auto y = static_cast<const uint16_t*>(a);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k)));
+    }
+    alignas(32) float p[32];
+    for (int k = 0; k < 4; ++k) _mm256_store_ps(p + 8 * k, acc[k]);
+    for (; i < n; ++i) p[i % 32] += bf16_to_fp32(x[i]) * bf16_to_fp32(y[i]);
+    return reduce_lanes32(p);
+}
+
+float dot_q4_k(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockQ4_K*>(w);
+    auto y = static_cast<const BlockQ8_K*>(a);
+    float p[8] = {};
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        int32_t imins = 0;
+        for (int j = 0; j < 8; ++j) imins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 4; ++k) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
+            const __m256i q_lo = _mm256_and_si256(q, low4);
+            const __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            const __m256i y_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * k));
+            const __m256i y_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * k + 32));
+            const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, y_lo), _mm256_set1_epi16(sc[2 * k]));
+            const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, y_hi), _mm256_set1_epi16(sc[2 * k + 1]));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+        }
+        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d, hsum_i32(acc), imins);
+    }
+    return reduce_lanes8(p);
+}
+
+float dot_q5_k(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockQ5_K*>(w);
+    auto y = static_cast<const BlockQ8_K*>(a);
+    float p[8] = {};
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i bit = _mm256_set1_epi8(0x10);
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        int32_t imins = 0;
+        for (int j = 0; j < 8; ++j) imins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh));
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 4; ++k) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
+            // bit (2k) of qh[l] is the 5th bit of sub-block 2k, bit (2k+1) of sub-block 2k+1
+            const __m256i h_lo = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * k), 4), bit);
+            const __m256i h_hi = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * k + 1), 4), bit);
+            const __m256i q_lo = _mm256_or_si256(_mm256_and_si256(q, low4), h_lo);
+            const __m256i q_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), h_hi);
+            const __m256i y_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * k));
+            const __m256i y_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * k + 32));
+            const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, y_lo), _mm256_set1_epi16(sc[2 * k]));
+            const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, y_hi), _mm256_set1_epi16(sc[2 * k + 1]));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+        }
+        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d, hsum_i32(acc), imins);
+    }
+    return reduce_lanes8(p);
+}
+
+float dot_q6_k(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockQ6_K*>(w);
+    auto y = static_cast<const BlockQ8_K*>(a);
+    float p[8] = {};
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        int32_t bias = 0;  // the -32 offset, applied through the 16-element sums of the activations
+        for (int j = 0; j < 16; ++j) bias += x[b].scales[j] * y[b].bsums[j];
+        __m256i acc = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half) {
+            const uint8_t* ql = x[b].ql + 64 * half;
+            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * half));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            const int8_t* sc = x[b].scales + 8 * half;
+            for (int k = 0; k < 4; ++k) {
+                const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * half + 32 * k));
+                const __m256i prod = _mm256_maddubs_epi16(q[k], yv);  // 16 x int16: elements 0..15 then 16..31
+                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, scales));
+            }
+        }
+        p[b % 8] += block_result(fp16_to_fp32(x[b].d), y[b].d, hsum_i32(acc) - 32 * bias);
+    }
+    return reduce_lanes8(p);
+}
+
+}  // namespace
+
+DotFn dot_kernel(TensorType t) {
+    switch (t) {
+        case TensorType::F32: return dot_f32;
+        case TensorType::F16: return dot_f16;
+        case TensorType::BF16: return dot_bf16;
+        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0>;
+        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0>;
+        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl>;
+        case TensorType::Q4_K: return dot_q4_k;
+        case TensorType::Q5_K: return dot_q5_k;
+        case TensorType::Q6_K: return dot_q6_k;
+        default: return nullptr;
+    }
+}
+
+}  // namespace tf::kernels::avx2
+
+#pragma GCC pop_options
+
+#else
+namespace tf::kernels::avx2 {
+DotFn dot_kernel(TensorType) { return nullptr; }
+}  // namespace tf::kernels::avx2
+#endif
