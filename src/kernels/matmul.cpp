@@ -1,0 +1,50 @@
+#include "kernels/matmul.h"
+
+#include <vector>
+
+#include "kernels/dot.h"
+
+namespace tf::kernels {
+
+int64_t activation_row_bytes(TensorType weight, int64_t n_cols) {
+    return static_cast<int64_t>(*tensor_row_bytes(activation_type(weight), static_cast<uint64_t>(n_cols)));
+}
+
+void quantize_activation_rows(TensorType weight, const float* x, int64_t n_tokens, int64_t n_cols, void* out,
+                              ThreadPool* pool) {
+    const int64_t rb = activation_row_bytes(weight, n_cols);
+    auto body = [&](int64_t begin, int64_t end, int) {
+        for (int64_t t = begin; t < end; ++t) {
+            quantize_activations(weight, x + t * n_cols, static_cast<uint8_t*>(out) + t * rb, n_cols);
+        }
+    };
+    if (pool != nullptr) pool->parallel_for(n_tokens, 1, body);
+    else body(0, n_tokens, 0);
+}
+
+void matmul(const WeightMatrix& w, const void* activations, int64_t n_tokens, float* out, int64_t out_stride,
+            ThreadPool* pool) {
+    const DotFn dot = dot_kernel(w.type);
+    const int64_t wrb = static_cast<int64_t>(*tensor_row_bytes(w.type, static_cast<uint64_t>(w.n_cols)));
+    const int64_t arb = activation_row_bytes(w.type, w.n_cols);
+    const auto* wbytes = static_cast<const uint8_t*>(w.data);
+    const auto* abytes = static_cast<const uint8_t*>(activations);
+    // Rows in the outer loop and tokens inside: each weight row is read from memory once and
+    // reused from cache for every token of the batch.
+    auto body = [&](int64_t begin, int64_t end, int) {
+        for (int64_t r = begin; r < end; ++r) {
+            const uint8_t* wr = wbytes + r * wrb;
+            for (int64_t t = 0; t < n_tokens; ++t) out[t * out_stride + r] = dot(w.n_cols, wr, abytes + t * arb);
+        }
+    };
+    if (pool != nullptr) pool->parallel_for(w.n_rows, 16, body);
+    else body(0, w.n_rows, 0);
+}
+
+void matmul_f32(const WeightMatrix& w, const float* x, int64_t n_tokens, float* out, ThreadPool* pool) {
+    std::vector<uint8_t> act(static_cast<size_t>(activation_row_bytes(w.type, w.n_cols) * n_tokens));
+    quantize_activation_rows(w.type, x, n_tokens, w.n_cols, act.data(), pool);
+    matmul(w, act.data(), n_tokens, out, w.n_rows, pool);
+}
+
+}  // namespace tf::kernels

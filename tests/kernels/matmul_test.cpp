@@ -1,0 +1,52 @@
+// Batch- and thread-invariance: an output element is bit-identical whether its token is computed
+// alone or in a batch, by 1 thread or several, on any ISA.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "kernels/convert.h"
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+
+namespace {
+
+using tf::TensorType;
+using namespace tf::kernels;
+
+TEST(Matmul, results_do_not_depend_on_batch_or_threads) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0.0f, 0.05f);
+    const int64_t rows = 67, cols = 512, tokens = 9;
+    for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,
+                         TensorType::Q6_K, TensorType::Q5_1, TensorType::IQ4_XS}) {
+        std::vector<float> wf(static_cast<size_t>(rows * cols));
+        for (auto& v : wf) v = dist(rng);
+        const int64_t rb = static_cast<int64_t>(*tf::tensor_row_bytes(t, cols));
+        std::vector<uint8_t> wq(static_cast<size_t>(rows * rb));
+        for (int64_t r = 0; r < rows; ++r) quantize_row(t, wf.data() + r * cols, wq.data() + r * rb, cols);
+        WeightMatrix w{t, wq.data(), rows, cols};
+        std::vector<float> x(static_cast<size_t>(tokens * cols));
+        for (auto& v : x) v = dist(rng) * 20;
+
+        std::vector<float> batched(static_cast<size_t>(tokens * rows));
+        tf::ThreadPool one(1);
+        matmul_f32(w, x.data(), tokens, batched.data(), &one);
+
+        for (int threads : {2, 3}) {
+            tf::ThreadPool pool(threads);
+            std::vector<float> again(batched.size());
+            matmul_f32(w, x.data(), tokens, again.data(), &pool);
+            ASSERT_EQ(std::memcmp(again.data(), batched.data(), batched.size() * 4), 0)
+                << tf::tensor_type_name(t) << " threads=" << threads;
+        }
+        for (int64_t tok = 0; tok < tokens; ++tok) {
+            std::vector<float> alone(static_cast<size_t>(rows));
+            matmul_f32(w, x.data() + tok * cols, 1, alone.data(), nullptr);
+            ASSERT_EQ(std::memcmp(alone.data(), batched.data() + tok * rows, static_cast<size_t>(rows) * 4), 0)
+                << tf::tensor_type_name(t) << " token " << tok;
+        }
+    }
+}
+
+}  // namespace
