@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     Commands commands;
     add_inspect_command(app, commands);
     add_models_command(app, commands);
+    add_quantize_command(app, commands);
 
     try {
         app.parse(argc, argv);
