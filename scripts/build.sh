@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 flavour=${1:-release}
 jobs=${TF_JOBS:-$(nproc)}
 case "$flavour" in
-    release) args=(-DCMAKE_BUILD_TYPE=Release -DTF_WERROR=ON) ;;
+    release) args=(-DCMAKE_BUILD_TYPE=Release -DTF_WERROR=ON -DTF_BUILD_BENCH=ON) ;;
     asan)    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=ON -DTF_WERROR=ON) ;;
     fuzz)    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
     bench)   args=(-DCMAKE_BUILD_TYPE=Release -DTF_BUILD_BENCH=ON -DTF_BUILD_TESTS=OFF) ;;

@@ -1,6 +1,11 @@
 #include "kernels/dot.h"
 
+#include "kernels/blocks.h"
 #include "kernels/convert.h"
+#include "util/half.h"
+
+#include <cstdlib>
+#include <cstring>
 
 namespace tf::kernels {
 
@@ -23,6 +28,16 @@ TensorType activation_type(TensorType w) {
 
 bool has_dot(TensorType w) { return scalar::dot_kernel(w) != nullptr; }
 
+Isa preferred_isa(TensorType w) {
+    const Isa best = best_isa();
+    const char* forced = std::getenv("TF_ISA");
+    if (best == Isa::Avx512 && (forced == nullptr || *forced == 0) &&
+        (w == TensorType::Q4_K || w == TensorType::Q5_K || w == TensorType::Q6_K)) {
+        return Isa::Avx2;
+    }
+    return best;
+}
+
 DotFn dot_kernel(TensorType w, Isa isa) {
     if (isa == Isa::Avx512 && isa_supported(Isa::Avx512)) {
         if (DotFn f = avx512::dot_kernel(w)) return f;
@@ -34,8 +49,25 @@ DotFn dot_kernel(TensorType w, Isa isa) {
     return scalar::dot_kernel(w);
 }
 
+int64_t activation_row_bytes(TensorType w, int64_t n) {
+    const TensorType at = activation_type(w);
+    const int64_t base = static_cast<int64_t>(*tensor_row_bytes(at, static_cast<uint64_t>(n)));
+    return at == TensorType::Q8_0 ? base + n / 32 * 8 : base;
+}
+
 void quantize_activations(TensorType w, const float* x, void* out, int64_t n) {
-    quantize_row(activation_type(w), x, out, n);
+    const TensorType at = activation_type(w);
+    quantize_row(at, x, out, n);
+    if (at != TensorType::Q8_0) return;
+    const auto* blocks = static_cast<const BlockQ8_0*>(out);
+    auto* bytes = static_cast<uint8_t*>(out);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j) sum += blocks[b].qs[j];
+        std::memcpy(bytes + n / 32 * 34 + 4 * b, &d, 4);
+        std::memcpy(bytes + n / 32 * 38 + 4 * b, &sum, 4);
+    }
 }
 
 }  // namespace tf::kernels

@@ -9,6 +9,11 @@
 // returns bit-for-bit the scalar result and no result depends on how work is grouped:
 //  * quantized types: each weight block b yields an exact integer sum, turned into one float r_b
 //    by a fixed per-type formula (dot_blocks.h); r_b is added to lane b % 8 of eight partial sums;
+//  * Q4_K and Q5_K: per super-block, eight exact integer lane sums — lane l collects the
+//    scaled products of elements e with (e % 32) / 4 == l — each added as float(sum) * (d_w*d_a)
+//    to lane l; the mins term float(imins) * (dmin_w*d_a) accumulates separately, in block
+//    order, and is subtracted after the lane reduction (this keeps the horizontal sum out of
+//    the per-block work);
 //  * float types: element i's product w_i*a_i (multiply, then add — never fused) is added to
 //    lane i % 32 of 32 partial sums;
 //  * the lanes are then reduced in the fixed tree of reduce_lanes8 / reduce_lanes32.
@@ -30,10 +35,27 @@ bool has_dot(TensorType weight);
 // The kernel for this ISA; falls back to a lower ISA for types without a dedicated path there
 // (still bit-identical, by the contract above). nullptr for unsupported types.
 DotFn dot_kernel(TensorType weight, Isa isa);
-inline DotFn dot_kernel(TensorType weight) { return dot_kernel(weight, best_isa()); }
+// The ISA used by default for this weight type: best_isa(), except that the K-quants use AVX2 —
+// measured faster on AMD Zen 4, which executes 512-bit integer multiplies at half rate (results
+// are identical either way). TF_ISA overrides.
+Isa preferred_isa(TensorType weight);
+inline DotFn dot_kernel(TensorType weight) { return dot_kernel(weight, preferred_isa(weight)); }
+
+// Bytes of one converted activation row. For Q8_0 activations the row is the Q8_0 blocks followed
+// by two per-block side arrays that every weight row would otherwise recompute: the block scales as
+// float (exactly the fp16 value) and the exact int32 sums of the block's quants.
+int64_t activation_row_bytes(TensorType weight, int64_t n);
 
 // Converts n activations to activation_type(weight) (n a multiple of that type's block size).
 void quantize_activations(TensorType weight, const float* x, void* out, int64_t n);
+
+// The side arrays of a Q8_0 activation row of n elements.
+inline const float* q8_0_act_scales(const void* a, int64_t n) {
+    return reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + n / 32 * 34);
+}
+inline const int32_t* q8_0_act_sums(const void* a, int64_t n) {
+    return reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(a) + n / 32 * 38);
+}
 
 namespace scalar {
 DotFn dot_kernel(TensorType weight);

@@ -41,6 +41,31 @@ inline __m256i dot_i8(__m256i x, __m256i y) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
 }
 
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    int32_t u2;
+    std::memcpy(&u2, packed + 8, 4);
+    __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));
+    v = _mm_insert_epi32(v, u2, 2);                                   // [u0, u1, u2, 0]
+    const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // [u0, u2, u1, u2]
+    const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // [u0, u0, u1, u1]
+    const __m128i kmask1 = _mm_set1_epi32(0x3f3f3f3f), kmask2 = _mm_set1_epi32(0x0f0f0f0f);
+    const __m128i kmask3 = _mm_set1_epi32(0x03030303);
+    const __m128i even = _mm_and_si128(a, kmask1);
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), kmask2);
+    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), kmask3), 4);
+    return _mm_blend_epi32(even, _mm_or_si128(hi, top), 0b1010);
+}
+
+// Σ_j mins[j] * (bsums[2j] + bsums[2j+1]), the mins in bytes 8..15 of sm.
+inline int32_t k4_mins_dot_v(__m128i sm, const int16_t* bsums) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+    __m128i s = _mm_madd_epi16(_mm_hadd_epi16(lo, hi), _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 inline __m256i unpack_nibbles(const uint8_t* qs) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     const __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
@@ -48,29 +73,38 @@ inline __m256i unpack_nibbles(const uint8_t* qs) {
 }
 
 // The shared driver for 32-element blocks whose result is d_w*d_a*isum: 8 blocks at a time.
-template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&)>
+// The shared driver for 32-element blocks whose result is d_w*d_a*(isum - kBias*Σy): 8 blocks at a
+// time, activation scales and sums read from the activation row's side arrays.
+template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&), int kBias>
 float dot_blocks32(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const WBlock*>(w);
     auto y = static_cast<const BlockQ8_0*>(a);
+    const float* ad = q8_0_act_scales(a, n);
+    const int32_t* asum = q8_0_act_sums(a, n);
     const int64_t nb = n / 32;
     __m256 acc = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
         __m256i s[8];
-        alignas(32) float dw[8], da[8];
-        for (int k = 0; k < 8; ++k) {
-            s[k] = BlockSum(x[b + k], y[b + k]);
-            dw[k] = fp16_to_fp32(x[b + k].d);
-            da[k] = fp16_to_fp32(y[b + k].d);
+        for (int k = 0; k < 8; ++k) s[k] = BlockSum(x[b + k], y[b + k]);
+        // Eight half scales converted at once (exact, like the scalar conversion).
+        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16(
+            static_cast<short>(x[b].d), static_cast<short>(x[b + 1].d), static_cast<short>(x[b + 2].d),
+            static_cast<short>(x[b + 3].d), static_cast<short>(x[b + 4].d), static_cast<short>(x[b + 5].d),
+            static_cast<short>(x[b + 6].d), static_cast<short>(x[b + 7].d)));
+        const __m256 da = _mm256_loadu_ps(ad + b);
+        __m256i isum = hsum8_i32(s);
+        if (kBias) {
+            const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(asum + b));
+            isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(sums, _mm256_set1_epi32(kBias)));
         }
-        const __m256 scale = _mm256_mul_ps(_mm256_load_ps(dw), _mm256_load_ps(da));
-        const __m256 r = _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), scale);
-        acc = _mm256_add_ps(acc, r);
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, da)));
     }
     alignas(32) float p[8];
     _mm256_store_ps(p, acc);
     for (; b < nb; ++b) {
-        p[b % 8] += block_result(fp16_to_fp32(x[b].d), fp16_to_fp32(y[b].d), hsum_i32(BlockSum(x[b], y[b])));
+        const int32_t isum = hsum_i32(BlockSum(x[b], y[b])) - kBias * asum[b];
+        p[b % 8] += block_result(_cvtsh_ss(x[b].d), ad[b], isum);
     }
     return reduce_lanes8(p);
 }
@@ -80,9 +114,10 @@ inline __m256i sum_q8_0(const BlockQ8_0& x, const BlockQ8_0& y) {
                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
 }
 
+// Unsigned nibbles times signed activations; the -8 offset is applied later from Σy.
 inline __m256i sum_q4_0(const BlockQ4_0& x, const BlockQ8_0& y) {
-    const __m256i q = _mm256_sub_epi8(unpack_nibbles(x.qs), _mm256_set1_epi8(8));
-    return dot_i8(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    const __m256i p = _mm256_maddubs_epi16(unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
 inline __m256i sum_iq4_nl(const BlockIQ4_NL& x, const BlockQ8_0& y) {
@@ -122,7 +157,7 @@ float dot_f16(int64_t n, const void* w, const void* a) {
     }
     alignas(32) float p[32];
     for (int k = 0; k < 4; ++k) _mm256_store_ps(p + 8 * k, acc[k]);
-    for (; i < n; ++i) p[i % 32] += fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]);
+    for (; i < n; ++i) p[i % 32] += _cvtsh_ss(x[i]) * _cvtsh_ss(y[i]);
     return reduce_lanes32(p);
 }
 
@@ -148,13 +183,14 @@ float dot_bf16(int64_t n, const void* w, const void* a) {
 float dot_q4_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ4_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    float p[8] = {};
+    __m256 lanes = _mm256_setzero_ps();
+    float mins = 0;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        int32_t imins = 0;
-        for (int j = 0; j < 8; ++j) imins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        const __m128i sm = k4_scales_mins(x[b].scales);
+        const int32_t imins = k4_mins_dot_v(sm, y[b].bsums);
+        alignas(16) int16_t sc[8];  // one 16-byte store; the 2-byte reads below forward from it
+        _mm_store_si128(reinterpret_cast<__m128i*>(sc), _mm_cvtepu8_epi16(sm));
         __m256i acc = _mm256_setzero_si256();
         for (int k = 0; k < 4; ++k) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
@@ -166,22 +202,26 @@ float dot_q4_k(int64_t n, const void* w, const void* a) {
             const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, y_hi), _mm256_set1_epi16(sc[2 * k + 1]));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
         }
-        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d, hsum_i32(acc), imins);
+        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
+        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
     }
-    return reduce_lanes8(p);
+    alignas(32) float p[8];
+    _mm256_store_ps(p, lanes);
+    return reduce_lanes8(p) - mins;
 }
 
 float dot_q5_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ5_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    float p[8] = {};
+    __m256 lanes = _mm256_setzero_ps();
+    float mins = 0;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i bit = _mm256_set1_epi8(0x10);
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        int32_t imins = 0;
-        for (int j = 0; j < 8; ++j) imins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        const __m128i sm = k4_scales_mins(x[b].scales);
+        const int32_t imins = k4_mins_dot_v(sm, y[b].bsums);
+        alignas(16) int16_t sc[8];  // one 16-byte store; the 2-byte reads below forward from it
+        _mm_store_si128(reinterpret_cast<__m128i*>(sc), _mm_cvtepu8_epi16(sm));
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh));
         __m256i acc = _mm256_setzero_si256();
         for (int k = 0; k < 4; ++k) {
@@ -197,9 +237,12 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
             const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, y_hi), _mm256_set1_epi16(sc[2 * k + 1]));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
         }
-        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d, hsum_i32(acc), imins);
+        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
+        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
     }
-    return reduce_lanes8(p);
+    alignas(32) float p[8];
+    _mm256_store_ps(p, lanes);
+    return reduce_lanes8(p) - mins;
 }
 
 float dot_q6_k(int64_t n, const void* w, const void* a) {
@@ -232,7 +275,7 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, scales));
             }
         }
-        p[b % 8] += block_result(fp16_to_fp32(x[b].d), y[b].d, hsum_i32(acc) - 32 * bias);
+        p[b % 8] += block_result(_cvtsh_ss(x[b].d), y[b].d, hsum_i32(acc) - 32 * bias);
     }
     return reduce_lanes8(p);
 }
@@ -244,9 +287,9 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::F32: return dot_f32;
         case TensorType::F16: return dot_f16;
         case TensorType::BF16: return dot_bf16;
-        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0>;
-        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0>;
-        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl>;
+        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
+        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;
+        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl, 0>;
         case TensorType::Q4_K: return dot_q4_k;
         case TensorType::Q5_K: return dot_q5_k;
         case TensorType::Q6_K: return dot_q6_k;

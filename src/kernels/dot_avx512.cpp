@@ -5,6 +5,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "kernels/blocks.h"
 #include "kernels/dot_blocks.h"
 #include "kernels/quant_k.h"
@@ -14,6 +16,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 // GCC 12 reports its own intrinsic headers (undefined upper halves) as maybe-uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace tf::kernels::avx512 {
 
@@ -33,33 +36,68 @@ inline int32_t hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    int32_t u2;
+    std::memcpy(&u2, packed + 8, 4);
+    __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));
+    v = _mm_insert_epi32(v, u2, 2);                                   // [u0, u1, u2, 0]
+    const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // [u0, u2, u1, u2]
+    const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // [u0, u0, u1, u1]
+    const __m128i kmask1 = _mm_set1_epi32(0x3f3f3f3f), kmask2 = _mm_set1_epi32(0x0f0f0f0f);
+    const __m128i kmask3 = _mm_set1_epi32(0x03030303);
+    const __m128i even = _mm_and_si128(a, kmask1);
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), kmask2);
+    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), kmask3), 4);
+    return _mm_blend_epi32(even, _mm_or_si128(hi, top), 0b1010);
+}
+
+// Σ_j mins[j] * (bsums[2j] + bsums[2j+1]), the mins in bytes 8..15 of sm.
+inline int32_t k4_mins_dot_v(__m128i sm, const int16_t* bsums) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+    __m128i s = _mm_madd_epi16(_mm_hadd_epi16(lo, hi), _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 inline __m256i unpack_nibbles(const uint8_t* qs) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
 }
 
-template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&)>
+// The shared driver for 32-element blocks whose result is d_w*d_a*(isum - kBias*Σy): 8 blocks at a
+// time, activation scales and sums read from the activation row's side arrays.
+template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&), int kBias>
 float dot_blocks32(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const WBlock*>(w);
     auto y = static_cast<const BlockQ8_0*>(a);
+    const float* ad = q8_0_act_scales(a, n);
+    const int32_t* asum = q8_0_act_sums(a, n);
     const int64_t nb = n / 32;
     __m256 acc = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
         __m256i s[8];
-        alignas(32) float dw[8], da[8];
-        for (int k = 0; k < 8; ++k) {
-            s[k] = BlockSum(x[b + k], y[b + k]);
-            dw[k] = fp16_to_fp32(x[b + k].d);
-            da[k] = fp16_to_fp32(y[b + k].d);
+        for (int k = 0; k < 8; ++k) s[k] = BlockSum(x[b + k], y[b + k]);
+        // Eight half scales converted at once (exact, like the scalar conversion).
+        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16(
+            static_cast<short>(x[b].d), static_cast<short>(x[b + 1].d), static_cast<short>(x[b + 2].d),
+            static_cast<short>(x[b + 3].d), static_cast<short>(x[b + 4].d), static_cast<short>(x[b + 5].d),
+            static_cast<short>(x[b + 6].d), static_cast<short>(x[b + 7].d)));
+        const __m256 da = _mm256_loadu_ps(ad + b);
+        __m256i isum = hsum8_i32(s);
+        if (kBias) {
+            const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(asum + b));
+            isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(sums, _mm256_set1_epi32(kBias)));
         }
-        const __m256 scale = _mm256_mul_ps(_mm256_load_ps(dw), _mm256_load_ps(da));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), scale));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, da)));
     }
     alignas(32) float p[8];
     _mm256_store_ps(p, acc);
     for (; b < nb; ++b) {
-        p[b % 8] += block_result(fp16_to_fp32(x[b].d), fp16_to_fp32(y[b].d), hsum_i32(BlockSum(x[b], y[b])));
+        const int32_t isum = hsum_i32(BlockSum(x[b], y[b])) - kBias * asum[b];
+        p[b % 8] += block_result(_cvtsh_ss(x[b].d), ad[b], isum);
     }
     return reduce_lanes8(p);
 }
@@ -72,9 +110,7 @@ inline __m256i sum_q8_0(const BlockQ8_0& x, const BlockQ8_0& y) {
 
 inline __m256i sum_q4_0(const BlockQ4_0& x, const BlockQ8_0& y) {
     const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs));
-    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(x.qs), yv);
-    const __m256i bias = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), yv);
-    return _mm256_sub_epi32(s, bias);
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(x.qs), yv);  // -8*Σy applied later
 }
 
 inline __m256i sum_iq4_nl(const BlockIQ4_NL& x, const BlockQ8_0& y) {
@@ -121,7 +157,7 @@ float dot_f16(int64_t n, const void* w, const void* a) {
     alignas(64) float p[32];
     _mm512_store_ps(p, acc0);
     _mm512_store_ps(p + 16, acc1);
-    for (; i < n; ++i) p[i % 32] += fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]);
+    for (; i < n; ++i) p[i % 32] += _cvtsh_ss(x[i]) * _cvtsh_ss(y[i]);
     return reduce_lanes32(p);
 }
 
@@ -148,41 +184,48 @@ inline __m512i unpack_nibbles64(const uint8_t* qs) {
     return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
 }
 
-inline __m512i scales_2x8(int a, int b) {
-    return _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_set1_epi32(a)), _mm256_set1_epi32(b), 1);
+inline __m512i scales16_2x16(int a, int b) {
+    return _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_set1_epi16(static_cast<short>(a))),
+                              _mm256_set1_epi16(static_cast<short>(b)), 1);
 }
 
 float dot_q4_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ4_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    float p[8] = {};
+    __m256 lanes = _mm256_setzero_ps();
+    float mins = 0;
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        int32_t imins = 0;
-        for (int j = 0; j < 8; ++j) imins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        const __m128i sm = k4_scales_mins(x[b].scales);
+        const int32_t imins = k4_mins_dot_v(sm, y[b].bsums);
+        alignas(16) int16_t sc[8];  // one 16-byte store; the 2-byte reads below forward from it
+        _mm_store_si128(reinterpret_cast<__m128i*>(sc), _mm_cvtepu8_epi16(sm));
         __m512i acc = _mm512_setzero_si512();
         for (int k = 0; k < 4; ++k) {
             const __m512i q = unpack_nibbles64(x[b].qs + 32 * k);
             const __m512i yv = _mm512_loadu_si512(y[b].qs + 64 * k);
-            const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, yv);
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(s, scales_2x8(sc[2 * k], sc[2 * k + 1])));
+            const __m512i s16 = _mm512_maddubs_epi16(q, yv);
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(s16, scales16_2x16(sc[2 * k], sc[2 * k + 1])));
         }
-        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d,
-                                      _mm512_reduce_add_epi32(acc), imins);
+        // Fold the two sub-block halves: lane l of the result is lane l of the 8-lane contract.
+        const __m256i folded = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
+        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(folded), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
+        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
     }
-    return reduce_lanes8(p);
+    alignas(32) float p[8];
+    _mm256_store_ps(p, lanes);
+    return reduce_lanes8(p) - mins;
 }
 
 float dot_q5_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ5_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    float p[8] = {};
+    __m256 lanes = _mm256_setzero_ps();
+    float mins = 0;
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        int32_t imins = 0;
-        for (int j = 0; j < 8; ++j) imins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        const __m128i sm = k4_scales_mins(x[b].scales);
+        const int32_t imins = k4_mins_dot_v(sm, y[b].bsums);
+        alignas(16) int16_t sc[8];  // one 16-byte store; the 2-byte reads below forward from it
+        _mm_store_si128(reinterpret_cast<__m128i*>(sc), _mm_cvtepu8_epi16(sm));
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh));
         const __m256i bit = _mm256_set1_epi8(0x10);
         __m512i acc = _mm512_setzero_si512();
@@ -192,13 +235,17 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
             const __m512i h = _mm512_inserti64x4(_mm512_zextsi256_si512(h_lo), h_hi, 1);
             const __m512i q = _mm512_or_si512(unpack_nibbles64(x[b].qs + 32 * k), h);
             const __m512i yv = _mm512_loadu_si512(y[b].qs + 64 * k);
-            const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, yv);
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(s, scales_2x8(sc[2 * k], sc[2 * k + 1])));
+            const __m512i s16 = _mm512_maddubs_epi16(q, yv);
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(s16, scales16_2x16(sc[2 * k], sc[2 * k + 1])));
         }
-        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d,
-                                      _mm512_reduce_add_epi32(acc), imins);
+        // Fold the two sub-block halves: lane l of the result is lane l of the 8-lane contract.
+        const __m256i folded = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
+        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(folded), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
+        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
     }
-    return reduce_lanes8(p);
+    alignas(32) float p[8];
+    _mm256_store_ps(p, lanes);
+    return reduce_lanes8(p) - mins;
 }
 
 float dot_q6_k(int64_t n, const void* w, const void* a) {
@@ -227,18 +274,21 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
             const __m512i qb = _mm512_inserti64x4(_mm512_zextsi256_si512(q2), q3, 1);
             const __m512i ya = _mm512_loadu_si512(y[b].qs + 128 * half);
             const __m512i yb = _mm512_loadu_si512(y[b].qs + 128 * half + 64);
-            // Lanes 4j..4j+3 hold the 16 products of scale group j.
-            const __m512i sa = _mm512_set_epi32(sc[3], sc[3], sc[3], sc[3], sc[2], sc[2], sc[2], sc[2], sc[1], sc[1],
-                                                sc[1], sc[1], sc[0], sc[0], sc[0], sc[0]);
-            const __m512i sb = _mm512_set_epi32(sc[7], sc[7], sc[7], sc[7], sc[6], sc[6], sc[6], sc[6], sc[5], sc[5],
-                                                sc[5], sc[5], sc[4], sc[4], sc[4], sc[4]);
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, ya), sa));
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qb, yb), sb));
+            // int16 lanes 8j..8j+7 hold the pair sums of scale group j.
+            const __m512i sa = _mm512_inserti64x4(
+                _mm512_zextsi256_si512(_mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]))),
+                _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2])), 1);
+            const __m512i sb = _mm512_inserti64x4(
+                _mm512_zextsi256_si512(_mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]))),
+                _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6])), 1);
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(qa, ya), sa));
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(qb, yb), sb));
         }
-        p[b % 8] += block_result(fp16_to_fp32(x[b].d), y[b].d, _mm512_reduce_add_epi32(acc) - 32 * bias);
+        p[b % 8] += block_result(_cvtsh_ss(x[b].d), y[b].d, _mm512_reduce_add_epi32(acc) - 32 * bias);
     }
     return reduce_lanes8(p);
 }
+
 
 }  // namespace
 
@@ -247,9 +297,9 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::F32: return dot_f32;
         case TensorType::F16: return dot_f16;
         case TensorType::BF16: return dot_bf16;
-        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0>;
-        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0>;
-        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl>;
+        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
+        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;
+        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl, 0>;
         case TensorType::Q4_K: return dot_q4_k;
         case TensorType::Q5_K: return dot_q5_k;
         case TensorType::Q6_K: return dot_q6_k;

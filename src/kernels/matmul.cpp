@@ -6,10 +6,6 @@
 
 namespace tf::kernels {
 
-int64_t activation_row_bytes(TensorType weight, int64_t n_cols) {
-    return static_cast<int64_t>(*tensor_row_bytes(activation_type(weight), static_cast<uint64_t>(n_cols)));
-}
-
 void quantize_activation_rows(TensorType weight, const float* x, int64_t n_tokens, int64_t n_cols, void* out,
                               ThreadPool* pool) {
     const int64_t rb = activation_row_bytes(weight, n_cols);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/dot.h"
 #include "util/tensor_type.h"
 #include "util/thread_pool.h"
 
@@ -16,9 +17,6 @@ struct WeightMatrix {
     int64_t n_rows;    // output features
     int64_t n_cols;    // input features (row length)
 };
-
-// Bytes of one activation row converted for this weight type.
-int64_t activation_row_bytes(TensorType weight, int64_t n_cols);
 
 // Converts n_tokens rows of n_cols floats (stride n_cols) to the weight's activation format.
 void quantize_activation_rows(TensorType weight, const float* x, int64_t n_tokens, int64_t n_cols, void* out,

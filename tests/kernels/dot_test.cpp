@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/convert.h"
+#include "kernels/quant_k.h"
 #include "kernels/blocks.h"
 #include "kernels/dot.h"
 #include "util/half.h"
@@ -54,7 +55,7 @@ TEST(Dot, simd_paths_equal_scalar_bit_for_bit) {
                 std::vector<float> act(static_cast<size_t>(n));
                 std::normal_distribution<float> d(0.0f, 1.0f);
                 for (auto& v : act) v = d(rng);
-                std::vector<uint8_t> qa(*tf::tensor_row_bytes(activation_type(t), static_cast<uint64_t>(n)));
+                std::vector<uint8_t> qa(static_cast<size_t>(activation_row_bytes(t, n)));
                 quantize_activations(t, act.data(), qa.data(), n);
                 const float ref = scalar::dot_kernel(t)(n, w.bytes.data(), qa.data());
                 for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
@@ -77,7 +78,7 @@ TEST(Dot, scalar_kernel_is_the_dot_of_the_dequantized_rows) {
         std::normal_distribution<float> d(0.0f, 1.0f);
         for (auto& v : act) v = d(rng);
         const TensorType at = activation_type(t);
-        std::vector<uint8_t> qa(*tf::tensor_row_bytes(at, static_cast<uint64_t>(n)));
+        std::vector<uint8_t> qa(static_cast<size_t>(activation_row_bytes(t, n)));
         quantize_activations(t, act.data(), qa.data(), n);
         std::vector<float> a_deq(static_cast<size_t>(n));
         dequantize_row(at == TensorType::Q8_1 ? TensorType::Q8_0 : at, qa.data(), a_deq.data(), n);
@@ -109,3 +110,4 @@ TEST(Dot, every_supported_weight_type_has_a_kernel_on_every_isa) {
 }
 
 }  // namespace
+
