@@ -8,6 +8,8 @@ PACKAGES=(
     libcli11-dev          # command-line parsing (header-only, CLI.md's subcommands)
     nlohmann-json3-dev    # JSON for --json output and, later, the APIs
     libssl-dev            # libcrypto: SHA-256 model identity
+    libpcre2-dev          # pre-tokenizer regexes (Unicode categories, look-ahead, JIT)
+    libutf8proc-dev       # Unicode NFD, case mapping and categories for tokenizers
     libgtest-dev libgmock-dev   # unit tests
     libbenchmark-dev      # microbenchmarks in bench/
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets
