@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     add_inspect_command(app, commands);
     add_models_command(app, commands);
     add_quantize_command(app, commands);
+    add_tokenize_commands(app, commands);
 
     try {
         app.parse(argc, argv);
