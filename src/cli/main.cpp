@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     add_models_command(app, commands);
     add_quantize_command(app, commands);
     add_tokenize_commands(app, commands);
+    add_template_command(app, commands);
 
     try {
         app.parse(argc, argv);
