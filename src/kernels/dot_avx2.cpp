@@ -280,6 +280,151 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
     return reduce_lanes8(p);
 }
 
+
+// bit j of the 32-bit field -> byte j set to 0xFF (the fifth bits of Q5_0/Q5_1 quants).
+inline __m256i bytes_from_bits32(const uint8_t* bits) {
+    uint32_t x;
+    std::memcpy(&x, bits, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x)), shuf);
+    bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
+}
+
+// Unsigned 5-bit quants; the -16 offset is applied from the activation sums.
+inline __m256i sum_q5_0(const BlockQ5_0& x, const BlockQ8_0& y) {
+    const __m256i hi = _mm256_and_si256(bytes_from_bits32(x.qh), _mm256_set1_epi8(0x10));
+    const __m256i q = _mm256_or_si256(unpack_nibbles(x.qs), hi);
+    const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+inline __m256 load_halves8(const uint16_t* p0, size_t stride_bytes) {
+    const auto* b = reinterpret_cast<const uint8_t*>(p0);
+    uint16_t h[8];
+    for (int k = 0; k < 8; ++k) std::memcpy(&h[k], b + k * stride_bytes, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+// Q4_1 and Q5_1 with Q8_1 activations: r = (d_w*d_a)*isum + m_w*s_a per block.
+template <typename WBlock, __m256i (*Quants)(const WBlock&)>
+float dot_blocks32_min(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const WBlock*>(w);
+    auto y = static_cast<const BlockQ8_1*>(a);
+    const int64_t nb = n / 32;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i s[8];
+        for (int k = 0; k < 8; ++k) {
+            const __m256i p = _mm256_maddubs_epi16(Quants(x[b + k]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b + k].qs)));
+            s[k] = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+        }
+        const __m256 dw = load_halves8(&x[b].d, sizeof(WBlock)), mw = load_halves8(&x[b].m, sizeof(WBlock));
+        const __m256 da = load_halves8(&y[b].d, sizeof(BlockQ8_1)), sa = load_halves8(&y[b].s, sizeof(BlockQ8_1));
+        const __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), _mm256_mul_ps(dw, da)), _mm256_mul_ps(mw, sa));
+        acc = _mm256_add_ps(acc, r);
+    }
+    alignas(32) float p[8];
+    _mm256_store_ps(p, acc);
+    for (; b < nb; ++b) {
+        const __m256i q = _mm256_maddubs_epi16(Quants(x[b]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
+        const int32_t isum = hsum_i32(_mm256_madd_epi16(q, _mm256_set1_epi16(1)));
+        p[b % 8] += block_result_min(_cvtsh_ss(x[b].d), _cvtsh_ss(y[b].d), isum, _cvtsh_ss(x[b].m), _cvtsh_ss(y[b].s));
+    }
+    return reduce_lanes8(p);
+}
+
+inline __m256i quants_q4_1(const BlockQ4_1& x) { return unpack_nibbles(x.qs); }
+inline __m256i quants_q5_1(const BlockQ5_1& x) {
+    return _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bytes_from_bits32(x.qh), _mm256_set1_epi8(0x10)));
+}
+
+// Σ_j scale_j * bsums[j] over the 16 groups of 16 (scales given as 16 int16).
+inline int32_t dot16_i16(__m256i scales16, const int16_t* bsums) {
+    const __m256i p = _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums)));
+    return hsum_i32(p);
+}
+
+// Two 8-lane int16 halves: the scale of group a in lanes 0..7, of group b in lanes 8..15.
+inline __m256i scale_pair16(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(b)), _mm_set1_epi16(static_cast<short>(a)));
+}
+
+float dot_q2_k(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockQ2_K*>(w);
+    auto y = static_cast<const BlockQ8_K*>(a);
+    float p[8] = {};
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
+        const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(0x0F)));
+        const int32_t imins = dot16_i16(mins16, y[b].bsums);
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 2; ++k) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
+            for (int sh = 0; sh < 4; ++sh) {
+                const __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * sh), m3);
+                const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * k + 32 * sh));
+                const int is = 8 * k + 2 * sh;
+                const __m256i sc = scale_pair16(x[b].scales[is] & 0xF, x[b].scales[is + 1] & 0xF);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(v, yv), sc));
+            }
+        }
+        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, hsum_i32(acc), imins);
+    }
+    return reduce_lanes8(p);
+}
+
+float dot_q3_k(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockQ3_K*>(w);
+    auto y = static_cast<const BlockQ8_K*>(a);
+    float p[8] = {};
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    int8_t scales[16];
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        unpack_q3_k_scales(x[b].scales, scales);
+        // quants are stored as v+4 in 0..7 here; the -4 goes through the activation sums
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+        const int32_t bias = 4 * dot16_i16(sc16, y[b].bsums);
+        const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].hmask));
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 2; ++k) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
+            for (int sh = 0; sh < 4; ++sh) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q, 2 * sh), m3);
+                const __m256i hbit = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * k + sh), one);
+                const __m256i v = _mm256_or_si256(lo, _mm256_slli_epi16(hbit, 2));
+                const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * k + 32 * sh));
+                const int is = 8 * k + 2 * sh;
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(v, yv), scale_pair16(scales[is], scales[is + 1])));
+            }
+        }
+        p[b % 8] += block_result(_cvtsh_ss(x[b].d), y[b].d, hsum_i32(acc) - bias);
+    }
+    return reduce_lanes8(p);
+}
+
+float dot_iq4_xs(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockIQ4_XS*>(w);
+    auto y = static_cast<const BlockQ8_K*>(a);
+    float p[8] = {};
+    const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+    const __m256i table2 = _mm256_set_m128i(table, table);
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ++ib) {
+            const int ls = ((x[b].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x[b].scales_h >> 2 * ib) & 3) << 4);
+            const __m256i q = _mm256_shuffle_epi8(table2, unpack_nibbles(x[b].qs + 16 * ib));
+            const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 32 * ib));
+            const __m256i prod = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, _mm256_set1_epi16(static_cast<short>(ls - 32))));
+        }
+        p[b % 8] += block_result(_cvtsh_ss(x[b].d), y[b].d, hsum_i32(acc));
+    }
+    return reduce_lanes8(p);
+}
+
 }  // namespace
 
 DotFn dot_kernel(TensorType t) {
@@ -293,6 +438,12 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::Q4_K: return dot_q4_k;
         case TensorType::Q5_K: return dot_q5_k;
         case TensorType::Q6_K: return dot_q6_k;
+        case TensorType::Q5_0: return dot_blocks32<BlockQ5_0, sum_q5_0, 16>;
+        case TensorType::Q4_1: return dot_blocks32_min<BlockQ4_1, quants_q4_1>;
+        case TensorType::Q5_1: return dot_blocks32_min<BlockQ5_1, quants_q5_1>;
+        case TensorType::Q2_K: return dot_q2_k;
+        case TensorType::Q3_K: return dot_q3_k;
+        case TensorType::IQ4_XS: return dot_iq4_xs;
         default: return nullptr;
     }
 }
