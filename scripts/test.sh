@@ -45,16 +45,26 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         rm -rf build/fuzz/seeds
         find "$shared/reference" -name '*.gguf' -size -8M 2>/dev/null | sort |
             xargs build/fuzz/fuzz/make_seeds build/fuzz/seeds >/dev/null 2>&1 || build/fuzz/fuzz/make_seeds build/fuzz/seeds
-        mkdir -p build/fuzz/corpus build/fuzz/artifacts
-        if build/fuzz/fuzz/gguf_reader_fuzz -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-            -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ build/fuzz/corpus build/fuzz/seeds \
-            >build/fuzz/run.log 2>&1; then
-            runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' build/fuzz/run.log | grep -Eo '[0-9]+$')
-            summary+=("fuzz: gguf_reader ${secs}s, ${runs:-?} inputs, no finding")
-        else
-            tail -60 build/fuzz/run.log
-            summary+=("fuzz: gguf_reader FOUND A CRASH (build/fuzz/artifacts)"); failed=1
-        fi
+        mkdir -p build/fuzz/artifacts
+        run_fuzz() {  # name seconds corpus-seed-dirs...
+            local name=$1 secs=$2; shift 2
+            mkdir -p "build/fuzz/corpus-$name"
+            if "build/fuzz/fuzz/$name" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+                -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ "build/fuzz/corpus-$name" "$@" \
+                >"build/fuzz/$name.log" 2>&1; then
+                local runs
+                runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
+                summary+=("fuzz: $name ${secs}s, ${runs:-?} inputs, no finding")
+            else
+                tail -60 "build/fuzz/$name.log"
+                summary+=("fuzz: $name FOUND A CRASH (build/fuzz/artifacts)"); failed=1
+            fi
+        }
+        run_fuzz gguf_reader_fuzz "$secs" build/fuzz/seeds
+        mkdir -p build/fuzz/template-seeds
+        cp "$shared"/peer-tests/chat-templates/templates/*.jinja build/fuzz/template-seeds/ 2>/dev/null || true
+        printf '%s' "{% for m in messages %}{{ m.role ~ ': ' ~ m.content|trim }}{% endfor %}" >build/fuzz/template-seeds/basic.jinja
+        run_fuzz chat_template_fuzz "${TF_FUZZ_TEMPLATE_SECONDS:-30}" build/fuzz/template-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

@@ -1,24 +1,54 @@
 #include "kernels/cpu_features.h"
 
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace tf::kernels {
+
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+// XCR0: which register states the OS saves on context switch (AVX needs YMM, AVX-512 needs ZMM).
+uint64_t read_xcr0() {
+    uint32_t eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+#endif
+
+}  // namespace
 
 const CpuFeatures& cpu_features() {
     static const CpuFeatures f = [] {
         CpuFeatures c;
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        c.avx2 = __builtin_cpu_supports("avx2");
-        c.fma = __builtin_cpu_supports("fma");
-        c.f16c = __builtin_cpu_supports("f16c");
-        c.avx512f = __builtin_cpu_supports("avx512f");
-        c.avx512bw = __builtin_cpu_supports("avx512bw");
-        c.avx512vl = __builtin_cpu_supports("avx512vl");
-        c.avx512dq = __builtin_cpu_supports("avx512dq");
-        c.avx512vnni = __builtin_cpu_supports("avx512vnni");
-        c.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+        unsigned a, b, cx, d;
+        if (!__get_cpuid(1, &a, &b, &cx, &d)) return c;
+        const bool osxsave = (cx >> 27) & 1;
+        const bool avx = (cx >> 28) & 1;
+        c.fma = (cx >> 12) & 1;
+        c.f16c = (cx >> 29) & 1;
+        const uint64_t xcr0 = osxsave ? read_xcr0() : 0;
+        const bool ymm_ok = avx && (xcr0 & 0x6) == 0x6;
+        const bool zmm_ok = ymm_ok && (xcr0 & 0xE0) == 0xE0;
+        unsigned a7, b7, c7, d7;
+        if (__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) {
+            c.avx2 = ymm_ok && ((b7 >> 5) & 1);
+            c.avx512f = zmm_ok && ((b7 >> 16) & 1);
+            c.avx512dq = zmm_ok && ((b7 >> 17) & 1);
+            c.avx512bw = zmm_ok && ((b7 >> 30) & 1);
+            c.avx512vl = zmm_ok && ((b7 >> 31) & 1);
+            c.avx512vnni = zmm_ok && ((c7 >> 11) & 1);
+            unsigned a71, b71, c71, d71;
+            if (__get_cpuid_count(7, 1, &a71, &b71, &c71, &d71)) c.avx512bf16 = zmm_ok && ((a71 >> 5) & 1);
+        }
+        c.fma = c.fma && ymm_ok;
+        c.f16c = c.f16c && ymm_ok;
 #endif
         return c;
     }();

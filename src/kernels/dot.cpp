@@ -52,21 +52,22 @@ DotFn dot_kernel(TensorType w, Isa isa) {
 int64_t activation_row_bytes(TensorType w, int64_t n) {
     const TensorType at = activation_type(w);
     const int64_t base = static_cast<int64_t>(*tensor_row_bytes(at, static_cast<uint64_t>(n)));
-    return at == TensorType::Q8_0 ? base + n / 32 * 8 : base;
+    return at == TensorType::Q8_0 ? q8_0_act_blocks_bytes(n) + n / 32 * 8 : base;
 }
 
 void quantize_activations(TensorType w, const float* x, void* out, int64_t n) {
     const TensorType at = activation_type(w);
     quantize_row(at, x, out, n);
     if (at != TensorType::Q8_0) return;
+    for (int64_t i = n / 32 * 34; i < q8_0_act_blocks_bytes(n); ++i) static_cast<uint8_t*>(out)[i] = 0;
     const auto* blocks = static_cast<const BlockQ8_0*>(out);
     auto* bytes = static_cast<uint8_t*>(out);
     for (int64_t b = 0; b < n / 32; ++b) {
         const float d = fp16_to_fp32(blocks[b].d);
         int32_t sum = 0;
         for (int j = 0; j < 32; ++j) sum += blocks[b].qs[j];
-        std::memcpy(bytes + n / 32 * 34 + 4 * b, &d, 4);
-        std::memcpy(bytes + n / 32 * 38 + 4 * b, &sum, 4);
+        std::memcpy(bytes + q8_0_act_blocks_bytes(n) + 4 * b, &d, 4);
+        std::memcpy(bytes + q8_0_act_blocks_bytes(n) + n / 32 * 4 + 4 * b, &sum, 4);
     }
 }
 

@@ -49,12 +49,14 @@ int64_t activation_row_bytes(TensorType weight, int64_t n);
 // Converts n activations to activation_type(weight) (n a multiple of that type's block size).
 void quantize_activations(TensorType weight, const float* x, void* out, int64_t n);
 
-// The side arrays of a Q8_0 activation row of n elements.
+// The side arrays of a Q8_0 activation row of n elements; they start at a 4-byte boundary after the
+// blocks (the row itself must be 4-byte aligned, as any allocation is).
+inline int64_t q8_0_act_blocks_bytes(int64_t n) { return (n / 32 * 34 + 3) / 4 * 4; }
 inline const float* q8_0_act_scales(const void* a, int64_t n) {
-    return reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + n / 32 * 34);
+    return reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + q8_0_act_blocks_bytes(n));
 }
 inline const int32_t* q8_0_act_sums(const void* a, int64_t n) {
-    return reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(a) + n / 32 * 38);
+    return reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(a) + q8_0_act_blocks_bytes(n) + n / 32 * 4);
 }
 
 namespace scalar {

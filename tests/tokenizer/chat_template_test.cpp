@@ -101,3 +101,31 @@ TEST(ChatTemplates, llama_cpp_test_cases_render_like_jinja2) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string render_error(const std::string& source) {
+    auto t = tf::jinja::Template::parse(source);
+    if (!t.ok()) return t.error().message;
+    auto r = t->render(nlohmann::ordered_json::object());
+    return r.ok() ? "<rendered " + std::to_string(r->size()) + " bytes>" : r.error().message;
+}
+
+TEST(ChatTemplateLimits, hostile_templates_fail_cleanly) {
+    EXPECT_NE(render_error("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("macro calls nested deeper than"),
+              std::string::npos);
+    EXPECT_NE(render_error("{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}")
+                  .find("execution budget"),
+              std::string::npos);
+    EXPECT_NE(render_error("{{ 'x' * 1000000000 }}").find("exceeds 64 MiB"), std::string::npos);
+    EXPECT_NE(render_error("{{ range(100000000) }}").find("longer than 1000000"), std::string::npos);
+    EXPECT_NE(render_error("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nested too deeply"),
+              std::string::npos);
+    EXPECT_NE(render_error("{{ 99999999999999999999999 }}").find("out of range"), std::string::npos);
+    EXPECT_NE(render_error("{% if x %}").find("missing '{% endif %}'"), std::string::npos);
+    EXPECT_NE(render_error("{{ x | frobnicate }}").find("unknown filter 'frobnicate'"), std::string::npos);
+    EXPECT_NE(render_error("{% call x %}{% endcall %}").find("unsupported tag '{% call %}'"), std::string::npos);
+    EXPECT_NE(render_error("line1\n{{ 1 / 0 }}").find("line 2: division by zero"), std::string::npos);
+}
+
+}  // namespace

@@ -20,6 +20,14 @@ struct Raised {
 
 enum class Flow { Normal, Break, Continue };
 
+// Limits that keep a hostile template (from a downloaded model file) from hanging or exhausting
+// memory: nesting of macro calls, total work, and the size of any produced string or list.
+constexpr int kMaxCallDepth = 64;
+constexpr int64_t kMaxSteps = 2'000'000;
+constexpr size_t kMaxStringBytes = size_t(64) << 20;
+constexpr size_t kMaxListItems = 1'000'000;
+constexpr int kMaxValueDepth = 64;  // nesting of lists/dicts a template may build
+
 std::string lower_str(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -33,7 +41,7 @@ bool is_py_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 std::string strip_chars(const std::string& s, const Value* chars, bool left, bool right) {
     auto strip_this = [&](char c) {
         if (chars == nullptr || chars->is_none() || chars->is_undefined()) return is_py_space(c);
-        return chars->as_string().find(c) != std::string::npos;
+        return chars->str().find(c) != std::string::npos;
     };
     size_t b = 0, e = s.size();
     if (left) {
@@ -67,6 +75,8 @@ class Interpreter {
 
     Flow exec(const Body& body, std::string& out) {
         for (const auto& st : body) {
+            if (++steps_ > kMaxSteps) fail(st->line, "template exceeds the execution budget (runaway loop?)");
+            if (out.size() > kMaxStringBytes) fail(st->line, "template output exceeds 64 MiB");
             const Flow f = exec_one(*st, out);
             if (f != Flow::Normal) return f;
         }
@@ -98,9 +108,10 @@ class Interpreter {
                 if (a.positional.size() >= 3) step = a.positional[2].as_int();
                 Array out;
                 if (step == 0) return Value::array();
-                for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+                for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
+                    if (out.size() >= kMaxListItems) throw Raised{"range() longer than 1000000 items"};
                     out.emplace_back(i);
-                    if (out.size() > 10000000) break;
+                    if (__builtin_add_overflow(i, step, &i)) break;
                 }
                 return Value::array(std::move(out));
             });
@@ -140,6 +151,13 @@ class Interpreter {
 
     void assign(const std::string& name, Value v) { scopes_.back()[name] = std::move(v); }
 
+    // Values a template builds stay shallow and acyclic, so printing and freeing them cannot
+    // recurse without bound.
+    Value checked(Value v, int line) const {
+        if (v.depth(kMaxValueDepth) > kMaxValueDepth) fail(line, "lists/dicts nested deeper than " + std::to_string(kMaxValueDepth));
+        return v;
+    }
+
     // ---- statements ----
 
     Flow exec_one(const Stmt& st, std::string& out) {
@@ -157,7 +175,9 @@ class Interpreter {
                 if (st.target_object != nullptr) {
                     Value obj = eval(*st.target_object);
                     if (!obj.is_object()) fail(st.line, "cannot set an attribute on a " + std::string(obj.type_name()));
+                    if (v.contains_storage(obj.storage(), kMaxValueDepth + 1)) fail(st.line, "a namespace cannot contain itself");
                     obj.as_object().set(st.targets[0], std::move(v));
+                    checked(obj, st.line);
                 } else if (st.targets.size() == 1) {
                     assign(st.targets[0], std::move(v));
                 } else {
@@ -171,7 +191,11 @@ class Interpreter {
             case Stmt::Kind::SetBlock: {
                 std::string captured;
                 exec(st.body, captured);
-                if (st.target_object != nullptr) eval(*st.target_object).as_object().set(st.targets[0], Value(captured));
+                if (st.target_object != nullptr) {
+                    Value obj = eval(*st.target_object);
+                    if (!obj.is_object()) fail(st.line, "cannot set an attribute on a " + std::string(obj.type_name()));
+                    obj.as_object().set(st.targets[0], Value(captured));
+                }
                 else assign(st.targets[0], Value(captured));
                 return Flow::Normal;
             }
@@ -187,6 +211,12 @@ class Interpreter {
     }
 
     Value call_macro(const Stmt& m, CallArgs& a) {
+        if (call_depth_ >= kMaxCallDepth) fail(m.line, "macro calls nested deeper than " + std::to_string(kMaxCallDepth));
+        struct Depth {
+            int& d;
+            explicit Depth(int& x) : d(++x) {}
+            ~Depth() { --d; }
+        } depth(call_depth_);
         Scope locals;
         const size_t n_params = m.targets.size() - 1;
         for (size_t i = 0; i < n_params; ++i) {
@@ -256,6 +286,7 @@ class Interpreter {
         if (st.filter != nullptr) {
             Array kept;
             for (const Value& item : items) {
+                if (++steps_ > kMaxSteps) fail(st.line, "template exceeds the execution budget (runaway loop?)");
                 bind(item);
                 if (eval(*st.filter).truthy()) kept.push_back(item);
             }
@@ -263,6 +294,7 @@ class Interpreter {
         }
         const int64_t n = static_cast<int64_t>(items.size());
         for (int64_t i = 0; i < n; ++i) {
+            if (++steps_ > kMaxSteps) fail(st.line, "template exceeds the execution budget (runaway loop?)");
             bind(items[static_cast<size_t>(i)]);
             Object loop;
             loop.set("index", Value(i + 1));
@@ -303,12 +335,12 @@ class Interpreter {
             case Expr::Kind::Tuple: {
                 Array a;
                 for (const auto& x : e.items) a.push_back(eval(*x));
-                return Value::array(std::move(a));
+                return checked(Value::array(std::move(a)), e.line);
             }
             case Expr::Kind::Dict: {
                 Object o;
                 for (size_t i = 0; i + 1 < e.items.size(); i += 2) o.set(eval(*e.items[i]).str(), eval(*e.items[i + 1]));
-                return Value::object(std::move(o));
+                return checked(Value::object(std::move(o)), e.line);
             }
             case Expr::Kind::Attr: return attribute(eval(*e.a), e.name, e.line);
             case Expr::Kind::Index: return index(eval(*e.a), eval(*e.b), e.line);
@@ -322,7 +354,7 @@ class Interpreter {
                     fail(e.line, what + " is not callable (" + callee.type_name() + ")");
                 }
                 CallArgs a = eval_args(e);
-                return callee.as_function()(a);
+                return checked(callee.as_function()(a), e.line);
             }
             case Expr::Kind::Filter: return filter(e);
             case Expr::Kind::Test: {
@@ -333,7 +365,7 @@ class Interpreter {
                 const Value v = eval(*e.a);
                 if (!v.is_number()) fail(e.line, "unary " + e.name + " on a " + v.type_name());
                 if (e.name == "+") return v;
-                return v.is_int() ? Value(-v.as_int()) : Value(-v.as_double());
+                return v.is_int() && v.as_int() != INT64_MIN ? Value(-v.as_int()) : Value(-v.as_double());
             }
             case Expr::Kind::Not: return Value(!eval(*e.a).truthy());
             case Expr::Kind::And: {
@@ -412,7 +444,11 @@ class Interpreter {
         const std::string& op = e.name;
         const Value l = eval(*e.a);
         const Value r = eval(*e.b);
-        if (op == "~") return Value(l.str() + r.str());
+        if (op == "~" || (op == "+" && l.is_string() && r.is_string())) {
+            std::string ls = l.str(), rs = r.str();
+            if (ls.size() + rs.size() > kMaxStringBytes) fail(e.line, "string exceeds 64 MiB");
+            return Value(ls + rs);
+        }
         if (op == "==") return Value(l == r);
         if (op == "!=") return Value(!(l == r));
         if (op == "in" || op == "not in") {
@@ -429,14 +465,18 @@ class Interpreter {
             return Value(op == "<" ? c < 0 : op == ">" ? c > 0 : op == "<=" ? c <= 0 : c >= 0);
         }
         if (op == "+") {
-            if (l.is_string() && r.is_string()) return Value(l.as_string() + r.as_string());
             if (l.is_array() && r.is_array()) {
+                if (l.as_array().size() + r.as_array().size() > kMaxListItems) fail(e.line, "list longer than 1000000 items");
                 Array a = l.as_array();
                 a.insert(a.end(), r.as_array().begin(), r.as_array().end());
                 return Value::array(std::move(a));
             }
         }
         if (op == "*" && l.is_string() && r.is_int()) {
+            if (r.as_int() > 0 && (r.as_int() > static_cast<int64_t>(kMaxStringBytes) ||
+                                   l.as_string().size() * static_cast<size_t>(r.as_int()) > kMaxStringBytes)) {
+                fail(e.line, "string repetition exceeds 64 MiB");
+            }
             std::string s;
             for (int64_t i = 0; i < r.as_int(); ++i) s += l.as_string();
             return Value(s);
@@ -445,13 +485,19 @@ class Interpreter {
         const bool lnum = l.is_number() || l.is_bool(), rnum = r.is_number() || r.is_bool();
         if (!lnum || !rnum) fail(e.line, "unsupported operands for " + op + ": " + l.type_name() + " and " + r.type_name());
         const bool ints = !l.is_float() && !r.is_float();
-        if (op == "+") return ints ? Value(l.as_int() + r.as_int()) : Value(l.as_double() + r.as_double());
-        if (op == "-") return ints ? Value(l.as_int() - r.as_int()) : Value(l.as_double() - r.as_double());
-        if (op == "*") return ints ? Value(l.as_int() * r.as_int()) : Value(l.as_double() * r.as_double());
-        if (op == "**") return ints && r.as_int() >= 0 ? Value(static_cast<int64_t>(std::pow(l.as_double(), r.as_double())))
-                                                        : Value(std::pow(l.as_double(), r.as_double()));
+        int64_t res = 0;
+        // Integer results that overflow 64 bits become floats (Python would grow the integer).
+        if (op == "+") return ints && !__builtin_add_overflow(l.as_int(), r.as_int(), &res) ? Value(res) : Value(l.as_double() + r.as_double());
+        if (op == "-") return ints && !__builtin_sub_overflow(l.as_int(), r.as_int(), &res) ? Value(res) : Value(l.as_double() - r.as_double());
+        if (op == "*") return ints && !__builtin_mul_overflow(l.as_int(), r.as_int(), &res) ? Value(res) : Value(l.as_double() * r.as_double());
+        if (op == "**") {
+            const double p = std::pow(l.as_double(), r.as_double());
+            if (ints && r.as_int() >= 0 && std::fabs(p) < 9.0e18) return Value(static_cast<int64_t>(p));
+            return Value(p);
+        }
         if (r.as_double() == 0) fail(e.line, "division by zero");
         if (op == "/") return Value(l.as_double() / r.as_double());
+        if (ints && l.as_int() == INT64_MIN && r.as_int() == -1) return Value(-l.as_double());
         if (op == "//") {
             if (ints) {
                 const int64_t a = l.as_int(), b = r.as_int();
@@ -661,7 +707,11 @@ class Interpreter {
             const Value arr = self;
             if (name == "append") {
                 return fn([arr](CallArgs& a) {
-                    if (!a.positional.empty()) arr.as_array().push_back(a.positional[0]);
+                    if (arr.as_array().size() >= kMaxListItems) throw Raised{"list longer than 1000000 items"};
+                    if (a.positional.empty()) return Value::none();
+                    if (a.positional[0].contains_storage(arr.storage(), kMaxValueDepth + 1)) throw Raised{"a list cannot contain itself"};
+                    if (a.positional[0].depth(kMaxValueDepth) >= kMaxValueDepth) throw Raised{"lists nested too deeply"};
+                    arr.as_array().push_back(a.positional[0]);
                     return Value::none();
                 });
             }
@@ -770,14 +820,20 @@ class Interpreter {
             }
             return Value(v.as_double());
         }
-        if (name == "abs") return v.is_int() ? Value(static_cast<int64_t>(std::llabs(v.as_int()))) : Value(std::fabs(v.as_double()));
+        if (name == "abs") return v.is_int() && v.as_int() != INT64_MIN ? Value(static_cast<int64_t>(std::llabs(v.as_int()))) : Value(std::fabs(v.as_double()));
         if (name == "round") {
             const Value* prec = a.get(0, "precision");
-            const double m = std::pow(10.0, prec ? prec->as_double() : 0.0);
+            const double m = std::pow(10.0, prec ? std::clamp(prec->as_double(), -30.0, 30.0) : 0.0);
             return Value(std::round(v.as_double() * m) / m);
         }
         if (name == "list") return Value::array(iterable_items(v));
-        if (name == "items") return method(v, "items", line).as_function()(a);
+        if (name == "items") {
+            if (!v.is_object()) {
+                if (v.is_undefined() || v.is_none()) return Value::array();
+                fail(line, std::string("items of a ") + v.type_name());
+            }
+            return method(v, "items", line).as_function()(a);
+        }
         if (name == "first" || name == "last") {
             const Array items = iterable_items(v);
             if (items.empty()) return Value();
@@ -811,8 +867,8 @@ class Interpreter {
             const Value* width = a.get(0, "width");
             const Value* first = a.get(1, "first");
             const Value* blank = a.get(2, "blank");
-            const std::string pad = width && width->is_string() ? width->as_string()
-                                                                : std::string(static_cast<size_t>(width ? width->as_int() : 4), ' ');
+            const int64_t w = width && !width->is_string() ? std::clamp<int64_t>(width->as_int(), 0, 256) : 4;
+            const std::string pad = width && width->is_string() ? width->as_string() : std::string(static_cast<size_t>(w), ' ');
             const std::string s = v.str();
             std::string out;
             size_t start = 0;
@@ -832,6 +888,7 @@ class Interpreter {
         }
         if (name == "dictsort" || name == "sort") {
             const bool dict = name == "dictsort";
+            if (dict && !v.is_object()) fail(line, std::string("dictsort of a ") + v.type_name());
             Array items = dict ? method(v, "items", line).as_function()(a).as_array() : iterable_items(v);
             const Value* reverse = a.get(dict ? 2 : 0, "reverse");
             const Value* case_sensitive = a.get(dict ? 0 : 1, "case_sensitive");
@@ -944,7 +1001,7 @@ class Interpreter {
     Value filter(const Expr& e) {
         const Value v = eval(*e.a);
         CallArgs a = eval_args(e);
-        return apply_filter(e.name, v, a, e.line);
+        return checked(apply_filter(e.name, v, a, e.line), e.line);
     }
 
     // ---- tests ----
@@ -968,7 +1025,10 @@ class Interpreter {
         if (name == "lower") return v.is_string() && lower_str(v.as_string()) == v.as_string();
         if (name == "upper") return v.is_string() && upper_str(v.as_string()) == v.as_string();
         if (name == "even" || name == "odd") return v.is_int() && (v.as_int() % 2 == 0) == (name == "even");
-        if (name == "divisibleby") return arg && arg->as_int() != 0 && v.as_int() % arg->as_int() == 0;
+        if (name == "divisibleby") {
+            if (!arg || arg->as_int() == 0) return false;
+            return arg->as_int() == -1 || v.as_int() % arg->as_int() == 0;
+        }
         if (name == "eq" || name == "equalto" || name == "==" || name == "sameas") return arg && v == *arg;
         if (name == "ne" || name == "!=") return arg && !(v == *arg);
         if (name == "in") {
@@ -997,6 +1057,8 @@ class Interpreter {
 
     const RenderOptions& opt_;
     std::vector<Scope> scopes_;
+    int call_depth_ = 0;
+    int64_t steps_ = 0;
 };
 
 }  // namespace
@@ -1008,6 +1070,8 @@ Result<Template> Template::parse(const std::string& source) {
         return t;
     } catch (const ParseError& e) {
         return Error{"template line " + std::to_string(e.line) + ": " + e.message};
+    } catch (const std::exception& e) {  // e.g. an integer literal too large for 64 bits
+        return Error{std::string("template: ") + e.what()};
     }
 }
 
@@ -1023,6 +1087,8 @@ Result<std::string> Template::render(const nlohmann::ordered_json& context, cons
         return Error{"template raised TemplateError: " + r.message};
     } catch (const RenderError& e) {
         return Error{"template line " + std::to_string(e.line) + ": " + e.message};
+    } catch (const std::exception& e) {
+        return Error{std::string("template: ") + e.what()};
     }
     return out;
 }

@@ -152,8 +152,12 @@ std::vector<Token> lex(const std::string& s, int line) {
                 if (s[k] != '_') num.push_back(s[k]);
             }
             Token t{is_float ? Token::Kind::Float : Token::Kind::Int, num};
-            if (is_float) t.f = std::stod(num);
-            else t.i = std::stoll(num);
+            try {
+                if (is_float) t.f = std::stod(num);
+                else t.i = std::stoll(num);
+            } catch (const std::exception&) {
+                throw ParseError{line, "number '" + num + "' is out of range"};
+            }
             out.push_back(t);
             i = j;
             continue;
@@ -363,6 +367,14 @@ class ExprParser {
         return l;
     }
     ExprPtr unary() {
+        // Hostile templates must not exhaust the stack: nesting is bounded.
+        struct Depth {
+            int& d;
+            explicit Depth(int& depth, const ExprParser& p) : d(depth) {
+                if (++d > kMaxNesting) p.fail("expression nested too deeply");
+            }
+            ~Depth() { --d; }
+        } guard(depth_, *this);
         if (is_op("-") || is_op("+")) {
             auto e = make(Expr::Kind::Unary);
             e->name = next().text;
@@ -543,9 +555,11 @@ class ExprParser {
     }
 
   private:
+    static constexpr int kMaxNesting = 200;
     std::vector<Token> t_;
     size_t p_ = 0;
     int line_;
+    int depth_ = 0;
 };
 
 // ---- Statements ----------------------------------------------------------------------------
@@ -608,6 +622,11 @@ class StmtParser {
 
     StmtPtr parse_statement(const std::string& kw) {
         const Segment& s = segs_[pos_];
+        if (++depth_ > 200) throw ParseError{s.line, "blocks nested too deeply"};
+        struct Leave {
+            int& d;
+            ~Leave() { --d; }
+        } leave{depth_};
         ExprParser p(lex(s.content, s.line), s.line);
         p.next();  // the keyword
         auto st = std::make_unique<Stmt>();
@@ -710,6 +729,7 @@ class StmtParser {
 
     std::vector<Segment> segs_;
     size_t pos_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace

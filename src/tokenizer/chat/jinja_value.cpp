@@ -74,6 +74,44 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
     }
 }
 
+int64_t Value::as_int() const {
+    if (kind_ == Kind::Bool) return b_ ? 1 : 0;
+    if (kind_ != Kind::Float) return i_;
+    if (std::isnan(f_)) return 0;
+    if (f_ >= 9.2e18) return INT64_MAX;
+    if (f_ <= -9.2e18) return INT64_MIN;
+    return static_cast<int64_t>(f_);
+}
+
+int Value::depth(int limit) const {
+    if (limit < 0) return 1;
+    int best = 0;
+    if (kind_ == Kind::Array) {
+        for (const Value& v : *a_) best = std::max(best, v.depth(limit - 1));
+        return best + 1;
+    }
+    if (kind_ == Kind::Object) {
+        for (const auto& kv : o_->items) best = std::max(best, kv.second.depth(limit - 1));
+        return best + 1;
+    }
+    return 0;
+}
+
+bool Value::contains_storage(const void* container, int limit) const {
+    if (storage() != nullptr && storage() == container) return true;
+    if (limit <= 0) return false;
+    if (kind_ == Kind::Array) {
+        for (const Value& v : *a_) {
+            if (v.contains_storage(container, limit - 1)) return true;
+        }
+    } else if (kind_ == Kind::Object) {
+        for (const auto& kv : o_->items) {
+            if (kv.second.contains_storage(container, limit - 1)) return true;
+        }
+    }
+    return false;
+}
+
 bool Value::truthy() const {
     switch (kind_) {
         case Kind::Undefined:

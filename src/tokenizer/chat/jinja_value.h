@@ -54,7 +54,7 @@ class Value {
     bool is_function() const { return kind_ == Kind::Function; }
 
     bool as_bool() const { return b_; }
-    int64_t as_int() const { return kind_ == Kind::Float ? static_cast<int64_t>(f_) : i_; }
+    int64_t as_int() const;  // floats truncate, saturating at the int64 range (NaN gives 0)
     double as_double() const { return kind_ == Kind::Int ? static_cast<double>(i_) : kind_ == Kind::Bool ? b_ : f_; }
     const std::string& as_string() const { return *s_; }
     Array& as_array() const { return *a_; }
@@ -72,6 +72,11 @@ class Value {
     // <0, 0, >0; false in `ok` when the types cannot be ordered.
     int compare(const Value& other, bool* ok) const;
     const char* type_name() const;
+    // Nesting depth of lists/dicts, counting at most up to limit + 1 (cheap for shallow values).
+    int depth(int limit) const;
+    // Whether this value is, or contains, the list/dict whose storage is `container`.
+    bool contains_storage(const void* container, int limit) const;
+    const void* storage() const { return a_ ? static_cast<const void*>(a_.get()) : static_cast<const void*>(o_.get()); }
 
   private:
     void json_into(std::string& out, int indent, int depth, const std::string& item_sep, const std::string& key_sep,
