@@ -29,5 +29,6 @@ void add_models_command(CLI::App& root, Commands& commands);
 void add_quantize_command(CLI::App& root, Commands& commands);
 void add_tokenize_commands(CLI::App& root, Commands& commands);
 void add_template_command(CLI::App& root, Commands& commands);
+void add_logits_command(CLI::App& root, Commands& commands);
 
 }  // namespace tf::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     add_quantize_command(app, commands);
     add_tokenize_commands(app, commands);
     add_template_command(app, commands);
+    add_logits_command(app, commands);
 
     try {
         app.parse(argc, argv);

@@ -19,7 +19,7 @@ std::filesystem::path temp_dir() {
 
 TEST(CliUsage, every_command_has_help) {
     for (auto args : std::vector<std::vector<std::string>>{
-             {"--help"}, {"inspect", "--help"}, {"models", "--help"}, {"models", "synth", "--help"}, {"quantize", "--help"}, {"tokenize", "--help"}, {"detokenize", "--help"}, {"template", "--help"}}) {
+             {"--help"}, {"inspect", "--help"}, {"models", "--help"}, {"models", "synth", "--help"}, {"quantize", "--help"}, {"tokenize", "--help"}, {"detokenize", "--help"}, {"template", "--help"}, {"logits", "--help"}}) {
         auto r = run_terraferma(args);
         EXPECT_EQ(r.exit_code, 0) << args[0];
         EXPECT_NE(r.out.find("Usage:"), std::string::npos) << r.out;

@@ -1,0 +1,15 @@
+// llama: Llama 2/3.x, TinyLlama, SmolLM, Mistral (dense). Adjacent-pair RoPE, optional
+// rope_freqs (Llama 3.1 scaling), output tied to the embedding when absent.
+#include "model/model.h"
+
+namespace tf::model {
+
+Status bind_llama(Model& m, WeightBinder& b) {
+    m.rope_neox = false;
+    bind_common(m, b, true);
+    m.layers.resize(m.hp.n_layer);
+    for (uint32_t i = 0; i < m.hp.n_layer; ++i) bind_layer_common(m, b, static_cast<int>(i), m.layers[i]);
+    return Status::success();
+}
+
+}  // namespace tf::model

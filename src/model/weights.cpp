@@ -1,0 +1,51 @@
+#include "model/weights.h"
+
+#include "kernels/convert.h"
+
+namespace tf::model {
+
+static std::string shape_str(const std::vector<uint64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+TensorRef WeightBinder::bind(const std::string& name, const std::vector<uint64_t>& shape, bool required) {
+    TensorRef r;
+    r.name = name;
+    const gguf::TensorInfo* t = file_.find_tensor(name);
+    if (t == nullptr) {
+        if (required) errors_ += (errors_.empty() ? "" : "; ") + std::string("missing tensor '") + name + "'";
+        return r;
+    }
+    std::vector<uint64_t> dims = t->dims;
+    while (dims.size() > shape.size() && dims.back() == 1) dims.pop_back();
+    if (dims != shape) {
+        errors_ += (errors_.empty() ? "" : "; ") + std::string("tensor '") + name + "' has shape " + shape_str(t->dims) +
+                   ", expected " + shape_str(shape);
+        return r;
+    }
+    if (!kernels::can_dequantize(t->type)) {
+        errors_ += (errors_.empty() ? "" : "; ") + std::string("tensor '") + name + "' has type " +
+                   std::string(tensor_type_name(t->type)) + ", which the kernels cannot compute with yet";
+        return r;
+    }
+    r.type = t->type;
+    r.data = t->data.data();
+    r.dims = t->dims;
+    return r;
+}
+
+TensorRef WeightBinder::require(const std::string& name, const std::vector<uint64_t>& shape) { return bind(name, shape, true); }
+TensorRef WeightBinder::optional(const std::string& name, const std::vector<uint64_t>& shape) { return bind(name, shape, false); }
+
+std::vector<float> to_floats(const TensorRef& t) {
+    if (!t) return {};
+    int64_t n = 1;
+    for (uint64_t d : t.dims) n *= static_cast<int64_t>(d);
+    std::vector<float> out(static_cast<size_t>(n));
+    kernels::dequantize_row(t.type, t.data, out.data(), n);
+    return out;
+}
+
+}  // namespace tf::model
