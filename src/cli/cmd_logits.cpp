@@ -15,7 +15,7 @@ void add_logits_command(CLI::App& root, Commands& commands) {
     struct Args {
         std::string model, prompt, ids, out;
         int top = 16, threads = 0;
-        bool all_positions = false, flash_numerics = false;
+        bool all_positions = false, llama_cpp_numerics = false;
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("logits", "Print the model's next-token logits (JSON) for a prompt");
@@ -26,8 +26,8 @@ void add_logits_command(CLI::App& root, Commands& commands) {
     app->add_flag("--all-positions", a->all_positions, "Print every position, not only the last");
     app->add_option("--out", a->out, "Also write the last position's full logits (little-endian float32)");
     app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
-    app->add_flag("--flash-attention-numerics", a->flash_numerics,
-                  "Accumulate attention values in half precision, as llama.cpp's CPU flash attention does");
+    app->add_flag("--llama-cpp-attention", a->llama_cpp_numerics,
+                  "Round attention as llama.cpp's CPU flash attention does (depends on the batch; for comparisons)");
     commands.push_back({app, [a]() {
         auto model = model::Model::load(a->model);
         if (!model) {
@@ -62,7 +62,7 @@ void add_logits_command(CLI::App& root, Commands& commands) {
         model::ContextOptions co;
         co.n_ctx = static_cast<int>(std::max<size_t>(ids.size(), 1));
         co.n_threads = threads;
-        co.flash_attention_numerics = a->flash_numerics;
+        if (a->llama_cpp_numerics) co.attention = model::AttentionNumerics::LlamaCppCompatible;
         model::Context ctx(**model, co);
         auto logits = ctx.decode(ids, a->all_positions);
         if (!logits) {

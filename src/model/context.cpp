@@ -1,5 +1,6 @@
 #include "model/context.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -14,10 +15,32 @@ namespace {
 
 kernels::WeightMatrix matrix(const TensorRef& t) { return {t.type, t.data, t.rows(), t.cols()}; }
 
+// ggml's f16 dot product as its AVX-512 build computes it (the reference machine): blocks of 64
+// in four 16-lane FMA accumulators reduced in a fixed tree, the rest added in double.
+float ggml_dot_f16(const float* x, const uint16_t* y, int64_t n) {
+    const int64_t np = n & ~int64_t(63);
+    float acc[4][16] = {};
+    for (int64_t i = 0; i < np; i += 64) {
+        for (int j = 0; j < 4; ++j) {
+            for (int l = 0; l < 16; ++l) acc[j][l] = std::fma(x[i + 16 * j + l], fp16_to_fp32(y[i + 16 * j + l]), acc[j][l]);
+        }
+    }
+    double sum = 0.0;
+    if (np > 0) {
+        float a[16], t[8], u[4];
+        for (int l = 0; l < 16; ++l) a[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+        for (int l = 0; l < 8; ++l) t[l] = a[l + 8] + a[l];
+        for (int l = 0; l < 4; ++l) u[l] = t[l + 4] + t[l];
+        sum = static_cast<double>((u[0] + u[2]) + (u[1] + u[3]));
+    }
+    for (int64_t i = np; i < n; ++i) sum += static_cast<double>(x[i] * fp16_to_fp32(y[i]));
+    return static_cast<float>(sum);
+}
+
 }  // namespace
 
 Context::Context(const Model& model, const ContextOptions& o)
-    : m_(model), n_ctx_(o.n_ctx), flash_numerics_(o.flash_attention_numerics), pool_(std::make_unique<ThreadPool>(o.n_threads)) {
+    : m_(model), n_ctx_(o.n_ctx), numerics_(o.attention), pool_(std::make_unique<ThreadPool>(o.n_threads)) {
     const int n_ctx = o.n_ctx;
     const size_t kv = size_t(model.hp.n_head_kv) * model.hp.n_embd_head_k;
     const size_t vv = size_t(model.hp.n_head_kv) * model.hp.n_embd_head_v;
@@ -25,9 +48,9 @@ Context::Context(const Model& model, const ContextOptions& o)
     v_cache_.assign(model.hp.n_layer, std::vector<uint16_t>(vv * static_cast<size_t>(n_ctx)));
 }
 
-// Causal attention of n_tokens new queries (at positions n_past_ ..) over the cache. Queries are
-// rounded to half precision and keys/values are stored in half, as llama.cpp's F16 cache does;
-// scores and the weighted sum accumulate in float in position order.
+// Causal attention of n_tokens new queries (at positions n_past_ ..) over the F16 cache, with
+// one of three numerics (see AttentionNumerics). Each (token, head) is computed alone, in
+// position order, so results never depend on the thread split.
 void Context::attention(int layer, const float* q, int64_t n_tokens, float* out) {
     const HParams& hp = m_.hp;
     const int64_t H = hp.n_head, Hkv = hp.n_head_kv, Dk = hp.n_embd_head_k, Dv = hp.n_embd_head_v;
@@ -35,44 +58,84 @@ void Context::attention(int layer, const float* q, int64_t n_tokens, float* out)
     const float scale = 1.0f / std::sqrt(static_cast<float>(Dk));
     const uint16_t* K = k_cache_[static_cast<size_t>(layer)].data();
     const uint16_t* V = v_cache_[static_cast<size_t>(layer)].data();
+    enum class Kernel { Float, Tiled, HalfRow };
+    Kernel kernel = Kernel::Float;
+    if (numerics_ == AttentionNumerics::LlamaCppCompatible) kernel = n_tokens >= 64 ? Kernel::Tiled : Kernel::HalfRow;
     pool_->run(n_tokens * H, [&](int64_t task, int) {
         const int64_t t = task / H, h = task % H, kvh = h / group;
         const int64_t pos = n_past_ + t;
         std::vector<float> qh(static_cast<size_t>(Dk)), scores(static_cast<size_t>(pos + 1));
-        for (int64_t d = 0; d < Dk; ++d) qh[static_cast<size_t>(d)] = fp16_to_fp32(fp32_to_fp16(q[(t * H + h) * Dk + d]));
+        for (int64_t d = 0; d < Dk; ++d) {
+            const float x = q[(t * H + h) * Dk + d];
+            qh[static_cast<size_t>(d)] = kernel == Kernel::HalfRow ? fp16_to_fp32(fp32_to_fp16(x)) : x;
+        }
         for (int64_t j = 0; j <= pos; ++j) {
             const uint16_t* kj = K + (j * Hkv + kvh) * Dk;
             float s = 0.0f;
-            for (int64_t d = 0; d < Dk; ++d) s += qh[static_cast<size_t>(d)] * fp16_to_fp32(kj[d]);
+            if (kernel == Kernel::HalfRow) {
+                s = ggml_dot_f16(qh.data(), kj, Dk);
+            } else {
+                for (int64_t d = 0; d < Dk; ++d) s += qh[static_cast<size_t>(d)] * fp16_to_fp32(kj[d]);
+            }
             scores[static_cast<size_t>(j)] = s * scale;
         }
         float* o = out + (t * H + h) * Dv;
-        if (flash_numerics_) {
-            // Online softmax over positions, the running V sum kept in half precision.
+        if (kernel == Kernel::HalfRow) {
+            // Online softmax over positions, the running value sum kept in half precision.
             float M = -INFINITY, S = 0.0f;
             std::vector<uint16_t> acc(static_cast<size_t>(Dv), 0);
             for (int64_t j = 0; j <= pos; ++j) {
                 const float s = scores[static_cast<size_t>(j)];
-                const float Mold = M;
+                const float m_old = M;
                 float ms = 1.0f, vs = 1.0f;
                 if (s > M) {
                     M = s;
-                    ms = std::exp(Mold - M);
+                    ms = std::exp(m_old - M);
                     for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(fp16_to_fp32(acc[d]) * ms);
                 } else {
                     vs = std::exp(s - M);
                 }
                 const uint16_t* vj = V + (j * Hkv + kvh) * Dv;
-                for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(fp16_to_fp32(acc[d]) + fp16_to_fp32(vj[d]) * vs);
+                for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vj[d]), vs, fp16_to_fp32(acc[d])));
                 S = S * ms + vs;
             }
             for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]) / S;
             return;
         }
+        if (kernel == Kernel::Tiled) {
+            // Online softmax over tiles of 64 keys, float value sums.
+            constexpr int64_t kTile = 64;
+            float M = -INFINITY;
+            double S = 0.0;
+            for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
+            for (int64_t j0 = 0; j0 <= pos; j0 += kTile) {
+                const int64_t j1 = std::min(pos + 1, j0 + kTile);
+                float tile_max = -INFINITY;
+                for (int64_t j = j0; j < j1; ++j) tile_max = std::fmax(tile_max, scores[static_cast<size_t>(j)]);
+                const float m_new = std::fmax(M, tile_max);
+                if (m_new > M) {
+                    const float ms = std::exp(M - m_new);
+                    for (int64_t d = 0; d < Dv; ++d) o[d] *= ms;
+                    S *= ms;
+                }
+                M = m_new;
+                double tile_sum = 0.0;
+                for (int64_t j = j0; j < j1; ++j) {
+                    const float p = std::exp(scores[static_cast<size_t>(j)] - M);
+                    tile_sum += p;
+                    const uint16_t* vj = V + (j * Hkv + kvh) * Dv;
+                    for (int64_t d = 0; d < Dv; ++d) o[d] += p * fp16_to_fp32(vj[d]);
+                }
+                S += tile_sum;
+            }
+            const float inv = S == 0.0 ? 0.0f : 1.0f / static_cast<float>(S);
+            for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+            return;
+        }
         kernels::softmax(scores.data(), pos + 1);
         for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
         for (int64_t j = 0; j <= pos; ++j) {
-            const float p = fp16_to_fp32(fp32_to_fp16(scores[static_cast<size_t>(j)]));
+            const float p = scores[static_cast<size_t>(j)];
             const uint16_t* vj = V + (j * Hkv + kvh) * Dv;
             for (int64_t d = 0; d < Dv; ++d) o[d] += p * fp16_to_fp32(vj[d]);
         }

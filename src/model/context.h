@@ -14,19 +14,28 @@
 
 namespace tf::model {
 
+// How attention rounds. Keys and values are always stored in half precision (the F16 cache).
+enum class AttentionNumerics {
+    // Float queries, scores, softmax and value sums. Batch-invariant; the default.
+    Float,
+    // llama.cpp's CPU flash attention, which depends on the batch: with 64 or more query tokens
+    // its tiled kernel (float, online softmax over tiles of 64 keys); otherwise its row kernel
+    // (queries rounded to half, value sums kept in half). Reproduces llama.cpp's logits, at the
+    // price of results that depend on how the prompt is batched — for reference checks only.
+    LlamaCppCompatible,
+};
+
 struct ContextOptions {
     int n_ctx = 4096;
     int n_threads = 1;
-    // Attention numerics. false: scores softmaxed in float, probabilities rounded to half and
-    // multiplied with the half-precision V (llama.cpp without flash attention). true: online
-    // softmax with V accumulated in half precision (llama.cpp's CPU flash attention).
-    bool flash_attention_numerics = false;
+    AttentionNumerics attention = AttentionNumerics::Float;
 };
 
 class Context {
   public:
     Context(const Model& model, const ContextOptions& options);
-    Context(const Model& model, int n_ctx, int n_threads) : Context(model, ContextOptions{n_ctx, n_threads, false}) {}
+    Context(const Model& model, int n_ctx, int n_threads)
+        : Context(model, ContextOptions{n_ctx, n_threads, AttentionNumerics::Float}) {}
 
     // Evaluates tokens at positions n_past() .. n_past()+n-1 and appends them to the cache.
     // Returns n_vocab logits for every token when all_logits, else for the last one only.
@@ -41,7 +50,7 @@ class Context {
 
     const Model& m_;
     int n_ctx_;
-    bool flash_numerics_;
+    AttentionNumerics numerics_;
     int n_past_ = 0;
     std::unique_ptr<ThreadPool> pool_;
     // KV cache: [layer][position][n_head_kv * head_dim] as IEEE half (llama.cpp's default type).

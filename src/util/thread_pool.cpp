@@ -10,7 +10,10 @@
 namespace tf {
 
 namespace {
-constexpr int kSpinIterations = 20000;  // ~50-100 µs of spinning before sleeping
+// A few microseconds of spinning, then yielding, then sleeping: long spins starve the threads that
+// do the work when the machine is oversubscribed (other processes, more threads than cores).
+constexpr int kSpinIterations = 2000;
+constexpr int kYieldIterations = 50;
 }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -46,6 +49,10 @@ void ThreadPool::worker(int index) {
             TF_PAUSE();
             g = generation_.load(std::memory_order_acquire);
         }
+        for (int y = 0; g == seen && y < kYieldIterations; ++y) {
+            std::this_thread::yield();
+            g = generation_.load(std::memory_order_acquire);
+        }
         if (g == seen) {
             generation_.wait(seen, std::memory_order_acquire);
             continue;
@@ -70,7 +77,10 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
     generation_.fetch_add(1, std::memory_order_acq_rel);
     generation_.notify_all();
     work(0);
-    while (pending_.load(std::memory_order_acquire) != 0) TF_PAUSE();
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < kSpinIterations) TF_PAUSE();
+        else std::this_thread::yield();
+    }
     fn_ = nullptr;
 }
 

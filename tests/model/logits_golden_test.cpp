@@ -34,10 +34,17 @@ int argmax(const float* x, int64_t n) {
     return best;
 }
 
+// What each model reproduces today, with llama.cpp-compatible attention numerics. Every case
+// bounds the last-position logit difference (`tolerance`: tight where we match, otherwise a
+// regression bound at ~1.5x today's value); `top1` asserts the argmax at every position of every
+// prompt and `greedy` the 32-token greedy continuation. The gap — quantized weights on prompts
+// of more than a few dozen tokens — is llama.cpp's batch-size dependent matmul path for
+// quantized types, not reproduced yet (issue 5).
 struct Case {
     const char* model;
     double tolerance;  // max |logit - reference| at the last position
-    bool flash;        // the reference was computed with flash-attention numerics
+    bool top1;
+    bool greedy;
 };
 
 class LogitsGolden : public ::testing::TestWithParam<Case> {};
@@ -58,13 +65,15 @@ TEST_P(LogitsGolden, matches_llama_cpp) {
         tf::model::ContextOptions co;
         co.n_ctx = 512;
         co.n_threads = 2;
-        co.flash_attention_numerics = c.flash;
+        co.attention = tf::model::AttentionNumerics::LlamaCppCompatible;
         tf::model::Context ctx(**model, co);
         auto logits = ctx.decode(tokens, true);
         ASSERT_TRUE(logits.ok()) << logits.error().message;
         for (size_t t = 0; t < tokens.size(); ++t) {
             const int expected = p["positions"][t]["top"][0][0].get<int>();
-            EXPECT_EQ(argmax(logits->data() + t * n_vocab, n_vocab), expected) << "position " << t;
+            if (c.top1) {
+                EXPECT_EQ(argmax(logits->data() + t * n_vocab, n_vocab), expected) << "position " << t;
+            }
         }
         // Full last-position vector.
         const std::string bin = slurp(tf::test::reference_dir() / "outputs" / p["last_logits_file"].get<std::string>());
@@ -87,20 +96,36 @@ TEST_P(LogitsGolden, matches_llama_cpp) {
             ASSERT_TRUE(step.ok()) << step.error().message;
             next = argmax(step->data(), n_vocab);
         }
-        EXPECT_EQ(greedy, p["greedy"]["ids"].get<std::vector<int32_t>>());
+        if (c.greedy) {
+            EXPECT_EQ(greedy, p["greedy"]["ids"].get<std::vector<int32_t>>());
+        }
         ++prompt_index;
     }
     std::printf("[logits %s] max |last-logit difference| %.3g (tolerance %.3g)\n", c.model, worst, c.tolerance);
 }
 
-// The models whose reference this forward pass reproduces today. tiny-llama (F32 weights) matches
-// llama.cpp's non-flash attention numerics to float summation order; the two real-vocabulary
-// models match its flash-attention numerics to ~2e-6. The other reference models are within
-// 0.005-0.4 of their references but not yet exact (issue 5's open item: which attention path and
-// batching llama.cpp used for them), so they are not asserted here.
-INSTANTIATE_TEST_SUITE_P(Models, LogitsGolden,
-                         ::testing::Values(Case{"tiny-llama", 2e-3, false}, Case{"vocab-llama3-llama-Q8_0", 1e-4, true},
-                                           Case{"vocab-qwen2-qwen2-Q8_0", 1e-4, true}),
+INSTANTIATE_TEST_SUITE_P(
+    Models, LogitsGolden,
+    ::testing::Values(
+        // exact: logits, every top-1, greedy
+        Case{"tiny-llama", 1e-4, true, true}, Case{"tiny-qwen2", 5e-4, true, true},
+        Case{"tiny-llama3-ropefreqs", 5e-4, true, true}, Case{"vocab-llama-spm-llama-Q8_0", 1e-5, true, true},
+        Case{"vocab-llama3-llama-Q8_0", 1e-5, true, true}, Case{"vocab-qwen2-qwen2-Q8_0", 1e-5, true, true},
+        Case{"ladder-llama-F32", 1e-3, true, true}, Case{"ladder-llama-Q2_K", 1e-5, true, true},
+        // every top-1 and the greedy continuation
+        Case{"tiny-qwen2-Q8_0", 0.3, true, true}, Case{"tiny-qwen3", 0.005, true, true},
+        Case{"tiny-qwen3-Q8_0", 0.3, true, true}, Case{"tiny-llama3-ropefreqs-Q8_0", 0.25, true, true},
+        Case{"ladder-llama-F16", 0.005, true, true}, Case{"ladder-llama-BF16", 0.03, true, true},
+        // every top-1
+        Case{"tiny-llama-Q8_0", 0.05, true, false}, Case{"ladder-llama-IQ4_XS", 0.1, true, false},
+        // the greedy continuation
+        Case{"ladder-llama-Q8_0", 0.07, false, true}, Case{"ladder-llama-Q4_1", 0.11, false, true},
+        Case{"ladder-llama-Q5_K_M", 0.08, false, true},
+        // within a bound
+        Case{"ladder-llama-Q4_0", 0.09, false, false}, Case{"ladder-llama-Q5_0", 0.08, false, false},
+        Case{"ladder-llama-Q5_1", 0.09, false, false}, Case{"ladder-llama-Q3_K_M", 0.09, false, false},
+        Case{"ladder-llama-Q4_K_M", 0.1, false, false}, Case{"ladder-llama-Q6_K", 0.14, false, false},
+        Case{"ladder-llama-IQ4_NL", 0.09, false, false}),
     [](const auto& info) {
         std::string n = info.param.model;
         for (auto& ch : n) {
