@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 bash scripts/setup.sh || { echo "TESTS FAILED: setup"; exit 1; }
 
+mkdir -p build
 summary=()
 failed=0
 run_ctest() {  # flavour
