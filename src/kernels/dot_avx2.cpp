@@ -19,51 +19,11 @@ namespace tf::kernels::avx2 {
 
 namespace {
 
-inline int32_t hsum_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
-// Lane b of the result is the sum of all of s[b]'s lanes.
-inline __m256i hsum8_i32(const __m256i* s) {
-    __m256i t0 = _mm256_hadd_epi32(s[0], s[1]), t1 = _mm256_hadd_epi32(s[2], s[3]);
-    __m256i t2 = _mm256_hadd_epi32(s[4], s[5]), t3 = _mm256_hadd_epi32(s[6], s[7]);
-    __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
-}
-
 // Signed int8 x signed int8, 32 pairs -> 8 int32 partial sums (|x| <= 127 so maddubs cannot saturate).
 inline __m256i dot_i8(__m256i x, __m256i y) {
     const __m256i ax = _mm256_sign_epi8(x, x);
     const __m256i sy = _mm256_sign_epi8(y, x);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
-}
-
-inline __m128i k4_scales_mins(const uint8_t* packed) {
-    int32_t u2;
-    std::memcpy(&u2, packed + 8, 4);
-    __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));
-    v = _mm_insert_epi32(v, u2, 2);                                   // [u0, u1, u2, 0]
-    const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // [u0, u2, u1, u2]
-    const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // [u0, u0, u1, u1]
-    const __m128i kmask1 = _mm_set1_epi32(0x3f3f3f3f), kmask2 = _mm_set1_epi32(0x0f0f0f0f);
-    const __m128i kmask3 = _mm_set1_epi32(0x03030303);
-    const __m128i even = _mm_and_si128(a, kmask1);
-    const __m128i hi = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), kmask2);
-    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), kmask3), 4);
-    return _mm_blend_epi32(even, _mm_or_si128(hi, top), 0b1010);
-}
-
-// Σ_j mins[j] * (bsums[2j] + bsums[2j+1]), the mins in bytes 8..15 of sm.
-inline int32_t k4_mins_dot_v(__m128i sm, const int16_t* bsums) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
-    __m128i s = _mm_madd_epi16(_mm_hadd_epi16(lo, hi), _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
 }
 
 inline __m256i unpack_nibbles(const uint8_t* qs) {
@@ -72,42 +32,7 @@ inline __m256i unpack_nibbles(const uint8_t* qs) {
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
-// The shared driver for 32-element blocks whose result is d_w*d_a*isum: 8 blocks at a time.
-// The shared driver for 32-element blocks whose result is d_w*d_a*(isum - kBias*Σy): 8 blocks at a
-// time, activation scales and sums read from the activation row's side arrays.
-template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&), int kBias>
-float dot_blocks32(int64_t n, const void* w, const void* a) {
-    auto x = static_cast<const WBlock*>(w);
-    auto y = static_cast<const BlockQ8_0*>(a);
-    const float* ad = q8_0_act_scales(a, n);
-    const int32_t* asum = q8_0_act_sums(a, n);
-    const int64_t nb = n / 32;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
-        __m256i s[8];
-        for (int k = 0; k < 8; ++k) s[k] = BlockSum(x[b + k], y[b + k]);
-        // Eight half scales converted at once (exact, like the scalar conversion).
-        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16(
-            static_cast<short>(x[b].d), static_cast<short>(x[b + 1].d), static_cast<short>(x[b + 2].d),
-            static_cast<short>(x[b + 3].d), static_cast<short>(x[b + 4].d), static_cast<short>(x[b + 5].d),
-            static_cast<short>(x[b + 6].d), static_cast<short>(x[b + 7].d)));
-        const __m256 da = _mm256_loadu_ps(ad + b);
-        __m256i isum = hsum8_i32(s);
-        if (kBias) {
-            const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(asum + b));
-            isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(sums, _mm256_set1_epi32(kBias)));
-        }
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, da)));
-    }
-    alignas(32) float p[8];
-    _mm256_store_ps(p, acc);
-    for (; b < nb; ++b) {
-        const int32_t isum = hsum_i32(BlockSum(x[b], y[b])) - kBias * asum[b];
-        p[b % 8] += block_result(_cvtsh_ss(x[b].d), ad[b], isum);
-    }
-    return reduce_lanes8(p);
-}
+#include "kernels/dot_x86_shared.h"
 
 inline __m256i sum_q8_0(const BlockQ8_0& x, const BlockQ8_0& y) {
     return dot_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)),
