@@ -76,7 +76,7 @@ ordered_json build_json(const gguf::File& f, const model::HParams& hp, const mod
     ordered_json rope;
     rope["dimension_count"] = hp.n_rot;
     rope["freq_base"] = clean_float(hp.rope_freq_base);
-    if (hp.rope_freq_base_swa != hp.rope_freq_base) rope["freq_base_swa"] = clean_float(hp.rope_freq_base_swa);
+    if (hp.sliding_window && hp.rope_freq_base_swa != hp.rope_freq_base) rope["freq_base_swa"] = clean_float(hp.rope_freq_base_swa);
     rope["scaling_type"] = model::rope_scaling_name(hp.rope_scaling);
     rope["freq_scale"] = clean_float(hp.rope_freq_scale);
     if (hp.rope_scaling != model::RopeScaling::None) rope["original_context_length"] = hp.rope_orig_ctx;

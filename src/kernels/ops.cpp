@@ -1,6 +1,9 @@
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "util/half.h"
 
 namespace tf::kernels {
 
@@ -15,13 +18,32 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
     }
 }
 
+void rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast, float beta_slow, float dims[2]) {
+    auto corr_dim = [&](float n_rotations) {
+        return static_cast<float>(n_rot) *
+               std::log(static_cast<float>(n_ctx_orig) / (n_rotations * 2.0f * static_cast<float>(M_PI))) /
+               (2.0f * std::log(freq_base));
+    };
+    const float start = std::floor(corr_dim(beta_fast)), end = std::ceil(corr_dim(beta_slow));
+    dims[0] = std::max(0.0f, start);
+    dims[1] = std::min(static_cast<float>(n_rot - 1), end);
+}
+
 void rope(float* x, int64_t pos, const RopeParams& p) {
     const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
     float theta = static_cast<float>(pos);
     for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
         const float ff = p.freq_factors != nullptr ? p.freq_factors[i0 / 2] : 1.0f;
-        const float angle = p.freq_scale * (theta / ff);
-        const float c = std::cos(angle), s = std::sin(angle);
+        const float extrap = theta / ff;
+        float angle = p.freq_scale * extrap;
+        float mscale = p.attn_factor;
+        if (p.ext_factor != 0.0f) {
+            const float y = static_cast<float>(i0 / 2 - p.corr_dims[0]) / std::max(0.001f, p.corr_dims[1] - p.corr_dims[0]);
+            const float ramp = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+            angle = angle * (1.0f - ramp) + extrap * ramp;
+            mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+        }
+        const float c = std::cos(angle) * mscale, s = std::sin(angle) * mscale;
         const int a = p.neox ? i0 / 2 : i0;
         const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
         const float x0 = x[a], x1 = x[b];
@@ -49,6 +71,32 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
         const float g = gate[i];
         out[i] = (g / (1.0f + std::exp(-g))) * up[i];
     }
+}
+
+void geglu(const float* gate, const float* up, int64_t n, float* out) {
+    constexpr float kCoefA = 0.044715f;
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    for (int64_t i = 0; i < n; ++i) {
+        const float g = gate[i];
+        if (g <= -10.0f) {
+            out[i] = 0.0f;
+        } else if (g >= 10.0f) {
+            out[i] = g * up[i];
+        } else {
+            const float h = fp16_to_fp32(fp32_to_fp16(g));
+            const float gelu = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoefA * h * h)));
+            out[i] = fp16_to_fp32(fp32_to_fp16(gelu)) * up[i];
+        }
+    }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
+void scale_in_place(float* x, float s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
 void add_in_place(float* x, const float* y, int64_t n) {

@@ -13,20 +13,38 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 // Rotary position embedding of one head vector in place. n_rot leading dims are rotated;
 // neox: pairs (i, i + n_rot/2), otherwise adjacent pairs (2i, 2i+1). freq_factors (n_rot/2,
 // may be null) divide the angles (Llama 3.1 / LongRoPE); freq_scale multiplies them (linear).
+// YaRN (ext_factor != 0) blends interpolated and extrapolated angles between corr_dims and
+// scales the magnitude; attn_factor multiplies cos and sin (LongRoPE's attention factor).
 struct RopeParams {
     int n_rot = 0;
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;
     bool neox = false;
     const float* freq_factors = nullptr;
+    float ext_factor = 0.0f;
+    float attn_factor = 1.0f;
+    float corr_dims[2] = {0.0f, 0.0f};
 };
 void rope(float* x, int64_t pos, const RopeParams& p);
+
+// YaRN's correction range: the dimensions whose wavelengths lie between beta_fast and
+// beta_slow rotations over the original context.
+void rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast, float beta_slow, float dims[2]);
 
 // In place: x[i] = exp(x[i] - max) / Σ — the sum in double, as ggml does.
 void softmax(float* x, int64_t n);
 
 // out[i] = silu(gate[i]) * up[i]
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+// out[i] = gelu(gate[i]) * up[i], GELU in its tanh form looked up at half precision (ggml's
+// table): |gate| >= 10 short-cuts to 0 or gate.
+void geglu(const float* gate, const float* up, int64_t n, float* out);
+
+// In place: x[i] = cap * tanh(x[i] * (1 / cap)) (Gemma 2's logit soft-capping).
+void softcap(float* x, int64_t n, float cap);
+
+void scale_in_place(float* x, float s, int64_t n);
 
 void add_in_place(float* x, const float* y, int64_t n);
 

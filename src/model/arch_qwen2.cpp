@@ -6,11 +6,11 @@ namespace tf::model {
 Status bind_qwen2(Model& m, WeightBinder& b) {
     m.rope_neox = true;
     bind_common(m, b, true);
-    m.layers.resize(m.hp.n_layer);
     const uint64_t q = uint64_t(m.hp.n_head) * m.hp.n_embd_head_k, kv = uint64_t(m.hp.n_head_kv) * m.hp.n_embd_head_k;
     for (uint32_t i = 0; i < m.hp.n_layer; ++i) {
         LayerWeights& l = m.layers[i];
-        bind_layer_common(m, b, static_cast<int>(i), l);
+        bind_attention(m, b, static_cast<int>(i), l);
+        bind_dense_ffn(m, b, static_cast<int>(i), l);
         const std::string p = "blk." + std::to_string(i) + ".";
         l.bq = to_floats(b.require(p + "attn_q.bias", {q}));
         l.bk = to_floats(b.require(p + "attn_k.bias", {kv}));

@@ -7,10 +7,10 @@ namespace tf::model {
 Status bind_qwen3(Model& m, WeightBinder& b) {
     m.rope_neox = true;
     bind_common(m, b, true);
-    m.layers.resize(m.hp.n_layer);
     for (uint32_t i = 0; i < m.hp.n_layer; ++i) {
         LayerWeights& l = m.layers[i];
-        bind_layer_common(m, b, static_cast<int>(i), l);
+        bind_attention(m, b, static_cast<int>(i), l);
+        bind_dense_ffn(m, b, static_cast<int>(i), l);
         const std::string p = "blk." + std::to_string(i) + ".";
         l.q_norm = to_floats(b.require(p + "attn_q_norm.weight", {m.hp.n_embd_head_k}));
         l.k_norm = to_floats(b.require(p + "attn_k_norm.weight", {m.hp.n_embd_head_k}));

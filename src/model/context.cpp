@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <string>
 
 #include "kernels/convert.h"
 #include "kernels/matmul.h"
-#include "kernels/ops.h"
 #include "util/half.h"
 
 namespace tf::model {
@@ -37,55 +38,122 @@ float ggml_dot_f16(const float* x, const uint16_t* y, int64_t n) {
     return static_cast<float>(sum);
 }
 
-}  // namespace
-
-Context::Context(const Model& model, const ContextOptions& o)
-    : m_(model), n_ctx_(o.n_ctx), numerics_(o.attention), pool_(std::make_unique<ThreadPool>(o.n_threads)) {
-    const int n_ctx = o.n_ctx;
-    const size_t kv = size_t(model.hp.n_head_kv) * model.hp.n_embd_head_k;
-    const size_t vv = size_t(model.hp.n_head_kv) * model.hp.n_embd_head_v;
-    k_cache_.assign(model.hp.n_layer, std::vector<uint16_t>(kv * static_cast<size_t>(n_ctx)));
-    v_cache_.assign(model.hp.n_layer, std::vector<uint16_t>(vv * static_cast<size_t>(n_ctx)));
+template <typename T>
+void ensure(std::vector<T>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
 }
 
-// Causal attention of n_tokens new queries (at positions n_past_ ..) over the F16 cache, with
-// one of three numerics (see AttentionNumerics). Each (token, head) is computed alone, in
-// position order, so results never depend on the thread split.
-void Context::attention(int layer, const float* q, int64_t n_tokens, float* out) {
+}  // namespace
+
+// Buffers reused across decode calls: they grow to the largest batch seen and stay.
+struct Context::Scratch {
+    std::vector<float> x, xn, q, k, v, attn, proj, gate, up, act, logits_in;
+    std::vector<float> router, moe_in, moe_gate, moe_up, moe_act, moe_out;
+    std::vector<int64_t> out_rows;
+    // Per worker: a query copy, scores and value accumulators for one (token, head).
+    struct Worker {
+        std::vector<float> q, scores, acc;
+        std::vector<uint16_t> acc16;
+    };
+    std::vector<Worker> workers;
+};
+
+Context::Context(const Model& model, const ContextOptions& o)
+    : m_(model),
+      n_ctx_(std::max(o.n_ctx, 1)),
+      numerics_(o.attention),
+      pool_(std::make_unique<ThreadPool>(std::max(o.n_threads, 1))),
+      kv_(static_cast<int>(model.hp.n_layer), int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_k,
+          int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_v, n_ctx_, o.n_seq_max),
+      s_(std::make_unique<Scratch>()) {
+    const HParams& hp = model.hp;
+    s_->workers.resize(static_cast<size_t>(pool_->size()));
+    // RoPE of each layer. LongRoPE picks its long factors when the context is longer than the
+    // original one; YaRN's magnitude correction is cancelled as llama.cpp does.
+    const float* factors = nullptr;
+    if (!model.rope_freqs.empty()) {
+        factors = model.rope_freqs.data();
+    } else if (!model.rope_long.empty() && !model.rope_short.empty()) {
+        factors = static_cast<uint32_t>(n_ctx_) > hp.rope_orig_ctx ? model.rope_long.data() : model.rope_short.data();
+    }
+    const bool yarn = hp.rope_scaling == RopeScaling::Yarn;
+    const float global_scale = hp.rope_scaling == RopeScaling::None ? 1.0f : hp.rope_freq_scale;
+    float attn_factor = 1.0f;
+    if (yarn) {
+        const float factor = 1.0f / global_scale;
+        attn_factor = factor <= 1.0f ? 1.0f : 0.1f * std::log(factor) + 1.0f;
+        attn_factor *= 1.0f / (1.0f + 0.1f * std::log(factor));
+    }
+    attn_factor *= hp.rope_attn_factor;
+    const int n_ctx_orig = static_cast<int>(hp.rope_orig_ctx != 0 ? hp.rope_orig_ctx : hp.n_ctx_train);
+    for (const LayerWeights& l : model.layers) {
+        kernels::RopeParams r;
+        r.n_rot = static_cast<int>(hp.n_rot);
+        r.freq_base = l.rope_base;
+        r.freq_scale = l.rope_scale;
+        r.neox = model.rope_neox;
+        r.freq_factors = factors;
+        r.ext_factor = yarn ? 1.0f : 0.0f;
+        r.attn_factor = attn_factor;
+        kernels::rope_yarn_corr_dims(r.n_rot, n_ctx_orig, r.freq_base, 32.0f, 1.0f, r.corr_dims);
+        rope_.push_back(r);
+    }
+}
+
+Context::~Context() = default;
+
+// Causal attention of the batch's queries over their own sequences in the F16 cache, with one
+// of the numerics of AttentionNumerics. Each (token, head) is computed alone, in position
+// order, so results never depend on the thread split or on the rest of the batch.
+void Context::attention(int layer, const Batch& b, const float* q, float* out) {
     const HParams& hp = m_.hp;
     const int64_t H = hp.n_head, Hkv = hp.n_head_kv, Dk = hp.n_embd_head_k, Dv = hp.n_embd_head_v;
     const int64_t group = H / Hkv;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(Dk));
-    const uint16_t* K = k_cache_[static_cast<size_t>(layer)].data();
-    const uint16_t* V = v_cache_[static_cast<size_t>(layer)].data();
+    const int64_t T = static_cast<int64_t>(b.size());
+    const uint32_t window = m_.layers[static_cast<size_t>(layer)].window;
+    const float cap = m_.attn_softcap;
+    // ggml folds the soft-cap divisor into the score scale.
+    const float scale = cap != 0.0f ? m_.kq_scale / cap : m_.kq_scale;
     enum class Kernel { Float, Tiled, HalfRow };
     Kernel kernel = Kernel::Float;
-    if (numerics_ == AttentionNumerics::LlamaCppCompatible) kernel = n_tokens >= 64 ? Kernel::Tiled : Kernel::HalfRow;
-    pool_->run(n_tokens * H, [&](int64_t task, int) {
+    if (numerics_ == AttentionNumerics::LlamaCppCompatible) kernel = T >= 64 ? Kernel::Tiled : Kernel::HalfRow;
+    const KvCache& kv = kv_;
+    pool_->run(T * H, [&](int64_t task, int thread) {
         const int64_t t = task / H, h = task % H, kvh = h / group;
-        const int64_t pos = n_past_ + t;
-        std::vector<float> qh(static_cast<size_t>(Dk)), scores(static_cast<size_t>(pos + 1));
+        const int seq = b.seq[static_cast<size_t>(t)];
+        const int64_t pos = b.pos[static_cast<size_t>(t)];
+        const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+        Scratch::Worker& w = s_->workers[static_cast<size_t>(thread)];
+        ensure(w.q, static_cast<size_t>(Dk));
+        ensure(w.scores, static_cast<size_t>(pos + 1));
+        float* qh = w.q.data();
+        float* scores = w.scores.data();
         for (int64_t d = 0; d < Dk; ++d) {
             const float x = q[(t * H + h) * Dk + d];
-            qh[static_cast<size_t>(d)] = kernel == Kernel::HalfRow ? fp16_to_fp32(fp32_to_fp16(x)) : x;
+            qh[d] = kernel == Kernel::HalfRow ? fp16_to_fp32(fp32_to_fp16(x)) : x;
         }
-        for (int64_t j = 0; j <= pos; ++j) {
-            const uint16_t* kj = K + (j * Hkv + kvh) * Dk;
+        for (int64_t j = lo; j <= pos; ++j) {
+            const uint16_t* kj = kv.k(layer, kv.cell(seq, static_cast<int>(j))) + kvh * Dk;
             float s = 0.0f;
             if (kernel == Kernel::HalfRow) {
-                s = ggml_dot_f16(qh.data(), kj, Dk);
+                s = ggml_dot_f16(qh, kj, Dk);
             } else {
-                for (int64_t d = 0; d < Dk; ++d) s += qh[static_cast<size_t>(d)] * fp16_to_fp32(kj[d]);
+                for (int64_t d = 0; d < Dk; ++d) s += qh[d] * fp16_to_fp32(kj[d]);
             }
-            scores[static_cast<size_t>(j)] = s * scale;
+            s *= scale;
+            if (cap != 0.0f) s = cap * std::tanh(s);
+            scores[j] = s;
         }
+        auto value = [&](int64_t j) { return kv.v(layer, kv.cell(seq, static_cast<int>(j))) + kvh * Dv; };
         float* o = out + (t * H + h) * Dv;
         if (kernel == Kernel::HalfRow) {
             // Online softmax over positions, the running value sum kept in half precision.
             float M = -INFINITY, S = 0.0f;
-            std::vector<uint16_t> acc(static_cast<size_t>(Dv), 0);
-            for (int64_t j = 0; j <= pos; ++j) {
-                const float s = scores[static_cast<size_t>(j)];
+            ensure(w.acc16, static_cast<size_t>(Dv));
+            uint16_t* acc = w.acc16.data();
+            std::fill(acc, acc + Dv, uint16_t(0));
+            for (int64_t j = lo; j <= pos; ++j) {
+                const float s = scores[j];
                 const float m_old = M;
                 float ms = 1.0f, vs = 1.0f;
                 if (s > M) {
@@ -95,7 +163,7 @@ void Context::attention(int layer, const float* q, int64_t n_tokens, float* out)
                 } else {
                     vs = std::exp(s - M);
                 }
-                const uint16_t* vj = V + (j * Hkv + kvh) * Dv;
+                const uint16_t* vj = value(j);
                 for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vj[d]), vs, fp16_to_fp32(acc[d])));
                 S = S * ms + vs;
             }
@@ -103,15 +171,15 @@ void Context::attention(int layer, const float* q, int64_t n_tokens, float* out)
             return;
         }
         if (kernel == Kernel::Tiled) {
-            // Online softmax over tiles of 64 keys, float value sums.
+            // Online softmax over tiles of 64 positions (aligned to position 0), float sums.
             constexpr int64_t kTile = 64;
             float M = -INFINITY;
             double S = 0.0;
             for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
-            for (int64_t j0 = 0; j0 <= pos; j0 += kTile) {
-                const int64_t j1 = std::min(pos + 1, j0 + kTile);
+            for (int64_t j0 = lo - lo % kTile; j0 <= pos; j0 += kTile) {
+                const int64_t j1 = std::min(pos + 1, j0 + kTile), jb = std::max(j0, lo);
                 float tile_max = -INFINITY;
-                for (int64_t j = j0; j < j1; ++j) tile_max = std::fmax(tile_max, scores[static_cast<size_t>(j)]);
+                for (int64_t j = jb; j < j1; ++j) tile_max = std::fmax(tile_max, scores[j]);
                 const float m_new = std::fmax(M, tile_max);
                 if (m_new > M) {
                     const float ms = std::exp(M - m_new);
@@ -120,10 +188,10 @@ void Context::attention(int layer, const float* q, int64_t n_tokens, float* out)
                 }
                 M = m_new;
                 double tile_sum = 0.0;
-                for (int64_t j = j0; j < j1; ++j) {
-                    const float p = std::exp(scores[static_cast<size_t>(j)] - M);
+                for (int64_t j = jb; j < j1; ++j) {
+                    const float p = std::exp(scores[j] - M);
                     tile_sum += p;
-                    const uint16_t* vj = V + (j * Hkv + kvh) * Dv;
+                    const uint16_t* vj = value(j);
                     for (int64_t d = 0; d < Dv; ++d) o[d] += p * fp16_to_fp32(vj[d]);
                 }
                 S += tile_sum;
@@ -132,93 +200,236 @@ void Context::attention(int layer, const float* q, int64_t n_tokens, float* out)
             for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;
         }
-        kernels::softmax(scores.data(), pos + 1);
+        kernels::softmax(scores + lo, pos + 1 - lo);
         for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
-        for (int64_t j = 0; j <= pos; ++j) {
-            const float p = scores[static_cast<size_t>(j)];
-            const uint16_t* vj = V + (j * Hkv + kvh) * Dv;
+        for (int64_t j = lo; j <= pos; ++j) {
+            const float p = scores[j];
+            const uint16_t* vj = value(j);
             for (int64_t d = 0; d < Dv; ++d) o[d] += p * fp16_to_fp32(vj[d]);
         }
     });
 }
 
-Result<std::vector<float>> Context::decode(const std::vector<int32_t>& tokens, bool all_logits) {
-    const HParams& hp = m_.hp;
-    const int64_t T = static_cast<int64_t>(tokens.size());
-    if (T == 0) return Error{"no tokens to evaluate"};
-    if (n_past_ + T > n_ctx_) {
-        return Error{"context full: " + std::to_string(n_past_ + T) + " tokens exceed the context of " + std::to_string(n_ctx_)};
+void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, float* out) {
+    if (!L.expert_gate.empty()) {
+        moe(L, x, n, out);
+        return;
     }
-    for (int32_t id : tokens) {
+    const int64_t F = L.ffn_gate.rows();
+    Scratch& s = *s_;
+    ensure(s.gate, static_cast<size_t>(n * F));
+    ensure(s.up, static_cast<size_t>(n * F));
+    ensure(s.act, static_cast<size_t>(n * F));
+    kernels::matmul_f32(matrix(L.ffn_gate), x, n, s.gate.data(), pool_.get());
+    kernels::matmul_f32(matrix(L.ffn_up), x, n, s.up.data(), pool_.get());
+    if (m_.activation == FfnActivation::GELU) {
+        kernels::geglu(s.gate.data(), s.up.data(), n * F, s.act.data());
+    } else {
+        kernels::swiglu(s.gate.data(), s.up.data(), n * F, s.act.data());
+    }
+    kernels::matmul_f32(matrix(L.ffn_down), s.act.data(), n, out, pool_.get());
+}
+
+// Mixture of experts (Mixtral): softmax over the router's logits, the top n_expert_used
+// experts by probability (ties: lower index), their weights renormalized to sum 1, and the
+// weighted expert outputs added in rank order, as llama.cpp does. Tokens routed to the same
+// expert are multiplied together; each row's result is the same as alone.
+void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) {
+    const HParams& hp = m_.hp;
+    const int64_t E = hp.n_embd, X = hp.n_expert, K = hp.n_expert_used, F = L.expert_gate[0].rows();
+    Scratch& s = *s_;
+    ensure(s.router, static_cast<size_t>(n * X));
+    kernels::matmul_f32(matrix(L.ffn_router), x, n, s.router.data(), pool_.get());
+    std::vector<int32_t> chosen(static_cast<size_t>(n * K));
+    std::vector<float> weight(static_cast<size_t>(n * K));
+    for (int64_t t = 0; t < n; ++t) {
+        float* p = s.router.data() + t * X;
+        kernels::softmax(p, X);
+        std::vector<int32_t> order(static_cast<size_t>(X));
+        for (int32_t e = 0; e < X; ++e) order[static_cast<size_t>(e)] = e;
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b2) { return p[a] > p[b2]; });
+        double sum = 0.0;
+        for (int64_t k = 0; k < K; ++k) {
+            chosen[static_cast<size_t>(t * K + k)] = order[static_cast<size_t>(k)];
+            weight[static_cast<size_t>(t * K + k)] = p[order[static_cast<size_t>(k)]];
+            sum += static_cast<double>(p[order[static_cast<size_t>(k)]]);
+        }
+        const float total = std::max(static_cast<float>(sum), 6.103515625e-5f);
+        for (int64_t k = 0; k < K; ++k) weight[static_cast<size_t>(t * K + k)] /= total;
+    }
+    ensure(s.moe_out, static_cast<size_t>(n * K * E));
+    for (int32_t e = 0; e < X; ++e) {
+        std::vector<int64_t> slots;  // t * K + k routed to expert e
+        for (int64_t i = 0; i < n * K; ++i) {
+            if (chosen[static_cast<size_t>(i)] == e) slots.push_back(i);
+        }
+        if (slots.empty()) continue;
+        const int64_t m = static_cast<int64_t>(slots.size());
+        ensure(s.moe_in, static_cast<size_t>(m * E));
+        ensure(s.moe_gate, static_cast<size_t>(m * F));
+        ensure(s.moe_up, static_cast<size_t>(m * F));
+        ensure(s.moe_act, static_cast<size_t>(m * F));
+        ensure(s.proj, static_cast<size_t>(m * E));
+        for (int64_t r = 0; r < m; ++r) std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E, static_cast<size_t>(E) * 4);
+        kernels::matmul_f32(matrix(L.expert_gate[static_cast<size_t>(e)]), s.moe_in.data(), m, s.moe_gate.data(), pool_.get());
+        kernels::matmul_f32(matrix(L.expert_up[static_cast<size_t>(e)]), s.moe_in.data(), m, s.moe_up.data(), pool_.get());
+        kernels::swiglu(s.moe_gate.data(), s.moe_up.data(), m * F, s.moe_act.data());
+        kernels::matmul_f32(matrix(L.expert_down[static_cast<size_t>(e)]), s.moe_act.data(), m, s.proj.data(), pool_.get());
+        for (int64_t r = 0; r < m; ++r) {
+            const int64_t slot = slots[static_cast<size_t>(r)];
+            std::memcpy(&s.moe_out[static_cast<size_t>(slot * E)], &s.proj[static_cast<size_t>(r * E)], static_cast<size_t>(E) * 4);
+        }
+    }
+    for (int64_t t = 0; t < n; ++t) {
+        float* o = out + t * E;
+        for (int64_t k = 0; k < K; ++k) {
+            const float w = weight[static_cast<size_t>(t * K + k)];
+            const float* y = &s.moe_out[static_cast<size_t>((t * K + k) * E)];
+            for (int64_t i = 0; i < E; ++i) o[i] = k == 0 ? y[i] * w : o[i] + y[i] * w;
+        }
+    }
+}
+
+Result<std::vector<float>> Context::decode(const std::vector<int32_t>& tokens, bool all_logits) {
+    Batch b;
+    const int start = kv_.seq_len(0);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        b.add(tokens[i], start + static_cast<int32_t>(i), 0, all_logits || i + 1 == tokens.size());
+    }
+    return decode(b);
+}
+
+Result<std::vector<float>> Context::decode(const Batch& b) {
+    const HParams& hp = m_.hp;
+    const int64_t T = static_cast<int64_t>(b.size());
+    if (T == 0) return Error{"no tokens to evaluate"};
+    if (b.pos.size() != b.size() || b.seq.size() != b.size() || b.logits.size() != b.size()) {
+        return Error{"malformed batch: token, position, sequence and logits lists differ in length"};
+    }
+    // Validate everything before touching the cache.
+    std::map<int, int> next;  // sequence → next expected position
+    for (int64_t t = 0; t < T; ++t) {
+        const int32_t id = b.token[static_cast<size_t>(t)];
+        const int seq = b.seq[static_cast<size_t>(t)];
         if (id < 0 || static_cast<uint32_t>(id) >= hp.n_vocab) {
             return Error{"token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(hp.n_vocab)};
         }
+        if (seq < 0 || seq >= kv_.n_seq_max()) {
+            return Error{"sequence " + std::to_string(seq) + " is outside 0.." + std::to_string(kv_.n_seq_max() - 1)};
+        }
+        auto it = next.try_emplace(seq, kv_.seq_len(seq)).first;
+        if (b.pos[static_cast<size_t>(t)] != it->second) {
+            return Error{"batch token " + std::to_string(t) + ": sequence " + std::to_string(seq) + " continues at position " +
+                         std::to_string(it->second) + ", not " + std::to_string(b.pos[static_cast<size_t>(t)])};
+        }
+        ++it->second;
     }
+    for (const auto& [seq, end] : next) {
+        if (end > n_ctx_) {
+            return Error{"context full: sequence " + std::to_string(seq) + " would reach " + std::to_string(end) +
+                         " tokens, the context holds " + std::to_string(n_ctx_)};
+        }
+    }
+    std::map<int, int> old_len;
+    for (const auto& [seq, end] : next) {
+        old_len[seq] = kv_.seq_len(seq);
+        if (Status st = kv_.grow(seq, end); !st) {
+            for (const auto& [s2, len] : old_len) kv_.truncate(s2, len);
+            return st.error();
+        }
+    }
+
     const int64_t E = hp.n_embd, H = hp.n_head, Hkv = hp.n_head_kv, Dk = hp.n_embd_head_k, Dv = hp.n_embd_head_v;
-    const int64_t F = hp.n_ff;
-    std::vector<float> x(static_cast<size_t>(T * E)), xn(x.size());
-    std::vector<float> q(static_cast<size_t>(T * H * Dk)), k(static_cast<size_t>(T * Hkv * Dk)), v(static_cast<size_t>(T * Hkv * Dv));
-    std::vector<float> attn(static_cast<size_t>(T * H * Dv)), proj(static_cast<size_t>(T * E));
-    std::vector<float> gate(static_cast<size_t>(T * F)), up(gate.size()), act(gate.size());
+    Scratch& s = *s_;
+    ensure(s.x, static_cast<size_t>(T * E));
+    ensure(s.xn, static_cast<size_t>(T * E));
+    ensure(s.q, static_cast<size_t>(T * H * Dk));
+    ensure(s.k, static_cast<size_t>(T * Hkv * Dk));
+    ensure(s.v, static_cast<size_t>(T * Hkv * Dv));
+    ensure(s.attn, static_cast<size_t>(T * H * Dv));
+    ensure(s.proj, static_cast<size_t>(T * E));
+    float* x = s.x.data();
+    float* xn = s.xn.data();
 
     const uint64_t emb_row = *tensor_row_bytes(m_.tok_embd.type, static_cast<uint64_t>(E));
     for (int64_t t = 0; t < T; ++t) {
-        kernels::dequantize_row(m_.tok_embd.type, m_.tok_embd.data + emb_row * static_cast<uint64_t>(tokens[static_cast<size_t>(t)]),
-                                x.data() + t * E, E);
+        kernels::dequantize_row(m_.tok_embd.type, m_.tok_embd.data + emb_row * static_cast<uint64_t>(b.token[static_cast<size_t>(t)]),
+                                x + t * E, E);
+        if (m_.embd_scale != 1.0f) kernels::scale_in_place(x + t * E, m_.embd_scale, E);
     }
-
-    kernels::RopeParams rope;
-    rope.n_rot = static_cast<int>(hp.n_rot);
-    rope.freq_base = hp.rope_freq_base;
-    rope.freq_scale = hp.rope_freq_scale;
-    rope.neox = m_.rope_neox;
-    rope.freq_factors = m_.rope_freqs.empty() ? nullptr : m_.rope_freqs.data();
+    s.out_rows.clear();
+    for (int64_t t = 0; t < T; ++t) {
+        if (b.logits[static_cast<size_t>(t)]) s.out_rows.push_back(t);
+    }
     const float eps = hp.norm_rms_eps;
+    int64_t n = T;  // rows still computed: all, until the last layer keeps only the outputs
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
-        for (int64_t t = 0; t < T; ++t) kernels::rms_norm(x.data() + t * E, L.attn_norm.data(), E, eps, xn.data() + t * E);
-        kernels::matmul_f32(matrix(L.wq), xn.data(), T, q.data(), pool_.get());
-        kernels::matmul_f32(matrix(L.wk), xn.data(), T, k.data(), pool_.get());
-        kernels::matmul_f32(matrix(L.wv), xn.data(), T, v.data(), pool_.get());
+        for (int64_t t = 0; t < T; ++t) kernels::rms_norm(x + t * E, L.attn_norm.data(), E, eps, xn + t * E);
+        kernels::matmul_f32(matrix(L.wq), xn, T, s.q.data(), pool_.get());
+        kernels::matmul_f32(matrix(L.wk), xn, T, s.k.data(), pool_.get());
+        kernels::matmul_f32(matrix(L.wv), xn, T, s.v.data(), pool_.get());
+        const kernels::RopeParams& rope = rope_[il];
         for (int64_t t = 0; t < T; ++t) {
-            if (!L.bq.empty()) kernels::add_in_place(q.data() + t * H * Dk, L.bq.data(), H * Dk);
-            if (!L.bk.empty()) kernels::add_in_place(k.data() + t * Hkv * Dk, L.bk.data(), Hkv * Dk);
-            if (!L.bv.empty()) kernels::add_in_place(v.data() + t * Hkv * Dv, L.bv.data(), Hkv * Dv);
-            const int64_t pos = n_past_ + t;
+            float* qt = s.q.data() + t * H * Dk;
+            float* kt = s.k.data() + t * Hkv * Dk;
+            float* vt = s.v.data() + t * Hkv * Dv;
+            if (!L.bq.empty()) kernels::add_in_place(qt, L.bq.data(), H * Dk);
+            if (!L.bk.empty()) kernels::add_in_place(kt, L.bk.data(), Hkv * Dk);
+            if (!L.bv.empty()) kernels::add_in_place(vt, L.bv.data(), Hkv * Dv);
+            const int64_t pos = b.pos[static_cast<size_t>(t)];
             for (int64_t h = 0; h < H; ++h) {
-                float* qh = q.data() + (t * H + h) * Dk;
+                float* qh = qt + h * Dk;
                 if (!L.q_norm.empty()) kernels::rms_norm(qh, L.q_norm.data(), Dk, eps, qh);
                 kernels::rope(qh, pos, rope);
+                if (m_.q_scale != 1.0f) kernels::scale_in_place(qh, m_.q_scale, Dk);
             }
             for (int64_t h = 0; h < Hkv; ++h) {
-                float* kh = k.data() + (t * Hkv + h) * Dk;
+                float* kh = kt + h * Dk;
                 if (!L.k_norm.empty()) kernels::rms_norm(kh, L.k_norm.data(), Dk, eps, kh);
                 kernels::rope(kh, pos, rope);
             }
-            uint16_t* kc = k_cache_[il].data() + pos * Hkv * Dk;
-            uint16_t* vc = v_cache_[il].data() + pos * Hkv * Dv;
-            for (int64_t i = 0; i < Hkv * Dk; ++i) kc[i] = fp32_to_fp16(k[static_cast<size_t>(t * Hkv * Dk + i)]);
-            for (int64_t i = 0; i < Hkv * Dv; ++i) vc[i] = fp32_to_fp16(v[static_cast<size_t>(t * Hkv * Dv + i)]);
+            const int64_t cell = kv_.cell(b.seq[static_cast<size_t>(t)], static_cast<int>(pos));
+            uint16_t* kc = kv_.k(static_cast<int>(il), cell);
+            uint16_t* vc = kv_.v(static_cast<int>(il), cell);
+            for (int64_t i = 0; i < Hkv * Dk; ++i) kc[i] = fp32_to_fp16(kt[i]);
+            for (int64_t i = 0; i < Hkv * Dv; ++i) vc[i] = fp32_to_fp16(vt[i]);
         }
-        attention(static_cast<int>(il), q.data(), T, attn.data());
-        kernels::matmul_f32(matrix(L.wo), attn.data(), T, proj.data(), pool_.get());
-        kernels::add_in_place(x.data(), proj.data(), T * E);
+        attention(static_cast<int>(il), b, s.q.data(), s.attn.data());
+        if (il + 1 == hp.n_layer) {
+            // Only the rows whose logits were asked for matter from here on.
+            n = static_cast<int64_t>(s.out_rows.size());
+            for (int64_t r = 0; r < n; ++r) {
+                const int64_t t = s.out_rows[static_cast<size_t>(r)];
+                if (t == r) continue;
+                std::memmove(x + r * E, x + t * E, static_cast<size_t>(E) * 4);
+                std::memmove(s.attn.data() + r * H * Dv, s.attn.data() + t * H * Dv, static_cast<size_t>(H * Dv) * 4);
+            }
+            if (n == 0) break;
+        }
+        kernels::matmul_f32(matrix(L.wo), s.attn.data(), n, s.proj.data(), pool_.get());
+        if (!L.attn_post_norm.empty()) {
+            for (int64_t t = 0; t < n; ++t) kernels::rms_norm(s.proj.data() + t * E, L.attn_post_norm.data(), E, eps, s.proj.data() + t * E);
+        }
+        kernels::add_in_place(x, s.proj.data(), n * E);
 
-        for (int64_t t = 0; t < T; ++t) kernels::rms_norm(x.data() + t * E, L.ffn_norm.data(), E, eps, xn.data() + t * E);
-        kernels::matmul_f32(matrix(L.ffn_gate), xn.data(), T, gate.data(), pool_.get());
-        kernels::matmul_f32(matrix(L.ffn_up), xn.data(), T, up.data(), pool_.get());
-        kernels::swiglu(gate.data(), up.data(), T * F, act.data());
-        kernels::matmul_f32(matrix(L.ffn_down), act.data(), T, proj.data(), pool_.get());
-        kernels::add_in_place(x.data(), proj.data(), T * E);
+        for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x + t * E, L.ffn_norm.data(), E, eps, xn + t * E);
+        std::vector<float>& ffn_out = s.logits_in;
+        ensure(ffn_out, static_cast<size_t>(n * E));
+        feed_forward(L, xn, n, ffn_out.data());
+        if (!L.ffn_post_norm.empty()) {
+            for (int64_t t = 0; t < n; ++t) kernels::rms_norm(ffn_out.data() + t * E, L.ffn_post_norm.data(), E, eps, ffn_out.data() + t * E);
+        }
+        kernels::add_in_place(x, ffn_out.data(), n * E);
     }
 
-    const int64_t first = all_logits ? 0 : T - 1;
-    const int64_t n_out = T - first;
-    for (int64_t t = first; t < T; ++t) kernels::rms_norm(x.data() + t * E, m_.output_norm.data(), E, eps, xn.data() + t * E);
+    const int64_t n_out = static_cast<int64_t>(s.out_rows.size());
     std::vector<float> logits(static_cast<size_t>(n_out) * hp.n_vocab);
-    kernels::matmul_f32(matrix(m_.output), xn.data() + first * E, n_out, logits.data(), pool_.get());
-    n_past_ += static_cast<int>(T);
+    if (n_out == 0) return logits;
+    for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, xn + t * E);
+    kernels::matmul_f32(matrix(m_.output), xn, n_out, logits.data(), pool_.get());
+    if (m_.final_softcap != 0.0f) kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), m_.final_softcap);
     return logits;
 }
 

@@ -1,13 +1,17 @@
-// An inference context: the KV cache of one sequence and the forward pass of the llama-like
-// architectures. Tokens are evaluated in batches; logits come back for the positions asked for.
-// Every output element goes through the fixed-order kernels, so results are bit-identical with
-// any thread count and any batch split.
+// An inference context: the KV cache of up to n_seq_max sequences and the forward pass of the
+// transformer architectures. A batch may mix tokens of several sequences at different
+// positions (continuous batching); logits come back for the tokens that ask for them. Every
+// output element goes through fixed-order kernels and each token attends only to its own
+// sequence, so results are bit-identical with any thread count, any batch split and any
+// company in the batch (with the default attention numerics).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "kernels/ops.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "util/result.h"
 #include "util/thread_pool.h"
@@ -26,35 +30,66 @@ enum class AttentionNumerics {
 };
 
 struct ContextOptions {
-    int n_ctx = 4096;
+    int n_ctx = 4096;     // KV cells shared by all sequences (and the longest a sequence can be)
+    int n_seq_max = 1;
     int n_threads = 1;
     AttentionNumerics attention = AttentionNumerics::Float;
+};
+
+// Tokens to evaluate: token i is at position pos[i] of sequence seq[i]. A sequence's tokens
+// must continue it: positions seq_len, seq_len+1, … in batch order.
+struct Batch {
+    std::vector<int32_t> token, pos, seq;
+    std::vector<uint8_t> logits;  // 1: return this token's next-token logits
+
+    void add(int32_t t, int32_t p, int32_t s, bool want_logits) {
+        token.push_back(t);
+        pos.push_back(p);
+        seq.push_back(s);
+        logits.push_back(want_logits ? 1 : 0);
+    }
+    size_t size() const { return token.size(); }
+    void clear() { token.clear(), pos.clear(), seq.clear(), logits.clear(); }
 };
 
 class Context {
   public:
     Context(const Model& model, const ContextOptions& options);
     Context(const Model& model, int n_ctx, int n_threads)
-        : Context(model, ContextOptions{n_ctx, n_threads, AttentionNumerics::Float}) {}
+        : Context(model, ContextOptions{n_ctx, 1, n_threads, AttentionNumerics::Float}) {}
+    ~Context();
 
-    // Evaluates tokens at positions n_past() .. n_past()+n-1 and appends them to the cache.
-    // Returns n_vocab logits for every token when all_logits, else for the last one only.
+    // Evaluates the batch and appends it to the cache. Returns n_vocab logits for every token
+    // with logits[i] set, in batch order. On error nothing is appended.
+    Result<std::vector<float>> decode(const Batch& batch);
+    // Sequence 0 alone: tokens at positions n_past() .. ; logits of every token or the last.
     Result<std::vector<float>> decode(const std::vector<int32_t>& tokens, bool all_logits);
 
-    int n_past() const { return n_past_; }
+    int n_past() const { return kv_.seq_len(0); }
     int n_ctx() const { return n_ctx_; }
-    void clear() { n_past_ = 0; }
+    int n_seq_max() const { return kv_.n_seq_max(); }
+    int seq_len(int seq) const { return kv_.seq_len(seq); }
+    void clear() { kv_.clear(0); }
+    // Sequence operations for prefix reuse and cancelled requests.
+    void seq_truncate(int seq, int len) { kv_.truncate(seq, len); }
+    void seq_copy(int src, int dst) { kv_.copy(src, dst); }
+    void seq_clear(int seq) { kv_.clear(seq); }
+    const KvCache& kv() const { return kv_; }
+    const Model& model() const { return m_; }
 
   private:
-    void attention(int layer, const float* q, int64_t n_tokens, float* out);
+    struct Scratch;
+    void attention(int layer, const Batch& b, const float* q, float* out);
+    void feed_forward(const LayerWeights& L, const float* x, int64_t n, float* out);
+    void moe(const LayerWeights& L, const float* x, int64_t n, float* out);
 
     const Model& m_;
     int n_ctx_;
     AttentionNumerics numerics_;
-    int n_past_ = 0;
     std::unique_ptr<ThreadPool> pool_;
-    // KV cache: [layer][position][n_head_kv * head_dim] as IEEE half (llama.cpp's default type).
-    std::vector<std::vector<uint16_t>> k_cache_, v_cache_;
+    KvCache kv_;
+    std::vector<kernels::RopeParams> rope_;  // per layer
+    std::unique_ptr<Scratch> s_;
 };
 
 }  // namespace tf::model

@@ -110,12 +110,16 @@ HParams read_hparams(const gguf::File& file) {
     hp.norm_eps = r.f32(keys::kLayerNormEpsilon, "layer_norm_epsilon", 0.0f);
 
     hp.rope_freq_base = r.f32(keys::kRopeFreqBase, "rope.freq_base", 10000.0f);
-    hp.rope_freq_base_swa = r.f32(keys::kRopeFreqBaseSwa, "rope.freq_base_swa", hp.rope_freq_base);
+    // Gemma 2 rotates its local layers like the global ones; other sliding-window models
+    // default their local layers to base 10000, unscaled (llama.cpp's defaults).
+    hp.rope_freq_base_swa = r.f32(keys::kRopeFreqBaseSwa, "rope.freq_base_swa", hp.arch == "gemma2" ? hp.rope_freq_base : 10000.0f);
     float factor = r.f32(keys::kRopeScalingFactor, nullptr, 0.0f);
     if (factor == 0.0f) factor = r.f32(keys::kRopeScaleLinear, nullptr, 0.0f);
     hp.rope_freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
     hp.rope_orig_ctx = r.u32(keys::kRopeScalingOrigCtx, "rope.original_context_length", hp.n_ctx_train);
     if (factor == 0.0f) hp.defaulted.insert("rope.freq_scale");
+    if (hp.arch == "gemma2") hp.rope_freq_scale_swa = hp.rope_freq_scale;
+    hp.rope_attn_factor = r.f32(keys::kRopeScalingAttnFactor, nullptr, 1.0f);
     std::string scaling = r.str(keys::kRopeScalingType).value_or(factor > 0.0f ? "linear" : "none");
     if (scaling == "linear") hp.rope_scaling = RopeScaling::Linear;
     else if (scaling == "yarn") hp.rope_scaling = RopeScaling::Yarn;
@@ -130,7 +134,8 @@ HParams read_hparams(const gguf::File& file) {
 
     // llama.cpp's defaults for the Gemma family: a 4096-token window, every 2nd (Gemma 2) or
     // 6th (Gemma 3) layer global, soft-capping 50/30 on Gemma 2 only.
-    uint32_t window_default = hp.arch == "gemma2" || hp.arch == "gemma3" ? 4096 : 0;
+    // Gemma 3 without the key has no sliding window at all.
+    uint32_t window_default = hp.arch == "gemma2" ? 4096 : 0;
     hp.sliding_window = r.u32(keys::kSlidingWindow, "sliding_window", window_default);
     uint32_t pattern_default = hp.arch == "gemma2" ? 2 : hp.arch == "gemma3" ? 6 : 0;
     hp.swa_pattern = r.u32(keys::kSlidingWindowPattern, "sliding_window_pattern", hp.sliding_window ? pattern_default : 0);

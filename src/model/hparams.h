@@ -37,6 +37,8 @@ struct HParams {
     RopeScaling rope_scaling = RopeScaling::None;
     float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor
     uint32_t rope_orig_ctx = 0;
+    float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor (LongRoPE / YaRN magnitude)
+    float rope_freq_scale_swa = 1.0f;
     bool has_rope_freqs_tensor = false;  // Llama 3.1-style frequency factors
     bool has_longrope_factors = false;   // Phi-3 LongRoPE factors
     uint32_t n_expert = 0;

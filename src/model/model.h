@@ -1,6 +1,7 @@
 // A loaded model: hyperparameters and bound weights (views into the mapped file, no copies
 // except small float vectors for norms and biases). One file per architecture binds its tensors
-// (arch_*.cpp); the shared transformer forward pass lives in context.cpp.
+// and states how its forward pass differs from the plain llama one (arch_*.cpp); the shared
+// transformer forward pass lives in context.cpp.
 #pragma once
 
 #include <memory>
@@ -14,13 +15,21 @@
 
 namespace tf::model {
 
-enum class Arch { Llama, Qwen2, Qwen3 };
+enum class Arch { Llama, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
+enum class FfnActivation { SiLU, GELU };  // gated: act(gate) * up
 
 struct LayerWeights {
     TensorRef wq, wk, wv, wo, ffn_gate, ffn_up, ffn_down;
-    std::vector<float> attn_norm, ffn_norm;     // RMSNorm weights
-    std::vector<float> bq, bk, bv;              // attention biases (Qwen2), empty when absent
-    std::vector<float> q_norm, k_norm;          // per-head RMSNorm of q and k (Qwen3), empty when absent
+    std::vector<float> attn_norm, ffn_norm;            // RMSNorm weights
+    std::vector<float> attn_post_norm, ffn_post_norm;  // Gemma: norms of the block outputs
+    std::vector<float> bq, bk, bv;                     // attention biases (Qwen2), empty when absent
+    std::vector<float> q_norm, k_norm;                 // per-head RMSNorm of q and k (Qwen3, Gemma 3)
+    // Mixture of experts: the router and one matrix per expert (views into the stacked tensors).
+    TensorRef ffn_router;
+    std::vector<TensorRef> expert_gate, expert_up, expert_down;
+    // Attention geometry of this layer.
+    uint32_t window = 0;  // sliding window (keys at distance >= window are masked); 0: global
+    float rope_base = 10000.0f, rope_scale = 1.0f;
 };
 
 struct Model {
@@ -29,20 +38,35 @@ struct Model {
     std::unique_ptr<gguf::File> file;
     HParams hp;
     Arch arch = Arch::Llama;
-    bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
     TensorRef tok_embd, output;
     std::vector<float> output_norm;
-    std::vector<float> rope_freqs;  // Llama 3.1-style frequency factors, empty when absent
     std::vector<LayerWeights> layers;
+
+    // How this architecture's forward pass differs from llama's.
+    bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
+    float embd_scale = 1.0f;  // multiplies the token embeddings (Gemma: sqrt(n_embd))
+    float q_scale = 1.0f;     // multiplies the queries before attention
+    float kq_scale = 1.0f;    // multiplies the attention scores
+    float attn_softcap = 0.0f, final_softcap = 0.0f;  // 0: none
+    FfnActivation activation = FfnActivation::SiLU;
+    std::vector<float> rope_freqs;                // Llama 3.1-style frequency factors, empty when absent
+    std::vector<float> rope_long, rope_short;     // LongRoPE factors (Phi-3), empty when absent
 };
 
-// Architecture binders (arch_llama.cpp, arch_qwen2.cpp, arch_qwen3.cpp).
+// Architecture binders (arch_*.cpp).
 Status bind_llama(Model& m, WeightBinder& b);
 Status bind_qwen2(Model& m, WeightBinder& b);
 Status bind_qwen3(Model& m, WeightBinder& b);
+Status bind_phi3(Model& m, WeightBinder& b);
+Status bind_gemma2(Model& m, WeightBinder& b);
+Status bind_gemma3(Model& m, WeightBinder& b);
 
 // The parts every llama-like architecture binds the same way.
 void bind_common(Model& m, WeightBinder& b, bool tied_output_allowed);
-void bind_layer_common(Model& m, WeightBinder& b, int layer, LayerWeights& l);
+void bind_attention(Model& m, WeightBinder& b, int layer, LayerWeights& l);
+void bind_dense_ffn(Model& m, WeightBinder& b, int layer, LayerWeights& l);
+void bind_moe_ffn(Model& m, WeightBinder& b, int layer, LayerWeights& l);
+// Sliding-window layout and per-layer RoPE (local layers use the _swa base and scale).
+void assign_layer_geometry(Model& m);
 
 }  // namespace tf::model

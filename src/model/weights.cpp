@@ -39,6 +39,15 @@ TensorRef WeightBinder::bind(const std::string& name, const std::vector<uint64_t
 TensorRef WeightBinder::require(const std::string& name, const std::vector<uint64_t>& shape) { return bind(name, shape, true); }
 TensorRef WeightBinder::optional(const std::string& name, const std::vector<uint64_t>& shape) { return bind(name, shape, false); }
 
+TensorRef row_range(const TensorRef& t, int64_t first, int64_t n) {
+    TensorRef r = t;
+    const uint64_t row_bytes = *tensor_row_bytes(t.type, static_cast<uint64_t>(t.cols()));
+    r.data = t.data + row_bytes * static_cast<uint64_t>(first);
+    r.dims = {static_cast<uint64_t>(t.cols()), static_cast<uint64_t>(n)};
+    r.name = t.name + "[" + std::to_string(first) + ":" + std::to_string(first + n) + "]";
+    return r;
+}
+
 std::vector<float> to_floats(const TensorRef& t) {
     if (!t) return {};
     int64_t n = 1;

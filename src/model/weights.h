@@ -42,6 +42,10 @@ class WeightBinder {
     std::string errors_;
 };
 
+// Rows first .. first+n-1 of a matrix (or of a stack of matrices) as a matrix of its own: a
+// fused projection's parts, one expert of a stacked tensor.
+TensorRef row_range(const TensorRef& t, int64_t first, int64_t n);
+
 // A float copy of a small 1-D tensor (norm weights, biases, rope factors) of any float type.
 std::vector<float> to_floats(const TensorRef& t);
 

@@ -125,7 +125,15 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ladder-llama-Q4_0", 0.09, false, false}, Case{"ladder-llama-Q5_0", 0.08, false, false},
         Case{"ladder-llama-Q5_1", 0.09, false, false}, Case{"ladder-llama-Q3_K_M", 0.09, false, false},
         Case{"ladder-llama-Q4_K_M", 0.1, false, false}, Case{"ladder-llama-Q6_K", 0.14, false, false},
-        Case{"ladder-llama-IQ4_NL", 0.09, false, false}),
+        Case{"ladder-llama-IQ4_NL", 0.09, false, false},
+        // mixture of experts, YaRN, Phi-3 (fused projections, LongRoPE), Gemma 2/3 (soft-capping,
+        // sliding windows, per-layer RoPE)
+        Case{"tiny-mixtral", 1e-4, true, true}, Case{"tiny-mixtral-Q8_0", 0.03, false, true},
+        Case{"tiny-qwen2-yarn", 2e-3, true, true}, Case{"tiny-qwen2-yarn-Q8_0", 0.25, true, true},
+        Case{"tiny-phi3-Q8_0", 0.035, true, true}, Case{"tiny-phi3-longrope-Q8_0", 1e-5, true, true},
+        Case{"tiny-gemma2", 1e-3, true, true}, Case{"tiny-gemma2-Q8_0", 1e-5, true, true},
+        Case{"tiny-gemma3", 5e-4, true, true}, Case{"tiny-gemma3-Q8_0", 1e-5, true, true},
+        Case{"tiny-gemma3-swa-rope", 3e-3, true, true}, Case{"tiny-gemma3-swa-rope-Q8_0", 0.2, true, true}),
     [](const auto& info) {
         std::string n = info.param.model;
         for (auto& ch : n) {
@@ -169,23 +177,26 @@ TEST(Determinism, logits_are_bit_identical_across_threads_and_prompt_chunking) {
 
 TEST(ModelLoad, unsupported_and_broken_models_are_clear_errors) {
     TF_REQUIRE_REFERENCE();
-    auto gemma = tf::model::Model::load((tf::test::reference_dir() / "models/tiny-gemma2.gguf").string());
-    ASSERT_FALSE(gemma.ok());
-    EXPECT_NE(gemma.error().message.find("architecture 'gemma2' is not supported yet"), std::string::npos);
-    auto moe = tf::model::Model::load((tf::test::reference_dir() / "models/tiny-mixtral.gguf").string());
-    ASSERT_FALSE(moe.ok());
-    EXPECT_NE(moe.error().message.find("mixture-of-experts"), std::string::npos);
-
-    // A copy of tiny-llama with one tensor dropped and one reshaped.
     auto f = tf::gguf::File::open((tf::test::reference_dir() / "models/tiny-llama.gguf").string());
     ASSERT_TRUE(f.ok());
+    const auto path = (std::filesystem::temp_directory_path() / ("tf-broken-" + std::to_string(::getpid()) + ".gguf")).string();
+
+    // The same file claiming an architecture we do not run.
+    auto mamba = tf::gguf::Writer::from_file(*f);
+    mamba.set("general.architecture", tf::gguf::Value::string("mamba"));
+    ASSERT_TRUE(mamba.write(path).ok());
+    auto unsupported = tf::model::Model::load(path);
+    ASSERT_FALSE(unsupported.ok());
+    EXPECT_NE(unsupported.error().message.find("architecture 'mamba' is not supported yet"), std::string::npos)
+        << unsupported.error().message;
+
+    // A copy of tiny-llama with one tensor dropped and one reshaped.
     auto w = tf::gguf::Writer::from_file(*f);
     auto& ts = w.tensors();
     ts.erase(std::remove_if(ts.begin(), ts.end(), [](const auto& t) { return t.name == "blk.1.ffn_up.weight"; }), ts.end());
     for (auto& t : ts) {
         if (t.name == "blk.0.attn_k.weight") t.dims = {64, 128};
     }
-    const auto path = (std::filesystem::temp_directory_path() / ("tf-broken-" + std::to_string(::getpid()) + ".gguf")).string();
     ASSERT_TRUE(w.write(path).ok());
     auto broken = tf::model::Model::load(path);
     std::filesystem::remove(path);
