@@ -30,5 +30,7 @@ void add_quantize_command(CLI::App& root, Commands& commands);
 void add_tokenize_commands(CLI::App& root, Commands& commands);
 void add_template_command(CLI::App& root, Commands& commands);
 void add_logits_command(CLI::App& root, Commands& commands);
+void add_run_command(CLI::App& root, Commands& commands);
+void add_chat_command(CLI::App& root, Commands& commands);
 
 }  // namespace tf::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     add_tokenize_commands(app, commands);
     add_template_command(app, commands);
     add_logits_command(app, commands);
+    add_run_command(app, commands);
+    add_chat_command(app, commands);
 
     try {
         app.parse(argc, argv);

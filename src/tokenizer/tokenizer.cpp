@@ -43,7 +43,18 @@ void Tokenizer::encode_fragment(std::string_view text, bool first_after_special,
 }
 
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+    return encode(text, add_special, parse_special, {});
+}
+
+std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special,
+                                       const std::vector<std::pair<size_t, size_t>>& plain) const {
     const Vocab& v = *vocab_;
+    auto in_plain = [&](size_t begin, size_t end) {
+        for (const auto& [a, b] : plain) {
+            if (begin < b && a < end) return true;
+        }
+        return false;
+    };
     std::vector<TokenId> out;
     if (add_special && v.add_bos && v.bos != kNoToken) out.push_back(v.bos);
 
@@ -63,13 +74,18 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special, 
                 next.push_back(f);
                 continue;
             }
-            size_t pos = 0;
+            const size_t base = static_cast<size_t>(f.text.data() - text.data());
+            size_t pos = 0, search = 0;
             while (true) {
-                const size_t hit = f.text.find(td.text, pos);
+                const size_t hit = f.text.find(td.text, search);
                 if (hit == std::string_view::npos) break;
+                if (td.type != TokenType::UserDefined && in_plain(base + hit, base + hit + td.text.size())) {
+                    search = hit + 1;
+                    continue;
+                }
                 if (hit > pos) next.push_back({f.text.substr(pos, hit - pos), kNoToken});
                 next.push_back({{}, id});
-                pos = hit + td.text.size();
+                pos = search = hit + td.text.size();
             }
             if (pos < f.text.size()) next.push_back({f.text.substr(pos), kNoToken});
         }

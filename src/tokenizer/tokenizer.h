@@ -25,6 +25,10 @@ class Tokenizer {
 
     // add_special: BOS/EOS (CLS/SEP for BERT) as the vocabulary's add_*_token flags say.
     std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special = false) const;
+    // parse_special, except inside the byte ranges [first, second) of `plain`: a rendered chat
+    // whose message contents stay plain text even when they spell a control token.
+    std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special,
+                                const std::vector<std::pair<size_t, size_t>>& plain) const;
 
     // The bytes a token stands for. Control tokens give their text only when render_special.
     std::string token_to_piece(TokenId id, bool render_special = true) const;

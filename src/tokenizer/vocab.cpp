@@ -40,7 +40,9 @@ bool Vocab::is_special(TokenId id) const {
     return t == TokenType::Control || t == TokenType::Unknown || t == TokenType::UserDefined;
 }
 
-bool Vocab::is_eog(TokenId id) const { return id != kNoToken && (id == eos || id == eot); }
+bool Vocab::is_eog(TokenId id) const {
+    return id != kNoToken && std::find(eog_tokens.begin(), eog_tokens.end(), id) != eog_tokens.end();
+}
 
 Result<Vocab> load_vocab(const gguf::File& f) {
     Vocab v;
@@ -166,6 +168,22 @@ Result<Vocab> load_vocab(const gguf::File& f) {
                 v.eot = id;
                 break;
             }
+        }
+    }
+
+    // The end-of-generation set as llama.cpp builds it: EOS, EOT, EOM and control tokens with
+    // the texts chat models end a turn with.
+    TokenId eom = kNoToken;
+    if (Status st = special("tokenizer.ggml.eom_token_id", eom); !st) return st.error();
+    for (TokenId id : {v.eos, v.eot, eom}) {
+        if (id != kNoToken) v.eog_tokens.push_back(id);
+    }
+    for (const char* t : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
+                          "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"}) {
+        const TokenId id = v.find(t);
+        if (id != kNoToken && v.tokens[static_cast<size_t>(id)].type == TokenType::Control &&
+            std::find(v.eog_tokens.begin(), v.eog_tokens.end(), id) == v.eog_tokens.end()) {
+            v.eog_tokens.push_back(id);
         }
     }
 

@@ -42,6 +42,7 @@ struct Vocab {
     bool ignore_merges = false;    // BPE: a pre-token that is itself a token is kept whole (Llama 3)
 
     std::vector<TokenId> special_tokens;  // control, user-defined and unknown tokens, longest text first
+    std::vector<TokenId> eog_tokens;      // every token that ends a generation
     TokenId byte_tokens[256];             // SPM byte fallback: <0xXX>
     size_t max_token_len = 0;
 
@@ -49,7 +50,7 @@ struct Vocab {
     TokenId find(std::string_view text) const;
     int32_t find_merge(const std::string& left, const std::string& right) const;
     bool is_special(TokenId id) const;  // control, unknown, user-defined
-    bool is_eog(TokenId id) const;      // ends a generation: EOS, EOT
+    bool is_eog(TokenId id) const;      // ends a generation: EOS, EOT, EOM and the known chat end markers
 };
 
 // Errors name the key and the entry (a missing merges list, an id past the vocabulary, …).

@@ -26,8 +26,20 @@ inline std::string read_fd(int fd) {
     return s;
 }
 
-inline RunResult run_terraferma(const std::vector<std::string>& args) {
+// stdin_text, when given, is what the command reads on standard input (else it gets /dev/null).
+inline RunResult run_terraferma(const std::vector<std::string>& args, const std::string& stdin_text = {}) {
     RunResult r;
+    char in_tpl[] = "/tmp/tf-in-XXXXXX";
+    int in_fd = ::mkstemp(in_tpl);
+    if (in_fd >= 0) {
+        size_t off = 0;
+        while (off < stdin_text.size()) {
+            const ssize_t n = ::write(in_fd, stdin_text.data() + off, stdin_text.size() - off);
+            if (n <= 0) break;
+            off += static_cast<size_t>(n);
+        }
+        ::lseek(in_fd, 0, SEEK_SET);
+    }
     std::vector<std::string> all = {TF_BINARY};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -37,6 +49,7 @@ inline RunResult run_terraferma(const std::vector<std::string>& args) {
     int out_fd = ::mkstemp(out_tpl), err_fd = ::mkstemp(err_tpl);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
     posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
     pid_t pid;
@@ -52,6 +65,8 @@ inline RunResult run_terraferma(const std::vector<std::string>& args) {
     r.err = read_fd(err_fd);
     ::close(out_fd);
     ::close(err_fd);
+    ::close(in_fd);
+    ::unlink(in_tpl);
     ::unlink(out_tpl);
     ::unlink(err_tpl);
     return r;

@@ -1,0 +1,95 @@
+// terraferma run -m MODEL -p PROMPT [-n N] [sampling flags] [--json]
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/generation_flags.h"
+
+namespace tf::cli {
+
+void add_run_command(CLI::App& root, Commands& commands) {
+    struct Args {
+        GenerationFlags gen;
+        std::string prompt, file;
+        bool json = false, no_bos = false, parse_special = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* app = root.add_subcommand("run", "Generate text from a prompt, streamed as it comes");
+    a->gen.add_to(app, 256);
+    app->add_option("-p,--prompt", a->prompt, "Prompt text");
+    app->add_option("-f,--file", a->file, "Read the prompt from a file ('-': standard input)");
+    app->add_flag("--no-bos", a->no_bos, "Do not add the beginning-of-sequence token");
+    app->add_flag("--parse-special", a->parse_special, "Turn control-token text in the prompt into control tokens");
+    app->add_flag("--json", a->json, R"(Print one JSON object {"text","ids","prompt_ids","stop_reason","timings"} instead)");
+    commands.push_back({app, [a]() {
+        if (!a->file.empty()) {
+            std::FILE* f = a->file == "-" ? stdin : std::fopen(a->file.c_str(), "rb");
+            if (f == nullptr) {
+                print_error("run", a->file + ": cannot open");
+                return kExitFailure;
+            }
+            char buf[65536];
+            size_t n;
+            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) a->prompt.append(buf, n);
+            if (f != stdin) std::fclose(f);
+        }
+        if (a->prompt.empty()) {
+            print_error("run", "no prompt: give -p TEXT or -f FILE");
+            return kExitUsage;
+        }
+        auto loaded = load_model_and_tokenizer(a->gen.model);
+        if (!loaded) {
+            print_error("run", loaded.error().message);
+            return kExitFailure;
+        }
+        auto opts = a->gen.options(loaded->model->hp.n_vocab);
+        if (!opts) {
+            print_error("run", opts.error().message);
+            return kExitUsage;
+        }
+        const auto ids = loaded->tokenizer->encode(a->prompt, !a->no_bos, a->parse_special);
+        model::ContextOptions co;
+        co.n_ctx = a->gen.ctx_size;
+        co.n_threads = a->gen.thread_count();
+        engine::Session session(*loaded->model, *loaded->tokenizer, co);
+        auto sink = [&](std::string_view text) {
+            if (!a->json) {
+                std::fwrite(text.data(), 1, text.size(), stdout);
+                std::fflush(stdout);
+            }
+            return true;
+        };
+        auto r = session.generate(ids, *opts, sink);
+        if (!r) {
+            if (!a->json) std::fputc('\n', stdout);
+            print_error("run", r.error().message);
+            return kExitFailure;
+        }
+        const engine::Timings& t = r->timings;
+        if (a->json) {
+            nlohmann::json j;
+            j["text"] = r->text;
+            j["ids"] = r->ids;
+            j["prompt_ids"] = ids;
+            j["stop_reason"] = engine::stop_reason_name(r->stop_reason);
+            j["timings"] = {{"prompt_tokens", t.n_prompt},
+                            {"prompt_ms", t.prompt_ms},
+                            {"prompt_tokens_per_second", t.prompt_ms > 0 ? t.n_prompt * 1000.0 / t.prompt_ms : 0.0},
+                            {"generated_tokens", t.n_generated},
+                            {"generate_ms", t.generate_ms},
+                            {"generate_tokens_per_second", t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0}};
+            // Random-weight and truncated outputs need not be valid UTF-8: replace, do not throw.
+            std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        } else {
+            std::fputc('\n', stdout);
+            std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n", t.n_prompt,
+                         t.prompt_ms > 0 ? t.n_prompt * 1000.0 / t.prompt_ms : 0.0, t.n_generated,
+                         t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0, engine::stop_reason_name(r->stop_reason));
+        }
+        return kExitOk;
+    }});
+}
+
+}  // namespace tf::cli

@@ -1,0 +1,65 @@
+#include "cli/generation_flags.h"
+
+#include <cmath>
+
+#include "util/thread_pool.h"
+
+namespace tf::cli {
+
+void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
+    n_predict = default_n_predict;
+    app->add_option("-m,--model", model, "GGUF model")->required();
+    app->add_option("-t,--threads", threads, "Threads (default: all cores)");
+    app->add_option("-c,--ctx-size", ctx_size, "Context size in tokens")->capture_default_str()->check(CLI::Range(16, 1 << 20));
+    app->add_option("-n,--n-predict", n_predict, "Tokens to generate at most (-1: until the model stops)")->capture_default_str();
+    app->add_flag("--ignore-eos", ignore_eos, "Do not stop at end-of-generation tokens");
+    app->add_option("--stop", stop, "Stop before this text (repeatable)");
+    app->add_option("--temp", sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
+    app->add_option("--top-k", sampling.top_k, "Top-k (0: off)")->capture_default_str();
+    app->add_option("--top-p", sampling.top_p, "Top-p (1: off)")->capture_default_str();
+    app->add_option("--min-p", sampling.min_p, "Min-p (0: off)")->capture_default_str();
+    app->add_option("--typical", sampling.typical_p, "Locally typical sampling p (1: off)")->capture_default_str();
+    app->add_option("--repeat-penalty", sampling.repeat_penalty, "Repetition penalty (1: off)")->capture_default_str();
+    app->add_option("--repeat-last-n", sampling.repeat_last_n, "Tokens the penalties look back (-1: all)")->capture_default_str();
+    app->add_option("--presence-penalty", sampling.presence_penalty, "Presence penalty")->capture_default_str();
+    app->add_option("--frequency-penalty", sampling.frequency_penalty, "Frequency penalty")->capture_default_str();
+    app->add_option("--logit-bias", logit_bias, "Add BIAS to token ID's logit: ID=BIAS or ID=-inf (repeatable)");
+    app->add_option("-s,--seed", sampling.seed, "Random seed (same seed, same output)")->capture_default_str();
+}
+
+int GenerationFlags::thread_count() const { return threads > 0 ? threads : ThreadPool::default_threads(); }
+
+Result<engine::GenerateOptions> GenerationFlags::options(int64_t n_vocab) const {
+    engine::GenerateOptions o;
+    o.max_tokens = n_predict;
+    o.ignore_eos = ignore_eos;
+    o.stop = stop;
+    o.sampling = sampling;
+    for (const std::string& b : logit_bias) {
+        const size_t eq = b.find('=');
+        try {
+            if (eq == std::string::npos) throw std::invalid_argument(b);
+            const int32_t id = static_cast<int32_t>(std::stol(b.substr(0, eq)));
+            const std::string v = b.substr(eq + 1);
+            const float bias = v == "-inf" ? -INFINITY : std::stof(v);
+            o.sampling.logit_bias.push_back({id, bias});
+        } catch (const std::exception&) {
+            return Error{"--logit-bias: '" + b + "' is not ID=BIAS"};
+        }
+    }
+    if (Status st = o.sampling.validate(n_vocab); !st) return st.error();
+    return o;
+}
+
+Result<LoadedModel> load_model_and_tokenizer(const std::string& path) {
+    auto model = model::Model::load(path);
+    if (!model) return model.error();
+    auto tok = tok::Tokenizer::from_file(*(*model)->file);
+    if (!tok) return tok.error();
+    LoadedModel out;
+    out.model = std::move(model.value());
+    out.tokenizer = std::make_unique<tok::Tokenizer>(std::move(tok.value()));
+    return out;
+}
+
+}  // namespace tf::cli

@@ -1,0 +1,165 @@
+#include "engine/generate.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace tf::engine {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Holds back text that might be the start of a stop string and cuts at the first complete one.
+class StopFilter {
+  public:
+    explicit StopFilter(const std::vector<std::string>& stops) : stops_(stops) {}
+
+    // Adds text; returns what can be released now. `hit` is set when a stop string completed.
+    std::string push(std::string_view text, bool& hit) {
+        held_ += text;
+        size_t first = std::string::npos;
+        for (const std::string& s : stops_) {
+            if (s.empty()) continue;
+            first = std::min(first, held_.find(s));
+        }
+        if (first != std::string::npos) {
+            hit = true;
+            std::string out = held_.substr(0, first);
+            held_.clear();
+            return out;
+        }
+        size_t keep = 0;  // longest tail of held_ that begins some stop string
+        for (const std::string& s : stops_) {
+            for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; --k) {
+                if (held_.compare(held_.size() - k, k, s, 0, k) == 0) {
+                    keep = k;
+                    break;
+                }
+            }
+        }
+        std::string out = held_.substr(0, held_.size() - keep);
+        held_.erase(0, held_.size() - keep);
+        return out;
+    }
+    std::string flush() { return std::exchange(held_, {}); }
+
+  private:
+    const std::vector<std::string>& stops_;
+    std::string held_;
+};
+
+}  // namespace
+
+const char* stop_reason_name(StopReason r) {
+    switch (r) {
+        case StopReason::Eos: return "eos";
+        case StopReason::Length: return "length";
+        case StopReason::Stop: return "stop";
+        case StopReason::Context: return "context";
+        case StopReason::Cancelled: return "cancelled";
+    }
+    return "length";
+}
+
+Session::Session(const model::Model& model, const tok::Tokenizer& tokenizer, const model::ContextOptions& options)
+    : tok_(tokenizer), ctx_(model, options) {}
+
+Result<std::vector<float>> Session::prefill(const std::vector<int32_t>& prompt, int batch_size, Timings& t) {
+    size_t reuse = 0;
+    while (reuse < cached_.size() && reuse < prompt.size() && cached_[reuse] == prompt[reuse]) ++reuse;
+    if (reuse == prompt.size()) --reuse;  // the last prompt token is evaluated again for its logits
+    ctx_.seq_truncate(0, static_cast<int>(reuse));
+    cached_.resize(reuse);
+    t.n_reused = static_cast<int>(reuse);
+    std::vector<float> logits;
+    const size_t chunk = static_cast<size_t>(std::max(batch_size, 1));
+    for (size_t i = reuse; i < prompt.size(); i += chunk) {
+        const size_t end = std::min(prompt.size(), i + chunk);
+        model::Batch b;
+        for (size_t j = i; j < end; ++j) b.add(prompt[j], static_cast<int32_t>(j), 0, j + 1 == prompt.size());
+        auto r = ctx_.decode(b);
+        if (!r) return r.error();
+        cached_.insert(cached_.end(), prompt.begin() + static_cast<long>(i), prompt.begin() + static_cast<long>(end));
+        if (end == prompt.size()) logits = std::move(r.value());
+    }
+    t.n_prompt = static_cast<int>(prompt.size() - reuse);
+    return logits;
+}
+
+Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& o, const TextSink& sink,
+                                         std::shared_ptr<sampling::Constraint> constraint) {
+    const model::Model& m = ctx_.model();
+    const int64_t n_vocab = m.hp.n_vocab;
+    if (prompt.empty()) return Error{"the prompt is empty"};
+    if (Status st = o.sampling.validate(n_vocab); !st) return st.error();
+    if (static_cast<int>(prompt.size()) >= ctx_.n_ctx()) {
+        return Error{"the prompt has " + std::to_string(prompt.size()) + " tokens; the context holds " +
+                     std::to_string(ctx_.n_ctx()) + " (raise --ctx-size)"};
+    }
+    GenerateResult res;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto logits = prefill(prompt, o.batch_size, res.timings);
+    if (!logits) return logits.error();
+    res.timings.prompt_ms = ms_since(t0);
+
+    sampling::Sampler sampler(o.sampling, n_vocab);
+    if (constraint) sampler.set_constraint(constraint);
+    for (int32_t id : prompt) sampler.accept(id, false);
+    tok::StreamDecoder decoder(tok_, false);
+    StopFilter stops(o.stop);
+    std::vector<float> cur = std::move(logits.value());
+    const auto t1 = std::chrono::steady_clock::now();
+    auto emit = [&](const std::string& text) {
+        if (text.empty()) return true;
+        res.text += text;
+        return sink ? sink(text) : true;
+    };
+    while (true) {
+        if (o.max_tokens == 0) {
+            res.stop_reason = StopReason::Length;
+            break;
+        }
+        auto next = sampler.sample(cur.data());
+        if (!next) return next.error();
+        const int32_t id = next.value();
+        if (!o.ignore_eos && tok_.vocab().is_eog(id)) {
+            res.stop_reason = StopReason::Eos;
+            break;
+        }
+        sampler.accept(id);
+        res.ids.push_back(id);
+        bool hit = false;
+        if (!emit(stops.push(decoder.push(id), hit))) {
+            res.stop_reason = StopReason::Cancelled;
+            break;
+        }
+        if (hit) {
+            res.stop_reason = StopReason::Stop;
+            break;
+        }
+        if (o.max_tokens > 0 && static_cast<int>(res.ids.size()) >= o.max_tokens) {
+            res.stop_reason = StopReason::Length;  // the last token need not be evaluated
+            break;
+        }
+        if (ctx_.seq_len(0) >= ctx_.n_ctx()) {
+            res.stop_reason = StopReason::Context;
+            break;
+        }
+        auto step = ctx_.decode({id}, false);
+        if (!step) return step.error();
+        cached_.push_back(id);
+        cur = std::move(step.value());
+    }
+    if (res.stop_reason != StopReason::Stop && res.stop_reason != StopReason::Cancelled) {
+        bool hit = false;
+        emit(stops.push(decoder.finish(), hit));
+        if (!hit) emit(stops.flush());
+    }
+    res.timings.n_generated = static_cast<int>(res.ids.size());
+    res.timings.generate_ms = ms_since(t1);
+    return res;
+}
+
+}  // namespace tf::engine

@@ -1,0 +1,68 @@
+// Text generation on one sequence of a context: prompt prefill (reusing whatever prefix the
+// cache already holds), then sample → decode one token at a time, streaming text as it becomes
+// complete UTF-8, until an end-of-generation token, a stop string, the token limit or the end
+// of the context.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/context.h"
+#include "sampling/sampler.h"
+#include "tokenizer/tokenizer.h"
+#include "util/result.h"
+
+namespace tf::engine {
+
+struct GenerateOptions {
+    int max_tokens = 256;  // < 0: until the end of generation or of the context
+    bool ignore_eos = false;
+    std::vector<std::string> stop;  // generation ends before the first occurrence of any
+    sampling::SamplingParams sampling;
+    int batch_size = 512;  // prompt tokens per forward pass
+};
+
+enum class StopReason { Eos, Length, Stop, Context, Cancelled };
+const char* stop_reason_name(StopReason r);
+
+struct Timings {
+    int n_prompt = 0;  // prompt tokens evaluated (not counting a reused prefix)
+    int n_reused = 0;  // prompt tokens found in the cache
+    int n_generated = 0;
+    double prompt_ms = 0, generate_ms = 0;
+};
+
+struct GenerateResult {
+    std::string text;  // what was streamed, stop string excluded
+    std::vector<int32_t> ids;  // generated ids (an end-of-generation token is not included)
+    StopReason stop_reason = StopReason::Length;
+    Timings timings;
+};
+
+// Receives text as it is generated; returning false cancels the generation.
+using TextSink = std::function<bool(std::string_view)>;
+
+// One conversation or document on sequence 0 of its own context. Remembers the tokens in the
+// cache so that a following prompt sharing a prefix (the next chat turn) evaluates only the rest.
+class Session {
+  public:
+    Session(const model::Model& model, const tok::Tokenizer& tokenizer, const model::ContextOptions& options);
+
+    Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
+                                    std::shared_ptr<sampling::Constraint> constraint = nullptr);
+
+    const std::vector<int32_t>& cached_tokens() const { return cached_; }
+    model::Context& context() { return ctx_; }
+
+  private:
+    // Evaluates prompt[reuse..] and returns the last position's logits.
+    Result<std::vector<float>> prefill(const std::vector<int32_t>& prompt, int batch_size, Timings& t);
+
+    const tok::Tokenizer& tok_;
+    model::Context ctx_;
+    std::vector<int32_t> cached_;
+};
+
+}  // namespace tf::engine

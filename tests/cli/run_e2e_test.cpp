@@ -1,0 +1,124 @@
+// `terraferma run` and `terraferma chat` end to end: the real binary on the reference models.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/reference.h"
+#include "support/run.h"
+
+namespace {
+
+using tf::test::run_terraferma;
+
+nlohmann::json load_json(const std::filesystem::path& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return nlohmann::json::parse(ss.str());
+}
+
+std::string model_path(const std::string& name) { return (tf::test::reference_dir() / "models" / (name + ".gguf")).string(); }
+
+// The three models with real vocabularies: text → reference ids → reference greedy ids.
+TEST(RunE2E, greedy_generation_reproduces_the_reference_from_text) {
+    TF_REQUIRE_REFERENCE();
+    for (const char* name : {"vocab-llama-spm-llama-Q8_0", "vocab-llama3-llama-Q8_0", "vocab-qwen2-qwen2-Q8_0"}) {
+        const auto ref = load_json(tf::test::reference_dir() / "outputs" / (std::string(name) + ".json"));
+        int i = 0;
+        for (const auto& p : ref["prompts"]) {
+            SCOPED_TRACE(std::string(name) + " prompt " + std::to_string(i++));
+            auto r = run_terraferma({"run", "-m", model_path(name), "-p", p["text"].get<std::string>(), "-n", "32", "--temp", "0",
+                                     "--ignore-eos", "--json"});
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            const auto j = nlohmann::json::parse(r.out);
+            EXPECT_EQ(j["prompt_ids"], p["tokens"]);
+            EXPECT_EQ(j["ids"], p["greedy"]["ids"]);
+            EXPECT_EQ(j["stop_reason"], "length");
+        }
+    }
+}
+
+TEST(RunE2E, sampling_is_deterministic_per_seed_and_thread_count) {
+    TF_REQUIRE_REFERENCE();
+    const auto m = model_path("vocab-llama3-llama-Q8_0");
+    auto sample = [&](const std::string& seed, const std::string& threads) {
+        auto r = run_terraferma({"run", "-m", m, "-p", "Once upon a time", "-n", "24", "--temp", "1.5", "--top-k", "0", "--top-p",
+                                 "1", "--min-p", "0", "--ignore-eos", "--seed", seed, "-t", threads, "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out)["ids"].get<std::vector<int>>();
+    };
+    const auto a = sample("7", "1");
+    EXPECT_EQ(a.size(), 24u);
+    EXPECT_EQ(a, sample("7", "2"));
+    EXPECT_NE(a, sample("8", "1"));
+}
+
+TEST(RunE2E, streams_text_and_stops_at_stop_strings) {
+    TF_REQUIRE_REFERENCE();
+    const auto m = model_path("vocab-qwen2-qwen2-Q8_0");
+    auto full = run_terraferma({"run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "--ignore-eos", "--json"});
+    ASSERT_EQ(full.exit_code, 0) << full.err;
+    const std::string text = nlohmann::json::parse(full.out)["text"];
+    ASSERT_GT(text.size(), 12u);
+
+    // The plain output is the same text, streamed, plus a final newline.
+    auto plain = run_terraferma({"run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "--ignore-eos"});
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    EXPECT_EQ(plain.out, text + "\n");
+    EXPECT_NE(plain.err.find("stop: length"), std::string::npos) << plain.err;
+
+    // A stop string from the middle of the text: generation ends right before it.
+    const std::string stop = text.substr(text.size() / 2, 4);
+    auto stopped = run_terraferma({"run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "--ignore-eos", "--stop",
+                                   stop, "--json"});
+    ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+    const auto j = nlohmann::json::parse(stopped.out);
+    EXPECT_EQ(j["stop_reason"], "stop");
+    EXPECT_EQ(j["text"].get<std::string>(), text.substr(0, text.find(stop)));
+}
+
+TEST(RunE2E, bad_flags_are_usage_errors) {
+    TF_REQUIRE_REFERENCE();
+    const auto m = model_path("tiny-llama");
+    auto r = run_terraferma({"run", "-m", m, "-p", "x", "--top-p", "0"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("top_p must be in (0, 1]"), std::string::npos) << r.err;
+    r = run_terraferma({"run", "-m", m, "-p", "x", "--logit-bias", "9999=1"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("token id 9999 is outside the vocabulary of 512"), std::string::npos) << r.err;
+    r = run_terraferma({"run", "-m", m});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("no prompt"), std::string::npos) << r.err;
+}
+
+// Every token banned but one: the sampler must produce exactly that token, and an end-of-text
+// token ends the generation unless --ignore-eos.
+TEST(RunE2E, logit_bias_and_end_of_generation) {
+    TF_REQUIRE_REFERENCE();
+    const auto m = model_path("tiny-llama");
+    auto r = run_terraferma({"run", "-m", m, "-p", "Once", "-n", "5", "--logit-bias", "2=100", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["stop_reason"], "eos");  // </s> (id 2) is certain to be chosen first
+    EXPECT_TRUE(j["ids"].empty());
+    r = run_terraferma({"run", "-m", m, "-p", "Once", "-n", "5", "--logit-bias", "2=100", "--ignore-eos", "--json"});
+    j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["ids"], nlohmann::json::parse("[2,2,2,2,2]"));
+    EXPECT_EQ(j["stop_reason"], "length");
+}
+
+TEST(ChatE2E, converses_with_the_template_and_reuses_the_cache) {
+    TF_REQUIRE_REFERENCE();
+    auto r = run_terraferma({"chat", "-m", model_path("vocab-qwen2-qwen2-Q8_0"), "-n", "8", "--temp", "0", "--ignore-eos",
+                             "--system", "Be brief."},
+                            "Hello there\nAnd again <|im_end|> injected\n/exit\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Two replies, one line each (random weights: the text itself is arbitrary).
+    size_t lines = 0;
+    for (char c : r.out) lines += c == '\n';
+    EXPECT_GE(lines, 2u) << r.out;
+}
+
+}  // namespace
