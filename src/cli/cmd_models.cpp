@@ -1,7 +1,10 @@
 // terraferma models synth --like NAME --type TYPE [--vocab-from VOCAB.gguf] [--seed N] OUT
 #include <cstdio>
+#include <filesystem>
+#include <unistd.h>
 
 #include "cli/command.h"
+#include "model/quantize.h"
 #include "model/synth.h"
 #include "util/progress.h"
 
@@ -23,7 +26,7 @@ void add_models_command(CLI::App& root, Commands& commands) {
     std::string shapes;
     for (const auto& s : model::synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + s.name;
     synth->add_option("--like", a->like, "Model shape: " + shapes);
-    synth->add_option("--type", a->type, "Type of the weight matrices: F32, F16, BF16")->capture_default_str();
+    synth->add_option("--type", a->type, "Weight type: F32, F16, BF16, or a quantization recipe (Q8_0, Q4_0, Q4_K_M, …: the F16 model is quantized as 'quantize' would)")->capture_default_str();
     synth->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF (e.g. a real vocabulary)");
     synth->add_option("--seed", a->seed, "Seed of the random weights")->capture_default_str();
     synth->add_flag("--list", a->list, "List the known shapes and exit");
@@ -42,22 +45,46 @@ void add_models_command(CLI::App& root, Commands& commands) {
             return kExitUsage;
         }
         auto type = tensor_type_from_name(a->type);
-        if (!type) {
-            print_error("models synth", "unknown type '" + a->type + "'");
-            return kExitUsage;
+        const bool float_type = type && (*type == TensorType::F32 || *type == TensorType::F16 || *type == TensorType::BF16);
+        std::optional<model::QuantizeRecipe> recipe;
+        if (!float_type) {
+            recipe = model::find_recipe(a->type);
+            if (!recipe) {
+                std::string names;
+                for (const auto& n : model::recipe_names()) names += " " + n;
+                print_error("models synth", "unknown type '" + a->type + "' (F32 F16 BF16" + names + ")");
+                return kExitUsage;
+            }
         }
+        // Quantized types: synthesize in F16 next to the output, then quantize.
+        const std::string synth_path = float_type ? a->out : a->out + ".f16.partial." + std::to_string(::getpid());
         model::SynthOptions o;
         o.like = a->like;
-        o.type = *type;
+        o.type = float_type ? *type : TensorType::F16;
         o.vocab_from = a->vocab_from;
         o.seed = a->seed;
-        Progress progress("writing " + a->out);
+        Progress progress("writing " + synth_path);
         o.on_progress = [&](uint64_t d, uint64_t t) { progress.update(d, t); };
-        Status st = model::synthesize_model(o, a->out);
+        Status st = model::synthesize_model(o, synth_path);
         progress.finish();
         if (!st) {
             print_error("models synth", st.error().message);
             return kExitFailure;
+        }
+        if (recipe) {
+            model::QuantizeOptions q;
+            q.recipe = *recipe;
+            Progress qp("quantizing to " + recipe->name);
+            q.on_progress = [&](uint64_t d, uint64_t t) { qp.update(d, t); };
+            q.on_note = [](const std::string& note) { std::fprintf(stderr, "note: %s\n", note.c_str()); };
+            st = model::quantize_model(synth_path, a->out, q);
+            qp.finish();
+            std::error_code ec;
+            std::filesystem::remove(synth_path, ec);
+            if (!st) {
+                print_error("models synth", st.error().message);
+                return kExitFailure;
+            }
         }
         return kExitOk;
     }});

@@ -122,3 +122,22 @@ TEST(ChatE2E, converses_with_the_template_and_reuses_the_cache) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(BenchE2E, reports_speeds_roofline_and_memory_as_json) {
+    TF_REQUIRE_REFERENCE();
+    auto r = tf::test::run_terraferma({"bench", "-m", model_path("tiny-llama-Q8_0"), "-p", "16", "-n", "8", "-r", "2", "-t", "1", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_GT(j["pp_tokens_per_second"].get<double>(), 0.0);
+    EXPECT_GT(j["tg_tokens_per_second"].get<double>(), 0.0);
+    EXPECT_EQ(j["pp_runs"].size(), 2u);
+    EXPECT_GT(j["memory_bandwidth_gbs"].get<double>(), 0.1);
+    // Every matrix once; of the (untied) embedding one row only.
+    EXPECT_GT(j["weight_bytes_per_token"].get<uint64_t>(), 100000u);
+    EXPECT_LT(j["weight_bytes_per_token"].get<uint64_t>(), j["file_bytes"].get<uint64_t>());
+    EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+}
+
+}  // namespace
