@@ -33,6 +33,10 @@ void add_chat_command(CLI::App& root, Commands& commands) {
             print_error("chat", opts.error().message);
             return kExitUsage;
         }
+        if (!a->gen.grammar_file.empty()) {
+            print_error("chat", "--grammar applies to run (one constrained answer), not to chat");
+            return kExitUsage;
+        }
         auto tmpl = chat::ChatTemplate::from_model(*loaded->model->file);
         if (!tmpl) {
             print_error("chat", tmpl.error().message);

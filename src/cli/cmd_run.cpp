@@ -49,6 +49,11 @@ void add_run_command(CLI::App& root, Commands& commands) {
             print_error("run", opts.error().message);
             return kExitUsage;
         }
+        auto constraint = a->gen.constraint(*loaded->tokenizer);
+        if (!constraint) {
+            print_error("run", constraint.error().message);
+            return kExitFailure;
+        }
         const auto ids = loaded->tokenizer->encode(a->prompt, !a->no_bos, a->parse_special);
         model::ContextOptions co;
         co.n_ctx = a->gen.ctx_size;
@@ -61,7 +66,7 @@ void add_run_command(CLI::App& root, Commands& commands) {
             }
             return true;
         };
-        auto r = session.generate(ids, *opts, sink);
+        auto r = session.generate(ids, *opts, sink, *constraint);
         if (!r) {
             if (!a->json) std::fputc('\n', stdout);
             print_error("run", r.error().message);

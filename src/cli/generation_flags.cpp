@@ -1,6 +1,10 @@
 #include "cli/generation_flags.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "sampling/grammar/token_mask.h"
 
 #include "util/thread_pool.h"
 
@@ -24,6 +28,7 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     app->add_option("--presence-penalty", sampling.presence_penalty, "Presence penalty")->capture_default_str();
     app->add_option("--frequency-penalty", sampling.frequency_penalty, "Frequency penalty")->capture_default_str();
     app->add_option("--logit-bias", logit_bias, "Add BIAS to token ID's logit: ID=BIAS or ID=-inf (repeatable)");
+    app->add_option("--grammar", grammar_file, "Constrain the output to this GBNF grammar (file)");
     app->add_option("-s,--seed", sampling.seed, "Random seed (same seed, same output)")->capture_default_str();
 }
 
@@ -49,6 +54,19 @@ Result<engine::GenerateOptions> GenerationFlags::options(int64_t n_vocab) const 
     }
     if (Status st = o.sampling.validate(n_vocab); !st) return st.error();
     return o;
+}
+
+Result<std::shared_ptr<sampling::Constraint>> GenerationFlags::constraint(const tok::Tokenizer& tokenizer) const {
+    if (grammar_file.empty()) return std::shared_ptr<sampling::Constraint>();
+    std::ifstream f(grammar_file, std::ios::binary);
+    if (!f) return Error{grammar_file + ": cannot open"};
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto g = grammar::parse_gbnf(ss.str());
+    if (!g) return Error{grammar_file + ": " + g.error().message};
+    auto trie = std::make_shared<const grammar::TokenTrie>(tokenizer);
+    return std::shared_ptr<sampling::Constraint>(std::make_shared<grammar::GrammarConstraint>(
+        std::make_shared<const grammar::Grammar>(std::move(g.value())), trie, tokenizer.vocab().eog_tokens));
 }
 
 Result<LoadedModel> load_model_and_tokenizer(const std::string& path) {

@@ -49,15 +49,17 @@ class Tokenizer {
 // of an incomplete character are held back until the token that completes them arrives.
 class StreamDecoder {
   public:
-    explicit StreamDecoder(const Tokenizer& tokenizer, bool render_special = true)
-        : tokenizer_(tokenizer), render_special_(render_special) {}
+    // continues_text: the tokens follow a prompt (generation), so a SentencePiece leading space
+    // is real text and kept; otherwise it is the one encode added and is removed.
+    explicit StreamDecoder(const Tokenizer& tokenizer, bool render_special = true, bool continues_text = false)
+        : tokenizer_(tokenizer), render_special_(render_special), first_(!continues_text) {}
     std::string push(TokenId id);  // the text that became complete
     std::string finish();          // whatever is left (an invalid tail is returned as is)
 
   private:
     const Tokenizer& tokenizer_;
     bool render_special_;
-    bool first_ = true;
+    bool first_;
     std::string pending_;
 };
 

@@ -141,3 +141,47 @@ TEST(BenchE2E, reports_speeds_roofline_and_memory_as_json) {
 }
 
 }  // namespace
+
+namespace {
+
+// Random-weight models are the perfect adversary: whatever they want to say, the output must be
+// JSON (checked by an independent parser) whenever they end it.
+TEST(GrammarE2E, constrained_output_is_always_valid_json) {
+    TF_REQUIRE_REFERENCE();
+    const auto grammar = (tf::test::shared_dir() / "peer-tests/gbnf/json.gbnf").string();
+    if (!std::filesystem::exists(grammar)) GTEST_SKIP() << "no " << grammar;
+    int ended = 0, runs = 0;
+    for (const char* name : {"tiny-llama", "vocab-qwen2-qwen2-Q8_0", "vocab-llama3-llama-Q8_0", "tiny-gemma2"}) {
+        for (const char* temp : {"0", "1", "2"}) {
+            for (const char* seed : {"1", "2", "3"}) {
+                auto r = tf::test::run_terraferma({"run", "-m", model_path(name), "-p", "JSON:", "-n", "48", "--temp", temp, "--seed",
+                                                   seed, "--top-k", "0", "--top-p", "1", "--min-p", "0", "--grammar", grammar, "--json"});
+                ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+                const auto j = nlohmann::json::parse(r.out);
+                const std::string text = j["text"];
+                ++runs;
+                if (j["stop_reason"] == "eos") {
+                    ++ended;
+                    EXPECT_TRUE(nlohmann::json::accept(text)) << name << " seed " << seed << ": " << text;
+                } else {
+                    EXPECT_EQ(j["stop_reason"], "length");
+                    EXPECT_EQ(text.front(), '{') << name << ": " << text;
+                }
+            }
+        }
+    }
+    std::printf("[grammar] %d runs, %d ended by the model, all valid JSON\n", runs, ended);
+    EXPECT_GT(ended, 0);
+}
+
+TEST(GrammarE2E, a_bad_grammar_is_a_clear_error) {
+    TF_REQUIRE_REFERENCE();
+    const auto path = std::filesystem::temp_directory_path() / ("tf-bad-" + std::to_string(::getpid()) + ".gbnf");
+    std::ofstream(path) << "root ::= value\nvalue ::= \"x\" | valu\n";
+    auto r = tf::test::run_terraferma({"run", "-m", model_path("tiny-llama"), "-p", "x", "--grammar", path.string()});
+    std::filesystem::remove(path);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("rule 'valu' is used at line 2, column 17 but never defined"), std::string::npos) << r.err;
+}
+
+}  // namespace

@@ -1,0 +1,151 @@
+// The GBNF engine against llama.cpp's grammar tests and example grammars
+// (../shared/peer-tests/gbnf), and the token mask against a brute-force check.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "model/model.h"
+#include "sampling/grammar/gbnf.h"
+#include "sampling/grammar/matcher.h"
+#include "sampling/grammar/token_mask.h"
+#include "support/reference.h"
+
+namespace {
+
+using tf::grammar::Grammar;
+using tf::grammar::Matcher;
+
+std::filesystem::path gbnf_dir() { return tf::test::shared_dir() / "peer-tests" / "gbnf"; }
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+#define TF_REQUIRE_GBNF()                                                                         \
+    do {                                                                                          \
+        if (!std::filesystem::exists(gbnf_dir())) GTEST_SKIP() << "no peer tests at " << gbnf_dir(); \
+    } while (0)
+
+bool matches(const std::shared_ptr<const Grammar>& g, const std::string& text) {
+    Matcher m(g);
+    return m.accept(text) && m.can_end();
+}
+
+TEST(Gbnf, every_example_grammar_parses) {
+    TF_REQUIRE_GBNF();
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(gbnf_dir())) {
+        if (e.path().extension() != ".gbnf") continue;
+        auto g = tf::grammar::parse_gbnf(slurp(e.path()));
+        EXPECT_TRUE(g.ok()) << e.path() << ": " << g.error().message;
+        ++n;
+    }
+    EXPECT_EQ(n, 8);
+}
+
+TEST(Gbnf, example_grammars_accept_and_reject) {
+    TF_REQUIRE_GBNF();
+    auto json = tf::grammar::parse_gbnf(slurp(gbnf_dir() / "json.gbnf"));
+    ASSERT_TRUE(json.ok());
+    auto g = std::make_shared<const Grammar>(std::move(json.value()));
+    EXPECT_TRUE(matches(g, R"({"a": [1, 2.5, -3e4], "b": {"c": null, "d": "x\"y\u00e9"}})"));
+    EXPECT_TRUE(matches(g, "{\"ünïcødé\": \"東京 🚀\"}"));
+    EXPECT_FALSE(matches(g, R"({"a": [1, 2,]})"));
+    EXPECT_FALSE(matches(g, R"({"a" 1})"));
+    EXPECT_FALSE(matches(g, R"({"a": 1)"));  // a prefix is not a match
+    EXPECT_FALSE(matches(g, "[1]"));          // root is an object
+    auto arith = tf::grammar::parse_gbnf(slurp(gbnf_dir() / "arithmetic.gbnf"));
+    ASSERT_TRUE(arith.ok());
+}
+
+TEST(Gbnf, llama_cpp_grammar_integration_cases) {
+    TF_REQUIRE_GBNF();
+    const auto j = nlohmann::json::parse(slurp(gbnf_dir() / "llamacpp-grammar-integration.json"));
+    int cases = 0, strings = 0;
+    for (const auto& c : j["cases"]) {
+        if (c["kind"] != "grammar") continue;
+        SCOPED_TRACE(c["name"].get<std::string>());
+        auto parsed = tf::grammar::parse_gbnf(c["grammar"].get<std::string>());
+        ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+        auto g = std::make_shared<const Grammar>(std::move(parsed.value()));
+        for (const auto& s : c["passing"]) EXPECT_TRUE(matches(g, s.get<std::string>())) << "should accept: " << s;
+        for (const auto& s : c["failing"]) EXPECT_FALSE(matches(g, s.get<std::string>())) << "should reject: " << s;
+        strings += static_cast<int>(c["passing"].size() + c["failing"].size());
+        ++cases;
+    }
+    EXPECT_EQ(cases, 12);
+    std::printf("[gbnf] %d grammar cases, %d strings\n", cases, strings);
+    for (const auto& c : j["invalid_grammars"]) {
+        auto g = tf::grammar::parse_gbnf(c["grammar"].get<std::string>());
+        EXPECT_FALSE(g.ok()) << c["name"] << " should be refused: " << c["why"];
+    }
+}
+
+TEST(Gbnf, llama_cpp_schema_grammars_parse) {
+    TF_REQUIRE_GBNF();
+    const auto cases = nlohmann::json::parse(slurp(gbnf_dir() / "llamacpp-json-schema-to-grammar.json"));
+    int n = 0;
+    for (const auto& c : cases) {
+        if (c["expected_status"] != "success") continue;
+        auto g = tf::grammar::parse_gbnf(c["expected_grammar"].get<std::string>());
+        EXPECT_TRUE(g.ok()) << c["name"] << ": " << g.error().message;
+        ++n;
+    }
+    EXPECT_GT(n, 70);
+}
+
+TEST(Gbnf, errors_name_the_place_and_limits_hold) {
+    auto e = tf::grammar::parse_gbnf("root ::= \"a\" [b-a]");
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("empty character range at line 1"), std::string::npos) << e.error().message;
+    e = tf::grammar::parse_gbnf("root ::= \"a\n");
+    ASSERT_FALSE(e.ok());
+    e = tf::grammar::parse_gbnf("root ::= x{1000000}");
+    ASSERT_FALSE(e.ok());
+    e = tf::grammar::parse_gbnf("root ::= <[12]>");
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("token references"), std::string::npos);
+    // Nested repetition stays bounded and works.
+    auto g = tf::grammar::parse_gbnf("root ::= (\"ab\"{2,3} \"c\"?){1,4}");
+    ASSERT_TRUE(g.ok()) << g.error().message;
+    auto gp = std::make_shared<const Grammar>(std::move(g.value()));
+    EXPECT_TRUE(matches(gp, "ababcababab"));
+    EXPECT_FALSE(matches(gp, "abc"));
+}
+
+// The trie walk must allow exactly the tokens whose text the matcher accepts.
+TEST(TokenMask, agrees_with_checking_every_token) {
+    TF_REQUIRE_REFERENCE();
+    TF_REQUIRE_GBNF();
+    auto model = tf::model::Model::load((tf::test::reference_dir() / "models/vocab-llama3-llama-Q8_0.gguf").string());
+    ASSERT_TRUE(model.ok());
+    auto tok = tf::tok::Tokenizer::from_file(*(*model)->file);
+    ASSERT_TRUE(tok.ok());
+    tf::grammar::TokenTrie trie(*tok);
+    auto parsed = tf::grammar::parse_gbnf(slurp(gbnf_dir() / "json.gbnf"));
+    ASSERT_TRUE(parsed.ok());
+    auto g = std::make_shared<const Grammar>(std::move(parsed.value()));
+    for (const char* prefix : {"", "{", "{\"na", "{\"name\": ", "{\"name\": \"L\\u00", "{\"x\": [1, 2.", "{\"é\xc3"}) {
+        Matcher m(g);
+        ASSERT_TRUE(m.accept(prefix)) << prefix;
+        std::vector<uint8_t> mask;
+        trie.allowed(*g, m.state(), mask);
+        size_t allowed = 0;
+        for (size_t id = 0; id < trie.n_tokens(); ++id) {
+            const std::string& t = trie.text(static_cast<int32_t>(id));
+            Matcher probe = m;
+            const bool ok = !t.empty() && probe.accept(t);
+            ASSERT_EQ(static_cast<bool>(mask[id]), ok) << "prefix '" << prefix << "' token " << id << " '" << t << "'";
+            allowed += ok;
+        }
+        EXPECT_GT(allowed, 0u) << prefix;
+    }
+}
+
+}  // namespace
