@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sampling/grammar/token_mask.h"
+#include "sampling/jsonschema/to_grammar.h"
 
 #include "util/thread_pool.h"
 
@@ -29,6 +30,11 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     app->add_option("--frequency-penalty", sampling.frequency_penalty, "Frequency penalty")->capture_default_str();
     app->add_option("--logit-bias", logit_bias, "Add BIAS to token ID's logit: ID=BIAS or ID=-inf (repeatable)");
     app->add_option("--grammar", grammar_file, "Constrain the output to this GBNF grammar (file)");
+    app->add_option("--json-schema", json_schema_file, "Constrain the output to JSON valid against this JSON Schema (file)")
+        ->excludes(app->get_option("--grammar"));
+    app->add_flag("--json-whitespace", flexible_whitespace, "Allow optional whitespace in --json-schema output (default: compact)");
+    app->add_flag("--ignore-unsupported-keywords", ignore_unsupported,
+                  "Ignore JSON Schema keywords the grammar cannot express (with a warning) instead of failing");
     app->add_option("-s,--seed", sampling.seed, "Random seed (same seed, same output)")->capture_default_str();
 }
 
@@ -57,13 +63,26 @@ Result<engine::GenerateOptions> GenerationFlags::options(int64_t n_vocab) const 
 }
 
 Result<std::shared_ptr<sampling::Constraint>> GenerationFlags::constraint(const tok::Tokenizer& tokenizer) const {
-    if (grammar_file.empty()) return std::shared_ptr<sampling::Constraint>();
-    std::ifstream f(grammar_file, std::ios::binary);
-    if (!f) return Error{grammar_file + ": cannot open"};
+    const std::string& file = grammar_file.empty() ? json_schema_file : grammar_file;
+    if (file.empty()) return std::shared_ptr<sampling::Constraint>();
+    std::ifstream f(file, std::ios::binary);
+    if (!f) return Error{file + ": cannot open"};
     std::stringstream ss;
     ss << f.rdbuf();
-    auto g = grammar::parse_gbnf(ss.str());
-    if (!g) return Error{grammar_file + ": " + g.error().message};
+    std::string gbnf = ss.str();
+    if (!json_schema_file.empty()) {
+        auto schema = nlohmann::ordered_json::parse(gbnf, nullptr, false);
+        if (schema.is_discarded()) return Error{file + ": not valid JSON"};
+        jsonschema::GrammarOptions o;
+        o.flexible_whitespace = flexible_whitespace;
+        o.ignore_unsupported = ignore_unsupported;
+        o.warn = [&](const std::string& w) { std::fprintf(stderr, "terraferma: warning: %s: %s\n", file.c_str(), w.c_str()); };
+        auto text = jsonschema::schema_to_gbnf(schema, o);
+        if (!text) return Error{file + ": " + text.error().message};
+        gbnf = std::move(text.value());
+    }
+    auto g = grammar::parse_gbnf(gbnf);
+    if (!g) return Error{file + ": " + g.error().message};
     auto trie = std::make_shared<const grammar::TokenTrie>(tokenizer);
     return std::shared_ptr<sampling::Constraint>(std::make_shared<grammar::GrammarConstraint>(
         std::make_shared<const grammar::Grammar>(std::move(g.value())), trie, tokenizer.vocab().eog_tokens));

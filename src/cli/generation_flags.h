@@ -21,9 +21,10 @@ struct GenerationFlags {
     std::vector<std::string> stop;
     std::vector<std::string> logit_bias;  // "ID=BIAS" or "ID=-inf"
     sampling::SamplingParams sampling;
-    std::string grammar_file;
+    std::string grammar_file, json_schema_file;
+    bool flexible_whitespace = false, ignore_unsupported = false;
 
-    // The grammar constraint of --grammar, or null without one.
+    // The grammar constraint of --grammar or --json-schema, or null without one.
     Result<std::shared_ptr<sampling::Constraint>> constraint(const tok::Tokenizer& tokenizer) const;
 
     void add_to(CLI::App* app, int default_n_predict);

@@ -1,0 +1,564 @@
+#include "sampling/jsonschema/to_grammar.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <set>
+#include <vector>
+
+#include "sampling/jsonschema/int_range.h"
+#include "sampling/jsonschema/regex.h"
+
+namespace tf::jsonschema {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// Keywords that only annotate: they never change which instances are valid.
+const std::set<std::string> kAnnotations = {"$schema", "$id", "$comment", "$anchor", "title", "description", "examples",
+                                            "default", "deprecated", "readOnly", "writeOnly", "$defs", "definitions",
+                                            "contentMediaType", "contentEncoding", "$vocabulary", "discriminator", "nullable"};
+// Keywords a grammar cannot express but the validator checks after generation.
+const std::set<std::string> kValidatedOnly = {"uniqueItems", "multipleOf", "minProperties", "maxProperties", "contains",
+                                              "minContains", "maxContains", "dependentRequired", "propertyNames"};
+// Keywords the grammar honours.
+const std::set<std::string> kHonoured = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
+                                         "prefixItems", "additionalItems", "minItems", "maxItems", "anyOf", "oneOf", "allOf",
+                                         "$ref", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
+                                         "exclusiveMinimum", "exclusiveMaximum"};
+
+std::string gbnf_literal(const std::string& text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        if (c == '"') out += "\\\"";
+        else if (c == '\\') out += "\\\\";
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else if (c < 0x20 || c == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+std::string sanitize(const std::string& s) {
+    std::string out;
+    for (char c : s) out += ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '-';
+    return out.empty() ? "x" : out;
+}
+
+std::string alternatives(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : " | ") + x;
+    return "(" + s + ")";
+}
+
+class Converter {
+  public:
+    Converter(const json& root, const GrammarOptions& o) : root_(root), o_(o), S_(o.flexible_whitespace ? " space" : "") {}
+
+    Result<std::string> run() {
+        auto e = visit(root_, "root", 0);
+        if (!e) return e.error();
+        if (*e != "root") rules_["root"] = *e;
+        if (o_.flexible_whitespace) rules_["space"] = "| \" \" | \"\\n\"{1,2} [ \\t]{0,20}";
+        std::string out;
+        for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
+        return out;
+    }
+
+  private:
+    Error error(const std::string& where, const std::string& what) const { return Error{"json schema: " + what + " (at " + where + ")"}; }
+
+    std::string define(const std::string& base, const std::string& body) {
+        std::string name = base;
+        for (int k = 1; rules_.count(name) && rules_[name] != body; ++k) name = base + "-" + std::to_string(k);
+        rules_[name] = body;
+        return name;
+    }
+
+    std::string prim(const std::string& name) {
+        if ((name == "value" || name == "object" || name == "array") && rules_.count(name)) return name;
+        if (name == "char") return define("char", "[^\"\\\\\\x7F\\x00-\\x1F] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})");
+        if (name == "string") return define("string", "\"\\\"\" " + prim("char") + "* \"\\\"\"");
+        // At most 16 digits, as llama.cpp: what JSON parsers read back exactly as doubles; exponents
+        // of two digits at most, so that no number overflows a double.
+        if (name == "integral-part") return define("integral-part", "[0] | [1-9] [0-9]{0,15}");
+        if (name == "number") return define("number", "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?");
+        if (name == "integer") return define("integer", "\"-\"? " + prim("integral-part"));
+        if (name == "boolean") return define("boolean", "\"true\" | \"false\"");
+        if (name == "null") return define("null", "\"null\"");
+        if (name == "value") {
+            rules_.emplace("value", "");
+            const std::string body = prim("object") + " | " + prim("array") + " | " + prim("string") + " | " + prim("number") + " | " +
+                                     prim("boolean") + " | " + prim("null");
+            rules_["value"] = body;
+            return "value";
+        }
+        if (name == "object") {
+            rules_.emplace("object", "");
+            const std::string kv = prim("string") + S_ + " \":\"" + S_ + " " + prim("value");
+            rules_["object"] = "\"{\"" + S_ + " (" + kv + S_ + " (\",\"" + S_ + " " + kv + S_ + ")*)? \"}\"";
+            return "object";
+        }
+        if (name == "array") {
+            rules_.emplace("array", "");
+            rules_["array"] = "\"[\"" + S_ + " (" + prim("value") + S_ + " (\",\"" + S_ + " " + prim("value") + S_ + ")*)? \"]\"";
+            return "array";
+        }
+        return name;
+    }
+
+    Result<const json*> resolve(const std::string& ref, const std::string& where) {
+        if (ref.empty() || ref[0] != '#') return error(where, "only local $ref ('#/…') is supported, not '" + ref + "'");
+        const json* cur = &root_;
+        size_t i = 1;
+        while (i < ref.size()) {
+            if (ref[i] != '/') return error(where, "bad $ref '" + ref + "'");
+            const size_t next = ref.find('/', i + 1);
+            std::string token = ref.substr(i + 1, next == std::string::npos ? std::string::npos : next - i - 1);
+            std::string unescaped;
+            for (size_t k = 0; k < token.size(); ++k) {
+                if (token[k] == '~' && k + 1 < token.size()) unescaped += token[++k] == '1' ? '/' : '~';
+                else if (token[k] == '%' && k + 2 < token.size()) unescaped += static_cast<char>(std::stoi(token.substr(k + 1, 2), nullptr, 16)), k += 2;
+                else unescaped += token[k];
+            }
+            if (cur->is_object() && cur->contains(unescaped)) cur = &(*cur)[unescaped];
+            else if (cur->is_array() && !unescaped.empty() && unescaped.find_first_not_of("0123456789") == std::string::npos &&
+                     std::stoul(unescaped) < cur->size())
+                cur = &(*cur)[std::stoul(unescaped)];
+            else return error(where, "$ref '" + ref + "' points nowhere");
+            i = next == std::string::npos ? ref.size() : next;
+        }
+        return cur;
+    }
+
+    // allOf and the common case of a parent's keywords around an anyOf branch: one schema.
+    Result<json> merge(json base, const json& other, const std::string& where) {
+        if (other.is_boolean()) {
+            if (!other.get<bool>()) return error(where, "a 'false' schema in allOf accepts nothing");
+            return base;
+        }
+        json o = other;
+        if (o.contains("$ref")) {
+            auto r = resolve(o["$ref"].get<std::string>(), where);
+            if (!r) return r.error();
+            json rest = o;
+            rest.erase("$ref");
+            auto m = merge(**r, rest, where);
+            if (!m) return m.error();
+            o = *m;
+        }
+        for (auto it = o.begin(); it != o.end(); ++it) {
+            const std::string& k = it.key();
+            if (k == "properties" && base.contains("properties")) {
+                for (auto p = it->begin(); p != it->end(); ++p) base["properties"][p.key()] = *p;
+            } else if (k == "required" && base.contains("required")) {
+                for (const auto& r : *it) {
+                    if (std::find(base["required"].begin(), base["required"].end(), r) == base["required"].end()) base["required"].push_back(r);
+                }
+            } else if (k == "enum" && base.contains("enum")) {
+                json both = json::array();
+                for (const auto& v : base["enum"]) {
+                    if (std::find(it->begin(), it->end(), v) != it->end()) both.push_back(v);
+                }
+                base["enum"] = both;
+            } else {
+                base[k] = *it;
+            }
+        }
+        return base;
+    }
+
+    Result<std::string> visit(const json& s, const std::string& name, int depth) {
+        if (depth > 64) return error(name, "schema nested deeper than 64 levels");
+        if (s.is_boolean()) {
+            if (s.get<bool>()) return prim("value");
+            return error(name, "the schema 'false' accepts nothing");
+        }
+        if (!s.is_object()) return error(name, "a schema must be an object or a boolean");
+        for (auto it = s.begin(); it != s.end(); ++it) {
+            if (kAnnotations.count(it.key()) || kHonoured.count(it.key())) continue;
+            if (kValidatedOnly.count(it.key())) {
+                if (o_.warn) o_.warn("keyword '" + it.key() + "' at " + name + " is checked by the validator, not the grammar");
+                continue;
+            }
+            const std::string msg = "keyword '" + it.key() + "' is not supported";
+            if (!o_.ignore_unsupported) return error(name, msg + " (ignore it with --ignore-unsupported-keywords)");
+            if (o_.warn) o_.warn(msg + " at " + name + ": ignored");
+        }
+        if (s.contains("$ref")) {
+            const std::string ref = s["$ref"].get<std::string>();
+            json rest = s;
+            rest.erase("$ref");
+            bool only_annotations = true;
+            for (auto it = rest.begin(); it != rest.end(); ++it) only_annotations &= kAnnotations.count(it.key()) > 0;
+            if (!only_annotations) {
+                auto m = merge(rest, json{{"$ref", ref}}, name);
+                if (!m) return m.error();
+                return visit(*m, name, depth + 1);
+            }
+            auto known = ref_rules_.find(ref);
+            if (known != ref_rules_.end()) return known->second;
+            auto target = resolve(ref, name);
+            if (!target) return target.error();
+            const std::string rule = define("ref" + sanitize(ref.substr(1)), "");
+            ref_rules_[ref] = rule;
+            auto body = visit(**target, rule, depth + 1);
+            if (!body) return body.error();
+            rules_[rule] = *body;
+            return rule;
+        }
+        if (s.contains("const")) return gbnf_literal(s["const"].dump());
+        if (s.contains("enum")) {
+            if (!s["enum"].is_array() || s["enum"].empty()) return error(name, "'enum' must be a non-empty array");
+            std::vector<std::string> alts;
+            for (const auto& v : s["enum"]) alts.push_back(gbnf_literal(v.dump()));
+            return alternatives(alts);
+        }
+        if (s.contains("allOf")) {
+            json base = s;
+            base.erase("allOf");
+            for (const auto& sub : s["allOf"]) {
+                auto m = merge(base, sub, name);
+                if (!m) return m.error();
+                base = *m;
+            }
+            return visit(base, name, depth + 1);
+        }
+        for (const char* key : {"anyOf", "oneOf"}) {
+            if (!s.contains(key)) continue;
+            json base = s;
+            base.erase(key);
+            std::vector<std::string> alts;
+            size_t k = 0;
+            for (const auto& sub : s[key]) {
+                json branch = sub;
+                if (base.size() > 0) {
+                    auto m = merge(base, sub, name);
+                    if (!m) return m.error();
+                    branch = *m;
+                }
+                auto e = visit(branch, name + "-" + std::to_string(k++), depth + 1);
+                if (!e) return e.error();
+                alts.push_back(*e);
+            }
+            if (alts.empty()) return error(name, std::string("'") + key + "' must not be empty");
+            return define(name, alternatives(alts).substr(1, alternatives(alts).size() - 2));
+        }
+        if (s.contains("type") && s["type"].is_array()) {
+            std::vector<std::string> alts;
+            for (const auto& t : s["type"]) {
+                json one = s;
+                one["type"] = t;
+                auto e = visit(one, name + "-" + (t.is_string() ? t.get<std::string>() : "t"), depth + 1);
+                if (!e) return e.error();
+                alts.push_back(*e);
+            }
+            if (alts.empty()) return error(name, "'type' must not be an empty list");
+            return alternatives(alts);
+        }
+        std::string type;
+        if (s.contains("type")) {
+            if (!s["type"].is_string()) return error(name, "'type' must be a string or a list of strings");
+            type = s["type"].get<std::string>();
+        } else if (s.contains("properties") || s.contains("additionalProperties") || s.contains("required")) {
+            type = "object";
+        } else if (s.contains("items") || s.contains("prefixItems") || s.contains("minItems") || s.contains("maxItems")) {
+            type = "array";
+        } else if (s.contains("pattern") || s.contains("format") || s.contains("minLength") || s.contains("maxLength")) {
+            type = "string";
+        } else {
+            bool empty = true;
+            for (auto it = s.begin(); it != s.end(); ++it) empty &= kAnnotations.count(it.key()) > 0;
+            return depth == 0 && empty ? prim("object") : prim("value");
+        }
+        if (type == "string") return string_rule(s, name);
+        if (type == "integer") return integer_rule(s, name);
+        if (type == "number") return number_rule(s, name);
+        if (type == "boolean") return prim("boolean");
+        if (type == "null") return prim("null");
+        if (type == "object") return object_rule(s, name, depth);
+        if (type == "array") return array_rule(s, name, depth);
+        return error(name, "unknown type '" + type + "'");
+    }
+
+    Result<std::string> string_rule(const json& s, const std::string& name) {
+        const std::string q = "\"\\\"\"";
+        if (s.contains("pattern")) {
+            auto r = regex_to_gbnf(s["pattern"].get<std::string>(), prim("char"));
+            if (!r) return error(name, r.error().message);
+            return define(name, q + " " + *r + " " + q);
+        }
+        if (s.contains("format")) {
+            const std::string f = s["format"].get<std::string>();
+            static const std::map<std::string, std::string> formats = {
+                {"date", R"([0-9]{4} "-" ("0" [1-9] | "1" [0-2]) "-" ("0" [1-9] | [1-2] [0-9] | "3" [0-1]))"},
+                {"time", R"(([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9]))"},
+                {"uuid", R"([0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12})"},
+                {"email", R"([a-zA-Z0-9._%+-]+ "@" [a-zA-Z0-9-]+ ("." [a-zA-Z0-9-]+)+)"},
+                {"hostname", R"([a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])? ("." [a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])?)*)"},
+                {"ipv4", R"(ipv4-octet "." ipv4-octet "." ipv4-octet "." ipv4-octet)"},
+                {"ipv6", R"(([0-9a-fA-F]{1,4} ":"){7} [0-9a-fA-F]{1,4} | ([0-9a-fA-F]{1,4} ":"){0,6} [0-9a-fA-F]{0,4} "::" ([0-9a-fA-F]{1,4} ":"){0,6} [0-9a-fA-F]{0,4})"},
+                {"uri", R"([a-zA-Z] [a-zA-Z0-9+.-]* ":" [^"\\\x00-\x20\x7F]+)"},
+            };
+            if (f == "date-time") {
+                define("date-body", formats.at("date"));
+                define("time-body", formats.at("time"));
+                return define("date-time-string", q + " date-body \"T\" time-body " + q);
+            }
+            auto it = formats.find(f);
+            if (it == formats.end()) {
+                const std::string msg = "format '" + f + "' is not supported";
+                if (!o_.ignore_unsupported) return error(name, msg);
+                if (o_.warn) o_.warn(msg + " at " + name + ": any string accepted");
+                return prim("string");
+            }
+            if (f == "ipv4") define("ipv4-octet", R"("25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9])");
+            const std::string body = define(f + "-body", it->second);
+            return define(f + "-string", q + " " + body + " " + q);
+        }
+        const int64_t min = s.value("minLength", int64_t(0));
+        const int64_t max = s.contains("maxLength") ? s["maxLength"].get<int64_t>() : -1;
+        if (min < 0 || (max >= 0 && max < min)) return error(name, "minLength/maxLength out of order");
+        if (min > 10000 || max > 10000) return error(name, "string lengths above 10000 are not supported");
+        if (min == 0 && max < 0) return prim("string");
+        const std::string reps = max < 0 ? "{" + std::to_string(min) + ",}" : "{" + std::to_string(min) + "," + std::to_string(max) + "}";
+        return define(name, q + " " + prim("char") + reps + " " + q);
+    }
+
+    Result<std::string> integer_rule(const json& s, const std::string& name) {
+        std::optional<int64_t> lo, hi;
+        auto bound = [&](const char* key, bool is_min, bool exclusive) -> Status {
+            if (!s.contains(key)) return Status::success();
+            const json& v = s[key];
+            if (v.is_boolean()) return Status::success();  // draft-04 boolean exclusives: ignored
+            if (!v.is_number()) return error(name, std::string("'") + key + "' must be a number");
+            const double d = v.get<double>();
+            if (d > 9.2e18 || d < -9.2e18) return Status::success();
+            int64_t b = is_min ? static_cast<int64_t>(std::ceil(d)) : static_cast<int64_t>(std::floor(d));
+            if (exclusive && static_cast<double>(b) == d) b += is_min ? 1 : -1;
+            if (is_min) lo = lo ? std::max(*lo, b) : b;
+            else hi = hi ? std::min(*hi, b) : b;
+            return Status::success();
+        };
+        for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false}, {"exclusiveMinimum", true, true},
+                                          {"maximum", false, false}, {"exclusiveMaximum", false, true}}) {
+            if (Status st = bound(key, is_min, excl); !st) return st.error();
+        }
+        if (!lo && !hi) return prim("integer");
+        if (lo && hi && *lo > *hi) return error(name, "no integer satisfies the bounds");
+        return define(name, integer_range_gbnf(lo, hi));
+    }
+
+    Result<std::string> number_rule(const json& s, const std::string& name) {
+        const bool non_negative = (s.contains("minimum") && s["minimum"].is_number() && s["minimum"].get<double>() >= 0) ||
+                                  (s.contains("exclusiveMinimum") && s["exclusiveMinimum"].is_number() && s["exclusiveMinimum"].get<double>() >= 0);
+        if (s.contains("maximum") || s.contains("exclusiveMaximum") || (s.contains("minimum") && !non_negative)) {
+            if (o_.warn) o_.warn("number bounds at " + name + " are checked by the validator, not the grammar");
+        }
+        if (!non_negative) return prim("number");
+        return define(name, prim("integral-part") + " (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?");
+    }
+
+    // A string that is none of `keys` (for additional properties beside the declared ones).
+    std::string other_key(const std::vector<std::string>& keys, const std::string& name) {
+        if (keys.empty()) return prim("string");
+        // A trie of the keys' bytes; from each node: end here if that is not a key, or any char
+        // that leaves the trie followed by anything, or a char that follows it further.
+        struct Node {
+            std::map<unsigned char, int> next;
+            bool key = false;
+        };
+        std::vector<Node> trie(1);
+        for (const auto& k : keys) {
+            int n = 0;
+            for (unsigned char c : k) {
+                auto it = trie[static_cast<size_t>(n)].next.find(c);
+                if (it == trie[static_cast<size_t>(n)].next.end()) {
+                    trie.push_back({});
+                    const int fresh = static_cast<int>(trie.size() - 1);
+                    trie[static_cast<size_t>(n)].next[c] = fresh;
+                    n = fresh;
+                } else {
+                    n = it->second;
+                }
+            }
+            trie[static_cast<size_t>(n)].key = true;
+        }
+        const std::string ch = prim("char");
+        for (size_t i = trie.size(); i-- > 0;) {
+            std::vector<std::string> alts;
+            if (!trie[i].key) alts.push_back("\"\\\"\"");
+            std::string excluded;
+            for (const auto& [c, child] : trie[i].next) {
+                alts.push_back(gbnf_literal(std::string(1, static_cast<char>(c))) + " " + name + "-k" + std::to_string(child));
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\x%02X", c);
+                excluded += buf;
+            }
+            // Any other character (a multi-byte one never equals a key's first byte here).
+            alts.push_back("([^\"\\\\\\x7F\\x00-\\x1F" + excluded + "] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})) " + ch + "* \"\\\"\"");
+            rules_[name + "-k" + std::to_string(i)] = alternatives(alts).substr(1, alternatives(alts).size() - 2);
+        }
+        return "\"\\\"\" " + name + "-k0";
+    }
+
+    Result<std::string> object_rule(const json& s, const std::string& name, int depth) {
+        std::vector<std::pair<std::string, std::string>> props;  // key, kv expression
+        std::set<std::string> required;
+        if (s.contains("required")) {
+            for (const auto& r : s["required"]) required.insert(r.get<std::string>());
+        }
+        std::vector<std::string> keys;
+        if (s.contains("properties")) {
+            for (auto it = s["properties"].begin(); it != s["properties"].end(); ++it) {
+                const std::string pname = name + "-" + sanitize(it.key());
+                auto v = visit(*it, pname, depth + 1);
+                if (!v) return v.error();
+                const std::string kv = define(pname + "-kv", gbnf_literal(json(it.key()).dump()) + S_ + " \":\"" + S_ + " " + *v);
+                props.push_back({it.key(), kv});
+                keys.push_back(it.key());
+            }
+        }
+        for (const auto& r : required) {
+            if (std::find(keys.begin(), keys.end(), r) == keys.end()) {
+                // Required but not described: any value under that name.
+                const std::string kv = define(name + "-" + sanitize(r) + "-kv", gbnf_literal(json(r).dump()) + S_ + " \":\"" + S_ + " " + prim("value"));
+                props.push_back({r, kv});
+                keys.push_back(r);
+            }
+        }
+        std::string additional;
+        const json ap = s.contains("additionalProperties") ? s["additionalProperties"] : json(s.contains("properties") ? false : true);
+        if (!(ap.is_boolean() && !ap.get<bool>())) {
+            std::string value = prim("value");
+            if (ap.is_object()) {
+                auto v = visit(ap, name + "-additional", depth + 1);
+                if (!v) return v.error();
+                value = *v;
+            }
+            additional = define(name + "-additional-kv", other_key(keys, name + "-key") + S_ + " \":\"" + S_ + " " + value);
+        }
+        std::vector<std::string> req, opt;
+        for (const auto& [k, kv] : props) (required.count(k) ? req : opt).push_back(kv);
+        // Optional ones: any ordered subset; opt_i ::= kv_i ("," kv_j …)? for j > i, plus extras.
+        const std::string sep = "\",\"" + S_ + " ";
+        std::string tail_extra = additional.empty() ? "" : "(" + sep + additional + S_ + ")*";
+        std::vector<std::string> opt_rules(opt.size());
+        for (size_t i = opt.size(); i-- > 0;) {
+            std::vector<std::string> later;
+            for (size_t j = i + 1; j < opt.size(); ++j) later.push_back(opt_rules[j]);
+            if (!additional.empty()) later.push_back(additional + S_ + " " + tail_extra);
+            std::string body = opt[i] + S_;
+            if (!later.empty()) body += " (" + sep + alternatives(later) + ")?";
+            opt_rules[i] = define(name + "-opt" + std::to_string(i), body);
+        }
+        std::vector<std::string> start_opts = opt_rules;
+        if (!additional.empty()) start_opts.push_back(additional + S_ + " " + tail_extra);
+        std::string body = "\"{\"" + S_;
+        if (!req.empty()) {
+            for (size_t i = 0; i < req.size(); ++i) body += (i ? " " + sep : " ") + req[i] + S_;
+            if (!start_opts.empty()) body += " (" + sep + alternatives(start_opts) + ")?";
+        } else if (!start_opts.empty()) {
+            body += " " + alternatives(start_opts) + "?";
+        }
+        body += " \"}\"";
+        return define(name, body);
+    }
+
+    Result<std::string> array_rule(const json& s, const std::string& name, int depth) {
+        const int64_t min = s.value("minItems", int64_t(0));
+        const int64_t max = s.contains("maxItems") ? s["maxItems"].get<int64_t>() : -1;
+        if (min < 0 || (max >= 0 && max < min)) return error(name, "minItems/maxItems out of order");
+        if (min > 1000 || max > 1000) return error(name, "array bounds above 1000 are not supported");
+        std::vector<std::string> tuple;
+        const json* rest = nullptr;
+        json rest_any = true;
+        if (s.contains("prefixItems") && s["prefixItems"].is_object()) {
+            // Not an array: llama.cpp reads it as the item schema when "items" is absent.
+            rest = s.contains("items") ? &s["items"] : &s["prefixItems"];
+        } else if (s.contains("prefixItems")) {
+            for (size_t i = 0; i < s["prefixItems"].size(); ++i) {
+                auto e = visit(s["prefixItems"][i], name + "-" + std::to_string(i), depth + 1);
+                if (!e) return e.error();
+                tuple.push_back(*e);
+            }
+            rest = s.contains("items") ? &s["items"] : &rest_any;
+        } else if (s.contains("items") && s["items"].is_array()) {  // draft-07 tuples
+            for (size_t i = 0; i < s["items"].size(); ++i) {
+                auto e = visit(s["items"][i], name + "-" + std::to_string(i), depth + 1);
+                if (!e) return e.error();
+                tuple.push_back(*e);
+            }
+            rest = s.contains("additionalItems") ? &s["additionalItems"] : &rest_any;
+        } else {
+            rest = s.contains("items") ? &s["items"] : &rest_any;
+        }
+        std::string item;
+        const bool rest_allowed = !(rest->is_boolean() && !rest->get<bool>());
+        if (rest_allowed) {
+            auto e = visit(*rest, name + "-item", depth + 1);
+            if (!e) return e.error();
+            item = *e;
+        }
+        const std::string sep = "\",\"" + S_ + " ";
+        // Elements: the tuple's in order (each required while below minItems), then items.
+        std::vector<std::string> elems;
+        const int64_t n_tuple = static_cast<int64_t>(tuple.size());
+        const int64_t cap = max >= 0 ? max : -1;
+        const int64_t n_fixed = cap >= 0 ? std::min(n_tuple, cap) : n_tuple;
+        // Build from the end: tail(k) = what may follow after k elements.
+        std::string tail;  // after all tuple elements
+        if (rest_allowed && (cap < 0 || cap > n_tuple)) {
+            const int64_t extra_min = std::max<int64_t>(0, min - n_tuple);
+            const std::string more = "(" + sep + item + S_ + ")";
+            std::string reps = cap < 0 ? "{" + std::to_string(extra_min) + ",}"
+                                       : "{" + std::to_string(extra_min) + "," + std::to_string(cap - n_tuple) + "}";
+            tail = more + reps;
+        }
+        if (n_fixed == 0) {
+            // Only items: item (sep item){min-1,max-1}, optional when min == 0.
+            if (!rest_allowed || cap == 0) return define(name, "\"[\"" + S_ + " \"]\"");
+            const std::string lo = std::to_string(std::max<int64_t>(0, min - 1));
+            const std::string hi = cap < 0 ? "" : std::to_string(cap - 1);
+            std::string body = item + S_ + " (" + sep + item + S_ + "){" + lo + "," + hi + "}";
+            if (min == 0) body = "(" + body + ")?";
+            return define(name, "\"[\"" + S_ + " " + body + " \"]\"");
+        }
+        std::string inner = tail;
+        for (int64_t i = n_fixed - 1; i >= 0; --i) {
+            std::string here = (i == 0 ? "" : sep) + tuple[static_cast<size_t>(i)] + S_ + (inner.empty() ? "" : " " + inner);
+            inner = i >= min ? "(" + here + ")?" : here;
+        }
+        return define(name, "\"[\"" + S_ + " " + inner + " \"]\"");
+    }
+
+    const json& root_;
+    const GrammarOptions& o_;
+    const std::string S_;
+    std::map<std::string, std::string> rules_;
+    std::map<std::string, std::string> ref_rules_;
+};
+
+}  // namespace
+
+Result<std::string> schema_to_gbnf(const nlohmann::ordered_json& schema, const GrammarOptions& options) {
+    // Values of the wrong JSON type deep inside a schema surface as exceptions from the JSON
+    // library; they are errors in the schema, reported as such.
+    try {
+        return Converter(schema, options).run();
+    } catch (const std::exception& e) {
+        return Error{std::string("json schema: malformed schema: ") + e.what()};
+    }
+}
+
+}  // namespace tf::jsonschema

@@ -1,0 +1,29 @@
+// JSON Schema (draft 2020-12 and draft-07) to a GBNF grammar whose sentences are the JSON
+// texts the schema accepts — within what a context-free grammar can say. Objects list their
+// properties in the schema's order, required ones first (as llama.cpp, XGrammar and OpenAI's
+// strict mode do); integer bounds are exact; number bounds, uniqueness and other semantic
+// keywords are left to the validator (uniqueItems, multipleOf, …: accepted with a warning).
+// An empty schema at the top means an object, as in llama.cpp (a document extraction wants one). A keyword we cannot honour is an error naming it, unless
+// ignore_unsupported, which reports it through `warn` instead.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "util/result.h"
+
+namespace tf::jsonschema {
+
+struct GrammarOptions {
+    // Compact: no whitespace between tokens (the default: fewer tokens, one canonical form).
+    // Flexible: optional whitespace where JSON allows it (llama.cpp's "space" rule).
+    bool flexible_whitespace = false;
+    bool ignore_unsupported = false;
+    std::function<void(const std::string&)> warn;
+};
+
+// The schema is an ordered_json so that properties keep the order they were written in.
+Result<std::string> schema_to_gbnf(const nlohmann::ordered_json& schema, const GrammarOptions& options = {});
+
+}  // namespace tf::jsonschema

@@ -1,0 +1,149 @@
+// JSON Schema → grammar against llama.cpp's converter tests (../shared/peer-tests/gbnf): every
+// schema case's passing strings accepted and failing ones rejected (with llama.cpp's optional
+// whitespace), and the refusals refused.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sampling/grammar/gbnf.h"
+#include "sampling/grammar/matcher.h"
+#include "sampling/jsonschema/int_range.h"
+#include "sampling/jsonschema/to_grammar.h"
+#include "support/reference.h"
+
+namespace {
+
+using tf::grammar::Grammar;
+using tf::grammar::Matcher;
+
+std::filesystem::path gbnf_dir() { return tf::test::shared_dir() / "peer-tests" / "gbnf"; }
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+std::shared_ptr<const Grammar> compile(const nlohmann::ordered_json& schema, bool flexible, std::string* error = nullptr) {
+    tf::jsonschema::GrammarOptions o;
+    o.flexible_whitespace = flexible;
+    auto text = tf::jsonschema::schema_to_gbnf(schema, o);
+    if (!text) {
+        if (error) *error = text.error().message;
+        return nullptr;
+    }
+    auto g = tf::grammar::parse_gbnf(*text);
+    if (!g) {
+        if (error) *error = g.error().message + "\n" + *text;
+        return nullptr;
+    }
+    return std::make_shared<const Grammar>(std::move(g.value()));
+}
+
+bool matches(const std::shared_ptr<const Grammar>& g, const std::string& text) {
+    Matcher m(g);
+    return m.accept(text) && m.can_end();
+}
+
+TEST(JsonSchemaGrammar, llama_cpp_integration_schema_cases) {
+    if (!std::filesystem::exists(gbnf_dir())) GTEST_SKIP() << "no peer tests";
+    const auto j = nlohmann::ordered_json::parse(slurp(gbnf_dir() / "llamacpp-grammar-integration.json"));
+    int cases = 0, ok_strings = 0, strings = 0;
+    for (const auto& c : j["cases"]) {
+        if (c["kind"] != "schema") continue;
+        SCOPED_TRACE(c["name"].get<std::string>() + " " + c["schema"].dump());
+        std::string err;
+        auto g = compile(c["schema"], true, &err);
+        ASSERT_TRUE(g) << err;
+        for (const auto& s : c["passing"]) {
+            const bool ok = matches(g, s.get<std::string>());
+            EXPECT_TRUE(ok) << "should accept: " << s;
+            ok_strings += ok, ++strings;
+        }
+        for (const auto& s : c["failing"]) {
+            const bool ok = !matches(g, s.get<std::string>());
+            EXPECT_TRUE(ok) << "should reject: " << s;
+            ok_strings += ok, ++strings;
+        }
+        ++cases;
+    }
+    std::printf("[json-schema] llama.cpp integration: %d schemas, %d/%d strings right\n", cases, ok_strings, strings);
+    EXPECT_EQ(cases, 33);
+}
+
+TEST(JsonSchemaGrammar, llama_cpp_converter_cases_compile_or_refuse_alike) {
+    if (!std::filesystem::exists(gbnf_dir())) GTEST_SKIP() << "no peer tests";
+    const auto cases = nlohmann::ordered_json::parse(slurp(gbnf_dir() / "llamacpp-json-schema-to-grammar.json"));
+    int agree = 0;
+    for (const auto& c : cases) {
+        std::string err;
+        const bool compiled = compile(c["schema"], false, &err) != nullptr;
+        const bool expected = c["expected_status"] == "success";
+        EXPECT_EQ(compiled, expected) << c["name"] << ": " << err;
+        agree += compiled == expected;
+    }
+    std::printf("[json-schema] llama.cpp converter: %d/%zu cases compile or refuse alike\n", agree, cases.size());
+}
+
+TEST(JsonSchemaGrammar, integer_ranges_are_exact) {
+    for (auto [lo, hi] : std::vector<std::pair<std::optional<int64_t>, std::optional<int64_t>>>{
+             {0, 23}, {15, 300}, {-123, 42}, {-10, 10}, {5, std::nullopt}, {std::nullopt, -5}, {-1000, -7}, {0, 0}, {99, 101}}) {
+        auto g = tf::grammar::parse_gbnf("root ::= " + tf::jsonschema::integer_range_gbnf(lo, hi));
+        ASSERT_TRUE(g.ok()) << g.error().message;
+        auto gp = std::make_shared<const Grammar>(std::move(g.value()));
+        for (int64_t v = -1500; v <= 1500; ++v) {
+            const bool in = (!lo || v >= *lo) && (!hi || v <= *hi);
+            ASSERT_EQ(matches(gp, std::to_string(v)), in) << v << " in [" << (lo ? *lo : -999999) << ", " << (hi ? *hi : 999999) << "]";
+        }
+        EXPECT_FALSE(matches(gp, "-0"));
+        EXPECT_FALSE(matches(gp, "007"));
+    }
+}
+
+TEST(JsonSchemaGrammar, compact_objects_required_optional_and_additional) {
+    const auto schema = nlohmann::ordered_json::parse(R"({
+      "type": "object",
+      "properties": {"id": {"type": "string", "format": "uuid"}, "total": {"type": "number", "minimum": 0},
+                     "lines": {"type": "array", "items": {"$ref": "#/$defs/line"}, "minItems": 1},
+                     "note": {"type": "string", "maxLength": 5}},
+      "required": ["id", "lines"],
+      "additionalProperties": false,
+      "$defs": {"line": {"type": "object", "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-\\d+$"}, "qty": {"type": "integer", "minimum": 1}}, "required": ["sku", "qty"]}}
+    })");
+    std::string err;
+    auto g = compile(schema, false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_TRUE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}]})"));
+    EXPECT_TRUE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-1","qty":1}],"total":12.5,"note":"hi"})"));
+    EXPECT_FALSE(matches(g, R"({"id":"x","lines":[{"sku":"ABC-12","qty":3}]})"));                          // uuid
+    EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[]})"));               // minItems
+    EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"AB-12","qty":3}]})"));  // pattern
+    EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":0}]})"));  // minimum
+    EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}],"x":1})"));  // additional
+    EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}],"total":-1})"));
+    EXPECT_FALSE(matches(g, R"({"id": "12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}]})"));  // compact
+}
+
+TEST(JsonSchemaGrammar, recursion_and_errors) {
+    const auto tree = nlohmann::ordered_json::parse(
+        R"({"$ref": "#/$defs/node", "$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["v"]}}})");
+    auto g = compile(tree, false);
+    ASSERT_TRUE(g);
+    EXPECT_TRUE(matches(g, R"({"v":1,"kids":[{"v":2},{"v":3,"kids":[{"v":4}]}]})"));
+    EXPECT_FALSE(matches(g, R"({"v":1,"kids":[{"w":2}]})"));
+    std::string err;
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"type": "string", "uniqueItems": true, "not": {}})"), false, &err));
+    EXPECT_NE(err.find("keyword 'not' is not supported"), std::string::npos) << err;
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"type": "kaboom"})"), false, &err));
+    EXPECT_NE(err.find("unknown type 'kaboom'"), std::string::npos) << err;
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"$ref": "#/$defs/missing"})"), false, &err));
+    EXPECT_NE(err.find("points nowhere"), std::string::npos) << err;
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"type": "string", "pattern": "(a)\\1"})"), false, &err));
+    EXPECT_NE(err.find("backreferences"), std::string::npos) << err;
+}
+
+}  // namespace
