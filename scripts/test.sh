@@ -66,6 +66,13 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         cp "$shared"/peer-tests/chat-templates/templates/*.jinja build/fuzz/template-seeds/ 2>/dev/null || true
         printf '%s' "{% for m in messages %}{{ m.role ~ ': ' ~ m.content|trim }}{% endfor %}" >build/fuzz/template-seeds/basic.jinja
         run_fuzz chat_template_fuzz "${TF_FUZZ_TEMPLATE_SECONDS:-30}" build/fuzz/template-seeds
+        # Grammar seeds: the example grammars (first byte 0: GBNF) and schemas (first byte 1).
+        mkdir -p build/fuzz/grammar-seeds
+        for f in "$shared"/peer-tests/gbnf/*.gbnf; do
+            [[ -f $f ]] && { printf '\0'; cat "$f"; } >"build/fuzz/grammar-seeds/$(basename "$f")"
+        done
+        printf '\001%s' '{"type":"object","properties":{"a":{"type":"integer","minimum":-5,"maximum":300},"b":{"type":"string","pattern":"^[A-Z]{2}\\d+$"},"c":{"$ref":"#/$defs/c"}},"required":["a"],"$defs":{"c":{"anyOf":[{"type":"null"},{"type":"array","items":{"$ref":"#/$defs/c"},"maxItems":2}]}}}' >build/fuzz/grammar-seeds/schema.json
+        run_fuzz grammar_fuzz "${TF_FUZZ_GRAMMAR_SECONDS:-30}" build/fuzz/grammar-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

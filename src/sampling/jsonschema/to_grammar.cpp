@@ -178,6 +178,17 @@ class Converter {
         return base;
     }
 
+    // A JSON value as grammar; an integral number also in its "2.0" spellings, which JSON Schema
+    // counts as the same value.
+    static std::string value_literal(const json& v) {
+        if (v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>() &&
+                                      std::fabs(v.get<double>()) < 1e15)) {
+            const std::string digits = v.is_number_integer() ? v.dump() : std::to_string(static_cast<int64_t>(v.get<double>()));
+            return "(" + gbnf_literal(digits) + " (\".\" \"0\"+)?)";
+        }
+        return gbnf_literal(v.dump());
+    }
+
     Result<std::string> visit(const json& s, const std::string& name, int depth) {
         if (depth > 64) return error(name, "schema nested deeper than 64 levels");
         if (s.is_boolean()) {
@@ -217,11 +228,11 @@ class Converter {
             rules_[rule] = *body;
             return rule;
         }
-        if (s.contains("const")) return gbnf_literal(s["const"].dump());
+        if (s.contains("const")) return value_literal(s["const"]);
         if (s.contains("enum")) {
             if (!s["enum"].is_array() || s["enum"].empty()) return error(name, "'enum' must be a non-empty array");
             std::vector<std::string> alts;
-            for (const auto& v : s["enum"]) alts.push_back(gbnf_literal(v.dump()));
+            for (const auto& v : s["enum"]) alts.push_back(value_literal(v));
             return alternatives(alts);
         }
         if (s.contains("allOf")) {
