@@ -12,6 +12,7 @@ PACKAGES=(
     libutf8proc-dev       # Unicode NFD, case mapping and categories for tokenizers
     libgtest-dev libgmock-dev   # unit tests
     libbenchmark-dev      # microbenchmarks in bench/
+    libcpp-httplib-dev    # the HTTP server of `serve` (OpenAI / Ollama APIs)
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets
 )
 

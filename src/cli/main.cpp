@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     add_run_command(app, commands);
     add_chat_command(app, commands);
     add_bench_command(app, commands);
+    add_serve_command(app, commands);
 
     try {
         app.parse(argc, argv);

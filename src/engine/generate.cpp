@@ -1,5 +1,7 @@
 #include "engine/generate.h"
 
+#include "engine/stop_filter.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -10,45 +12,6 @@ namespace {
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
-
-// Holds back text that might be the start of a stop string and cuts at the first complete one.
-class StopFilter {
-  public:
-    explicit StopFilter(const std::vector<std::string>& stops) : stops_(stops) {}
-
-    // Adds text; returns what can be released now. `hit` is set when a stop string completed.
-    std::string push(std::string_view text, bool& hit) {
-        held_ += text;
-        size_t first = std::string::npos;
-        for (const std::string& s : stops_) {
-            if (s.empty()) continue;
-            first = std::min(first, held_.find(s));
-        }
-        if (first != std::string::npos) {
-            hit = true;
-            std::string out = held_.substr(0, first);
-            held_.clear();
-            return out;
-        }
-        size_t keep = 0;  // longest tail of held_ that begins some stop string
-        for (const std::string& s : stops_) {
-            for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; --k) {
-                if (held_.compare(held_.size() - k, k, s, 0, k) == 0) {
-                    keep = k;
-                    break;
-                }
-            }
-        }
-        std::string out = held_.substr(0, held_.size() - keep);
-        held_.erase(0, held_.size() - keep);
-        return out;
-    }
-    std::string flush() { return std::exchange(held_, {}); }
-
-  private:
-    const std::vector<std::string>& stops_;
-    std::string held_;
-};
 
 }  // namespace
 

@@ -1,0 +1,281 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/stop_filter.h"
+
+namespace tf::engine {
+
+bool Job::next(JobEvent& out, int timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty(); })) return false;
+    out = std::move(events_.front());
+    events_.pop_front();
+    return true;
+}
+
+void Job::push(JobEvent e) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        events_.push_back(std::move(e));
+    }
+    cv_.notify_all();
+}
+
+struct Scheduler::Slot {
+    int id = 0;
+    std::vector<int32_t> cached;  // tokens in this slot's KV sequence
+    // The running request, if any.
+    std::shared_ptr<Job> job;
+    GenerationRequest req;
+    size_t prompt_done = 0;       // prompt tokens evaluated (or reused)
+    int32_t pending = -1;         // sampled token waiting to be evaluated
+    std::unique_ptr<sampling::Sampler> sampler;
+    std::unique_ptr<tok::StreamDecoder> decoder;
+    std::unique_ptr<StopFilter> stops;
+    std::vector<int32_t> generated;
+    Timings timings;
+    std::chrono::steady_clock::time_point t_start, t_first;
+    bool active() const { return job != nullptr; }
+};
+
+Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tokenizer, const SchedulerOptions& o)
+    : model_(model),
+      tok_(tokenizer),
+      o_(o),
+      ctx_(model, model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots, o.n_threads, model::AttentionNumerics::Float}) {
+    for (int i = 0; i < o.n_slots; ++i) {
+        slots_.push_back(std::make_unique<Slot>());
+        slots_.back()->id = i;
+    }
+    thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_ && !thread_.joinable()) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+Result<std::shared_ptr<Job>> Scheduler::submit(GenerationRequest r) {
+    if (r.prompt.empty()) return Error{"the prompt is empty"};
+    if (static_cast<int>(r.prompt.size()) >= o_.n_ctx_per_slot) {
+        return Error{"the prompt has " + std::to_string(r.prompt.size()) + " tokens; a request may use " +
+                     std::to_string(o_.n_ctx_per_slot) + " (the server's context per slot)"};
+    }
+    if (Status st = r.options.sampling.validate(model_.hp.n_vocab); !st) return st.error();
+    auto job = std::make_shared<Job>();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return Error{"the server is shutting down"};
+        int busy = 0;
+        for (const auto& s : slots_) busy += s->active();
+        if (static_cast<int>(queue_.size()) >= o_.max_queue && busy == o_.n_slots) return Error{"queue full"};
+        queue_.emplace_back(std::move(r), job);
+        ++stats_.requests;
+    }
+    cv_.notify_all();
+    return job;
+}
+
+SchedulerStats Scheduler::stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    SchedulerStats s = stats_;
+    s.queued = static_cast<int>(queue_.size());
+    s.active = 0;
+    for (const auto& sl : slots_) s.active += sl->active();
+    return s;
+}
+
+void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
+    JobEvent e;
+    if (error.empty() && reason != StopReason::Stop && reason != StopReason::Cancelled) {
+        bool hit = false;
+        e.text = s.stops->push(s.decoder->finish(), hit);
+        if (!hit) e.text += s.stops->flush();
+    }
+    e.done = true;
+    e.reason = reason;
+    e.error = error;
+    s.timings.n_generated = static_cast<int>(s.generated.size());
+    s.timings.generate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.t_first).count();
+    e.timings = s.timings;
+    s.job->push(std::move(e));
+    {
+        std::lock_guard<std::mutex> lock(mu_);  // submit() and stats() read which slots are busy
+        stats_.generated_tokens += s.generated.size();
+        s.job.reset();
+    }
+    s.sampler.reset();
+    s.pending = -1;
+}
+
+// Gives waiting requests to free slots, preferring the slot whose cached tokens share the
+// longest prefix with the prompt.
+void Scheduler::assign() {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!queue_.empty()) {
+        auto& [req, job] = queue_.front();
+        if (job->cancelled()) {
+            JobEvent e;
+            e.done = true;
+            e.reason = StopReason::Cancelled;
+            job->push(std::move(e));
+            queue_.pop_front();
+            continue;
+        }
+        Slot* best = nullptr;
+        size_t best_common = 0;
+        for (auto& s : slots_) {
+            if (s->active()) continue;
+            size_t c = 0;
+            while (c < s->cached.size() && c < req.prompt.size() && s->cached[c] == req.prompt[c]) ++c;
+            if (best == nullptr || c > best_common) best = s.get(), best_common = c;
+        }
+        if (best == nullptr) return;
+        Slot& s = *best;
+        if (best_common == req.prompt.size()) --best_common;  // re-evaluate the last token for its logits
+        ctx_.seq_truncate(s.id, static_cast<int>(best_common));
+        s.cached.resize(best_common);
+        s.req = std::move(req);
+        s.job = job;
+        s.prompt_done = best_common;
+        s.pending = -1;
+        s.generated.clear();
+        s.timings = Timings{};
+        s.timings.n_reused = static_cast<int>(best_common);
+        s.timings.n_prompt = static_cast<int>(s.req.prompt.size() - best_common);
+        stats_.prompt_tokens += s.req.prompt.size() - best_common;
+        stats_.reused_tokens += best_common;
+        s.sampler = std::make_unique<sampling::Sampler>(s.req.options.sampling, model_.hp.n_vocab);
+        if (s.req.constraint) s.sampler->set_constraint(s.req.constraint);
+        for (int32_t id : s.req.prompt) s.sampler->accept(id, false);
+        s.decoder = std::make_unique<tok::StreamDecoder>(tok_, false, true);
+        s.stops = std::make_unique<StopFilter>(s.req.options.stop);
+        s.t_start = std::chrono::steady_clock::now();
+        queue_.pop_front();
+    }
+}
+
+void Scheduler::step() {
+    model::Batch batch;
+    std::vector<Slot*> rows;  // slot of each logits row
+    std::vector<size_t> prompt_added(slots_.size(), 0);
+    // Decoding slots first: one token each.
+    for (auto& sp : slots_) {
+        Slot& s = *sp;
+        if (!s.active()) continue;
+        if (s.job->cancelled()) {
+            finish(s, StopReason::Cancelled);
+            continue;
+        }
+        if (s.pending >= 0) {
+            batch.add(s.pending, static_cast<int32_t>(s.cached.size()), s.id, true);
+            rows.push_back(&s);
+        }
+    }
+    // Then prompt chunks within the remaining budget.
+    int budget = std::max(1, o_.max_batch - static_cast<int>(batch.size()));
+    for (auto& sp : slots_) {
+        Slot& s = *sp;
+        if (!s.active() || s.pending >= 0 || budget <= 0) continue;
+        const size_t n = std::min(s.req.prompt.size() - s.prompt_done, static_cast<size_t>(budget));
+        for (size_t k = 0; k < n; ++k) {
+            const size_t i = s.prompt_done + k;
+            const bool last = i + 1 == s.req.prompt.size();
+            batch.add(s.req.prompt[i], static_cast<int32_t>(i), s.id, last);
+            if (last) rows.push_back(&s);
+        }
+        budget -= static_cast<int>(n);
+        prompt_added[static_cast<size_t>(s.id)] = n;
+    }
+    if (batch.size() == 0) return;
+    auto logits = ctx_.decode(batch);
+    if (!logits) {
+        for (auto& sp : slots_) {
+            if (sp->active()) finish(*sp, StopReason::Cancelled, logits.error().message);
+        }
+        return;
+    }
+    // Account what was evaluated: the cache now holds the batch's tokens.
+    for (size_t i = 0; i < batch.size(); ++i) slots_[static_cast<size_t>(batch.seq[i])]->cached.push_back(batch.token[i]);
+    for (auto& sp : slots_) {
+        sp->prompt_done += prompt_added[static_cast<size_t>(sp->id)];
+        if (prompt_added[static_cast<size_t>(sp->id)] == 0) sp->pending = -1;  // a decoding slot's token is in
+    }
+    const int64_t V = model_.hp.n_vocab;
+    for (size_t r = 0; r < rows.size(); ++r) {
+        Slot& s = *rows[r];
+        if (!s.active()) continue;
+        if (s.generated.empty()) {
+            s.t_first = std::chrono::steady_clock::now();
+            s.timings.prompt_ms = std::chrono::duration<double, std::milli>(s.t_first - s.t_start).count();
+        }
+        const GenerateOptions& o = s.req.options;
+        auto tok = s.sampler->sample(logits->data() + static_cast<int64_t>(r) * V);
+        if (!tok) {
+            finish(s, StopReason::Cancelled, tok.error().message);
+            continue;
+        }
+        const int32_t id = *tok;
+        if (!o.ignore_eos && tok_.vocab().is_eog(id)) {
+            finish(s, StopReason::Eos);
+            continue;
+        }
+        s.sampler->accept(id);
+        s.generated.push_back(id);
+        bool hit = false;
+        JobEvent e;
+        e.text = s.stops->push(s.decoder->push(id), hit);
+        if (!e.text.empty()) s.job->push(std::move(e));
+        if (hit) {
+            finish(s, StopReason::Stop);
+        } else if (o.max_tokens >= 0 && static_cast<int>(s.generated.size()) >= o.max_tokens) {
+            finish(s, StopReason::Length);
+        } else if (static_cast<int>(s.cached.size()) >= o_.n_ctx_per_slot) {
+            finish(s, StopReason::Context);
+        } else {
+            s.pending = id;
+        }
+    }
+}
+
+void Scheduler::loop() {
+    while (true) {
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [&] {
+                if (stopping_ || !queue_.empty()) return true;
+                for (const auto& s : slots_) {
+                    if (s->active()) return true;
+                }
+                return false;
+            });
+            if (stopping_) break;
+        }
+        assign();
+        step();
+    }
+    // Shutting down: every request still here ends now.
+    for (auto& s : slots_) {
+        if (s->active()) finish(*s, StopReason::Cancelled, "the server is shutting down");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [req, job] : queue_) {
+        JobEvent e;
+        e.done = true;
+        e.reason = StopReason::Cancelled;
+        e.error = "the server is shutting down";
+        job->push(std::move(e));
+    }
+    queue_.clear();
+}
+
+}  // namespace tf::engine

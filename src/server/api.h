@@ -1,0 +1,14 @@
+// Route registration of each API front end (internal to server/).
+#pragma once
+
+#include <httplib.h>
+
+#include "server/http_server.h"
+#include "server/service.h"
+
+namespace tf::server {
+
+void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& opt);
+void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& opt);
+
+}  // namespace tf::server

@@ -1,0 +1,89 @@
+// Helpers shared by the API front ends (internal to server/).
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/scheduler.h"
+#include "server/service.h"
+
+namespace tf::server {
+
+using ojson = nlohmann::ordered_json;
+
+inline std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+
+inline void send_openai_error(httplib::Response& res, const ApiError& e) {
+    const char* type = e.status == 401 ? "authentication_error"
+                       : e.status == 404 ? "not_found_error"
+                       : e.status == 503 ? "server_overloaded"
+                       : e.status >= 500 ? "server_error"
+                                         : "invalid_request_error";
+    ojson j = {{"error", {{"message", e.message}, {"type", type}, {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)}, {"code", nullptr}}}};
+    res.status = e.status;
+    if (e.status == 503) res.set_header("Retry-After", "1");
+    res.set_content(dump(j), "application/json");
+}
+
+inline void send_ollama_error(httplib::Response& res, const ApiError& e) {
+    res.status = e.status;
+    if (e.status == 503) res.set_header("Retry-After", "1");
+    res.set_content(dump(ojson{{"error", e.message}}), "application/json");
+}
+
+inline bool parse_body(const httplib::Request& req, ojson& out, ApiError& err) {
+    out = ojson::parse(req.body, nullptr, false);
+    if (out.is_discarded() || !out.is_object()) {
+        err = {400, "the request body is not a JSON object", ""};
+        return false;
+    }
+    return true;
+}
+
+inline int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+inline std::string iso_now() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// Submits and maps scheduler refusals to HTTP statuses.
+inline std::shared_ptr<engine::Job> submit(Service& svc, engine::GenerationRequest r, ApiError& err) {
+    auto job = svc.scheduler().submit(std::move(r));
+    if (!job) {
+        const std::string& m = job.error().message;
+        err = {m == "queue full" ? 503 : m.find("shutting down") != std::string::npos ? 503 : 400,
+               m == "queue full" ? "the server is busy: too many requests are waiting; retry shortly" : m, ""};
+        return nullptr;
+    }
+    return *job;
+}
+
+// Waits for a job to finish, gathering its text; cancels it after `timeout_s`.
+inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    engine::JobEvent e;
+    while (true) {
+        if (!job.next(e, 200)) {
+            if (std::chrono::steady_clock::now() > deadline) job.cancel();
+            continue;
+        }
+        text += e.text;
+        if (e.done) return e;
+    }
+}
+
+inline const char* openai_finish_reason(engine::StopReason r) {
+    return r == engine::StopReason::Length || r == engine::StopReason::Context ? "length" : "stop";
+}
+
+}  // namespace tf::server

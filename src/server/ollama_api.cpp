@@ -1,0 +1,195 @@
+// /api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version — the shapes the
+// official Ollama clients send and parse; streamed as newline-delimited JSON by default.
+#include "server/api.h"
+#include "server/http_util.h"
+#include "server/params.h"
+#include "util/sha256.h"
+
+namespace tf::server {
+
+namespace {
+
+bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiError& err) {
+    if (!ollama_options(body.value("options", ojson()), svc.model().hp.n_vocab, r.options, err)) return false;
+    if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty())) {
+        err = {400, "tool calling is not supported yet", "tools"};
+        return false;
+    }
+    if (auto it = body.find("format"); it != body.end() && !it->is_null()) {
+        if (it->is_string() && it->get<std::string>() == "json") {
+            r.constraint = svc.schema_constraint(ojson{{"type", "object"}}, err);
+        } else if (it->is_object()) {
+            r.constraint = svc.schema_constraint(*it, err);
+        } else if (!(it->is_string() && it->get<std::string>().empty())) {
+            err = {400, "'format' must be \"json\" or a JSON schema", "format"};
+            return false;
+        }
+        if (!r.constraint && !err.message.empty()) return false;
+    }
+    return true;
+}
+
+ojson details(const Service& svc) {
+    const auto& hp = svc.model().hp;
+    return {{"parent_model", ""}, {"format", "gguf"}, {"family", hp.arch}, {"families", ojson::array({hp.arch})},
+            {"parameter_size", ""}, {"quantization_level", ""}};
+}
+
+const char* done_reason(engine::StopReason r) {
+    return r == engine::StopReason::Length || r == engine::StopReason::Context ? "length" : "stop";
+}
+
+ojson final_fields(const engine::JobEvent& e) {
+    const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
+    return {{"done", true},
+            {"done_reason", done_reason(e.reason)},
+            {"total_duration", ns(e.timings.prompt_ms + e.timings.generate_ms)},
+            {"load_duration", 0},
+            {"prompt_eval_count", e.timings.n_prompt},
+            {"prompt_eval_duration", ns(e.timings.prompt_ms)},
+            {"eval_count", e.timings.n_generated},
+            {"eval_duration", ns(e.timings.generate_ms)}};
+}
+
+// Answers a job either as one JSON object or as NDJSON lines, `piece(text)` shaping the text.
+void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
+            std::function<ojson(const std::string&)> piece) {
+    if (!stream) {
+        std::string text;
+        const engine::JobEvent e = collect(*job, text, timeout_s);
+        if (!e.error.empty()) {
+            send_ollama_error(res, {500, e.error, ""});
+            return;
+        }
+        ojson j = piece(text);
+        j.update(final_fields(e));
+        res.set_content(dump(j), "application/json");
+        return;
+    }
+    res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
+        auto send = [&](const ojson& j) {
+            const std::string line = dump(j) + "\n";
+            return sink.write(line.data(), line.size());
+        };
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+        engine::JobEvent e;
+        while (true) {
+            if (!job->next(e, 200)) {
+                if (!sink.is_writable() || std::chrono::steady_clock::now() > deadline) job->cancel();
+                continue;
+            }
+            if (!e.error.empty()) {
+                send(ojson{{"error", e.error}});
+                break;
+            }
+            if (!e.text.empty() || e.done) {
+                ojson j = piece(e.text);
+                if (e.done) {
+                    j.update(final_fields(e));
+                } else {
+                    j["done"] = false;
+                }
+                if (!send(j)) {
+                    job->cancel();
+                    return false;
+                }
+            }
+            if (e.done) break;
+        }
+        sink.done();
+        return true;
+    });
+}
+
+}  // namespace
+
+void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& opt) {
+    http.Post("/api/chat", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
+        ojson body;
+        ApiError err;
+        engine::GenerationRequest r;
+        if (!parse_body(req, body, err) || !svc.render(body.value("messages", ojson()), r.prompt, err) || !prepare(svc, body, r, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        auto job = submit(svc, std::move(r), err);
+        if (!job) {
+            send_ollama_error(res, err);
+            return;
+        }
+        const std::string model = svc.model_name();
+        answer(res, job, body.value("stream", true), opt.request_timeout_s, [=](const std::string& text) {
+            return ojson{{"model", model}, {"created_at", iso_now()}, {"message", {{"role", "assistant"}, {"content", text}}}};
+        });
+    });
+
+    http.Post("/api/generate", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
+        ojson body;
+        ApiError err;
+        engine::GenerationRequest r;
+        if (!parse_body(req, body, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        const std::string prompt = body.value("prompt", "");
+        const std::string model = svc.model_name();
+        if (prompt.empty()) {  // Ollama answers an empty prompt by loading the model
+            res.set_content(dump(ojson{{"model", model}, {"created_at", iso_now()}, {"response", ""}, {"done", true}, {"done_reason", "load"}}),
+                            "application/json");
+            return;
+        }
+        if (body.value("raw", false)) {
+            r.prompt = svc.tokenizer().encode(prompt, true, false);
+        } else {
+            ojson messages = ojson::array();
+            if (body.contains("system") && body["system"].is_string()) messages.push_back({{"role", "system"}, {"content", body["system"]}});
+            messages.push_back({{"role", "user"}, {"content", prompt}});
+            if (!svc.render(messages, r.prompt, err)) {
+                send_ollama_error(res, err);
+                return;
+            }
+        }
+        if (!prepare(svc, body, r, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        auto job = submit(svc, std::move(r), err);
+        if (!job) {
+            send_ollama_error(res, err);
+            return;
+        }
+        answer(res, job, body.value("stream", true), opt.request_timeout_s, [=](const std::string& text) {
+            return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}};
+        });
+    });
+
+    http.Get("/api/tags", [&svc](const httplib::Request&, httplib::Response& res) {
+        ojson m = {{"name", svc.model_name()}, {"model", svc.model_name()}, {"modified_at", iso_now()},
+                   {"size", svc.model().file->bytes().size()}, {"digest", ""}, {"details", details(svc)}};
+        res.set_content(dump(ojson{{"models", ojson::array({m})}}), "application/json");
+    });
+
+    http.Get("/api/ps", [&svc](const httplib::Request&, httplib::Response& res) {
+        ojson m = {{"name", svc.model_name()}, {"model", svc.model_name()}, {"size", svc.model().file->bytes().size()},
+                   {"digest", ""}, {"details", details(svc)}, {"expires_at", "2999-01-01T00:00:00Z"}, {"size_vram", 0}};
+        res.set_content(dump(ojson{{"models", ojson::array({m})}}), "application/json");
+    });
+
+    http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(dump(ojson{{"version", "0.1.0"}}), "application/json");
+    });
+
+    http.Post("/api/show", [&svc](const httplib::Request&, httplib::Response& res) {
+        const auto& hp = svc.model().hp;
+        ojson info = {{"general.architecture", hp.arch}, {hp.arch + ".context_length", hp.n_ctx_train},
+                      {hp.arch + ".embedding_length", hp.n_embd}, {hp.arch + ".block_count", hp.n_layer}};
+        res.set_content(dump(ojson{{"modelfile", ""}, {"parameters", ""}, {"template", ""}, {"details", details(svc)}, {"model_info", info}}),
+                        "application/json");
+    });
+
+    http.Post("/api/embed", [](const httplib::Request&, httplib::Response& res) {
+        send_ollama_error(res, {400, "this model serves no embeddings (no pooling support yet)", "model"});
+    });
+}
+
+}  // namespace tf::server

@@ -1,0 +1,87 @@
+#include "server/service.h"
+
+#include <filesystem>
+
+#include "engine/chat_prompt.h"
+#include "sampling/grammar/gbnf.h"
+#include "sampling/jsonschema/to_grammar.h"
+
+namespace tf::server {
+
+Result<std::unique_ptr<Service>> Service::load(const std::string& path, const ServiceOptions& o) {
+    auto m = model::Model::load(path);
+    if (!m) return m.error();
+    auto t = tok::Tokenizer::from_file(*(*m)->file);
+    if (!t) return t.error();
+    auto tmpl = chat::ChatTemplate::from_model(*(*m)->file);
+    if (!tmpl) return tmpl.error();
+    auto s = std::make_unique<Service>();
+    s->path_ = path;
+    s->name_ = std::filesystem::path(path).stem().string();
+    s->model_ = std::move(m.value());
+    s->tok_ = std::make_unique<tok::Tokenizer>(std::move(t.value()));
+    s->template_ = std::make_unique<chat::ChatTemplate>(std::move(tmpl.value()));
+    s->trie_ = std::make_shared<const grammar::TokenTrie>(*s->tok_);
+    s->scheduler_ = std::make_unique<engine::Scheduler>(*s->model_, *s->tok_, o.scheduler);
+    return s;
+}
+
+std::shared_ptr<sampling::Constraint> Service::grammar_constraint(const std::string& gbnf, ApiError& err) const {
+    auto g = grammar::parse_gbnf(gbnf);
+    if (!g) {
+        err = {400, g.error().message, "grammar"};
+        return nullptr;
+    }
+    return std::make_shared<grammar::GrammarConstraint>(std::make_shared<const grammar::Grammar>(std::move(g.value())), trie_,
+                                                        tok_->vocab().eog_tokens);
+}
+
+std::shared_ptr<sampling::Constraint> Service::schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const {
+    auto text = jsonschema::schema_to_gbnf(schema);
+    if (!text) {
+        err = {400, text.error().message, "response_format"};
+        return nullptr;
+    }
+    return grammar_constraint(*text, err);
+}
+
+bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err) const {
+    if (!messages.is_array() || messages.empty()) {
+        err = {400, "'messages' must be a non-empty array", "messages"};
+        return false;
+    }
+    for (const auto& m : messages) {
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+            err = {400, "every message needs a string 'role'", "messages"};
+            return false;
+        }
+    }
+    chat::ChatRequest req;
+    req.messages = messages;
+    // Content parts (OpenAI's [{"type":"text","text":…}]) joined into plain text.
+    for (auto& m : req.messages) {
+        if (m.contains("content") && m["content"].is_array()) {
+            std::string text;
+            for (const auto& part : m["content"]) {
+                if (part.is_object() && part.value("type", "") == "text" && part.contains("text") && part["text"].is_string()) {
+                    text += part["text"].get<std::string>();
+                } else {
+                    err = {400, "only text content parts are supported", "messages"};
+                    return false;
+                }
+            }
+            m["content"] = text;
+        } else if (m.contains("content") && m["content"].is_null()) {
+            m["content"] = "";
+        }
+    }
+    auto p = engine::render_chat(*tok_, *template_, req);
+    if (!p) {
+        err = {400, "chat template: " + p.error().message, "messages"};
+        return false;
+    }
+    tokens = std::move(p->tokens);
+    return true;
+}
+
+}  // namespace tf::server

@@ -1,0 +1,55 @@
+// What the HTTP front ends share: the loaded model and its tokenizer, chat template and token
+// trie, the continuous-batching scheduler, and turning API parameters into generation
+// requests. Knows nothing of HTTP itself.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "sampling/grammar/token_mask.h"
+#include "tokenizer/chat/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tf::server {
+
+// An error with the HTTP status it maps to.
+struct ApiError {
+    int status = 400;
+    std::string message;
+    std::string param;  // the offending field, when there is one
+};
+
+struct ServiceOptions {
+    engine::SchedulerOptions scheduler;
+};
+
+class Service {
+  public:
+    static Result<std::unique_ptr<Service>> load(const std::string& model_path, const ServiceOptions& options);
+
+    const std::string& model_name() const { return name_; }
+    const model::Model& model() const { return *model_; }
+    const tok::Tokenizer& tokenizer() const { return *tok_; }
+    const chat::ChatTemplate& chat_template() const { return *template_; }
+    engine::Scheduler& scheduler() { return *scheduler_; }
+    const std::string& path() const { return path_; }
+
+    // A grammar constraint from GBNF text or a JSON schema; null json → none.
+    std::shared_ptr<sampling::Constraint> grammar_constraint(const std::string& gbnf, ApiError& err) const;
+    std::shared_ptr<sampling::Constraint> schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const;
+    // Renders messages with the chat template (plain-text message contents).
+    bool render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err) const;
+
+  private:
+    std::string name_, path_;
+    std::unique_ptr<model::Model> model_;
+    std::unique_ptr<tok::Tokenizer> tok_;
+    std::unique_ptr<chat::ChatTemplate> template_;
+    std::shared_ptr<const grammar::TokenTrie> trie_;
+    std::unique_ptr<engine::Scheduler> scheduler_;
+};
+
+}  // namespace tf::server
