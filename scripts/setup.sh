@@ -31,4 +31,21 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Node.js for the client tests: Debian's when the machine has none (a newer one is used as is).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs npm" >&2
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 echo "setup: all packages present" >&2
+
+# The official OpenAI and Ollama JavaScript clients, for tests/server/clients_e2e_test.cpp
+# (versions pinned by tests/clients/package-lock.json; nothing is vendored).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ ! -d $root/tests/clients/node_modules/openai || ! -d $root/tests/clients/node_modules/ollama ]]; then
+    echo "setup: npm install (tests/clients)" >&2
+    (cd "$root/tests/clients" && npm ci --no-audit --no-fund --silent) || echo "setup: WARNING: npm install failed; the client tests will be skipped" >&2
+fi

@@ -1,0 +1,46 @@
+// The official Ollama JavaScript client against `terraferma serve` on 127.0.0.1:PORT.
+import { Ollama } from 'ollama';
+import assert from 'node:assert/strict';
+
+const port = process.argv[2];
+const ollama = new Ollama({ host: `http://127.0.0.1:${port}` });
+
+const tags = await ollama.list();
+assert.equal(tags.models.length, 1);
+const model = tags.models[0].name;
+const version = await ollama.version();
+assert.ok(version.version);
+
+const messages = [{ role: 'user', content: 'Say hello.' }];
+const options = { temperature: 0, num_predict: 8 };
+const once = await ollama.chat({ model, messages, options });
+assert.equal(once.done, true);
+assert.equal(once.eval_count, 8);
+
+let streamed = '';
+let last = null;
+for await (const part of await ollama.chat({ model, messages, options, stream: true })) {
+  streamed += part.message.content;
+  last = part;
+}
+assert.equal(streamed, once.message.content);
+assert.equal(last.done, true);
+assert.equal(last.done_reason, 'length');
+
+const gen = await ollama.generate({ model, prompt: 'Once upon a time', options });
+assert.equal(gen.done, true);
+assert.equal(typeof gen.response, 'string');
+
+// format: a JSON schema.
+const format = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
+let ended = 0;
+for (let seed = 1; seed <= 4; seed++) {
+  const r = await ollama.chat({ model, messages, format, options: { seed, num_predict: 40 } });
+  if (r.done_reason !== 'stop') continue;
+  ended++;
+  assert.equal(typeof JSON.parse(r.message.content).ok, 'boolean');
+}
+assert.ok(ended > 0, 'no constrained answer finished');
+const ps = await ollama.ps();
+assert.equal(ps.models.length, 1);
+console.log(`ollama client: ok (${ended} structured answers)`);

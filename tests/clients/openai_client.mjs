@@ -1,0 +1,57 @@
+// The official OpenAI SDK against `terraferma serve` on 127.0.0.1:PORT. Exits non-zero on the
+// first failed expectation.
+import OpenAI from 'openai';
+import assert from 'node:assert/strict';
+
+const port = process.argv[2];
+const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'test-key', maxRetries: 0 });
+
+const models = await client.models.list();
+assert.ok(models.data.length === 1 && models.data[0].object === 'model');
+
+const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }];
+const plain = await client.chat.completions.create({ model: models.data[0].id, messages, max_tokens: 10, temperature: 0 });
+assert.equal(plain.object, 'chat.completion');
+assert.equal(plain.choices[0].message.role, 'assistant');
+assert.equal(plain.choices[0].finish_reason, 'length');
+assert.equal(plain.usage.completion_tokens, 10);
+
+// Streaming with usage: the deltas add up to the same greedy text.
+const stream = await client.chat.completions.create({
+  model: 'whatever', messages, max_tokens: 10, temperature: 0, stream: true, stream_options: { include_usage: true },
+});
+let text = '';
+let usage = null;
+let finish = null;
+for await (const chunk of stream) {
+  if (chunk.usage) usage = chunk.usage;
+  for (const c of chunk.choices) {
+    text += c.delta?.content ?? '';
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+}
+assert.equal(text, plain.choices[0].message.content);
+assert.equal(finish, 'length');
+assert.equal(usage.completion_tokens, 10);
+
+// Structured output, strict JSON schema.
+const schema = { type: 'object', properties: { city: { type: 'string', maxLength: 20 }, rank: { type: 'integer', minimum: 1, maximum: 10 } },
+                 required: ['city', 'rank'], additionalProperties: false };
+let ended = 0;
+for (let seed = 1; seed <= 4; seed++) {
+  const r = await client.chat.completions.create({
+    model: 'm', messages, max_tokens: 80, seed,
+    response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+  });
+  if (r.choices[0].finish_reason !== 'stop') continue;
+  ended++;
+  const doc = JSON.parse(r.choices[0].message.content);
+  assert.equal(typeof doc.city, 'string');
+  assert.ok(Number.isInteger(doc.rank) && doc.rank >= 1 && doc.rank <= 10);
+}
+assert.ok(ended > 0, 'no constrained answer finished');
+
+// Errors surface as the SDK's typed errors.
+await assert.rejects(client.chat.completions.create({ model: 'm', messages, temperature: 7 }), (e) => e.status === 400);
+
+console.log(`openai client: ok (${ended} structured answers)`);

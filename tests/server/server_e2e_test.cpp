@@ -1,0 +1,210 @@
+// The real server on 127.0.0.1, driven over HTTP: OpenAI and Ollama shapes, streaming,
+// structured output, determinism under concurrency, prefix reuse, auth, limits, shutdown.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "support/reference.h"
+#include "support/server.h"
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string model_path(const std::string& name) { return (tf::test::reference_dir() / "models" / (name + ".gguf")).string(); }
+
+json chat_body(const std::string& user, int max_tokens, double temperature, int seed) {
+    return {{"model", "any"}, {"messages", json::array({{{"role", "user"}, {"content", user}}})}, {"max_tokens", max_tokens},
+            {"temperature", temperature}, {"seed", seed}};
+}
+
+std::string chat_text(httplib::Client& c, const json& body) {
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    if (!r || r->status != 200) return "<error " + (r ? std::to_string(r->status) + " " + r->body : std::string("no response")) + ">";
+    return json::parse(r->body)["choices"][0]["message"]["content"].get<std::string>();
+}
+
+TEST(ServerE2E, openai_and_ollama_endpoints) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("vocab-qwen2-qwen2-Q8_0"), "--parallel", "2", "-t", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    auto health = c.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    auto models = c.Get("/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "vocab-qwen2-qwen2-Q8_0");
+
+    // Non-streamed and streamed answers carry the same text.
+    json body = chat_body("Hello", 12, 0.0, 1);
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    const std::string text = j["choices"][0]["message"]["content"];
+    EXPECT_EQ(j["object"], "chat.completion");
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+    EXPECT_EQ(j["usage"]["completion_tokens"], 12);
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+    auto s = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->get_header_value("Content-Type"), "text/event-stream");
+    std::string streamed, finish;
+    bool usage = false, done = false;
+    std::istringstream lines(s->body);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("data: ", 0) != 0) continue;
+        if (line == "data: [DONE]") {
+            done = true;
+            continue;
+        }
+        const json chunk = json::parse(line.substr(6));
+        if (chunk.contains("usage") && !chunk["usage"].is_null()) usage = chunk["usage"]["completion_tokens"] == 12;
+        if (chunk["choices"].empty()) continue;
+        const json& delta = chunk["choices"][0]["delta"];
+        if (delta.contains("content")) streamed += delta["content"].get<std::string>();
+        if (!chunk["choices"][0]["finish_reason"].is_null()) finish = chunk["choices"][0]["finish_reason"];
+    }
+    EXPECT_EQ(streamed, text);
+    EXPECT_EQ(finish, "length");
+    EXPECT_TRUE(usage);
+    EXPECT_TRUE(done);
+
+    // Ollama: NDJSON by default, one object with stream false; same greedy text.
+    json ob = {{"model", "any"}, {"messages", json::array({{{"role", "user"}, {"content", "Hello"}}})},
+               {"options", {{"temperature", 0}, {"num_predict", 12}, {"repeat_penalty", 1.0}}}};
+    auto o = c.Post("/api/chat", ob.dump(), "application/json");
+    ASSERT_TRUE(o);
+    std::string ollama_text;
+    json last;
+    std::istringstream ol(o->body);
+    for (std::string line; std::getline(ol, line);) {
+        if (line.empty()) continue;
+        last = json::parse(line);
+        ollama_text += last["message"]["content"].get<std::string>();
+    }
+    EXPECT_EQ(ollama_text, text);
+    EXPECT_EQ(last["done"], true);
+    EXPECT_EQ(last["done_reason"], "length");
+    EXPECT_EQ(last["eval_count"], 12);
+    ob["stream"] = false;
+    auto o2 = c.Post("/api/chat", ob.dump(), "application/json");
+    ASSERT_TRUE(o2);
+    EXPECT_EQ(json::parse(o2->body)["message"]["content"], text);
+    for (const char* path : {"/api/tags", "/api/ps", "/api/version"}) {
+        auto g = c.Get(path);
+        ASSERT_TRUE(g);
+        EXPECT_EQ(g->status, 200) << path;
+    }
+
+    // Errors in the APIs' shapes.
+    auto bad = c.Post("/v1/chat/completions", "{bad", "application/json");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_TRUE(json::parse(bad->body)["error"].contains("message"));
+    auto wrong = c.Post("/v1/chat/completions", chat_body("x", 4, 5.0, 1).dump(), "application/json");
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, 400);
+    EXPECT_EQ(json::parse(wrong->body)["error"]["param"], "temperature");
+    auto nowhere = c.Get("/v1/nothing");
+    ASSERT_TRUE(nowhere);
+    EXPECT_EQ(nowhere->status, 404);
+
+    // The prefix cache saw the repeated prompt.
+    auto metrics = c.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("terraferma_prefix_cache_tokens_total"), std::string::npos);
+    EXPECT_EQ(srv.stop(SIGTERM), 0) << srv.stderr_text();
+}
+
+// The same request gives the same text alone or while other requests run beside it.
+TEST(ServerE2E, outputs_do_not_depend_on_concurrent_requests) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("vocab-llama3-llama-Q8_0"), "--parallel", "3", "-t", "2"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    const json probe = chat_body("Tell me a story about a lighthouse.", 24, 1.0, 42);
+    std::string alone;
+    {
+        httplib::Client c("127.0.0.1", srv.port());
+        alone = chat_text(c, probe);
+    }
+    ASSERT_EQ(alone.find("<error"), std::string::npos) << alone;
+    std::vector<std::future<std::string>> others;
+    for (int i = 0; i < 4; ++i) {
+        others.push_back(std::async(std::launch::async, [&, i] {
+            httplib::Client c("127.0.0.1", srv.port());
+            return chat_text(c, chat_body("Another prompt number " + std::to_string(i) + " that is longer than the first one", 30, 0.7, i));
+        }));
+    }
+    std::string together;
+    {
+        httplib::Client c("127.0.0.1", srv.port());
+        together = chat_text(c, probe);
+    }
+    for (auto& f : others) EXPECT_EQ(f.get().find("<error"), std::string::npos);
+    EXPECT_EQ(together, alone);
+}
+
+TEST(ServerE2E, json_schema_response_format) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("vocab-llama3-llama-Q8_0"), "-t", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    json body = chat_body("Extract the invoice.", 120, 1.0, 3);
+    body["response_format"] = {{"type", "json_schema"},
+                               {"json_schema", {{"name", "inv"}, {"strict", true}, {"schema", {{"type", "object"},
+                                 {"properties", {{"number", {{"type", "integer"}, {"minimum", 1}, {"maximum", 999}}}, {"paid", {{"type", "boolean"}}}}},
+                                 {"required", {"number", "paid"}}, {"additionalProperties", false}}}}}};
+    int ended = 0;
+    for (int seed = 1; seed <= 6; ++seed) {
+        body["seed"] = seed;
+        auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        const json j = json::parse(r->body);
+        if (j["choices"][0]["finish_reason"] != "stop") continue;
+        ++ended;
+        const json doc = json::parse(j["choices"][0]["message"]["content"].get<std::string>());
+        EXPECT_TRUE(doc["number"].is_number_integer());
+        EXPECT_GE(doc["number"].get<int>(), 1);
+        EXPECT_LE(doc["number"].get<int>(), 999);
+        EXPECT_TRUE(doc["paid"].is_boolean());
+    }
+    EXPECT_GT(ended, 0);
+}
+
+TEST(ServerE2E, api_key_body_limit_and_shutdown) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1", "--api-key", "s3cret", "--max-body-mb", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    auto open = c.Get("/health");
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->status, 200);
+    auto denied = c.Get("/v1/models");
+    ASSERT_TRUE(denied);
+    EXPECT_EQ(denied->status, 401);
+    httplib::Headers auth = {{"Authorization", "Bearer s3cret"}};
+    auto ok = c.Get("/v1/models", auth);
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200);
+    const std::string huge(2u << 20, 'x');
+    auto big = c.Post("/v1/chat/completions", auth, huge, "application/json");
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->status, 413);
+    // A long generation in flight when SIGTERM arrives: the server still exits cleanly.
+    auto pending = std::async(std::launch::async, [&] {
+        httplib::Client c2("127.0.0.1", srv.port());
+        json b = chat_body("x", 100000, 1.0, 1);
+        return c2.Post("/v1/chat/completions", auth, b.dump(), "application/json");
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(srv.stop(SIGTERM), 0) << srv.stderr_text();
+    pending.wait();
+}
+
+}  // namespace
