@@ -13,6 +13,9 @@ PACKAGES=(
     libgtest-dev libgmock-dev   # unit tests
     libbenchmark-dev      # microbenchmarks in bench/
     libcpp-httplib-dev    # the HTTP server of `serve` (OpenAI / Ollama APIs)
+    libsqlite3-dev        # the document pipeline's job store (WAL, crash-safe)
+    libpoppler-cpp-dev    # PDF text layers
+    libzip-dev libpugixml-dev   # DOCX: the zip container and its XML
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets
 )
 

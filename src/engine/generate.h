@@ -54,6 +54,11 @@ class Session {
                                     std::shared_ptr<sampling::Constraint> constraint = nullptr);
 
     const std::vector<int32_t>& cached_tokens() const { return cached_; }
+    // Forgets the cache (after the context was used directly, by score_options say).
+    void forget() {
+        cached_.clear();
+        ctx_.seq_clear(0);
+    }
     model::Context& context() { return ctx_; }
 
   private:

@@ -1,0 +1,210 @@
+#include "pipeline/document.h"
+
+#include <poppler-document.h>
+#include <poppler-global.h>
+#include <poppler-page.h>
+#include <pugixml.hpp>
+#include <zip.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <span>
+#include <sstream>
+
+#include "util/sha256.h"
+
+namespace tf::pipeline {
+
+int Document::page_of(size_t offset) const {
+    const auto it = std::upper_bound(page_starts.begin(), page_starts.end(), offset);
+    return static_cast<int>(std::max<std::ptrdiff_t>(1, it - page_starts.begin()));
+}
+
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 && c >= 0xC2 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 && c <= 0xF4 ? 4 : 0;
+        bool ok = len > 0 && i + static_cast<size_t>(len) <= s.size();
+        for (int k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xC0) == 0x80;
+        if (ok && len == 3) {
+            const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+        }
+        if (ok && len == 4) {
+            const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (!ok) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+            continue;
+        }
+        if (c == 0 || (c < 0x20 && c != '\n' && c != '\t' && c != '\r')) {
+            ++i;  // control characters carry no text
+            continue;
+        }
+        out.append(s.substr(i, static_cast<size_t>(len)));
+        i += static_cast<size_t>(len);
+    }
+    return out;
+}
+
+namespace {
+// Poppler reports what it repairs on stderr; a batch of documents would drown in it. Errors
+// that matter come back as results.
+void quiet_poppler(const std::string&, void*) {}
+}  // namespace
+
+Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
+    static const bool silenced = (poppler::set_debug_error_function(quiet_poppler, nullptr), true);
+    (void)silenced;
+    std::vector<char> data(bytes.begin(), bytes.end());
+    std::unique_ptr<poppler::document> doc(poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
+    if (!doc) return Error{"not a readable PDF (corrupt or truncated)"};
+    if (doc->is_locked()) return Error{"the PDF is encrypted (password-protected)"};
+    std::vector<std::string> pages;
+    for (int i = 0; i < doc->pages(); ++i) {
+        std::unique_ptr<poppler::page> p(doc->create_page(i));
+        if (!p) {
+            pages.emplace_back();
+            continue;
+        }
+        const poppler::byte_array utf8 = p->text().to_utf8();
+        pages.push_back(valid_utf8(std::string_view(utf8.data(), utf8.size())));
+    }
+    return pages;
+}
+
+Result<std::string> docx_to_text(const std::string& bytes) {
+    zip_error_t err;
+    zip_error_init(&err);
+    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
+    if (src == nullptr) return Error{"cannot read the file"};
+    zip_t* z = zip_open_from_source(src, ZIP_RDONLY, &err);
+    if (z == nullptr) {
+        zip_source_free(src);
+        zip_error_fini(&err);
+        return Error{"not a DOCX file (not a valid zip archive)"};
+    }
+    std::unique_ptr<zip_t, int (*)(zip_t*)> zip(z, zip_close);
+    zip_stat_t st;
+    if (zip_stat(z, "word/document.xml", 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
+        return Error{"not a DOCX file (no word/document.xml in the archive)"};
+    }
+    if (st.size > (512u << 20)) return Error{"word/document.xml is larger than 512 MiB"};
+    std::string xml(static_cast<size_t>(st.size), '\0');
+    zip_file_t* f = zip_fopen(z, "word/document.xml", 0);
+    if (f == nullptr) return Error{"cannot open word/document.xml"};
+    const zip_int64_t n = zip_fread(f, xml.data(), xml.size());
+    zip_fclose(f);
+    if (n < 0 || static_cast<size_t>(n) != xml.size()) return Error{"word/document.xml is damaged"};
+    pugi::xml_document doc;
+    const pugi::xml_parse_result pr = doc.load_buffer(xml.data(), xml.size());
+    if (!pr) return Error{std::string("word/document.xml is not valid XML: ") + pr.description()};
+    std::string out;
+    // Paragraph text: runs' w:t, tabs and breaks; heading styles become "#".
+    auto paragraph = [](const pugi::xml_node& p) {
+        std::string text;
+        for (const pugi::xpath_node& xn : p.select_nodes(".//w:t | .//w:tab | .//w:br | .//w:cr")) {
+            const pugi::xml_node n = xn.node();
+            const std::string name = n.name();
+            if (name == "w:t") text += n.text().get();
+            else if (name == "w:tab") text += '\t';
+            else text += '\n';
+        }
+        std::string style = p.child("w:pPr").child("w:pStyle").attribute("w:val").as_string();
+        std::string prefix;
+        if (style.rfind("Heading", 0) == 0 && style.size() > 7 && std::isdigit(static_cast<unsigned char>(style[7]))) {
+            prefix = std::string(static_cast<size_t>(std::min(6, style[7] - '0')), '#') + " ";
+        } else if (style == "Title") {
+            prefix = "# ";
+        } else if (p.child("w:pPr").child("w:numPr")) {
+            prefix = "- ";
+        }
+        return text.empty() ? text : prefix + text;
+    };
+    const pugi::xml_node body = doc.child("w:document").child("w:body");
+    if (!body) return Error{"word/document.xml has no w:body"};
+    for (pugi::xml_node n : body.children()) {
+        const std::string name = n.name();
+        if (name == "w:p") {
+            const std::string t = paragraph(n);
+            if (!t.empty()) out += t + "\n\n";
+        } else if (name == "w:tbl") {
+            for (pugi::xml_node tr : n.children("w:tr")) {
+                std::string row;
+                bool any = false;
+                int column = 0;
+                for (pugi::xml_node tc : tr.children("w:tc")) {
+                    std::string cell;
+                    for (pugi::xml_node p : tc.children("w:p")) {
+                        const std::string t = paragraph(p);
+                        if (!t.empty()) cell += (cell.empty() ? "" : " ") + t;
+                    }
+                    any |= !cell.empty();
+                    row += (column++ ? "\t" : "") + cell;
+                }
+                if (any) out += row + "\n";
+            }
+            out += "\n";
+        }
+    }
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return valid_utf8(out);
+}
+
+Result<Document> load_document(const std::string& path) {
+    Document d;
+    d.path = path;
+    std::string bytes;
+    if (path == "-") {
+        bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        d.kind = "txt";
+    } else {
+        std::ifstream f(path, std::ios::binary);
+        if (!f) return Error{path + ": cannot open"};
+        bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        std::string ext = std::filesystem::path(path).extension().string();
+        for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        d.kind = ext.empty() ? "" : ext.substr(1);
+    }
+    d.sha256 = sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    d.page_starts = {0};
+    if (d.kind == "txt" || d.kind == "text" || d.kind == "md" || d.kind == "markdown") {
+        d.text = valid_utf8(bytes);
+    } else if (d.kind == "html" || d.kind == "htm" || d.kind == "xhtml") {
+        d.text = html_to_text(bytes);
+    } else if (d.kind == "pdf") {
+        auto pages = pdf_pages(bytes);
+        if (!pages) return Error{path + ": " + pages.error().message};
+        d.page_starts.clear();
+        for (const std::string& p : *pages) {
+            d.page_starts.push_back(d.text.size());
+            d.text += p;
+            if (!d.text.empty() && d.text.back() != '\n') d.text += "\n";
+            d.text += "\n";
+        }
+        if (d.page_starts.empty()) d.page_starts = {0};
+        if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) {
+            return Error{path + ": the PDF has no text layer (" + std::to_string(pages->size()) + " pages; scanned? run OCR first)"};
+        }
+    } else if (d.kind == "docx") {
+        auto text = docx_to_text(bytes);
+        if (!text) return Error{path + ": " + text.error().message};
+        d.text = std::move(text.value());
+    } else {
+        return Error{path + ": unsupported document type '" + d.kind + "' (txt, md, html, pdf, docx)"};
+    }
+    if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) return Error{path + ": the document has no text"};
+    return d;
+}
+
+}  // namespace tf::pipeline

@@ -1,0 +1,37 @@
+// A document as the pipeline sees it: its text (UTF-8, structure kept as Markdown-ish headings,
+// list items and tab-separated table rows), where each page starts, and the SHA-256 of the
+// file's bytes (its identity in the job store).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace tf::pipeline {
+
+struct Document {
+    std::string path;
+    std::string kind;               // txt, md, html, pdf, docx
+    std::string text;
+    std::vector<size_t> page_starts;  // byte offset of each page in text (PDF); {0} otherwise
+    std::string sha256;
+
+    int page_of(size_t offset) const;  // 1-based
+};
+
+// Reads and converts one file (by extension; "-" is standard input as text). A scanned PDF
+// without text, an encrypted or corrupt file, an unknown type: an error naming the file and
+// the reason.
+Result<Document> load_document(const std::string& path);
+
+// The converters, for tests and fuzzing.
+std::string html_to_text(std::string_view html);
+Result<std::string> docx_to_text(const std::string& bytes);
+Result<std::vector<std::string>> pdf_pages(const std::string& bytes);  // text of each page
+
+// Invalid UTF-8 sequences replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
+
+}  // namespace tf::pipeline

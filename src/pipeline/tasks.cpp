@@ -1,0 +1,211 @@
+#include "pipeline/tasks.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/chat_prompt.h"
+#include "engine/score.h"
+#include "pipeline/chunk.h"
+#include "sampling/grammar/gbnf.h"
+#include "sampling/grammar/token_mask.h"
+#include "sampling/jsonschema/to_grammar.h"
+#include "sampling/jsonschema/validator.h"
+#include "util/sha256.h"
+
+namespace tf::pipeline {
+
+using ojson = nlohmann::ordered_json;
+
+const char* default_prompt(const std::string& kind) {
+    if (kind == "extract") {
+        return "Extract the information described by this JSON schema from the document below. Answer with one JSON object "
+               "that is valid against the schema; use null or leave out what the document does not say.\n\nSchema:\n{schema}\n\n"
+               "Document:\n{document}";
+    }
+    if (kind == "classify") {
+        return "Classify the document below. Answer with exactly one of these labels: {labels}.\n\nDocument:\n{document}";
+    }
+    return "Summarize the document below in at most {words} words. Keep names, numbers and dates exact.\n\nDocument:\n{document}";
+}
+
+std::string TaskConfig::effective_prompt() const { return prompt.empty() ? default_prompt(kind) : prompt; }
+
+std::string TaskConfig::key(const std::string& model_sha256) const {
+    ojson k = {{"kind", kind}, {"model", model_sha256}, {"prompt", effective_prompt()}, {"n_ctx", n_ctx}, {"max_output", max_output_tokens}};
+    if (kind == "extract") k["schema"] = schema;
+    if (kind == "classify") k["labels"] = labels;
+    if (kind == "summarize") k["words"] = summary_words;
+    const std::string s = k.dump();
+    return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+    return s;
+}
+
+}  // namespace
+
+TaskRunner::TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& cfg,
+                       int n_threads)
+    : model_(model), tok_(tokenizer), tmpl_(tmpl), cfg_(cfg) {
+    session_ = std::make_unique<engine::Session>(model, tokenizer, model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float});
+    trie_ = std::make_shared<const grammar::TokenTrie>(tokenizer);
+}
+
+Result<std::vector<int32_t>> TaskRunner::prompt_tokens(const std::string& text) {
+    std::string user = cfg_.effective_prompt();
+    std::string labels;
+    for (const auto& l : cfg_.labels) labels += (labels.empty() ? "" : ", ") + l;
+    user = replace_all(user, "{schema}", cfg_.schema.dump());
+    user = replace_all(user, "{labels}", labels);
+    user = replace_all(user, "{words}", std::to_string(cfg_.summary_words));
+    // The document last: its text may contain anything, including "{schema}".
+    const size_t at = user.find("{document}");
+    if (at != std::string::npos) user.replace(at, 10, text);
+    else user += "\n\n" + text;
+    chat::ChatRequest req;
+    req.messages = ojson::array({{{"role", "user"}, {"content", user}}});
+    auto p = engine::render_chat(tok_, tmpl_, req);
+    if (!p) return p.error();
+    return p->tokens;
+}
+
+int TaskRunner::budget_for_document() const {
+    // Room for the document in one prompt: the context minus the output and the instructions.
+    const int instructions = static_cast<int>(tok_.encode(cfg_.effective_prompt() + cfg_.schema.dump(), false).size()) + 64;
+    return std::max(64, cfg_.n_ctx - cfg_.max_output_tokens - instructions);
+}
+
+Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens, std::shared_ptr<sampling::Constraint> c) {
+    auto prompt = prompt_tokens(text);
+    if (!prompt) return prompt.error();
+    engine::GenerateOptions o;
+    o.max_tokens = max_tokens;
+    o.sampling.temperature = 0.0f;  // documents get the model's best answer, reproducibly
+    auto r = session_->generate(*prompt, o, nullptr, std::move(c));
+    if (!r) return r.error();
+    tokens_in_ += static_cast<uint64_t>(r->timings.n_prompt);
+    tokens_out_ += static_cast<uint64_t>(r->timings.n_generated);
+    return r->text;
+}
+
+Result<ojson> TaskRunner::extract(const Document& doc) {
+    auto gbnf = jsonschema::schema_to_gbnf(cfg_.schema);
+    if (!gbnf) return gbnf.error();
+    auto grammar = grammar::parse_gbnf(*gbnf);
+    if (!grammar) return grammar.error();
+    auto g = std::make_shared<const grammar::Grammar>(std::move(grammar.value()));
+    auto validator = jsonschema::Validator::compile(cfg_.schema);
+    if (!validator) return validator.error();
+    const auto chunks = chunk_document(doc, tok_, budget_for_document(), 64);
+    ojson merged = ojson::object();
+    ojson provenance = ojson::object();
+    for (const Chunk& ch : chunks) {
+        auto constraint = std::make_shared<grammar::GrammarConstraint>(
+            g, std::static_pointer_cast<const grammar::TokenTrie>(trie_), tok_.vocab().eog_tokens);
+        auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, constraint);
+        if (!text) return text.error();
+        const ojson part = ojson::parse(*text, nullptr, false);
+        if (part.is_discarded()) return Error{"the model's answer was cut off before the JSON was complete (raise --max-output)"};
+        if (!part.is_object() || chunks.size() == 1) {
+            merged = part;
+            if (part.is_object()) {
+                for (auto it = part.begin(); it != part.end(); ++it) provenance[it.key()] = {{"page", ch.page}};
+            }
+            break;
+        }
+        // Merge rule for several chunks: the first non-empty value of each field in document
+        // order; arrays are concatenated (exact duplicates dropped).
+        for (auto it = part.begin(); it != part.end(); ++it) {
+            const bool empty = it->is_null() || (it->is_string() && it->get<std::string>().empty()) || (it->is_array() && it->empty());
+            if (!merged.contains(it.key()) || merged[it.key()].is_null()) {
+                merged[it.key()] = *it;
+                if (!empty) provenance[it.key()] = {{"page", ch.page}};
+            } else if (merged[it.key()].is_array() && it->is_array()) {
+                for (const auto& e : *it) {
+                    if (std::find(merged[it.key()].begin(), merged[it.key()].end(), e) == merged[it.key()].end()) merged[it.key()].push_back(e);
+                }
+            }
+        }
+    }
+    const auto errors = validator->validate(merged);
+    if (!errors.empty()) {
+        std::string msg = "the extracted JSON is not valid against the schema:";
+        for (const auto& e : errors) msg += " " + (e.instance_path.empty() ? std::string("/") : e.instance_path) + " " + e.keyword + ": " + e.message + ";";
+        return Error{msg};
+    }
+    return ojson{{"output", merged}, {"provenance", provenance}, {"chunks", chunks.size()}};
+}
+
+Result<ojson> TaskRunner::classify(const Document& doc) {
+    if (cfg_.labels.size() < 2) return Error{"classify needs at least two labels"};
+    // The beginning of a long document decides (one chunk).
+    const auto chunks = chunk_document(doc, tok_, budget_for_document(), 0);
+    auto prompt = prompt_tokens(doc.text.substr(chunks[0].begin, chunks[0].end - chunks[0].begin));
+    if (!prompt) return prompt.error();
+    std::vector<std::vector<int32_t>> options;
+    for (const auto& l : cfg_.labels) options.push_back(tok_.encode(l, false));
+    auto scores = engine::score_options(session_->context(), *prompt, options);
+    session_->forget();
+    if (!scores) return scores.error();
+    tokens_in_ += prompt->size();
+    // Confidence: the labels' probabilities renormalized over the labels.
+    const double best = *std::max_element(scores->begin(), scores->end());
+    double z = 0;
+    for (double s : *scores) z += std::exp(s - best);
+    const size_t arg = static_cast<size_t>(std::max_element(scores->begin(), scores->end()) - scores->begin());
+    ojson probs = ojson::object();
+    for (size_t i = 0; i < options.size(); ++i) probs[cfg_.labels[i]] = std::exp((*scores)[i] - best) / z;
+    return ojson{{"output", {{"label", cfg_.labels[arg]}, {"confidence", std::exp((*scores)[arg] - best) / z}}}, {"probabilities", probs}};
+}
+
+Result<ojson> TaskRunner::summarize(const Document& doc) {
+    const int out_tokens = std::min(cfg_.max_output_tokens, cfg_.summary_words * 2 + 16);
+    auto chunks = chunk_document(doc, tok_, budget_for_document(), 32);
+    std::string text;
+    size_t rounds = 0;
+    if (chunks.size() == 1) {
+        auto s = generate(doc.text, out_tokens, nullptr);
+        if (!s) return s.error();
+        text = *s;
+    } else {
+        // Map: each chunk summarized; reduce: the summaries joined and summarized again until one
+        // prompt holds them.
+        std::vector<std::string> parts;
+        for (const Chunk& c : chunks) {
+            auto s = generate(doc.text.substr(c.begin, c.end - c.begin), out_tokens, nullptr);
+            if (!s) return s.error();
+            parts.push_back(*s);
+        }
+        while (true) {
+            ++rounds;
+            Document joined;
+            for (const auto& p : parts) joined.text += p + "\n\n";
+            joined.page_starts = {0};
+            const auto groups = chunk_document(joined, tok_, budget_for_document(), 0);
+            std::vector<std::string> next;
+            for (const Chunk& c : groups) {
+                auto s = generate(joined.text.substr(c.begin, c.end - c.begin), out_tokens, nullptr);
+                if (!s) return s.error();
+                next.push_back(*s);
+            }
+            parts = std::move(next);
+            if (parts.size() == 1 || rounds > 8) break;
+        }
+        text = parts[0];
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+    return ojson{{"output", {{"summary", text}}}, {"chunks", chunks.size()}, {"reduce_rounds", rounds}};
+}
+
+Result<ojson> TaskRunner::run(const Document& doc) {
+    if (cfg_.kind == "extract") return extract(doc);
+    if (cfg_.kind == "classify") return classify(doc);
+    if (cfg_.kind == "summarize") return summarize(doc);
+    return Error{"unknown task '" + cfg_.kind + "'"};
+}
+
+}  // namespace tf::pipeline

@@ -1,0 +1,64 @@
+// The document tasks: extract (JSON valid against a schema), classify (one label with a
+// confidence from the model's probabilities), summarize (map-reduce over chunks). Each runs
+// greedily on its own context, so a document's result depends only on the model, the task
+// configuration and the document — never on the order or company it was processed in.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/generate.h"
+#include "model/model.h"
+#include "pipeline/document.h"
+#include "tokenizer/chat/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tf::pipeline {
+
+struct TaskConfig {
+    std::string kind;                      // extract, classify, summarize
+    nlohmann::ordered_json schema;         // extract
+    std::vector<std::string> labels;       // classify
+    int summary_words = 120;               // summarize
+    std::string prompt;                    // template; empty: the built-in one for the task
+    int n_ctx = 4096;
+    int max_output_tokens = 1024;
+
+    // Identifies the configuration in the job store (changing any of it recomputes).
+    std::string key(const std::string& model_sha256) const;
+    std::string effective_prompt() const;
+};
+
+// Built-in prompt templates; {document}, {schema}, {labels}, {words} are replaced.
+const char* default_prompt(const std::string& kind);
+
+class TaskRunner {
+  public:
+    TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& config,
+               int n_threads);
+    // The task's result for one document, as JSON: {"output": …, "provenance": …} or an error.
+    Result<nlohmann::ordered_json> run(const Document& doc);
+    // Prompt and generated tokens of the last run.
+    uint64_t tokens_in() const { return tokens_in_; }
+    uint64_t tokens_out() const { return tokens_out_; }
+
+  private:
+    Result<std::vector<int32_t>> prompt_tokens(const std::string& document_text);
+    Result<std::string> generate(const std::string& document_text, int max_tokens, std::shared_ptr<sampling::Constraint> c);
+    Result<nlohmann::ordered_json> extract(const Document& doc);
+    Result<nlohmann::ordered_json> classify(const Document& doc);
+    Result<nlohmann::ordered_json> summarize(const Document& doc);
+    int budget_for_document() const;
+
+    const model::Model& model_;
+    const tok::Tokenizer& tok_;
+    const chat::ChatTemplate& tmpl_;
+    TaskConfig cfg_;
+    std::unique_ptr<engine::Session> session_;
+    std::shared_ptr<const void> trie_;  // grammar::TokenTrie, built once
+    uint64_t tokens_in_ = 0, tokens_out_ = 0;
+};
+
+}  // namespace tf::pipeline

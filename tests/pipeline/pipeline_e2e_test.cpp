@@ -1,0 +1,192 @@
+// extract / classify / summarize end to end with the real binary: every sample document (and
+// the broken ones) gets exactly one line; reruns come from the store unchanged; runs killed
+// with SIGKILL at random moments and resumed end bit-identical to an uninterrupted run.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <signal.h>
+#include <spawn.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+
+#include "support/reference.h"
+#include "support/run.h"
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+fs::path docs() { return tf::test::shared_dir() / "peer-tests" / "documents"; }
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        path = fs::temp_directory_path() / ("tf-pipe-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::vector<json> lines(const std::string& text) {
+    std::vector<json> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+        if (!l.empty()) out.push_back(json::parse(l));
+    }
+    return out;
+}
+
+const char* kSchema = R"({"type":"object","properties":{"title":{"type":"string","maxLength":30},"year":{"type":"integer","minimum":1900,"maximum":2100},"topics":{"type":"array","items":{"enum":["law","software","science","other"]},"maxItems":2}},"required":["title","year"],"additionalProperties":false})";
+
+// Every type, the broken files included; the three long documents (tracemonkey, TAMReview, the
+// GPL) are left to the ingestion tests and the summarize test to keep this one quick.
+TEST(PipelineE2E, extract_over_every_sample_document_then_again_from_the_store) {
+    TF_REQUIRE_REFERENCE();
+    if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
+    TempDir tmp;
+    std::ofstream(tmp.path / "schema.json") << kSchema;
+    const std::string model = (tf::test::reference_dir() / "models/vocab-llama3-llama-Q8_0.gguf").string();
+    std::vector<std::string> args = {"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store",
+                                     (tmp.path / "jobs.sqlite").string(), "--parallel", "2", "-t", "1", "-c", "2048", "--max-output", "96",
+                                     "-o", (tmp.path / "out.jsonl").string()};
+    size_t n_files = 0;
+    for (auto it = fs::recursive_directory_iterator(docs()); it != fs::recursive_directory_iterator(); ++it) {
+        const std::string name = it->path().filename().string();
+        if (!it->is_regular_file() || name == "tracemonkey.pdf" || name == "TAMReview.pdf" || name == "GPL-3.txt") continue;
+        args.push_back(it->path().string());
+        ++n_files;
+    }
+    auto r = tf::test::run_terraferma(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string first = slurp(tmp.path / "out.jsonl");
+    const auto out = lines(first);
+    ASSERT_EQ(out.size(), n_files);
+    int ok = 0, errors = 0;
+    for (const auto& l : out) {
+        const std::string path = l["path"];
+        if (path.find("/corrupt/") != std::string::npos) {
+            EXPECT_EQ(l["status"], "error") << path;
+        }
+        if (l["status"] == "ok") {
+            ++ok;
+            const json& o = l["output"];
+            EXPECT_TRUE(o["title"].is_string()) << path;
+            EXPECT_LE(o["title"].get<std::string>().size(), 120u);
+            EXPECT_GE(o["year"].get<int>(), 1900);
+            EXPECT_LE(o["year"].get<int>(), 2100);
+        } else {
+            ++errors;
+            EXPECT_FALSE(l["error"].get<std::string>().empty());
+        }
+    }
+    EXPECT_GE(ok, 12);
+    EXPECT_GE(errors, 4);
+    // Again: nothing recomputed, the same bytes.
+    auto again = tf::test::run_terraferma(args);
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.err.find("0 computed, " + std::to_string(n_files) + " from the store"), std::string::npos) << again.err;
+    EXPECT_EQ(slurp(tmp.path / "out.jsonl"), first);
+}
+
+TEST(PipelineE2E, classify_and_summarize) {
+    TF_REQUIRE_REFERENCE();
+    if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
+    TempDir tmp;
+    const std::string model = (tf::test::reference_dir() / "models/vocab-qwen2-qwen2-Q8_0.gguf").string();
+    auto c = tf::test::run_terraferma({"classify", "-m", model, "--labels", "license,manual,paper", "--store", (tmp.path / "j.sqlite").string(),
+                                       (docs() / "text").string(), (docs() / "html").string()});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    for (const auto& l : lines(c.out)) {
+        ASSERT_EQ(l["status"], "ok") << l.dump();
+        const std::string label = l["output"]["label"];
+        EXPECT_TRUE(label == "license" || label == "manual" || label == "paper");
+        const double conf = l["output"]["confidence"];
+        EXPECT_GT(conf, 0.0);
+        EXPECT_LE(conf, 1.0);
+        double total = 0;
+        for (auto& [k, v] : l["probabilities"].items()) total += v.get<double>();
+        EXPECT_NEAR(total, 1.0, 1e-9);
+    }
+    // A document longer than the context: map-reduce.
+    auto s = tf::test::run_terraferma({"summarize", "-m", model, "--words", "20", "-c", "512", "--store", (tmp.path / "j.sqlite").string(),
+                                       (docs() / "text/GPL-3.txt").string()});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const auto sl = lines(s.out);
+    ASSERT_EQ(sl.size(), 1u);
+    ASSERT_EQ(sl[0]["status"], "ok") << sl[0].dump();
+    EXPECT_GT(sl[0]["chunks"].get<int>(), 10);
+    EXPECT_GE(sl[0]["reduce_rounds"].get<int>(), 1);
+    EXPECT_TRUE(sl[0]["output"]["summary"].is_string());
+}
+
+// Kill -9 at random moments, resume, and compare with an uninterrupted run.
+TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    fs::create_directories(tmp.path / "in");
+    for (int i = 0; i < 200; ++i) {
+        std::ofstream(tmp.path / "in" / ("doc" + std::to_string(1000 + i) + ".txt"))
+            << "Invoice " << i << " from supplier " << (i * 7919 % 101) << ", issued in " << (1950 + i) << ".\n\nTotal due: " << i * 13 << " EUR.";
+    }
+    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100},"paid":{"type":"boolean"}},"required":["year","paid"],"additionalProperties":false})";
+    const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
+    auto args = [&](const std::string& store, const std::string& out) {
+        return std::vector<std::string>{"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", store,
+                                        "--parallel", "2", "-t", "1", "-c", "1024", "--max-output", "64", "-o", out, (tmp.path / "in").string()};
+    };
+    auto clean = tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
+    ASSERT_EQ(clean.exit_code, 0) << clean.err;
+    const std::string expected = slurp(tmp.path / "clean.jsonl");
+    ASSERT_EQ(lines(expected).size(), 200u);
+    for (const auto& l : lines(expected)) ASSERT_EQ(l["status"], "ok") << l.dump();
+
+    std::mt19937 rng(7);
+    const auto a = args((tmp.path / "crash.sqlite").string(), (tmp.path / "crash.jsonl").string());
+    int kills = 0;
+    for (int round = 0; round < 15; ++round) {
+        std::vector<std::string> all = {TF_BINARY};
+        all.insert(all.end(), a.begin(), a.end());
+        std::vector<char*> argv;
+        for (auto& s : all) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, (tmp.path / "crash.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        pid_t pid;
+        ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        std::this_thread::sleep_for(std::chrono::milliseconds(40 + rng() % 260));
+        int status = 0;
+        const pid_t w = ::waitpid(pid, &status, WNOHANG);
+        if (w == 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            ++kills;
+        } else if (round == 0) {
+            ADD_FAILURE() << "the first run ended by itself within the delay (waitpid " << w << ", status " << status << "): " << slurp(tmp.path / "crash.log");
+        }
+    }
+    auto final_run = tf::test::run_terraferma(a);
+    ASSERT_EQ(final_run.exit_code, 0) << final_run.err;
+    EXPECT_EQ(slurp(tmp.path / "crash.jsonl"), expected);
+    EXPECT_GE(kills, 3) << "the runs finished too fast to be interrupted";
+    std::printf("[pipeline] 200 documents, %d runs killed with SIGKILL, resumed: output identical\n", kills);
+}
+
+}  // namespace
