@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine: install what is needed, build, and run Terraferma on
-# a model it makes itself. Until inference lands, the main job is `inspect` of a model.
-# Usage: scripts/demo.sh [MODEL.gguf]   (no argument: a synthetic tiny Llama)
+# The main job on a fresh Debian 12 machine: install what is needed, build, and run the document
+# pipeline — extract JSON valid against a schema from the example documents, then summarize them.
+# Usage: scripts/demo.sh [MODEL.gguf]
+#   no argument: a random-weight model with the shapes of SmolLM2-135M and a real Llama 3
+#   vocabulary when ../shared has one, else a tiny synthetic Llama (nothing is downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,10 +11,22 @@ bash scripts/build.sh release >/dev/null
 tf=build/release/bin/terraferma
 model=${1:-}
 if [[ -z "$model" ]]; then
-    model=build/demo/tiny-llama.gguf
-    if [[ ! -f "$model" ]]; then
-        mkdir -p build/demo
-        "$tf" models synth --like tiny-llama --type F16 "$model"
+    mkdir -p build/demo
+    vocab=../shared/reference/vocab/ggml-vocab-llama3.gguf
+    if [[ -f $vocab ]]; then
+        model=build/demo/smollm2-135m-llama3vocab-Q8_0.gguf
+        [[ -f $model ]] || "$tf" models synth --like smollm2-135m --type Q8_0 --vocab-from "$vocab" "$model"
+    else
+        model=build/demo/tiny-llama.gguf
+        [[ -f $model ]] || "$tf" models synth --like tiny-llama --type F16 "$model"
     fi
 fi
-"$tf" inspect "$model"
+echo "== model" >&2
+"$tf" inspect --no-hash "$model" | head -8 >&2
+echo "== extract --schema examples/invoice.schema.json examples/documents" >&2
+"$tf" extract -m "$model" --schema examples/invoice.schema.json --store build/demo/jobs.sqlite -c 2048 --max-output 160 \
+    -o build/demo/extracted.jsonl examples/documents
+cat build/demo/extracted.jsonl
+echo "== summarize --words 40 examples/documents" >&2
+"$tf" summarize -m "$model" --words 40 --store build/demo/jobs.sqlite -c 2048 examples/documents
+echo "(results are kept in build/demo/jobs.sqlite: run again and nothing is recomputed)" >&2
