@@ -118,7 +118,10 @@ TEST(JsonSchemaGrammar, compact_objects_required_optional_and_additional) {
     auto g = compile(schema, false, &err);
     ASSERT_TRUE(g) << err;
     EXPECT_TRUE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}]})"));
-    EXPECT_TRUE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-1","qty":1}],"total":12.5,"note":"hi"})"));
+    // Members in the order the schema writes them, optional ones anywhere they belong.
+    EXPECT_TRUE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","total":12.5,"lines":[{"sku":"ABC-1","qty":1}],"note":"hi"})"));
+    EXPECT_TRUE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-1","qty":1}],"note":"hi"})"));
+    EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-1","qty":1}],"total":12.5})"));  // order
     EXPECT_FALSE(matches(g, R"({"id":"x","lines":[{"sku":"ABC-12","qty":3}]})"));                          // uuid
     EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[]})"));               // minItems
     EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"AB-12","qty":3}]})"));  // pattern

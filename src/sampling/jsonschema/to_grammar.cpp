@@ -459,29 +459,27 @@ class Converter {
             }
             additional = define(name + "-additional-kv", other_key(keys, name + "-key") + S_ + " \":\"" + S_ + " " + value);
         }
-        std::vector<std::string> req, opt;
-        for (const auto& [k, kv] : props) (required.count(k) ? req : opt).push_back(kv);
-        // Optional ones: any ordered subset; opt_i ::= kv_i ("," kv_j …)? for j > i, plus extras.
+        // Members in the order written, optional ones skippable, then any additional ones:
+        //   first_i: member i opens the object   (kv_i rest_{i+1} | first_{i+1} when optional)
+        //   rest_i:  something came before       ("," kv_i)? rest_{i+1}, the comma only if present
         const std::string sep = "\",\"" + S_ + " ";
-        std::string tail_extra = additional.empty() ? "" : "(" + sep + additional + S_ + ")*";
-        std::vector<std::string> opt_rules(opt.size());
-        for (size_t i = opt.size(); i-- > 0;) {
-            std::vector<std::string> later;
-            for (size_t j = i + 1; j < opt.size(); ++j) later.push_back(opt_rules[j]);
-            if (!additional.empty()) later.push_back(additional + S_ + " " + tail_extra);
-            std::string body = opt[i] + S_;
-            if (!later.empty()) body += " (" + sep + alternatives(later) + ")?";
-            opt_rules[i] = define(name + "-opt" + std::to_string(i), body);
+        const std::string extra = additional.empty() ? "" : additional + S_ + " (" + sep + additional + S_ + ")*";
+        const size_t n = props.size();
+        std::vector<std::string> first(n + 1), rest(n + 1);
+        rest[n] = additional.empty() ? "" : "(" + sep + additional + S_ + ")*";
+        first[n] = additional.empty() ? "" : "(" + extra + ")?";
+        for (size_t i = n; i-- > 0;) {
+            const bool req = required.count(props[i].first) > 0;
+            const std::string kv = props[i].second + S_;
+            const std::string r = (req ? sep + kv : "(" + sep + kv + ")?") + (rest[i + 1].empty() ? "" : " " + rest[i + 1]);
+            rest[i] = define(name + "-rest" + std::to_string(i), r);
+            const std::string after = rest[i + 1].empty() ? kv : kv + " " + rest[i + 1];
+            std::string f = req || first[i + 1].empty() ? after : after + " | " + first[i + 1];
+            if (!req && first[i + 1].empty()) f = "(" + after + ")?";
+            first[i] = define(name + "-first" + std::to_string(i), f);
         }
-        std::vector<std::string> start_opts = opt_rules;
-        if (!additional.empty()) start_opts.push_back(additional + S_ + " " + tail_extra);
         std::string body = "\"{\"" + S_;
-        if (!req.empty()) {
-            for (size_t i = 0; i < req.size(); ++i) body += (i ? " " + sep : " ") + req[i] + S_;
-            if (!start_opts.empty()) body += " (" + sep + alternatives(start_opts) + ")?";
-        } else if (!start_opts.empty()) {
-            body += " " + alternatives(start_opts) + "?";
-        }
+        if (!first[0].empty()) body += " " + first[0];
         body += " \"}\"";
         return define(name, body);
     }
