@@ -20,8 +20,8 @@ std::string state_key(const MatchState& s) {
     return k;
 }
 
-constexpr size_t kMaxStates = 1 << 17;
-constexpr size_t kMaxMasks = 128;
+constexpr size_t kMaxStates = 1 << 14;  // 1 KiB of transitions each
+constexpr size_t kMaxMasks = 1024;     // vocabulary / 8 bytes each
 
 }  // namespace
 
@@ -31,114 +31,164 @@ int32_t StateTable::intern(const MatchState& s) {
     if (it != ids_.end()) return it->second;
     const int32_t id = static_cast<int32_t>(states_.size());
     states_.push_back(s);
+    std::array<int32_t, 256> row;
+    row.fill(kUnknown);
+    next_.push_back(row);
+    bool end = s.need == 0;
+    if (end) end = std::any_of(s.stacks.begin(), s.stacks.end(), [](const Stack& st) { return st.empty(); });
+    can_end_.push_back(end ? 1 : 0);
     ids_.emplace(std::move(key), id);
     return id;
 }
 
-int32_t StateTable::next(int32_t state, uint8_t byte) {
-    const uint64_t key = (uint64_t(static_cast<uint32_t>(state)) << 8) | byte;
-    auto it = transitions_.find(key);
-    if (it != transitions_.end()) return it->second;
-    int32_t result = -1;
-    if (Matcher::step(g_, states_[static_cast<size_t>(state)], byte, scratch_)) result = intern(scratch_);
-    transitions_.emplace(key, result);
-    return result;
+int32_t StateTable::compute(int32_t state, uint8_t byte) {
+    if (!Matcher::step(g_, states_[static_cast<size_t>(state)], byte, scratch_)) return -1;
+    return intern(scratch_);
 }
 
 void StateTable::clear() {
     ids_.clear();
     states_.clear();
-    transitions_.clear();
+    next_.clear();
+    can_end_.clear();
 }
 
 TokenTrie::TokenTrie(const tok::Tokenizer& tokenizer) {
     const tok::Vocab& v = tokenizer.vocab();
     texts_.resize(v.size());
-    nodes_.emplace_back();
+    // Build a pointer trie first, then lay it out flat in preorder.
+    struct Node {
+        std::vector<std::pair<uint8_t, int32_t>> children;
+        std::vector<int32_t> tokens;
+    };
+    std::vector<Node> nodes(1);
     for (size_t id = 0; id < v.size(); ++id) {
         if (v.is_special(static_cast<int32_t>(id)) && v.tokens[id].type != tok::TokenType::UserDefined) continue;
         std::string text = tokenizer.token_to_piece(static_cast<int32_t>(id), false);
-        if (text.empty()) continue;
+        if (text.empty() || text.size() > 65000) continue;
         int32_t node = 0;
         for (char c : text) {
             const uint8_t b = static_cast<uint8_t>(c);
-            auto& ch = nodes_[static_cast<size_t>(node)].children;
+            auto& ch = nodes[static_cast<size_t>(node)].children;
             auto it = std::find_if(ch.begin(), ch.end(), [&](const auto& e) { return e.first == b; });
             if (it != ch.end()) {
                 node = it->second;
             } else {
-                const int32_t fresh = static_cast<int32_t>(nodes_.size());
-                nodes_[static_cast<size_t>(node)].children.push_back({b, fresh});
-                nodes_.emplace_back();
+                const int32_t fresh = static_cast<int32_t>(nodes.size());
+                nodes[static_cast<size_t>(node)].children.push_back({b, fresh});
+                nodes.emplace_back();
                 node = fresh;
             }
         }
-        nodes_[static_cast<size_t>(node)].tokens.push_back(static_cast<int32_t>(id));
+        nodes[static_cast<size_t>(node)].tokens.push_back(static_cast<int32_t>(id));
         texts_[id] = std::move(text);
     }
+    // Preorder, children by byte value.
+    struct Frame {
+        int32_t node;
+        uint8_t byte;
+        uint16_t depth;
+        size_t slot;  // index in the flat arrays, for end_
+        bool done;
+    };
+    std::vector<Frame> stack{{0, 0, 0, 0, false}};
+    while (!stack.empty()) {
+        Frame f = stack.back();
+        stack.pop_back();
+        if (f.done) {
+            end_[f.slot] = static_cast<uint32_t>(byte_.size());
+            continue;
+        }
+        const size_t slot = byte_.size();
+        byte_.push_back(f.byte);
+        depth_.push_back(f.depth);
+        end_.push_back(0);
+        tok_begin_.push_back(static_cast<uint32_t>(tokens_.size()));
+        Node& n = nodes[static_cast<size_t>(f.node)];
+        tokens_.insert(tokens_.end(), n.tokens.begin(), n.tokens.end());
+        max_depth_ = std::max(max_depth_, f.depth);
+        stack.push_back({f.node, 0, f.depth, slot, true});
+        std::sort(n.children.begin(), n.children.end());
+        for (auto it = n.children.rbegin(); it != n.children.rend(); ++it) {
+            stack.push_back({it->second, it->first, static_cast<uint16_t>(f.depth + 1), 0, false});
+        }
+    }
+    tok_begin_.push_back(static_cast<uint32_t>(tokens_.size()));
 }
 
 void TokenTrie::allowed(const Grammar& g, const MatchState& state, std::vector<uint8_t>& out) const {
     out.assign(texts_.size(), 0);
-    struct Frame {
-        int32_t node;
-        MatchState state;
-    };
-    std::vector<Frame> work;
-    work.push_back({0, state});
-    MatchState next;
-    while (!work.empty()) {
-        Frame f = std::move(work.back());
-        work.pop_back();
-        const Node& n = nodes_[static_cast<size_t>(f.node)];
-        if (f.node != 0) {
-            for (int32_t id : n.tokens) out[static_cast<size_t>(id)] = 1;
+    std::vector<MatchState> at(static_cast<size_t>(max_depth_) + 1);
+    at[0] = state;
+    const uint32_t n = static_cast<uint32_t>(byte_.size());
+    for (uint32_t i = 1; i < n;) {
+        const uint16_t d = depth_[i];
+        if (!Matcher::step(g, at[d - 1u], byte_[i], at[d])) {
+            i = end_[i];
+            continue;
         }
-        for (const auto& [b, child] : n.children) {
-            if (Matcher::step(g, f.state, b, next)) work.push_back({child, std::move(next)});
-        }
+        for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) out[static_cast<size_t>(tokens_[k])] = 1;
+        ++i;
     }
 }
 
-void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint8_t>& out) const {
-    out.assign(texts_.size(), 0);
-    std::vector<std::pair<int32_t, int32_t>> work{{0, state}};  // (trie node, state id)
-    while (!work.empty()) {
-        const auto [node, sid] = work.back();
-        work.pop_back();
-        const Node& n = nodes_[static_cast<size_t>(node)];
-        if (node != 0) {
-            for (int32_t id : n.tokens) out[static_cast<size_t>(id)] = 1;
+void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint64_t>& out) const {
+    out.assign((texts_.size() + 63) / 64, 0);
+    std::vector<int32_t> at(static_cast<size_t>(max_depth_) + 1);
+    at[0] = state;
+    const uint32_t n = static_cast<uint32_t>(byte_.size());
+    for (uint32_t i = 1; i < n;) {
+        const uint16_t d = depth_[i];
+        const int32_t s = table.next(at[d - 1u], byte_[i]);
+        if (s < 0) {
+            i = end_[i];  // the grammar rejects this prefix: skip every token below it
+            continue;
         }
-        for (const auto& [b, child] : n.children) {
-            const int32_t next = table.next(sid, b);
-            if (next >= 0) work.push_back({child, next});
+        at[d] = s;
+        for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) {
+            const int32_t id = tokens_[k];
+            out[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
         }
+        ++i;
     }
 }
 
 GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie,
                                      std::vector<int32_t> eog)
-    : matcher_(std::move(grammar)), trie_(std::move(trie)), eog_(std::move(eog)), table_(matcher_.grammar()) {}
+    : grammar_(std::move(grammar)), trie_(std::move(trie)), eog_(std::move(eog)), table_(*grammar_) {
+    state_ = table_.intern(Matcher::initial(*grammar_));
+}
 
 void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
     if (table_.size() > kMaxStates || masks_.size() > kMaxMasks) {
+        // Bounded memory: start the caches over from the current state.
+        const MatchState current = table_.state(state_);
         table_.clear();
         masks_.clear();
+        state_ = table_.intern(current);
     }
-    const int32_t sid = table_.intern(matcher_.state());
-    auto it = masks_.find(sid);
+    auto it = masks_.find(state_);
     if (it == masks_.end()) {
-        it = masks_.emplace(sid, std::vector<uint8_t>()).first;
-        trie_->allowed(table_, sid, it->second);
+        it = masks_.emplace(state_, std::vector<uint64_t>()).first;
+        trie_->allowed(table_, state_, it->second);
     }
-    const std::vector<uint8_t>& allowed_ = it->second;
-    const bool can_end = matcher_.can_end();
+    const std::vector<uint64_t>& bits = it->second;
+    const bool can_end = !dead_ && table_.can_end(state_);
     std::vector<float> eog_logits;
     for (int32_t id : eog_) eog_logits.push_back(id >= 0 && id < n_vocab ? logits[id] : -INFINITY);
-    for (int64_t i = 0; i < n_vocab; ++i) {
-        if (i >= static_cast<int64_t>(allowed_.size()) || !allowed_[static_cast<size_t>(i)]) logits[i] = -INFINITY;
+    const int64_t words = std::min<int64_t>(static_cast<int64_t>(bits.size()), (n_vocab + 63) / 64);
+    for (int64_t w = 0; w < words; ++w) {
+        const uint64_t m = dead_ ? 0 : bits[static_cast<size_t>(w)];
+        if (m == ~uint64_t(0)) continue;
+        float* l = logits + w * 64;
+        const int64_t n = std::min<int64_t>(64, n_vocab - w * 64);
+        if (m == 0) {
+            std::fill(l, l + n, -INFINITY);
+            continue;
+        }
+        for (int64_t k = 0; k < n; ++k) l[k] = (m >> k) & 1 ? l[k] : -INFINITY;
     }
+    for (int64_t i = words * 64; i < n_vocab; ++i) logits[i] = -INFINITY;
     for (size_t k = 0; k < eog_.size(); ++k) {
         const int32_t id = eog_[k];
         if (id >= 0 && id < n_vocab) logits[id] = can_end ? eog_logits[k] : -INFINITY;
@@ -147,7 +197,16 @@ void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
 
 void GrammarConstraint::accept(int32_t token) {
     if (std::find(eog_.begin(), eog_.end(), token) != eog_.end()) return;
-    if (token >= 0 && static_cast<size_t>(token) < trie_->n_tokens()) matcher_.accept(trie_->text(token));
+    if (dead_ || token < 0 || static_cast<size_t>(token) >= trie_->n_tokens()) return;
+    int32_t s = state_;
+    for (char c : trie_->text(token)) {
+        s = table_.next(s, static_cast<uint8_t>(c));
+        if (s < 0) {
+            dead_ = true;  // nothing is allowed any more (a caller accepted a masked token)
+            return;
+        }
+    }
+    state_ = s;
 }
 
 }  // namespace tf::grammar

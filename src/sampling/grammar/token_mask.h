@@ -3,6 +3,7 @@
 // rejects every token below it at once. GrammarConstraint plugs this into the sampler.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,15 +22,28 @@ class StateTable {
   public:
     explicit StateTable(const Grammar& g) : g_(g) {}
     int32_t intern(const MatchState& s);
-    int32_t next(int32_t state, uint8_t byte);  // -1: the byte is rejected
+    // -1: the byte is rejected. A dense 256-entry row per state, filled on first use, so the
+    // trie walk costs an array read per node.
+    int32_t next(int32_t state, uint8_t byte) {
+        const int32_t t = next_[static_cast<size_t>(state)][byte];
+        if (t != kUnknown) return t;
+        const int32_t computed = compute(state, byte);  // may grow next_: index again afterwards
+        next_[static_cast<size_t>(state)][byte] = computed;
+        return computed;
+    }
+    bool can_end(int32_t state) const { return can_end_[static_cast<size_t>(state)] != 0; }
+    const MatchState& state(int32_t id) const { return states_[static_cast<size_t>(id)]; }
     size_t size() const { return states_.size(); }
     void clear();
 
   private:
+    static constexpr int32_t kUnknown = -2;
+    int32_t compute(int32_t state, uint8_t byte);
     const Grammar& g_;
     std::unordered_map<std::string, int32_t> ids_;
     std::vector<MatchState> states_;
-    std::unordered_map<uint64_t, int32_t> transitions_;
+    std::vector<std::array<int32_t, 256>> next_;
+    std::vector<uint8_t> can_end_;
     MatchState scratch_;
 };
 
@@ -39,16 +53,21 @@ class TokenTrie {
 
     // allowed[id] = 1 for every token whose text the grammar accepts after `state`.
     void allowed(const Grammar& g, const MatchState& state, std::vector<uint8_t>& allowed) const;
-    void allowed(StateTable& table, int32_t state, std::vector<uint8_t>& allowed) const;
+    // The same as a bitset (bit id % 64 of word id / 64).
+    void allowed(StateTable& table, int32_t state, std::vector<uint64_t>& bits) const;
     const std::string& text(int32_t id) const { return texts_[static_cast<size_t>(id)]; }
     size_t n_tokens() const { return texts_.size(); }
 
   private:
-    struct Node {
-        std::vector<std::pair<uint8_t, int32_t>> children;
-        std::vector<int32_t> tokens;
-    };
-    std::vector<Node> nodes_;
+    // The trie in preorder, flat, so that a walk reads memory front to back: node i has the
+    // edge byte byte_[i] from its parent at depth depth_[i], its subtree ends before end_[i],
+    // and the tokens ending there are tokens_[tok_begin_[i] .. tok_begin_[i + 1]). Node 0 is
+    // the root.
+    std::vector<uint8_t> byte_;
+    std::vector<uint16_t> depth_;
+    std::vector<uint32_t> end_, tok_begin_;
+    std::vector<int32_t> tokens_;
+    uint16_t max_depth_ = 0;
     std::vector<std::string> texts_;  // generated text of each token; empty for control tokens
 };
 
@@ -59,14 +78,16 @@ class GrammarConstraint : public sampling::Constraint {
     GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie, std::vector<int32_t> eog);
     void apply(float* logits, int64_t n_vocab) override;
     void accept(int32_t token) override;
-    const Matcher& matcher() const { return matcher_; }
+    bool can_end() const { return table_.can_end(state_); }
 
   private:
-    Matcher matcher_;
+    std::shared_ptr<const Grammar> grammar_;
     std::shared_ptr<const TokenTrie> trie_;
     std::vector<int32_t> eog_;
     StateTable table_;
-    std::unordered_map<int32_t, std::vector<uint8_t>> masks_;  // by state id
+    int32_t state_ = 0;  // the matcher's state, as an id of table_
+    bool dead_ = false;  // a token the grammar rejects was accepted (cannot happen through apply)
+    std::unordered_map<int32_t, std::vector<uint64_t>> masks_;  // by state id
 };
 
 }  // namespace tf::grammar
