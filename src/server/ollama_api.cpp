@@ -11,10 +11,6 @@ namespace {
 
 bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiError& err) {
     if (!ollama_options(body.value("options", ojson()), svc.model().hp.n_vocab, r.options, err)) return false;
-    if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty())) {
-        err = {400, "tool calling is not supported yet", "tools"};
-        return false;
-    }
     if (auto it = body.find("format"); it != body.end() && !it->is_null()) {
         if (it->is_string() && it->get<std::string>() == "json") {
             r.constraint = svc.schema_constraint(ojson{{"type", "object"}}, err);
@@ -52,8 +48,9 @@ ojson final_fields(const engine::JobEvent& e) {
 }
 
 // Answers a job either as one JSON object or as NDJSON lines, `piece(text)` shaping the text.
+// With `finish`, the text is held back and the last line is finish(text) (tool calls).
 void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
-            std::function<ojson(const std::string&)> piece) {
+            std::function<ojson(const std::string&)> piece, std::function<ojson(const std::string&)> finish = nullptr) {
     if (!stream) {
         std::string text;
         const engine::JobEvent e = collect(*job, text, timeout_s);
@@ -61,7 +58,7 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
             send_ollama_error(res, {500, e.error, ""});
             return;
         }
-        ojson j = piece(text);
+        ojson j = finish ? finish(text) : piece(text);
         j.update(final_fields(e));
         res.set_content(dump(j), "application/json");
         return;
@@ -73,6 +70,7 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
         };
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
         engine::JobEvent e;
+        std::string held;
         while (true) {
             if (!job->next(e, 200)) {
                 if (!sink.is_writable() || std::chrono::steady_clock::now() > deadline) job->cancel();
@@ -82,8 +80,12 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
                 send(ojson{{"error", e.error}});
                 break;
             }
+            if (finish) {
+                held += e.text;
+                if (!e.done) continue;
+            }
             if (!e.text.empty() || e.done) {
-                ojson j = piece(e.text);
+                ojson j = finish ? finish(held) : piece(e.text);
                 if (e.done) {
                     j.update(final_fields(e));
                 } else {
@@ -108,7 +110,12 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
-        if (!parse_body(req, body, err) || !svc.render(body.value("messages", ojson()), r.prompt, err) || !prepare(svc, body, r, err)) {
+        if (!parse_body(req, body, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        const ojson* tools = body.contains("tools") && body["tools"].is_array() && !body["tools"].empty() ? &body["tools"] : nullptr;
+        if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
             send_ollama_error(res, err);
             return;
         }
@@ -118,9 +125,24 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             return;
         }
         const std::string model = svc.model_name();
-        answer(res, job, body.value("stream", true), opt.request_timeout_s, [=](const std::string& text) {
+        auto piece = [=](const std::string& text) {
             return ojson{{"model", model}, {"created_at", iso_now()}, {"message", {{"role", "assistant"}, {"content", text}}}};
-        });
+        };
+        std::function<ojson(const std::string&)> finish;
+        if (tools != nullptr) {
+            const engine::ToolSyntax syntax = svc.tool_syntax();
+            finish = [=](const std::string& text) {
+                const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
+                ojson j = piece(a.calls.empty() ? text : a.content);
+                if (!a.calls.empty()) {
+                    ojson calls = ojson::array();
+                    for (const auto& c : a.calls) calls.push_back({{"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+                    j["message"]["tool_calls"] = calls;
+                }
+                return j;
+            };
+        }
+        answer(res, job, body.value("stream", true), opt.request_timeout_s, piece, finish);
     });
 
     http.Post("/api/generate", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {

@@ -10,6 +10,26 @@ namespace tf::server {
 
 namespace {
 
+// The request's tools when it has any and tool_choice is not "none".
+const ojson* active_tools(const ojson& body) {
+    auto it = body.find("tools");
+    if (it == body.end() || !it->is_array() || it->empty()) return nullptr;
+    if (body.contains("tool_choice") && body["tool_choice"] == "none") return nullptr;
+    return &*it;
+}
+
+// OpenAI's tool_calls array for parsed calls.
+ojson openai_tool_calls(const std::vector<engine::ToolCall>& calls, const std::string& id_base, bool with_index) {
+    ojson out = ojson::array();
+    for (size_t i = 0; i < calls.size(); ++i) {
+        ojson c = {{"id", id_base + "-" + std::to_string(i)}, {"type", "function"},
+                   {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments.dump()}}}};
+        if (with_index) c["index"] = i;
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
 std::string new_id(const char* prefix) {
     static std::atomic<uint64_t> counter{0};
     char buf[48];
@@ -25,11 +45,40 @@ bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiE
         err = {400, "logprobs are not supported yet", "logprobs"};
         return false;
     }
-    if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty())) {
-        err = {400, "tool calling is not supported yet", "tools"};
-        return false;
+    if (const ojson* tools = active_tools(body)) {
+        const ojson choice = body.value("tool_choice", ojson("auto"));
+        std::string only;
+        bool forced = false;
+        if (choice.is_string()) {
+            const std::string c = choice.get<std::string>();
+            if (c == "required") forced = true;
+            else if (c != "auto" && c != "none") {
+                err = {400, "tool_choice must be auto, none, required or a function", "tool_choice"};
+                return false;
+            }
+        } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object() && choice["function"].contains("name")) {
+            forced = true;
+            only = choice["function"]["name"].get<std::string>();
+        } else {
+            err = {400, "tool_choice must be auto, none, required or a function", "tool_choice"};
+            return false;
+        }
+        if (forced) {
+            // The answer must be calls: the grammar of this model's tool-call syntax.
+            auto g = engine::tool_call_grammar(svc.tool_syntax(), *tools, body.value("parallel_tool_calls", true) && only.empty(), only);
+            if (!g) {
+                err = {400, g.error().message, "tools"};
+                return false;
+            }
+            r.constraint = svc.grammar_constraint(*g, err);
+            if (!r.constraint) return false;
+        }
     }
-    if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
+    if (auto it = body.find("response_format"); it != body.end() && !it->is_null() && !(r.constraint && it->is_object() && it->value("type", "") == "text")) {
+        if (r.constraint) {
+            err = {400, "response_format cannot be combined with a forced tool_choice", "response_format"};
+            return false;
+        }
         const std::string type = it->is_object() ? it->value("type", "") : "";
         if (type == "json_object") {
             r.constraint = svc.schema_constraint(ojson{{"type", "object"}}, err);
@@ -61,9 +110,12 @@ ojson usage_json(const engine::Timings& t, size_t prompt_tokens) {
 }
 
 // Streams a job as server-sent events; `chunk(text, finish)` builds each event's JSON.
+// With `finalize`, text is held back and the chunks it returns are sent at the end instead
+// (tool calls are known only once the answer is complete).
 void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int timeout_s,
                 std::function<ojson(const std::string& text, const engine::JobEvent* final)> chunk, bool include_usage,
-                std::function<ojson(const engine::JobEvent&)> usage_chunk, ojson first) {
+                std::function<ojson(const engine::JobEvent&)> usage_chunk, ojson first,
+                std::function<std::vector<ojson>(const std::string& text, const engine::JobEvent& final)> finalize = nullptr) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider("text/event-stream", [=](size_t, httplib::DataSink& sink) {
         auto send = [&](const ojson& j) {
@@ -76,6 +128,7 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
         }
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
         engine::JobEvent e;
+        std::string held;
         while (true) {
             if (!job->next(e, 200)) {
                 if (!sink.is_writable() || std::chrono::steady_clock::now() > deadline) job->cancel();
@@ -85,12 +138,18 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
                 send(ojson{{"error", {{"message", e.error}, {"type", "server_error"}}}});
                 break;
             }
-            if (!e.text.empty() && !send(chunk(e.text, nullptr))) {
+            if (finalize) {
+                held += e.text;
+            } else if (!e.text.empty() && !send(chunk(e.text, nullptr))) {
                 job->cancel();  // the client went away: free its slot
                 return false;
             }
             if (e.done) {
-                send(chunk("", &e));
+                if (finalize) {
+                    for (const ojson& c : finalize(held, e)) send(c);
+                } else {
+                    send(chunk("", &e));
+                }
                 if (include_usage) send(usage_chunk(e));
                 break;
             }
@@ -109,10 +168,17 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
-        if (!parse_body(req, body, err) || !svc.render(body.value("messages", ojson()), r.prompt, err) || !prepare(svc, body, r, err)) {
+        if (!parse_body(req, body, err)) {
             send_openai_error(res, err);
             return;
         }
+        const ojson* tools = body.contains("tools") && body["tools"].is_array() && !body["tools"].empty() ? &body["tools"] : nullptr;
+        if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
+            send_openai_error(res, err);
+            return;
+        }
+        const bool parse_tools = active_tools(body) != nullptr;
+        const engine::ToolSyntax syntax = svc.tool_syntax();
         const size_t n_prompt = r.prompt.size();
         auto job = submit(svc, std::move(r), err);
         if (!job) {
@@ -130,11 +196,21 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
                 send_openai_error(res, {500, e.error, ""});
                 return;
             }
+            ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+            std::string finish = openai_finish_reason(e.reason);
+            if (parse_tools) {
+                const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
+                if (!a.calls.empty()) {
+                    message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
+                    message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id, false);
+                    finish = "tool_calls";
+                }
+            }
             ojson j = {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model},
                        {"choices", ojson::array({{{"index", 0},
-                                                  {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                                                  {"message", message},
                                                   {"logprobs", nullptr},
-                                                  {"finish_reason", openai_finish_reason(e.reason)}}})},
+                                                  {"finish_reason", finish}}})},
                        {"usage", usage_json(e.timings, n_prompt)},
                        {"system_fingerprint", "terraferma"}};
             res.set_content(dump(j), "application/json");
@@ -161,7 +237,25 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
                 j["usage"] = usage_json(e.timings, n_prompt);
                 return j;
             },
-            first);
+            first,
+            parse_tools ? std::function<std::vector<ojson>(const std::string&, const engine::JobEvent&)>(
+                              [=](const std::string& text, const engine::JobEvent& e) {
+                                  const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
+                                  std::vector<ojson> out;
+                                  auto choice = [&](ojson delta, ojson finish) {
+                                      return base(ojson::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish)}}}));
+                                  };
+                                  if (a.calls.empty()) {
+                                      if (!text.empty()) out.push_back(choice({{"content", text}}, nullptr));
+                                      out.push_back(choice(ojson::object(), openai_finish_reason(e.reason)));
+                                  } else {
+                                      if (!a.content.empty()) out.push_back(choice({{"content", a.content}}, nullptr));
+                                      out.push_back(choice({{"tool_calls", openai_tool_calls(a.calls, "call-" + id, true)}}, nullptr));
+                                      out.push_back(choice(ojson::object(), "tool_calls"));
+                                  }
+                                  return out;
+                              })
+                        : nullptr);
     });
 
     http.Post("/v1/completions", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {

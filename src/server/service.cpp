@@ -23,6 +23,7 @@ Result<std::unique_ptr<Service>> Service::load(const std::string& path, const Se
     s->template_ = std::make_unique<chat::ChatTemplate>(std::move(tmpl.value()));
     s->trie_ = std::make_shared<const grammar::TokenTrie>(*s->tok_);
     s->scheduler_ = std::make_unique<engine::Scheduler>(*s->model_, *s->tok_, o.scheduler);
+    s->tool_syntax_ = engine::detect_tool_syntax(s->template_->source());
     return s;
 }
 
@@ -45,7 +46,8 @@ std::shared_ptr<sampling::Constraint> Service::schema_constraint(const nlohmann:
     return grammar_constraint(*text, err);
 }
 
-bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err) const {
+bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err,
+                     const nlohmann::ordered_json* tools) const {
     if (!messages.is_array() || messages.empty()) {
         err = {400, "'messages' must be a non-empty array", "messages"};
         return false;
@@ -58,6 +60,7 @@ bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t
     }
     chat::ChatRequest req;
     req.messages = messages;
+    if (tools != nullptr) req.tools = *tools;
     // Content parts (OpenAI's [{"type":"text","text":…}]) joined into plain text.
     for (auto& m : req.messages) {
         if (m.contains("content") && m["content"].is_array()) {
@@ -73,6 +76,16 @@ bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t
             m["content"] = text;
         } else if (m.contains("content") && m["content"].is_null()) {
             m["content"] = "";
+        }
+        // OpenAI sends a call's arguments as a JSON string; templates expect the object.
+        if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
+            for (auto& tc : m["tool_calls"]) {
+                if (tc.is_object() && tc.contains("function") && tc["function"].is_object() && tc["function"].contains("arguments") &&
+                    tc["function"]["arguments"].is_string()) {
+                    auto parsed = nlohmann::ordered_json::parse(tc["function"]["arguments"].get<std::string>(), nullptr, false);
+                    if (!parsed.is_discarded()) tc["function"]["arguments"] = parsed;
+                }
+            }
         }
     }
     auto p = engine::render_chat(*tok_, *template_, req);

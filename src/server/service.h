@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/scheduler.h"
+#include "engine/tool_calls.h"
 #include "model/model.h"
 #include "sampling/grammar/token_mask.h"
 #include "tokenizer/chat/chat_template.h"
@@ -40,8 +41,11 @@ class Service {
     // A grammar constraint from GBNF text or a JSON schema; null json → none.
     std::shared_ptr<sampling::Constraint> grammar_constraint(const std::string& gbnf, ApiError& err) const;
     std::shared_ptr<sampling::Constraint> schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const;
-    // Renders messages with the chat template (plain-text message contents).
-    bool render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err) const;
+    // Renders messages (and tools, when given) with the chat template; message contents stay
+    // plain text.
+    bool render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err,
+                const nlohmann::ordered_json* tools = nullptr) const;
+    engine::ToolSyntax tool_syntax() const { return tool_syntax_; }
 
   private:
     std::string name_, path_;
@@ -50,6 +54,7 @@ class Service {
     std::unique_ptr<chat::ChatTemplate> template_;
     std::shared_ptr<const grammar::TokenTrie> trie_;
     std::unique_ptr<engine::Scheduler> scheduler_;
+    engine::ToolSyntax tool_syntax_ = engine::ToolSyntax::Hermes;
 };
 
 }  // namespace tf::server

@@ -41,6 +41,12 @@ for (let seed = 1; seed <= 4; seed++) {
   assert.equal(typeof JSON.parse(r.message.content).ok, 'boolean');
 }
 assert.ok(ended > 0, 'no constrained answer finished');
+// Tools are rendered through the template; a reply without a call is plain content.
+const withTools = await ollama.chat({ model, messages, options, tools: [{ type: 'function', function: { name: 'get_weather',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }] });
+assert.equal(withTools.done, true);
+assert.equal(typeof withTools.message.content, 'string');
+
 const ps = await ollama.ps();
 assert.equal(ps.models.length, 1);
 console.log(`ollama client: ok (${ended} structured answers)`);

@@ -51,7 +51,22 @@ for (let seed = 1; seed <= 4; seed++) {
 }
 assert.ok(ended > 0, 'no constrained answer finished');
 
+// Tools, forced: the SDK gets tool_calls with JSON-string arguments.
+const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city',
+  parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 20 } }, required: ['city'] } } }];
+let called = 0;
+for (let seed = 1; seed <= 4; seed++) {
+  const r = await client.chat.completions.create({ model: 'm', messages, tools, tool_choice: 'required', max_tokens: 120, seed });
+  if (r.choices[0].finish_reason !== 'tool_calls') continue;
+  const call = r.choices[0].message.tool_calls[0];
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.name, 'get_weather');
+  assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
+  called++;
+}
+assert.ok(called > 0, 'no forced tool call finished');
+
 // Errors surface as the SDK's typed errors.
 await assert.rejects(client.chat.completions.create({ model: 'm', messages, temperature: 7 }), (e) => e.status === 400);
 
-console.log(`openai client: ok (${ended} structured answers)`);
+console.log(`openai client: ok (${ended} structured answers, ${called} tool calls)`);

@@ -15,6 +15,7 @@ Result<ChatTemplate> ChatTemplate::from_source(const std::string& source, std::s
     if (!t) return t.error();
     ChatTemplate c;
     c.template_ = std::move(t.value());
+    c.source_ = source;
     c.bos_ = std::move(bos);
     c.eos_ = std::move(eos);
     return c;

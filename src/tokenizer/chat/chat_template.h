@@ -29,10 +29,11 @@ class ChatTemplate {
 
     Result<std::string> apply(const ChatRequest& request) const;
     bool is_default() const { return is_default_; }
+    const std::string& source() const { return source_; }
 
   private:
     std::optional<jinja::Template> template_;
-    std::string bos_, eos_;
+    std::string bos_, eos_, source_;
     bool is_default_ = false;
 };
 

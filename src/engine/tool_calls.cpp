@@ -1,0 +1,155 @@
+#include "engine/tool_calls.h"
+
+#include "sampling/jsonschema/to_grammar.h"
+
+namespace tf::engine {
+
+using ojson = nlohmann::ordered_json;
+
+ToolSyntax detect_tool_syntax(const std::string& src) {
+    if (src.find("[TOOL_CALLS]") != std::string::npos) return ToolSyntax::Mistral;
+    if (src.find("<tool_call>") != std::string::npos) return ToolSyntax::Hermes;
+    if (src.find("<|python_tag|>") != std::string::npos || src.find("\"parameters\": dictionary") != std::string::npos) return ToolSyntax::Llama3;
+    return ToolSyntax::Hermes;
+}
+
+const char* tool_syntax_name(ToolSyntax s) {
+    switch (s) {
+        case ToolSyntax::Hermes: return "hermes";
+        case ToolSyntax::Llama3: return "llama3";
+        case ToolSyntax::Mistral: return "mistral";
+    }
+    return "hermes";
+}
+
+Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, bool parallel, const std::string& only) {
+    if (!tools.is_array() || tools.empty()) return Error{"'tools' must be a non-empty array"};
+    const char* args_key = syntax == ToolSyntax::Llama3 ? "parameters" : "arguments";
+    ojson any_of = ojson::array();
+    for (const auto& t : tools) {
+        if (!t.is_object() || !t.contains("function") || !t["function"].is_object() || !t["function"].contains("name") ||
+            !t["function"]["name"].is_string()) {
+            return Error{"every tool needs function.name"};
+        }
+        const std::string name = t["function"]["name"];
+        if (!only.empty() && name != only) continue;
+        ojson params = t["function"].value("parameters", ojson{{"type", "object"}});
+        if (params.is_object() && params.empty()) params = {{"type", "object"}};
+        any_of.push_back({{"type", "object"},
+                          {"properties", {{"name", {{"const", name}}}, {args_key, params}}},
+                          {"required", {"name", args_key}},
+                          {"additionalProperties", false}});
+    }
+    if (any_of.empty()) return Error{"tool_choice names '" + only + "', which is not among the tools"};
+    ojson call = any_of.size() == 1 ? any_of[0] : ojson{{"anyOf", any_of}};
+    jsonschema::GrammarOptions o;
+    o.flexible_whitespace = false;
+    o.ignore_unsupported = true;
+    auto g = jsonschema::schema_to_gbnf(call, o);
+    if (!g) return g.error();
+    // The call object is the schema grammar's root; wrap it in the family's syntax.
+    std::string gbnf = *g;
+    const size_t at = gbnf.find("root ::= ");
+    if (at == std::string::npos) return Error{"internal: no root rule"};
+    gbnf.replace(at, 9, "call ::= ");
+    switch (syntax) {
+        case ToolSyntax::Hermes:
+            gbnf += parallel ? "root ::= tc (\"\\n\" tc)*\n" : "root ::= tc\n";
+            gbnf += "tc ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"\n";
+            break;
+        case ToolSyntax::Llama3:
+            gbnf += parallel ? "root ::= call (\"; \" call)*\n" : "root ::= call\n";
+            break;
+        case ToolSyntax::Mistral:
+            gbnf += parallel ? "root ::= \"[TOOL_CALLS][\" call (\", \" call)* \"]\"\n" : "root ::= \"[TOOL_CALLS][\" call \"]\"\n";
+            break;
+    }
+    return gbnf;
+}
+
+namespace {
+
+bool to_call(const ojson& j, const char* args_key, ToolCall& out) {
+    if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return false;
+    out.name = j["name"];
+    const char* key = j.contains(args_key) ? args_key : (j.contains("arguments") ? "arguments" : "parameters");
+    out.arguments = j.contains(key) ? j[key] : ojson::object();
+    if (out.arguments.is_string()) {
+        auto parsed = ojson::parse(out.arguments.get<std::string>(), nullptr, false);
+        if (!parsed.is_discarded()) out.arguments = parsed;
+    }
+    return out.arguments.is_object();
+}
+
+std::string trim(std::string s) {
+    const size_t b = s.find_first_not_of(" \n\t\r");
+    if (b == std::string::npos) return "";
+    return s.substr(b, s.find_last_not_of(" \n\t\r") - b + 1);
+}
+
+}  // namespace
+
+ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text) {
+    ParsedAnswer a;
+    if (syntax == ToolSyntax::Hermes) {
+        size_t pos = 0;
+        while (true) {
+            const size_t open = text.find("<tool_call>", pos);
+            if (open == std::string::npos) {
+                a.content += text.substr(pos);
+                break;
+            }
+            const size_t close = text.find("</tool_call>", open);
+            if (close == std::string::npos) {
+                a.content += text.substr(pos);
+                break;
+            }
+            ToolCall c;
+            const auto j = ojson::parse(text.substr(open + 11, close - open - 11), nullptr, false);
+            if (!j.is_discarded() && to_call(j, "arguments", c)) {
+                a.content += text.substr(pos, open - pos);
+                a.calls.push_back(std::move(c));
+            } else {
+                a.content += text.substr(pos, close + 12 - pos);
+            }
+            pos = close + 12;
+        }
+    } else if (syntax == ToolSyntax::Mistral) {
+        const size_t at = text.find("[TOOL_CALLS]");
+        if (at != std::string::npos) {
+            const auto j = ojson::parse(trim(text.substr(at + 12)), nullptr, false);
+            if (j.is_array()) {
+                for (const auto& e : j) {
+                    ToolCall c;
+                    if (to_call(e, "arguments", c)) a.calls.push_back(std::move(c));
+                }
+            }
+            a.content = text.substr(0, at);
+            if (a.calls.empty()) a.content = text;
+        } else {
+            a.content = text;
+        }
+    } else {
+        std::string body = trim(text);
+        if (body.rfind("<|python_tag|>", 0) == 0) body = trim(body.substr(14));
+        size_t start = 0;
+        while (start < body.size()) {
+            size_t end = body.find("; {", start);
+            const std::string piece = body.substr(start, end == std::string::npos ? std::string::npos : end - start);
+            ToolCall c;
+            const auto j = ojson::parse(piece, nullptr, false);
+            if (j.is_discarded() || !to_call(j, "parameters", c)) {
+                a.calls.clear();
+                break;
+            }
+            a.calls.push_back(std::move(c));
+            if (end == std::string::npos) break;
+            start = end + 2;
+        }
+        if (a.calls.empty()) a.content = text;
+    }
+    a.content = trim(a.content);
+    return a;
+}
+
+}  // namespace tf::engine

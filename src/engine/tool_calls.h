@@ -1,0 +1,39 @@
+// Tool calling: the syntax a model family writes tool calls in, a grammar that forces a valid
+// call (each tool's arguments constrained by its parameter schema), and parsing the model's
+// text back into structured calls.
+//   hermes  (Qwen 2.5/3, Hermes, most ChatML models): <tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>
+//   llama3  (Llama 3.1/3.2): {"name": …, "parameters": {…}}
+//   mistral (Mistral, Nemo): [TOOL_CALLS][{"name": …, "arguments": {…}}, …]
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace tf::engine {
+
+enum class ToolSyntax { Hermes, Llama3, Mistral };
+
+// From the model's chat template (Hermes when nothing identifies the family).
+ToolSyntax detect_tool_syntax(const std::string& chat_template_source);
+const char* tool_syntax_name(ToolSyntax s);
+
+struct ToolCall {
+    std::string name;
+    nlohmann::ordered_json arguments;  // an object
+};
+
+// A GBNF grammar accepting one or more calls (`parallel`) of the given OpenAI-style tools
+// ([{"type":"function","function":{"name","parameters"}}]), or of the one named `only`.
+Result<std::string> tool_call_grammar(ToolSyntax syntax, const nlohmann::ordered_json& tools, bool parallel, const std::string& only = "");
+
+// The calls in a model's answer and the text around them. Malformed calls stay text.
+struct ParsedAnswer {
+    std::string content;
+    std::vector<ToolCall> calls;
+};
+ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text);
+
+}  // namespace tf::engine
