@@ -15,7 +15,8 @@ namespace tf::cli {
 namespace {
 
 struct DocArgs {
-    std::string model, output, store = ".terraferma/jobs.sqlite", prompt_file, schema_file, labels;
+    std::string model, output, store = ".terraferma/jobs.sqlite", prompt_file, schema_file, labels, manifest;
+    double watts = 15.0;
     std::vector<std::string> inputs;
     int parallel = 1, threads = 0, ctx = 4096, max_output = 1024, words = 120;
 };
@@ -30,6 +31,8 @@ void common_flags(CLI::App* app, DocArgs& a) {
     app->add_option("-c,--ctx-size", a.ctx, "Context in tokens; longer documents are processed in chunks")->capture_default_str()->check(CLI::Range(256, 1 << 20));
     app->add_option("--max-output", a.max_output, "Tokens an answer may take")->capture_default_str()->check(CLI::Range(16, 1 << 16));
     app->add_option("--prompt", a.prompt_file, "Prompt template file ({document}, {schema}, {labels}, {words} are replaced)");
+    app->add_option("--manifest", a.manifest, "Write the run's reproducibility manifest here (default: OUT.manifest.json beside -o)");
+    app->add_option("--watts-per-core", a.watts, "Energy estimate per busy core when RAPL counters are unreadable")->capture_default_str();
 }
 
 int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
@@ -49,6 +52,8 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     o.inputs = a.inputs;
     o.output = a.output;
     o.store_path = a.store;
+    o.manifest = a.manifest;
+    o.watts_per_core = a.watts;
     o.workers = a.parallel;
     o.threads_per_worker = a.threads > 0 ? a.threads : std::max(1, ThreadPool::default_threads() / a.parallel);
     auto r = pipeline::run_task(a.model, task, o);
@@ -59,6 +64,7 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     std::fprintf(stderr, "terraferma: %s: %zu documents (%zu computed, %zu from the store, %zu errors), %llu tokens in, %llu out, %.1f s\n",
                  what.c_str(), r->documents, r->computed, r->from_store, r->errors, static_cast<unsigned long long>(r->tokens_in),
                  static_cast<unsigned long long>(r->tokens_out), r->seconds);
+    if (!r->manifest_path.empty()) std::fprintf(stderr, "terraferma: %s: manifest %s (check it with 'terraferma verify')\n", what.c_str(), r->manifest_path.c_str());
     return kExitOk;
 }
 

@@ -35,5 +35,6 @@ void add_chat_command(CLI::App& root, Commands& commands);
 void add_bench_command(CLI::App& root, Commands& commands);
 void add_serve_command(CLI::App& root, Commands& commands);
 void add_document_commands(CLI::App& root, Commands& commands);
+void add_ledger_commands(CLI::App& root, Commands& commands);
 
 }  // namespace tf::cli

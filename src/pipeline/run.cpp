@@ -11,8 +11,11 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <ctime>
+#include <sys/resource.h>
 
 #include "model/model.h"
+#include "pipeline/manifest.h"
 #include "pipeline/store.h"
 #include "util/progress.h"
 #include "util/sha256.h"
@@ -52,6 +55,20 @@ Result<std::vector<std::string>> expand_inputs(const std::vector<std::string>& i
 
 namespace {
 
+double cpu_seconds_now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// The package energy counter (microjoules) when this machine exposes it; -1 otherwise.
+double rapl_uj() {
+    std::ifstream f("/sys/class/powercap/intel-rapl:0/energy_uj");
+    double v = -1;
+    if (!(f >> v)) return -1;
+    return v;
+}
+
 std::string hash_bytes(const std::string& b) {
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
@@ -60,6 +77,8 @@ std::string hash_bytes(const std::string& b) {
 
 Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
+    const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
     auto files = expand_inputs(o.inputs);
     if (!files) return files.error();
     auto model = model::Model::load(model_path);
@@ -173,10 +192,12 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
 
     // The output, in input order, from the store.
     std::string out;
+    std::vector<ManifestDocument> manifest_docs;
     for (const Item& item : items) {
         auto rec = (*store)->get(item.sha, key);
         if (!rec || !rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
         const JobRecord& r = **rec;
+        manifest_docs.push_back({item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : ""});
         ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
         if (r.status == "ok") {
             const ojson result = ojson::parse(r.output, nullptr, false);
@@ -202,7 +223,48 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
         std::filesystem::rename(tmp, o.output, ec);
         if (ec) return Error{o.output + ": cannot write: " + ec.message()};
     }
+    std::string manifest_path = o.manifest;
+    if (manifest_path.empty() && !o.output.empty()) {
+        manifest_path = o.output;
+        if (manifest_path.size() > 6 && manifest_path.substr(manifest_path.size() - 6) == ".jsonl") manifest_path.resize(manifest_path.size() - 6);
+        manifest_path += ".manifest.json";
+    }
+    if (!manifest_path.empty()) {
+        const std::string text = make_manifest(model_path, model_sha, task, manifest_docs).dump(1) + "\n";
+        const std::string tmp = manifest_path + ".partial";
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush()) return Error{manifest_path + ": cannot write"};
+        f.close();
+        std::error_code ec;
+        std::filesystem::rename(tmp, manifest_path, ec);
+        if (ec) return Error{manifest_path + ": cannot write: " + ec.message()};
+        sum.manifest_path = manifest_path;
+    }
     sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sum.cpu_seconds = cpu_seconds_now() - cpu0;
+    const double rapl1 = rapl0 >= 0 ? rapl_uj() : -1;
+    if (rapl0 >= 0 && rapl1 >= rapl0) {
+        sum.energy_wh = (rapl1 - rapl0) / 3.6e9;
+        sum.energy_source = "rapl";
+    } else {
+        sum.energy_wh = sum.cpu_seconds * o.watts_per_core / 3600.0;
+        sum.energy_source = "cpu-time x " + std::to_string(static_cast<int>(o.watts_per_core)) + " W";
+    }
+    RunRecord rr;
+    rr.started_at = started_at;
+    rr.task = task.kind;
+    rr.model_sha256 = model_sha;
+    rr.model_name = std::filesystem::path(model_path).stem().string();
+    rr.documents = static_cast<int64_t>(sum.documents);
+    rr.computed = static_cast<int64_t>(sum.computed);
+    rr.errors = static_cast<int64_t>(sum.errors);
+    rr.tokens_in = static_cast<int64_t>(sum.tokens_in);
+    rr.tokens_out = static_cast<int64_t>(sum.tokens_out);
+    rr.wall_seconds = sum.seconds;
+    rr.cpu_seconds = sum.cpu_seconds;
+    rr.energy_wh = sum.energy_wh;
+    rr.energy_source = sum.energy_source;
+    if (Status st = (*store)->record_run(rr); !st) return st.error();
     return sum;
 }
 

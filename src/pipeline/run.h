@@ -16,6 +16,8 @@ struct RunOptions {
     std::vector<std::string> inputs;
     std::string output;      // JSONL file; empty: standard output
     std::string store_path;  // SQLite job store
+    std::string manifest;    // where to write the run's manifest; empty: beside the output, or none
+    double watts_per_core = 15.0;  // energy estimate when RAPL counters are not readable
     int workers = 1;
     int threads_per_worker = 1;
     bool progress = true;
@@ -24,7 +26,9 @@ struct RunOptions {
 struct RunSummary {
     size_t documents = 0, computed = 0, from_store = 0, errors = 0;
     uint64_t tokens_in = 0, tokens_out = 0;
-    double seconds = 0;
+    double seconds = 0, cpu_seconds = 0, energy_wh = 0;
+    std::string energy_source;
+    std::string manifest_path;  // written, when not empty
 };
 
 // Files of the inputs: files as given, folders walked (sorted, hidden files skipped).

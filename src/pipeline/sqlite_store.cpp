@@ -53,6 +53,69 @@ class SqliteStore : public JobStore {
         return Status::success();
     }
 
+    Status record_run(const RunRecord& r) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db_,
+                               "INSERT INTO runs(started_at, task, model_sha256, model_name, documents, computed, errors, tokens_in, "
+                               "tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                               -1, &st, nullptr) != SQLITE_OK) {
+            return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        }
+        sqlite3_bind_int64(st, 1, r.started_at);
+        sqlite3_bind_text(st, 2, r.task.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, r.model_sha256.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, r.model_name.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, r.documents);
+        sqlite3_bind_int64(st, 6, r.computed);
+        sqlite3_bind_int64(st, 7, r.errors);
+        sqlite3_bind_int64(st, 8, r.tokens_in);
+        sqlite3_bind_int64(st, 9, r.tokens_out);
+        sqlite3_bind_double(st, 10, r.wall_seconds);
+        sqlite3_bind_double(st, 11, r.cpu_seconds);
+        sqlite3_bind_double(st, 12, r.energy_wh);
+        sqlite3_bind_text(st, 13, r.energy_source.c_str(), -1, SQLITE_TRANSIENT);
+        const int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        return Status::success();
+    }
+
+    Result<std::vector<RunRecord>> runs() override {
+        std::lock_guard<std::mutex> lock(mu_);
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db_,
+                               "SELECT started_at, task, model_sha256, model_name, documents, computed, errors, tokens_in, tokens_out, "
+                               "wall_seconds, cpu_seconds, energy_wh, energy_source FROM runs ORDER BY started_at",
+                               -1, &st, nullptr) != SQLITE_OK) {
+            return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        }
+        std::vector<RunRecord> out;
+        auto text = [&](int i) {
+            const unsigned char* t = sqlite3_column_text(st, i);
+            return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+        };
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            RunRecord r;
+            r.started_at = sqlite3_column_int64(st, 0);
+            r.task = text(1);
+            r.model_sha256 = text(2);
+            r.model_name = text(3);
+            r.documents = sqlite3_column_int64(st, 4);
+            r.computed = sqlite3_column_int64(st, 5);
+            r.errors = sqlite3_column_int64(st, 6);
+            r.tokens_in = sqlite3_column_int64(st, 7);
+            r.tokens_out = sqlite3_column_int64(st, 8);
+            r.wall_seconds = sqlite3_column_double(st, 9);
+            r.cpu_seconds = sqlite3_column_double(st, 10);
+            r.energy_wh = sqlite3_column_double(st, 11);
+            r.energy_source = text(12);
+            out.push_back(std::move(r));
+        }
+        sqlite3_finalize(st);
+        return out;
+    }
+
   private:
     sqlite3* db_;
     std::mutex mu_;
@@ -77,7 +140,11 @@ Result<std::unique_ptr<JobStore>> open_sqlite_store(const std::string& path) {
         "CREATE TABLE IF NOT EXISTS results("
         "  doc_sha256 TEXT NOT NULL, task_key TEXT NOT NULL, path TEXT, status TEXT NOT NULL,"
         "  output TEXT, error TEXT, finished_at INTEGER,"
-        "  PRIMARY KEY (doc_sha256, task_key));";
+        "  PRIMARY KEY (doc_sha256, task_key));"
+        "CREATE TABLE IF NOT EXISTS runs("
+        "  started_at INTEGER, task TEXT, model_sha256 TEXT, model_name TEXT, documents INTEGER, computed INTEGER,"
+        "  errors INTEGER, tokens_in INTEGER, tokens_out INTEGER, wall_seconds REAL, cpu_seconds REAL, energy_wh REAL,"
+        "  energy_source TEXT);";
     char* err = nullptr;
     if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : "unknown error";

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "util/result.h"
 
@@ -19,11 +20,23 @@ struct JobRecord {
     std::string error;   // message (error)
 };
 
+// One run in the ledger.
+struct RunRecord {
+    int64_t started_at = 0;  // unix seconds
+    std::string task, model_sha256, model_name;
+    int64_t documents = 0, computed = 0, errors = 0;
+    int64_t tokens_in = 0, tokens_out = 0;
+    double wall_seconds = 0, cpu_seconds = 0, energy_wh = 0;
+    std::string energy_source;  // "rapl" or "cpu-time x watts"
+};
+
 class JobStore {
   public:
     virtual ~JobStore() = default;
     virtual Result<std::optional<JobRecord>> get(const std::string& doc_sha256, const std::string& task_key) = 0;
     virtual Status put(const JobRecord& record) = 0;  // keeps an existing record
+    virtual Status record_run(const RunRecord& run) = 0;
+    virtual Result<std::vector<RunRecord>> runs() = 0;
 };
 
 // SQLite in WAL mode at `path` (created with its folder when absent).

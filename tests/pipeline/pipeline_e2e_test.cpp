@@ -102,6 +102,40 @@ TEST(PipelineE2E, extract_over_every_sample_document_then_again_from_the_store) 
     ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_NE(again.err.find("0 computed, " + std::to_string(n_files) + " from the store"), std::string::npos) << again.err;
     EXPECT_EQ(slurp(tmp.path / "out.jsonl"), first);
+    // The manifest re-runs every document from scratch: all identical.
+    auto verify = tf::test::run_terraferma({"verify", (tmp.path / "out.manifest.json").string(), "-t", "2"});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_NE(verify.out.find(std::to_string(n_files) + " documents: " + std::to_string(n_files) + " identical"), std::string::npos) << verify.out;
+    // The ledger counts both runs.
+    auto report = tf::test::run_terraferma({"report", "--store", (tmp.path / "jobs.sqlite").string(), "--json"});
+    ASSERT_EQ(report.exit_code, 0) << report.err;
+    const json rep = json::parse(report.out);
+    EXPECT_EQ(rep["total"]["runs"], 2);
+    EXPECT_GT(rep["total"]["tokens_in"].get<int64_t>(), 1000);
+    EXPECT_GT(rep["total"]["cloud_cost"]["gpt-4o"].get<double>(), 0.0);
+}
+
+TEST(PipelineE2E, verify_detects_a_changed_model) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    fs::copy_file(tf::test::reference_dir() / "models/tiny-llama.gguf", tmp.path / "model.gguf");
+    std::ofstream(tmp.path / "a.txt") << "Invoice 7, issued in 1999.";
+    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
+    auto r = tf::test::run_terraferma({"extract", "-m", (tmp.path / "model.gguf").string(), "--schema", (tmp.path / "s.json").string(), "--store",
+                                       (tmp.path / "j.sqlite").string(), "-c", "1024", "--max-output", "32", "-o", (tmp.path / "o.jsonl").string(),
+                                       (tmp.path / "a.txt").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto ok = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out;
+    {
+        // One byte of the last tensor changes: the file still loads, the results could differ.
+        std::fstream f(tmp.path / "model.gguf", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(-10, std::ios::end);
+        f.put('\x42');
+    }
+    auto bad = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.out.find("not the model that produced these results"), std::string::npos) << bad.out << bad.err;
 }
 
 TEST(PipelineE2E, classify_and_summarize) {
