@@ -50,6 +50,7 @@ struct Context::Scratch {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, act, logits_in;
     std::vector<float> router, moe_in, moe_gate, moe_up, moe_act, moe_out;
     std::vector<int64_t> out_rows;
+    std::vector<uint8_t> activations;  // quantized activation rows for the matrix products
     // Per worker: a query copy, scores and value accumulators for one (token, head).
     struct Worker {
         std::vector<float> q, scores, acc;
@@ -101,6 +102,16 @@ Context::Context(const Model& model, const ContextOptions& o)
 }
 
 Context::~Context() = default;
+
+// out = W x for n rows of x, the activations converted into the context's scratch (no
+// allocation once it has grown to the largest batch).
+void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) {
+    const kernels::WeightMatrix m = matrix(w);
+    const size_t bytes = static_cast<size_t>(kernels::activation_row_bytes(m.type, m.n_cols) * n);
+    ensure(s_->activations, bytes);
+    kernels::quantize_activation_rows(m.type, x, n, m.n_cols, s_->activations.data(), pool_.get());
+    kernels::matmul(m, s_->activations.data(), n, out, m.n_rows, pool_.get());
+}
 
 // Causal attention of the batch's queries over their own sequences in the F16 cache, with one
 // of the numerics of AttentionNumerics. Each (token, head) is computed alone, in position
@@ -220,14 +231,14 @@ void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, flo
     ensure(s.gate, static_cast<size_t>(n * F));
     ensure(s.up, static_cast<size_t>(n * F));
     ensure(s.act, static_cast<size_t>(n * F));
-    kernels::matmul_f32(matrix(L.ffn_gate), x, n, s.gate.data(), pool_.get());
-    kernels::matmul_f32(matrix(L.ffn_up), x, n, s.up.data(), pool_.get());
+    matmul(L.ffn_gate, x, n, s.gate.data());
+    matmul(L.ffn_up, x, n, s.up.data());
     if (m_.activation == FfnActivation::GELU) {
         kernels::geglu(s.gate.data(), s.up.data(), n * F, s.act.data());
     } else {
         kernels::swiglu(s.gate.data(), s.up.data(), n * F, s.act.data());
     }
-    kernels::matmul_f32(matrix(L.ffn_down), s.act.data(), n, out, pool_.get());
+    matmul(L.ffn_down, s.act.data(), n, out);
 }
 
 // Mixture of experts (Mixtral): softmax over the router's logits, the top n_expert_used
@@ -239,7 +250,7 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
     const int64_t E = hp.n_embd, X = hp.n_expert, K = hp.n_expert_used, F = L.expert_gate[0].rows();
     Scratch& s = *s_;
     ensure(s.router, static_cast<size_t>(n * X));
-    kernels::matmul_f32(matrix(L.ffn_router), x, n, s.router.data(), pool_.get());
+    matmul(L.ffn_router, x, n, s.router.data());
     std::vector<int32_t> chosen(static_cast<size_t>(n * K));
     std::vector<float> weight(static_cast<size_t>(n * K));
     for (int64_t t = 0; t < n; ++t) {
@@ -271,10 +282,10 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
         ensure(s.moe_act, static_cast<size_t>(m * F));
         ensure(s.proj, static_cast<size_t>(m * E));
         for (int64_t r = 0; r < m; ++r) std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E, static_cast<size_t>(E) * 4);
-        kernels::matmul_f32(matrix(L.expert_gate[static_cast<size_t>(e)]), s.moe_in.data(), m, s.moe_gate.data(), pool_.get());
-        kernels::matmul_f32(matrix(L.expert_up[static_cast<size_t>(e)]), s.moe_in.data(), m, s.moe_up.data(), pool_.get());
+        matmul(L.expert_gate[static_cast<size_t>(e)], s.moe_in.data(), m, s.moe_gate.data());
+        matmul(L.expert_up[static_cast<size_t>(e)], s.moe_in.data(), m, s.moe_up.data());
         kernels::swiglu(s.moe_gate.data(), s.moe_up.data(), m * F, s.moe_act.data());
-        kernels::matmul_f32(matrix(L.expert_down[static_cast<size_t>(e)]), s.moe_act.data(), m, s.proj.data(), pool_.get());
+        matmul(L.expert_down[static_cast<size_t>(e)], s.moe_act.data(), m, s.proj.data());
         for (int64_t r = 0; r < m; ++r) {
             const int64_t slot = slots[static_cast<size_t>(r)];
             std::memcpy(&s.moe_out[static_cast<size_t>(slot * E)], &s.proj[static_cast<size_t>(r * E)], static_cast<size_t>(E) * 4);
@@ -367,9 +378,9 @@ Result<std::vector<float>> Context::decode(const Batch& b) {
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
         for (int64_t t = 0; t < T; ++t) kernels::rms_norm(x + t * E, L.attn_norm.data(), E, eps, xn + t * E);
-        kernels::matmul_f32(matrix(L.wq), xn, T, s.q.data(), pool_.get());
-        kernels::matmul_f32(matrix(L.wk), xn, T, s.k.data(), pool_.get());
-        kernels::matmul_f32(matrix(L.wv), xn, T, s.v.data(), pool_.get());
+        matmul(L.wq, xn, T, s.q.data());
+        matmul(L.wk, xn, T, s.k.data());
+        matmul(L.wv, xn, T, s.v.data());
         const kernels::RopeParams& rope = rope_[il];
         for (int64_t t = 0; t < T; ++t) {
             float* qt = s.q.data() + t * H * Dk;
@@ -408,7 +419,7 @@ Result<std::vector<float>> Context::decode(const Batch& b) {
             }
             if (n == 0) break;
         }
-        kernels::matmul_f32(matrix(L.wo), s.attn.data(), n, s.proj.data(), pool_.get());
+        matmul(L.wo, s.attn.data(), n, s.proj.data());
         if (!L.attn_post_norm.empty()) {
             for (int64_t t = 0; t < n; ++t) kernels::rms_norm(s.proj.data() + t * E, L.attn_post_norm.data(), E, eps, s.proj.data() + t * E);
         }
@@ -428,7 +439,7 @@ Result<std::vector<float>> Context::decode(const Batch& b) {
     std::vector<float> logits(static_cast<size_t>(n_out) * hp.n_vocab);
     if (n_out == 0) return logits;
     for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, xn + t * E);
-    kernels::matmul_f32(matrix(m_.output), xn, n_out, logits.data(), pool_.get());
+    matmul(m_.output, xn, n_out, logits.data());
     if (m_.final_softcap != 0.0f) kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), m_.final_softcap);
     return logits;
 }

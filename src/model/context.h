@@ -82,6 +82,7 @@ class Context {
     void attention(int layer, const Batch& b, const float* q, float* out);
     void feed_forward(const LayerWeights& L, const float* x, int64_t n, float* out);
     void moe(const LayerWeights& L, const float* x, int64_t n, float* out);
+    void matmul(const TensorRef& w, const float* x, int64_t n, float* out);
 
     const Model& m_;
     int n_ctx_;
