@@ -3,6 +3,7 @@
 // whitespace), and the refusals refused.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -129,6 +130,33 @@ TEST(JsonSchemaGrammar, compact_objects_required_optional_and_additional) {
     EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}],"x":1})"));  // additional
     EXPECT_FALSE(matches(g, R"({"id":"12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}],"total":-1})"));
     EXPECT_FALSE(matches(g, R"({"id": "12345678-1234-1234-1234-1234567890ab","lines":[{"sku":"ABC-12","qty":3}]})"));  // compact
+}
+
+TEST(JsonSchemaGrammar, pathological_inputs_fail_cleanly_or_stay_bounded) {
+    std::string err;
+    // Deep nesting.
+    std::string deep = "{\"type\":\"string\"}";
+    for (int i = 0; i < 200; ++i) deep = "{\"type\":\"array\",\"items\":" + deep + "}";
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(deep), false, &err));
+    EXPECT_NE(err.find("deeper than 64"), std::string::npos) << err;
+    // A reference cycle through allOf.
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"allOf":[{"$ref":"#/$defs/a"}],"$defs":{"a":{"$ref":"#/$defs/a"}}})"), false, &err));
+    // A huge enum compiles quickly.
+    nlohmann::ordered_json big = {{"enum", nlohmann::ordered_json::array()}};
+    for (int i = 0; i < 20000; ++i) big["enum"].push_back("value-" + std::to_string(i));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto g = compile(big, false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
+    EXPECT_TRUE(matches(g, "\"value-19999\""));
+    // An "exponential" regex is just a grammar here, and deep groups are refused.
+    EXPECT_TRUE(compile(nlohmann::ordered_json::parse(R"({"type":"string","pattern":"^(a|a)*(a|aa)+b$"})"), false, &err)) << err;
+    std::string groups = "^" + std::string(300, '(') + "a" + std::string(300, ')') + "$";
+    EXPECT_FALSE(compile(nlohmann::ordered_json{{"type", "string"}, {"pattern", groups}}, false, &err));
+    EXPECT_NE(err.find("nested deeper"), std::string::npos) << err;
+    auto gbnf = tf::grammar::parse_gbnf("root ::= " + std::string(5000, '(') + "\"a\"" + std::string(5000, ')'));
+    ASSERT_FALSE(gbnf.ok());
+    EXPECT_NE(gbnf.error().message.find("nested deeper"), std::string::npos);
 }
 
 TEST(JsonSchemaGrammar, recursion_and_errors) {

@@ -269,3 +269,64 @@ TEST(ServerE2E, forced_tool_calls) {
 }
 
 }  // namespace
+
+namespace {
+
+int64_t metric(httplib::Client& c, const std::string& name) {
+    auto r = c.Get("/metrics");
+    if (!r) return -1;
+    const size_t at = r->body.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : static_cast<int64_t>(std::stod(r->body.substr(at + name.size() + 2)));
+}
+
+// Raw HTTP: wrong types are 400 naming the field; a client that goes away mid-stream frees its
+// slot (the generation is cancelled) and the server keeps serving.
+TEST(ServerE2E, wrong_types_and_mid_stream_disconnects) {
+    TF_REQUIRE_REFERENCE();
+    // A long context, so that the abandoned generation could run for tens of seconds.
+    tf::test::ServerProcess srv({"-m", model_path("vocab-llama3-llama-Q8_0"), "-t", "1", "--parallel", "2", "-c", "32768"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    for (const auto& [body, param] : std::vector<std::pair<std::string, std::string>>{
+             {R"({"messages":"hi"})", ""}, {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":"many"})", "max_tokens"},
+             {R"({"messages":[{"role":"user","content":"x"}],"stop":[1,2]})", "stop"},
+             {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})", "response_format"},
+             {R"({"messages":[{"content":"no role"}]})", "messages"}}) {
+        auto r = c.Post("/v1/chat/completions", body, "application/json");
+        ASSERT_TRUE(r) << body;
+        EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
+        if (!param.empty()) {
+            EXPECT_EQ(json::parse(r->body)["error"]["param"], param) << body;
+        }
+    }
+    // Start an endless stream, read its first bytes, hang up.
+    {
+        httplib::Client s("127.0.0.1", srv.port());
+        json body = chat_body("Tell me everything.", 100000, 1.0, 1);
+        body["stream"] = true;
+        httplib::Request req;
+        req.method = "POST";
+        req.path = "/v1/chat/completions";
+        req.body = body.dump();
+        req.set_header("Content-Type", "application/json");
+        size_t got = 0;
+        req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+            got += n;
+            return got < 2000;  // returning false closes the connection
+        };
+        s.send(req);
+        EXPECT_GE(got, 2000u);
+    }
+    int64_t active = -1;
+    for (int i = 0; i < 30 && active != 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        active = metric(c, "terraferma_active_requests");
+    }
+    EXPECT_EQ(active, 0) << "the abandoned generation still runs";
+    auto health = c.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    EXPECT_EQ(chat_text(c, chat_body("Still there?", 4, 0.0, 1)).find("<error"), std::string::npos);
+}
+
+}  // namespace

@@ -234,7 +234,9 @@ class Parser {
                 seq.push_back({Element::Chars, add_charset(CharSet{{}, true})});
             } else if (c == '(') {
                 ++pos_;
+                if (++depth_ > kMaxNesting) return error("groups nested deeper than " + std::to_string(kMaxNesting));
                 auto inner = parse_alternatives(rule_name, true);
+                --depth_;
                 if (!inner) return inner.error();
                 skip_space(true);
                 if (peek() != ')') return error("expected ')'");
@@ -397,9 +399,11 @@ class Parser {
         return Status::success();
     }
 
+    static constexpr int kMaxNesting = 256;
     std::string_view s_;
     const GbnfLimits& limits_;
     size_t pos_ = 0;
+    int depth_ = 0;
     Grammar g_;
     std::vector<bool> defined_;
     std::map<std::string, std::string> first_use_;

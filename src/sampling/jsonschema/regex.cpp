@@ -156,7 +156,9 @@ class RegexParser {
             ++i_;
             if (p_.substr(i_, 2) == "?:") i_ += 2;
             else if (p_.substr(i_, 1) == "?") return err("lookaround and named groups are not supported");
+            if (++depth_ > 256) return err("groups nested deeper than 256");
             auto inner = alternation();
+            --depth_;
             if (!inner) return inner.error();
             if (!more() || p_[i_] != ')') return err("missing ')'");
             ++i_;
@@ -273,6 +275,7 @@ class RegexParser {
     std::string_view p_;
     const std::string& any_;
     size_t i_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace

@@ -143,6 +143,12 @@ class Converter {
 
     // allOf and the common case of a parent's keywords around an anyOf branch: one schema.
     Result<json> merge(json base, const json& other, const std::string& where) {
+        struct Depth {
+            int& d;
+            explicit Depth(int& x) : d(++x) {}
+            ~Depth() { --d; }
+        } guard(merge_depth_);
+        if (merge_depth_ > 64) return error(where, "$ref chain deeper than 64 (a reference cycle?)");
         if (other.is_boolean()) {
             if (!other.get<bool>()) return error(where, "a 'false' schema in allOf accepts nothing");
             return base;
@@ -556,6 +562,7 @@ class Converter {
     const std::string S_;
     std::map<std::string, std::string> rules_;
     std::map<std::string, std::string> ref_rules_;
+    int merge_depth_ = 0;
 };
 
 }  // namespace
