@@ -68,18 +68,35 @@ inline std::shared_ptr<engine::Job> submit(Service& svc, engine::GenerationReque
     return *job;
 }
 
+// The next event of a job. While waiting, cancels the job once the deadline passes or
+// `client_gone()` says the client left (a cancelled job still ends with a final event).
+template <typename ClientGone>
+engine::JobEvent next_event(engine::Job& job, std::chrono::steady_clock::time_point deadline, ClientGone client_gone) {
+    engine::JobEvent e;
+    while (!job.next(e, 200)) {
+        if (client_gone() || std::chrono::steady_clock::now() > deadline) job.cancel();
+    }
+    return e;
+}
+
+inline std::chrono::steady_clock::time_point deadline_after(int seconds) {
+    return std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+}
+
 // Waits for a job to finish, gathering its text; cancels it after `timeout_s`.
 inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    engine::JobEvent e;
+    const auto deadline = deadline_after(timeout_s);
     while (true) {
-        if (!job.next(e, 200)) {
-            if (std::chrono::steady_clock::now() > deadline) job.cancel();
-            continue;
-        }
+        engine::JobEvent e = next_event(job, deadline, [] { return false; });
         text += e.text;
         if (e.done) return e;
     }
+}
+
+// The request's "tools" when it has a non-empty list.
+inline const ojson* request_tools(const ojson& body) {
+    auto it = body.find("tools");
+    return it != body.end() && it->is_array() && !it->empty() ? &*it : nullptr;
 }
 
 inline const char* openai_finish_reason(engine::StopReason r) {

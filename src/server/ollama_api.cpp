@@ -68,14 +68,10 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
             const std::string line = dump(j) + "\n";
             return sink.write(line.data(), line.size());
         };
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-        engine::JobEvent e;
+        const auto deadline = deadline_after(timeout_s);
         std::string held;
         while (true) {
-            if (!job->next(e, 200)) {
-                if (!sink.is_writable() || std::chrono::steady_clock::now() > deadline) job->cancel();
-                continue;
-            }
+            const engine::JobEvent e = next_event(*job, deadline, [&] { return !sink.is_writable(); });
             if (!e.error.empty()) {
                 send(ojson{{"error", e.error}});
                 break;
@@ -114,7 +110,7 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_ollama_error(res, err);
             return;
         }
-        const ojson* tools = body.contains("tools") && body["tools"].is_array() && !body["tools"].empty() ? &body["tools"] : nullptr;
+        const ojson* tools = request_tools(body);
         if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
             send_ollama_error(res, err);
             return;

@@ -12,10 +12,8 @@ namespace {
 
 // The request's tools when it has any and tool_choice is not "none".
 const ojson* active_tools(const ojson& body) {
-    auto it = body.find("tools");
-    if (it == body.end() || !it->is_array() || it->empty()) return nullptr;
     if (body.contains("tool_choice") && body["tool_choice"] == "none") return nullptr;
-    return &*it;
+    return request_tools(body);
 }
 
 // OpenAI's tool_calls array for parsed calls.
@@ -126,14 +124,10 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
             job->cancel();
             return false;
         }
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-        engine::JobEvent e;
+        const auto deadline = deadline_after(timeout_s);
         std::string held;
         while (true) {
-            if (!job->next(e, 200)) {
-                if (!sink.is_writable() || std::chrono::steady_clock::now() > deadline) job->cancel();
-                continue;
-            }
+            const engine::JobEvent e = next_event(*job, deadline, [&] { return !sink.is_writable(); });
             if (!e.error.empty()) {
                 send(ojson{{"error", {{"message", e.error}, {"type", "server_error"}}}});
                 break;
@@ -172,7 +166,7 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_openai_error(res, err);
             return;
         }
-        const ojson* tools = body.contains("tools") && body["tools"].is_array() && !body["tools"].empty() ? &body["tools"] : nullptr;
+        const ojson* tools = request_tools(body);
         if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
             send_openai_error(res, err);
             return;
