@@ -1,10 +1,14 @@
 // terraferma extract --schema S.json | classify --labels a,b,c | summarize [--words N]
-//   -m MODEL INPUT... [-o OUT.jsonl] [--store PATH] [--parallel N]
+//   -m MODEL (INPUT... | --watch INBOX [--move-to DIR]) [-o OUT.jsonl] [--store PATH] [--parallel N]
 // One JSON line per document, in input order; per-document errors are lines with
 // "status":"error" and the batch goes on. Results live in the job store, so an interrupted
 // run continues where it stopped and finished documents are never recomputed.
+#include <atomic>
+#include <csignal>
 #include <fstream>
+#include <pthread.h>
 #include <sstream>
+#include <thread>
 
 #include "cli/command.h"
 #include "pipeline/run.h"
@@ -15,15 +19,20 @@ namespace tf::cli {
 namespace {
 
 struct DocArgs {
-    std::string model, output, store = ".terraferma/jobs.sqlite", prompt_file, schema_file, labels, manifest;
-    double watts = 15.0;
+    std::string model, output, store = ".terraferma/jobs.sqlite", prompt_file, schema_file, labels, manifest, watch, move_to;
+    double watts = 15.0, poll = 1.0;
     std::vector<std::string> inputs;
     int parallel = 1, threads = 0, ctx = 4096, max_output = 1024, words = 120;
 };
 
 void common_flags(CLI::App* app, DocArgs& a) {
     app->add_option("-m,--model", a.model, "GGUF model")->required();
-    app->add_option("inputs", a.inputs, "Documents: files (.txt .md .html .pdf .docx), folders (walked) or - for standard input")->required();
+    auto* inputs = app->add_option("inputs", a.inputs, "Documents: files (.txt .md .html .pdf .docx), folders (walked) or - for standard input");
+    auto* watch = app->add_option("--watch", a.watch, "Process the files arriving in this folder, until stopped (Ctrl-C / SIGTERM); -o is appended to");
+    inputs->excludes(watch);
+    watch->excludes(inputs);
+    app->add_option("--move-to", a.move_to, "With --watch: move each finished file here (default: leave it; the output marks it done)")->needs(watch);
+    app->add_option("--poll", a.poll, "With --watch: seconds between looks at the folder")->capture_default_str()->check(CLI::Range(0.05, 3600.0))->needs(watch);
     app->add_option("-o,--output", a.output, "Write the JSON lines here (atomically) instead of standard output");
     app->add_option("--store", a.store, "Job store (SQLite) holding every result")->capture_default_str();
     app->add_option("--parallel", a.parallel, "Documents processed at once (each with its own context)")->capture_default_str()->check(CLI::Range(1, 64));
@@ -35,7 +44,58 @@ void common_flags(CLI::App* app, DocArgs& a) {
     app->add_option("--watts-per-core", a.watts, "Energy estimate per busy core when RAPL counters are unreadable")->capture_default_str();
 }
 
+void print_summary(const std::string& what, const pipeline::RunSummary& r, const char* prefix = "") {
+    std::fprintf(stderr, "terraferma: %s: %s%zu documents (%zu computed, %zu from the store, %zu errors), %llu tokens in, %llu out, %.1f s",
+                 what.c_str(), prefix, r.documents, r.computed, r.from_store, r.errors, static_cast<unsigned long long>(r.tokens_in),
+                 static_cast<unsigned long long>(r.tokens_out), r.seconds);
+    if (r.computed > 0 && r.worker_seconds > 0) {
+        std::fprintf(stderr, ", %.1f documents/min, %.1f%% of the work outside the model",
+                     60.0 * static_cast<double>(r.documents) / std::max(r.seconds, 1e-9),
+                     100.0 * std::max(0.0, r.worker_seconds - r.model_seconds) / r.worker_seconds);
+    }
+    std::fprintf(stderr, "\n");
+}
+
+// Watches until SIGINT or SIGTERM: the signals are taken by a thread of their own that sets
+// the stop flag, so a document being computed finishes and is stored before the exit.
+int watch(const std::string& what, const DocArgs& a, const pipeline::TaskConfig& task, const pipeline::RunOptions& o) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::atomic<bool> stop{false};
+    std::thread waiter([&] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        stop = true;
+    });
+    pipeline::WatchOptions w;
+    w.inbox = a.watch;
+    w.move_to = a.move_to;
+    w.poll_seconds = a.poll;
+    w.stop = &stop;
+    w.on_round = [&](const pipeline::RunSummary& r) { print_summary(what, r); };
+    std::fprintf(stderr, "terraferma: %s: watching %s (Ctrl-C to stop)\n", what.c_str(), a.watch.c_str());
+    auto r = pipeline::watch_task(a.model, task, o, w);
+    if (!stop) {
+        stop = true;
+        pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait, which takes it (blocked here)
+    }
+    waiter.join();
+    if (!r) {
+        print_error(what, r.error().message);
+        return kExitFailure;
+    }
+    print_summary(what, *r, "stopped watching after ");
+    return kExitOk;
+}
+
 int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
+    if (a.inputs.empty() && a.watch.empty()) {
+        print_error(what, "give documents (files, folders or -) or --watch FOLDER");
+        return kExitUsage;
+    }
     if (!a.prompt_file.empty()) {
         std::ifstream f(a.prompt_file);
         if (!f) {
@@ -56,14 +116,13 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     o.watts_per_core = a.watts;
     o.workers = a.parallel;
     o.threads_per_worker = a.threads > 0 ? a.threads : std::max(1, ThreadPool::default_threads() / a.parallel);
+    if (!a.watch.empty()) return watch(what, a, task, o);
     auto r = pipeline::run_task(a.model, task, o);
     if (!r) {
         print_error(what, r.error().message);
         return kExitFailure;
     }
-    std::fprintf(stderr, "terraferma: %s: %zu documents (%zu computed, %zu from the store, %zu errors), %llu tokens in, %llu out, %.1f s\n",
-                 what.c_str(), r->documents, r->computed, r->from_store, r->errors, static_cast<unsigned long long>(r->tokens_in),
-                 static_cast<unsigned long long>(r->tokens_out), r->seconds);
+    print_summary(what, *r);
     if (!r->manifest_path.empty()) std::fprintf(stderr, "terraferma: %s: manifest %s (check it with 'terraferma verify')\n", what.c_str(), r->manifest_path.c_str());
     return kExitOk;
 }

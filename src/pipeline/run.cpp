@@ -12,7 +12,11 @@
 #include <span>
 #include <thread>
 #include <ctime>
+#include <map>
+#include <set>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "pipeline/manifest.h"
@@ -73,63 +77,87 @@ std::string hash_bytes(const std::string& b) {
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
 
-}  // namespace
 
-Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
-    const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
-    auto files = expand_inputs(o.inputs);
-    if (!files) return files.error();
+// What every round needs, loaded once: the model, its tokenizer and template, the store.
+struct Loaded {
+    std::string model_path, model_sha, key;
+    std::unique_ptr<model::Model> model;
+    std::unique_ptr<tok::Tokenizer> tok;
+    std::unique_ptr<chat::ChatTemplate> tmpl;
+    std::unique_ptr<JobStore> store;
+};
+
+Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskConfig& task, const std::string& store_path) {
+    auto l = std::make_unique<Loaded>();
+    l->model_path = model_path;
     auto model = model::Model::load(model_path);
     if (!model) return model.error();
-    auto tok = tok::Tokenizer::from_file(*(*model)->file);
+    l->model = std::move(*model);
+    auto tok = tok::Tokenizer::from_file(*l->model->file);
     if (!tok) return tok.error();
-    auto tmpl = chat::ChatTemplate::from_model(*(*model)->file);
+    l->tok = std::make_unique<tok::Tokenizer>(std::move(*tok));
+    auto tmpl = chat::ChatTemplate::from_model(*l->model->file);
     if (!tmpl) return tmpl.error();
-    auto store = open_sqlite_store(o.store_path);
+    l->tmpl = std::make_unique<chat::ChatTemplate>(std::move(*tmpl));
+    auto store = open_sqlite_store(store_path);
     if (!store) return store.error();
-    const auto& mb = (*model)->file->bytes();
-    const std::string model_sha = sha256_hex(std::span<const uint8_t>(mb.data(), mb.size()));
-    const std::string key = task.key(model_sha);
+    l->store = std::move(*store);
+    const auto& mb = l->model->file->bytes();
+    l->model_sha = sha256_hex(std::span<const uint8_t>(mb.data(), mb.size()));
+    l->key = task.key(l->model_sha);
+    return l;
+}
 
-    // Standard input is read once, up front.
-    std::string stdin_text;
-    if (std::find(files->begin(), files->end(), "-") != files->end()) {
-        stdin_text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    }
-    struct Item {
-        std::string path, sha;
-        std::string read_error;
-    };
-    std::vector<Item> items;
-    for (const auto& f : *files) {
-        Item it{f, "", ""};
-        std::string bytes;
-        if (f == "-") {
-            bytes = stdin_text;
-        } else {
-            std::ifstream in(f, std::ios::binary);
-            if (!in) it.read_error = f + ": cannot open";
-            else bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-        }
-        it.sha = hash_bytes(bytes);
-        items.push_back(std::move(it));
-    }
+struct Item {
+    std::string path, sha;
+    std::string read_error;
+};
 
-    RunSummary sum;
-    sum.documents = items.size();
+Item read_item(const std::string& path, const std::string& stdin_text) {
+    Item it{path, "", ""};
+    std::string bytes;
+    if (path == "-") {
+        bytes = stdin_text;
+    } else {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) it.read_error = path + ": cannot open";
+        else bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    it.sha = hash_bytes(bytes);
+    return it;
+}
+
+Result<Document> load_item(const Item& item, const std::string& stdin_text) {
+    if (!item.read_error.empty()) return Error{item.read_error};
+    if (item.path != "-") return load_document(item.path);
+    Document d;
+    d.path = "-";
+    d.kind = "txt";
+    d.text = valid_utf8(stdin_text);
+    d.page_starts = {0};
+    d.sha256 = item.sha;
+    return d;
+}
+
+double since(std::chrono::steady_clock::time_point t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); }
+
+// Computes every item the store does not hold yet (worker threads, each with its own context)
+// and stores each result the moment it is done. With `stop` set, workers finish their current
+// document and take no new one.
+Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items, const RunOptions& o, const std::string& stdin_text,
+               RunSummary& sum, const std::atomic<bool>* stop) {
     std::atomic<size_t> next{0}, done{0};
     std::mutex mu;
     Status failure = Status::success();
-    Progress progress(task.kind, o.progress);
+    Progress progress(task.kind, o.progress, Progress::Off::Lines, "documents");
     auto worker = [&]() {
         std::unique_ptr<TaskRunner> runner;
-        while (true) {
+        while (stop == nullptr || !stop->load()) {
             const size_t i = next++;
             if (i >= items.size()) break;
             const Item& item = items[i];
-            auto existing = (*store)->get(item.sha, key);
+            const auto t0 = std::chrono::steady_clock::now();
+            auto existing = l.store->get(item.sha, l.key);
             if (!existing) {
                 std::lock_guard<std::mutex> lock(mu);
                 failure = existing.error();
@@ -139,29 +167,22 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
                 std::lock_guard<std::mutex> lock(mu);
                 ++sum.from_store;
             } else {
-                JobRecord rec{item.sha, key, item.path, "ok", "", ""};
-                Result<Document> doc = item.read_error.empty() ? (item.path == "-" ? [&]() -> Result<Document> {
-                    Document d;
-                    d.path = "-";
-                    d.kind = "txt";
-                    d.text = valid_utf8(stdin_text);
-                    d.page_starts = {0};
-                    d.sha256 = item.sha;
-                    return d;
-                }()
-                                                                                     : load_document(item.path))
-                                                             : Result<Document>(Error{item.read_error});
+                JobRecord rec{item.sha, l.key, item.path, "ok", "", ""};
+                Result<Document> doc = load_item(item, stdin_text);
                 uint64_t tin = 0, tout = 0;
+                double model_s = 0;
                 if (!doc) {
                     rec.status = "error";
                     rec.error = doc.error().message;
                 } else {
-                    if (!runner) runner = std::make_unique<TaskRunner>(**model, *tok, *tmpl, task, o.threads_per_worker);
+                    if (!runner) runner = std::make_unique<TaskRunner>(*l.model, *l.tok, *l.tmpl, task, o.threads_per_worker);
                     tin = runner->tokens_in();
                     tout = runner->tokens_out();
+                    model_s = runner->model_seconds();
                     auto r = runner->run(*doc);
                     tin = runner->tokens_in() - tin;
                     tout = runner->tokens_out() - tout;
+                    model_s = runner->model_seconds() - model_s;
                     if (r) {
                         rec.output = r->dump();
                     } else {
@@ -169,7 +190,7 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
                         rec.error = item.path + ": " + r.error().message;
                     }
                 }
-                if (Status st = (*store)->put(rec); !st) {
+                if (Status st = l.store->put(rec); !st) {
                     std::lock_guard<std::mutex> lock(mu);
                     failure = st;
                     return;
@@ -178,69 +199,68 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
                 ++sum.computed;
                 sum.tokens_in += tin;
                 sum.tokens_out += tout;
+                sum.model_seconds += model_s;
             }
             const size_t d = ++done;
             std::lock_guard<std::mutex> lock(mu);
-            progress.update(d, items.size());
+            sum.worker_seconds += since(t0);
+            const double secs = std::max(progress.elapsed(), 1e-3);
+            char detail[96];
+            std::snprintf(detail, sizeof detail, "%.2f docs/s, %.0f tokens/s", static_cast<double>(d) / secs,
+                          static_cast<double>(sum.tokens_in + sum.tokens_out) / secs);
+            progress.update(d, items.size(), detail);
         }
     };
     std::vector<std::thread> threads;
     for (int w = 0; w < std::max(1, std::min<int>(o.workers, static_cast<int>(items.size()))); ++w) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     progress.finish();
-    if (!failure) return failure.error();
+    return failure;
+}
 
-    // The output, in input order, from the store.
-    std::string out;
-    std::vector<ManifestDocument> manifest_docs;
-    for (const Item& item : items) {
-        auto rec = (*store)->get(item.sha, key);
-        if (!rec || !rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
-        const JobRecord& r = **rec;
-        manifest_docs.push_back({item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : ""});
-        ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
-        if (r.status == "ok") {
-            const ojson result = ojson::parse(r.output, nullptr, false);
-            if (result.is_object()) {
-                for (auto it = result.begin(); it != result.end(); ++it) line[it.key()] = *it;
-            }
-        } else {
-            line["error"] = r.error;
-            ++sum.errors;
+// The output line of a stored result.
+Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& item, RunSummary& sum, ManifestDocument& md) {
+    auto rec = l.store->get(item.sha, l.key);
+    if (!rec) return rec.error();
+    if (!rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
+    const JobRecord& r = **rec;
+    md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : ""};
+    ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
+    if (r.status == "ok") {
+        const ojson result = ojson::parse(r.output, nullptr, false);
+        if (result.is_object()) {
+            for (auto it = result.begin(); it != result.end(); ++it) line[it.key()] = *it;
         }
-        out += line.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n";
-    }
-    if (o.output.empty()) {
-        std::fwrite(out.data(), 1, out.size(), stdout);
-        std::fflush(stdout);
     } else {
-        const std::string tmp = o.output + ".partial";
-        {
-            std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-            if (!f || !f.write(out.data(), static_cast<std::streamsize>(out.size())) || !f.flush()) return Error{o.output + ": cannot write"};
-        }
-        std::error_code ec;
-        std::filesystem::rename(tmp, o.output, ec);
-        if (ec) return Error{o.output + ": cannot write: " + ec.message()};
+        line["error"] = r.error;
+        ++sum.errors;
     }
-    std::string manifest_path = o.manifest;
-    if (manifest_path.empty() && !o.output.empty()) {
-        manifest_path = o.output;
-        if (manifest_path.size() > 6 && manifest_path.substr(manifest_path.size() - 6) == ".jsonl") manifest_path.resize(manifest_path.size() - 6);
-        manifest_path += ".manifest.json";
-    }
-    if (!manifest_path.empty()) {
-        const std::string text = make_manifest(model_path, model_sha, task, manifest_docs).dump(1) + "\n";
-        const std::string tmp = manifest_path + ".partial";
+    return line.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n";
+}
+
+Status write_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".partial";
+    {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush()) return Error{manifest_path + ": cannot write"};
-        f.close();
-        std::error_code ec;
-        std::filesystem::rename(tmp, manifest_path, ec);
-        if (ec) return Error{manifest_path + ": cannot write: " + ec.message()};
-        sum.manifest_path = manifest_path;
+        if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush()) return Error{path + ": cannot write"};
     }
-    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return Error{path + ": cannot write: " + ec.message()};
+    return Status::success();
+}
+
+std::string default_manifest_path(const RunOptions& o) {
+    if (!o.manifest.empty() || o.output.empty()) return o.manifest;
+    std::string p = o.output;
+    if (p.size() > 6 && p.substr(p.size() - 6) == ".jsonl") p.resize(p.size() - 6);
+    return p + ".manifest.json";
+}
+
+// Time, energy and the ledger row of a run (or a watch round).
+Status finish_run(Loaded& l, const TaskConfig& task, const RunOptions& o, RunSummary& sum, std::chrono::steady_clock::time_point t0, double cpu0,
+                  double rapl0, int64_t started_at) {
+    sum.seconds = since(t0);
     sum.cpu_seconds = cpu_seconds_now() - cpu0;
     const double rapl1 = rapl0 >= 0 ? rapl_uj() : -1;
     if (rapl0 >= 0 && rapl1 >= rapl0) {
@@ -253,8 +273,8 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
     RunRecord rr;
     rr.started_at = started_at;
     rr.task = task.kind;
-    rr.model_sha256 = model_sha;
-    rr.model_name = std::filesystem::path(model_path).stem().string();
+    rr.model_sha256 = l.model_sha;
+    rr.model_name = std::filesystem::path(l.model_path).stem().string();
     rr.documents = static_cast<int64_t>(sum.documents);
     rr.computed = static_cast<int64_t>(sum.computed);
     rr.errors = static_cast<int64_t>(sum.errors);
@@ -264,8 +284,236 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
     rr.cpu_seconds = sum.cpu_seconds;
     rr.energy_wh = sum.energy_wh;
     rr.energy_source = sum.energy_source;
-    if (Status st = (*store)->record_run(rr); !st) return st.error();
+    return l.store->record_run(rr);
+}
+
+}  // namespace
+
+Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
+    const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
+    auto files = expand_inputs(o.inputs);
+    if (!files) return files.error();
+    auto loaded = load(model_path, task, o.store_path);
+    if (!loaded) return loaded.error();
+    Loaded& l = **loaded;
+
+    // Standard input is read once, up front.
+    std::string stdin_text;
+    if (std::find(files->begin(), files->end(), "-") != files->end()) {
+        stdin_text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    }
+    std::vector<Item> items;
+    for (const auto& f : *files) items.push_back(read_item(f, stdin_text));
+
+    RunSummary sum;
+    sum.documents = items.size();
+    if (Status st = compute(l, task, items, o, stdin_text, sum, nullptr); !st) return st.error();
+
+    // The output, in input order, from the store.
+    std::string out;
+    std::vector<ManifestDocument> manifest_docs(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+        auto line = output_line(l, task, items[i], sum, manifest_docs[i]);
+        if (!line) return line.error();
+        out += *line;
+    }
+    if (o.output.empty()) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        std::fflush(stdout);
+    } else if (Status st = write_atomically(o.output, out); !st) {
+        return st.error();
+    }
+    if (const std::string mp = default_manifest_path(o); !mp.empty()) {
+        if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs).dump(1) + "\n"); !st) return st.error();
+        sum.manifest_path = mp;
+    }
+    if (Status st = finish_run(l, task, o, sum, t0, cpu0, rapl0, started_at); !st) return st.error();
     return sum;
+}
+
+namespace {
+
+// The (path, sha256) of every complete line already in an appended output; a torn last line
+// (a crash in the middle of a write) is cut off, its document is written again.
+Result<std::set<std::pair<std::string, std::string>>> lines_in_output(const std::string& path) {
+    std::set<std::pair<std::string, std::string>> seen;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return seen;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{path + ": cannot read"};
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t complete = text.empty() ? 0 : text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    if (complete != text.size()) {
+        std::filesystem::resize_file(path, complete, ec);
+        if (ec) return Error{path + ": cannot cut off a torn last line: " + ec.message()};
+        text.resize(complete);
+    }
+    size_t at = 0;
+    while (at < text.size()) {
+        const size_t nl = text.find('\n', at);
+        const ojson j = ojson::parse(text.substr(at, nl - at), nullptr, false);
+        if (j.is_object() && j.contains("path") && j["path"].is_string() && j.contains("sha256") && j["sha256"].is_string()) {
+            seen.insert({j["path"].get<std::string>(), j["sha256"].get<std::string>()});
+        }
+        at = nl + 1;
+    }
+    return seen;
+}
+
+Status append_durably(const std::string& path, const std::string& text) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return Error{path + ": cannot open for appending"};
+    size_t off = 0;
+    while (off < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+        if (n <= 0) {
+            ::close(fd);
+            return Error{path + ": cannot append"};
+        }
+        off += static_cast<size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!synced) return Error{path + ": cannot flush to disk"};
+    return Status::success();
+}
+
+// Moves a finished file into `dir` (a free name when one is taken); its new path.
+Result<std::string> move_into(const std::string& file, const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path name = fs::path(file).filename();
+    fs::path to = fs::path(dir) / name;
+    for (int n = 1; fs::exists(to, ec); ++n) to = fs::path(dir) / (name.stem().string() + "-" + std::to_string(n) + name.extension().string());
+    fs::rename(file, to, ec);
+    if (ec) {  // another file system: copy, then remove
+        fs::copy_file(file, to, ec);
+        if (ec) return Error{file + ": cannot move to " + dir + ": " + ec.message()};
+        fs::remove(file, ec);
+    }
+    return to.string();
+}
+
+}  // namespace
+
+Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o, const WatchOptions& w) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(w.inbox, ec)) return Error{w.inbox + ": not a folder"};
+    if (!w.move_to.empty()) {
+        const fs::path a = fs::weakly_canonical(w.inbox, ec), b = fs::weakly_canonical(w.move_to, ec);
+        const std::string as = a.string() + "/", bs = b.string() + "/";
+        if (bs.compare(0, as.size(), as) == 0 && bs.substr(as.size()).find("/.") == std::string::npos && bs.substr(as.size())[0] != '.') {
+            return Error{w.move_to + ": the folder finished files move to must not be inside the inbox (unless hidden, e.g. INBOX/.done)"};
+        }
+    }
+    auto loaded = load(model_path, task, o.store_path);
+    if (!loaded) return loaded.error();
+    Loaded& l = **loaded;
+    std::set<std::pair<std::string, std::string>> in_output;
+    if (!o.output.empty()) {
+        auto seen = lines_in_output(o.output);
+        if (!seen) return seen.error();
+        in_output = std::move(*seen);
+    }
+    const std::string manifest_path = default_manifest_path(o);
+    std::vector<ManifestDocument> manifest_docs;
+    // A watch started again continues the manifest of the same task and model.
+    if (!manifest_path.empty() && fs::exists(manifest_path, ec)) {
+        std::ifstream in(manifest_path, std::ios::binary);
+        const ojson m = ojson::parse(in, nullptr, false);
+        if (m.is_object() && m.contains("task") && m["task"].is_object() && m["task"].value("key", "") == l.key && m.contains("documents") &&
+            m["documents"].is_array()) {
+            for (const ojson& d : m["documents"]) {
+                if (!d.is_object()) continue;
+                manifest_docs.push_back({d.value("path", ""), d.value("sha256", ""), d.value("status", ""), d.value("output_sha256", "")});
+            }
+        }
+    }
+    std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> handled;  // files left in place, as they were
+    RunSummary total;
+    const size_t round_cap = static_cast<size_t>(std::max(1, o.workers)) * 16;
+    auto stopped = [&] { return w.stop != nullptr && w.stop->load(); };
+    while (!stopped()) {
+        auto files = expand_inputs({w.inbox});
+        if (!files) return files.error();
+        std::vector<std::string> ready;
+        const auto now = fs::file_time_type::clock::now();
+        for (const auto& f : *files) {
+            const auto mtime = fs::last_write_time(f, ec);
+            if (ec) continue;
+            const uintmax_t size = fs::file_size(f, ec);
+            if (ec) continue;
+            if (std::chrono::duration<double>(now - mtime).count() < w.settle_seconds) continue;  // still arriving
+            auto h = handled.find(f);
+            if (h != handled.end() && h->second == std::make_pair(size, mtime)) continue;
+            ready.push_back(f);
+            if (ready.size() == round_cap) break;
+        }
+        if (ready.empty()) {
+            for (double slept = 0; slept < w.poll_seconds && !stopped(); slept += 0.05) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            continue;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
+        const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
+        std::vector<Item> items;
+        for (const auto& f : ready) items.push_back(read_item(f, ""));
+        RunSummary round;
+        round.documents = items.size();
+        if (Status st = compute(l, task, items, o, "", round, w.stop); !st) return st.error();
+        std::string out;
+        for (const Item& item : items) {
+            auto rec = l.store->get(item.sha, l.key);
+            if (!rec) return rec.error();
+            if (!rec->has_value()) continue;  // stopped before it: the next watch takes it
+            ManifestDocument md;
+            auto line = output_line(l, task, item, round, md);
+            if (!line) return line.error();
+            if (o.output.empty() || in_output.insert({item.path, item.sha}).second) out += *line;
+            if (!w.move_to.empty()) {
+                auto moved = move_into(item.path, w.move_to);
+                if (!moved) return moved.error();
+                md.path = *moved;
+            } else {
+                const auto mtime = fs::last_write_time(item.path, ec);
+                const uintmax_t size = fs::file_size(item.path, ec);
+                handled[item.path] = {size, mtime};
+            }
+            manifest_docs.push_back(md);
+        }
+        if (o.output.empty()) {
+            std::fwrite(out.data(), 1, out.size(), stdout);
+            std::fflush(stdout);
+        } else if (!out.empty()) {
+            if (Status st = append_durably(o.output, out); !st) return st.error();
+        }
+        if (!manifest_path.empty()) {
+            if (Status st = write_atomically(manifest_path, make_manifest(model_path, l.model_sha, task, manifest_docs).dump(1) + "\n"); !st) {
+                return st.error();
+            }
+            round.manifest_path = manifest_path;
+        }
+        if (Status st = finish_run(l, task, o, round, t0, cpu0, rapl0, started_at); !st) return st.error();
+        total.documents += round.documents;
+        total.computed += round.computed;
+        total.from_store += round.from_store;
+        total.errors += round.errors;
+        total.tokens_in += round.tokens_in;
+        total.tokens_out += round.tokens_out;
+        total.seconds += round.seconds;
+        total.cpu_seconds += round.cpu_seconds;
+        total.energy_wh += round.energy_wh;
+        total.model_seconds += round.model_seconds;
+        total.worker_seconds += round.worker_seconds;
+        total.energy_source = round.energy_source;
+        total.manifest_path = round.manifest_path;
+        if (w.on_round) w.on_round(round);
+    }
+    return total;
 }
 
 }  // namespace tf::pipeline

@@ -2,8 +2,11 @@
 // up in the job store by content hash and task key, the missing ones computed by worker
 // threads (each with its own context), every result stored the moment it is done, and the
 // output written at the end in input order (atomically, when it is a file).
+// Watching a folder: the same, round after round, for the files that arrive, with the output
+// appended as documents finish.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -27,6 +30,9 @@ struct RunSummary {
     size_t documents = 0, computed = 0, from_store = 0, errors = 0;
     uint64_t tokens_in = 0, tokens_out = 0;
     double seconds = 0, cpu_seconds = 0, energy_wh = 0;
+    // Worker time inside the model and in total (per document: ingestion, chunking, model,
+    // store); their difference is the pipeline's own overhead.
+    double model_seconds = 0, worker_seconds = 0;
     std::string energy_source;
     std::string manifest_path;  // written, when not empty
 };
@@ -35,5 +41,20 @@ struct RunSummary {
 Result<std::vector<std::string>> expand_inputs(const std::vector<std::string>& inputs);
 
 Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& options);
+
+struct WatchOptions {
+    std::string inbox;
+    std::string move_to;          // finished files are moved here; empty: left where they are
+    double poll_seconds = 1.0;
+    double settle_seconds = 1.0;  // a file modified more recently may still be being written
+    const std::atomic<bool>* stop = nullptr;                 // set (e.g. by a signal) to end the watch
+    std::function<void(const RunSummary& round)> on_round;  // after every round that found files
+};
+
+// Processes the inbox's files as they arrive until `stop`: each round's results are appended
+// to the output (standard output when empty) the moment they are stored, so a file's line is
+// written exactly once even across crashes (lines already in the output are not repeated),
+// and the manifest (when asked) is rewritten to cover every document of the watch.
+Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& task, const RunOptions& options, const WatchOptions& watch);
 
 }  // namespace tf::pipeline

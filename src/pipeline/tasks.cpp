@@ -1,6 +1,7 @@
 #include "pipeline/tasks.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "engine/chat_prompt.h"
@@ -85,7 +86,9 @@ Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens
     engine::GenerateOptions o;
     o.max_tokens = max_tokens;
     o.sampling.temperature = 0.0f;  // documents get the model's best answer, reproducibly
+    const auto t0 = std::chrono::steady_clock::now();
     auto r = session_->generate(*prompt, o, nullptr, std::move(c));
+    model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!r) return r.error();
     tokens_in_ += static_cast<uint64_t>(r->timings.n_prompt);
     tokens_out_ += static_cast<uint64_t>(r->timings.n_generated);
@@ -148,7 +151,9 @@ Result<ojson> TaskRunner::classify(const Document& doc) {
     if (!prompt) return prompt.error();
     std::vector<std::vector<int32_t>> options;
     for (const auto& l : cfg_.labels) options.push_back(tok_.encode(l, false));
+    const auto t0 = std::chrono::steady_clock::now();
     auto scores = engine::score_options(session_->context(), *prompt, options);
+    model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     session_->forget();
     if (!scores) return scores.error();
     tokens_in_ += prompt->size();

@@ -43,6 +43,9 @@ class TaskRunner {
     // Prompt and generated tokens of the last run.
     uint64_t tokens_in() const { return tokens_in_; }
     uint64_t tokens_out() const { return tokens_out_; }
+    // Seconds spent inside the model (prompt evaluation and decoding), summed over runs: the
+    // rest of a document's time is ingestion, chunking, tokenizing and the store.
+    double model_seconds() const { return model_seconds_; }
 
   private:
     Result<std::vector<int32_t>> prompt_tokens(const std::string& document_text);
@@ -59,6 +62,7 @@ class TaskRunner {
     std::unique_ptr<engine::Session> session_;
     std::shared_ptr<const void> trie_;  // grammar::TokenTrie, built once
     uint64_t tokens_in_ = 0, tokens_out_ = 0;
+    double model_seconds_ = 0;
 };
 
 }  // namespace tf::pipeline

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <signal.h>
@@ -221,6 +222,109 @@ TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
     EXPECT_EQ(slurp(tmp.path / "crash.jsonl"), expected);
     EXPECT_GE(kills, 3) << "the runs finished too fast to be interrupted";
     std::printf("[pipeline] 200 documents, %d runs killed with SIGKILL, resumed: output identical\n", kills);
+}
+
+
+// --watch: files dropped into an inbox are processed and moved; a SIGKILL in the middle, a torn
+// last output line and a file put back as if the move had not happened before the crash still
+// end with exactly one line per document, equal to a plain run's; SIGTERM stops cleanly.
+TEST(PipelineE2E, watch_processes_arriving_files_exactly_once_across_a_crash) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    const fs::path inbox = tmp.path / "inbox", done = inbox / ".done", all = tmp.path / "all";
+    fs::create_directories(inbox);
+    fs::create_directories(all);
+    auto drop = [&](int from, int to) {
+        for (int i = from; i < to; ++i) {
+            const std::string name = "note" + std::to_string(100 + i) + ".txt";
+            std::ofstream(all / name) << "Ticket " << i << " opened in " << (1990 + i) << " by customer " << i * 31 << ".";
+            // Written beside the inbox and renamed in, as a careful producer does.
+            fs::copy_file(all / name, tmp.path / name);
+            fs::last_write_time(tmp.path / name, fs::file_time_type::clock::now() - std::chrono::seconds(10));
+            fs::rename(tmp.path / name, inbox / name);
+        }
+    };
+    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"],"additionalProperties":false})";
+    const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
+    const std::vector<std::string> common = {"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", (tmp.path / "jobs.sqlite").string(),
+                                             "-t", "1", "-c", "512", "--max-output", "32"};
+    auto spawn_watch = [&]() {
+        std::vector<std::string> a = {TF_BINARY};
+        a.insert(a.end(), common.begin(), common.end());
+        for (const char* x : {"-o", "", "--watch", "", "--move-to", "", "--poll", "0.1"}) a.push_back(x);
+        a[a.size() - 7] = (tmp.path / "out.jsonl").string();
+        a[a.size() - 5] = inbox.string();
+        a[a.size() - 3] = done.string();
+        std::vector<char*> argv;
+        for (auto& x : a) argv.push_back(x.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, (tmp.path / "watch.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        pid_t pid = -1;
+        EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        return pid;
+    };
+    auto wait_for = [&](auto cond) {
+        for (int i = 0; i < 1200 && !cond(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return cond();
+    };
+    auto visible_in_inbox = [&] {
+        size_t n = 0;
+        for (const auto& e : fs::directory_iterator(inbox)) n += e.path().filename().string()[0] != '.';
+        return n;
+    };
+
+    drop(0, 20);
+    pid_t pid = spawn_watch();
+    ASSERT_TRUE(wait_for([&] { return lines(slurp(tmp.path / "out.jsonl")).size() >= 1; })) << slurp(tmp.path / "watch.log");
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+
+    // As if the crash had come between the append and the move: a finished file back in the
+    // inbox; and half a line at the end of the output.
+    const json first = lines(slurp(tmp.path / "out.jsonl")).front();
+    const fs::path first_path = first["path"].get<std::string>();
+    ASSERT_TRUE(fs::exists(done / first_path.filename()));
+    fs::rename(done / first_path.filename(), first_path);
+    std::ofstream(tmp.path / "out.jsonl", std::ios::app) << R"({"path":")" << (inbox / "note1").string();
+
+    drop(20, 25);
+    pid = spawn_watch();
+    ASSERT_TRUE(wait_for([&] { return visible_in_inbox() == 0 && lines(slurp(tmp.path / "out.jsonl")).size() >= 25; }))
+        << slurp(tmp.path / "watch.log");
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(tmp.path / "watch.log");
+    EXPECT_NE(slurp(tmp.path / "watch.log").find("stopped watching"), std::string::npos);
+
+    const auto got = lines(slurp(tmp.path / "out.jsonl"));
+    ASSERT_EQ(got.size(), 25u) << slurp(tmp.path / "out.jsonl");
+    std::map<std::string, json> by_sha;
+    for (const auto& l : got) {
+        EXPECT_EQ(l["status"], "ok") << l.dump();
+        EXPECT_TRUE(by_sha.emplace(l["sha256"].get<std::string>(), l["output"]).second) << "twice: " << l.dump();
+    }
+    size_t moved = 0;
+    for (const auto& e : fs::directory_iterator(done)) moved += e.is_regular_file();
+    EXPECT_EQ(moved, 25u);
+    EXPECT_TRUE(fs::exists(done / first_path.filename())) << "the file put back was moved again, without a second line";
+
+    // A plain run over the same documents gives the same results.
+    std::vector<std::string> plain = common;
+    plain[plain.size() - 7] = (tmp.path / "plain.sqlite").string();
+    plain.push_back(all.string());
+    auto r = tf::test::run_terraferma(plain);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto expected = lines(r.out);
+    ASSERT_EQ(expected.size(), 25u);
+    for (const auto& l : expected) EXPECT_EQ(by_sha[l["sha256"].get<std::string>()], l["output"]) << l.dump();
+
+    // The manifest covers the watch's documents at their new place, and verifies.
+    auto v = tf::test::run_terraferma({"verify", (tmp.path / "out.manifest.json").string(), "-t", "1"});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
 }  // namespace
