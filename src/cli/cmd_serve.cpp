@@ -13,6 +13,7 @@ namespace tf::cli {
 void add_serve_command(CLI::App& root, Commands& commands) {
     struct Args {
         std::vector<std::string> models;
+        std::string pooling;
         server::HttpOptions http;
         int parallel = 4, ctx = 4096, threads = 0, queue = 64;
         size_t max_body_mb = 8;
@@ -25,6 +26,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching slots)")->capture_default_str()->check(CLI::Range(1, 256));
     app->add_option("-c,--ctx-size", a->ctx, "Context per request in tokens")->capture_default_str()->check(CLI::Range(64, 1 << 20));
     app->add_option("-t,--threads", a->threads, "Compute threads (default: all cores)");
+    app->add_option("--pooling", a->pooling, "Embeddings: mean, cls or last (default: the model's metadata, else mean)")->check(CLI::IsMember({"mean", "cls", "last"}));
     app->add_option("--api-key", a->http.api_key, "Require 'Authorization: Bearer KEY' on every API call");
     app->add_option("--max-queue", a->queue, "Requests allowed to wait for a slot; more get 503")->capture_default_str()->check(CLI::Range(0, 100000));
     app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -46,6 +48,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         so.scheduler.n_ctx_per_slot = a->ctx;
         so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
         so.scheduler.max_queue = a->queue;
+        so.pooling = a->pooling;
         auto svc = server::Service::load(a->models[0], so);
         if (!svc) {
             print_error("serve", svc.error().message);

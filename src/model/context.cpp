@@ -310,7 +310,7 @@ Result<std::vector<float>> Context::decode(const std::vector<int32_t>& tokens, b
     return decode(b);
 }
 
-Result<std::vector<float>> Context::decode(const Batch& b) {
+Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
     const HParams& hp = m_.hp;
     const int64_t T = static_cast<int64_t>(b.size());
     if (T == 0) return Error{"no tokens to evaluate"};
@@ -436,6 +436,11 @@ Result<std::vector<float>> Context::decode(const Batch& b) {
     }
 
     const int64_t n_out = static_cast<int64_t>(s.out_rows.size());
+    if (what == Output::Embeddings) {
+        std::vector<float> hidden(static_cast<size_t>(n_out * E));
+        for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, hidden.data() + t * E);
+        return hidden;
+    }
     std::vector<float> logits(static_cast<size_t>(n_out) * hp.n_vocab);
     if (n_out == 0) return logits;
     for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, xn + t * E);

@@ -52,6 +52,12 @@ struct Batch {
     void clear() { token.clear(), pos.clear(), seq.clear(), logits.clear(); }
 };
 
+// What a forward pass returns for each token that asks for output.
+enum class Output {
+    Logits,      // n_vocab next-token logits
+    Embeddings,  // the final hidden state after the output norm (n_embd floats), for pooling
+};
+
 class Context {
   public:
     Context(const Model& model, const ContextOptions& options);
@@ -59,9 +65,10 @@ class Context {
         : Context(model, ContextOptions{n_ctx, 1, n_threads, AttentionNumerics::Float}) {}
     ~Context();
 
-    // Evaluates the batch and appends it to the cache. Returns n_vocab logits for every token
-    // with logits[i] set, in batch order. On error nothing is appended.
-    Result<std::vector<float>> decode(const Batch& batch);
+    // Evaluates the batch and appends it to the cache. Returns n_vocab logits (or n_embd
+    // hidden-state values) for every token with logits[i] set, in batch order. On error nothing
+    // is appended.
+    Result<std::vector<float>> decode(const Batch& batch, Output what = Output::Logits);
     // Sequence 0 alone: tokens at positions n_past() .. ; logits of every token or the last.
     Result<std::vector<float>> decode(const std::vector<int32_t>& tokens, bool all_logits);
 

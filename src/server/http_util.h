@@ -17,16 +17,19 @@ using ojson = nlohmann::ordered_json;
 
 inline std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
 
-inline void send_openai_error(httplib::Response& res, const ApiError& e) {
+inline nlohmann::ordered_json openai_error_json(const ApiError& e) {
     const char* type = e.status == 401 ? "authentication_error"
                        : e.status == 404 ? "not_found_error"
                        : e.status == 503 ? "server_overloaded"
                        : e.status >= 500 ? "server_error"
                                          : "invalid_request_error";
-    ojson j = {{"error", {{"message", e.message}, {"type", type}, {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)}, {"code", nullptr}}}};
+    return {{"error", {{"message", e.message}, {"type", type}, {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)}, {"code", nullptr}}}};
+}
+
+inline void send_openai_error(httplib::Response& res, const ApiError& e) {
     res.status = e.status;
     if (e.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(dump(j), "application/json");
+    res.set_content(dump(openai_error_json(e)), "application/json");
 }
 
 inline void send_ollama_error(httplib::Response& res, const ApiError& e) {

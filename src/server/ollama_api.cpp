@@ -1,5 +1,7 @@
-// /api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version — the shapes the
+// /api/chat, /api/generate, /api/embed(dings), /api/tags, /api/show, /api/ps, /api/version — the shapes the
 // official Ollama clients send and parse; streamed as newline-delimited JSON by default.
+#include <chrono>
+
 #include "server/api.h"
 #include "server/http_util.h"
 #include "server/params.h"
@@ -205,8 +207,92 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
                         "application/json");
     });
 
-    http.Post("/api/embed", [](const httplib::Request&, httplib::Response& res) {
-        send_ollama_error(res, {400, "this model serves no embeddings (no pooling support yet)", "model"});
+    // /api/embed: "input" a string or strings; "truncate" (default true) cuts inputs longer than
+    // the context instead of refusing them, as Ollama does.
+    http.Post("/api/embed", [&svc](const httplib::Request& req, httplib::Response& res) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ojson body;
+        ApiError err;
+        if (!parse_body(req, body, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        std::vector<std::string> inputs;
+        const ojson input = body.value("input", ojson());
+        if (input.is_string()) {
+            inputs.push_back(input.get<std::string>());
+        } else if (input.is_array() && !input.empty()) {
+            for (const auto& x : input) {
+                if (!x.is_string()) {
+                    send_ollama_error(res, {400, "'input' must be a string or an array of strings", "input"});
+                    return;
+                }
+                inputs.push_back(x.get<std::string>());
+            }
+        } else {
+            send_ollama_error(res, {400, "'input' must be a string or a non-empty array of strings", "input"});
+            return;
+        }
+        const ojson truncate_field = body.value("truncate", ojson(true));
+        if (!truncate_field.is_boolean()) {
+            send_ollama_error(res, {400, "'truncate' must be a boolean", "truncate"});
+            return;
+        }
+        const bool truncate = truncate_field.get<bool>();
+        ojson embeddings = ojson::array();
+        size_t tokens = 0;
+        for (const auto& text : inputs) {
+            std::vector<int32_t> ids = svc.tokenizer().encode(text, true, false);
+            if (static_cast<int64_t>(ids.size()) > svc.embedding_max_tokens()) {
+                if (!truncate) {
+                    send_ollama_error(res, {400, "the input has " + std::to_string(ids.size()) + " tokens, more than the context of " +
+                                                     std::to_string(svc.embedding_max_tokens()) + " (truncate is false)", "input"});
+                    return;
+                }
+                ids.resize(static_cast<size_t>(svc.embedding_max_tokens()));
+            }
+            if (ids.empty()) {
+                send_ollama_error(res, {400, "an input is empty", "input"});
+                return;
+            }
+            auto v = svc.embed(ids);
+            if (!v) {
+                send_ollama_error(res, {500, v.error().message, ""});
+                return;
+            }
+            tokens += ids.size();
+            embeddings.push_back(*v);
+        }
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        res.set_content(dump(ojson{{"model", svc.model_name()}, {"embeddings", embeddings}, {"total_duration", ns}, {"load_duration", 0},
+                                   {"prompt_eval_count", tokens}}),
+                        "application/json");
+    });
+
+    // The older /api/embeddings: one "prompt", one "embedding".
+    http.Post("/api/embeddings", [&svc](const httplib::Request& req, httplib::Response& res) {
+        ojson body;
+        ApiError err;
+        if (!parse_body(req, body, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        if (!body.contains("prompt") || !body["prompt"].is_string()) {
+            send_ollama_error(res, {400, "'prompt' must be a string", "prompt"});
+            return;
+        }
+        std::vector<int32_t> ids = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
+        if (ids.empty()) {
+            res.set_content(dump(ojson{{"embedding", ojson::array()}}), "application/json");
+            return;
+        }
+        if (static_cast<int64_t>(ids.size()) > svc.embedding_max_tokens()) ids.resize(static_cast<size_t>(svc.embedding_max_tokens()));
+        auto v = svc.embed(ids);
+        if (!v) {
+            send_ollama_error(res, {500, v.error().message, ""});
+            return;
+        }
+        res.set_content(dump(ojson{{"embedding", *v}}), "application/json");
     });
 }
 

@@ -1,9 +1,11 @@
 // /v1/chat/completions, /v1/completions, /v1/models — the shapes the official OpenAI SDKs
 // send and parse, streamed as server-sent events when asked.
 #include <atomic>
+#include <cstring>
 
 #include "server/api.h"
 #include "server/http_util.h"
+#include "server/openai_handlers.h"
 #include "server/params.h"
 
 namespace tf::server {
@@ -107,6 +109,77 @@ ojson usage_json(const engine::Timings& t, size_t prompt_tokens) {
             {"prompt_tokens_details", {{"cached_tokens", t.n_reused}}}};
 }
 
+// "stream" as a boolean (absent: false); a wrong type is the client's error, named.
+bool stream_flag(const ojson& body, bool& stream, ApiError& err) {
+    stream = false;
+    auto it = body.find("stream");
+    if (it == body.end() || it->is_null()) return true;
+    if (!it->is_boolean()) {
+        err = {400, "'stream' must be a boolean", "stream"};
+        return false;
+    }
+    stream = it->get<bool>();
+    return true;
+}
+
+// Renders and queues a chat request; null with `err` set when it cannot run.
+std::shared_ptr<engine::Job> start_chat(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
+    engine::GenerationRequest r;
+    if (!svc.render(body.value("messages", ojson()), r.prompt, err, request_tools(body)) || !prepare(svc, body, r, err)) return nullptr;
+    n_prompt = r.prompt.size();
+    return submit(svc, std::move(r), err);
+}
+
+std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
+    if (!body.contains("prompt") || !body["prompt"].is_string()) {
+        err = {400, "'prompt' must be a string", "prompt"};
+        return nullptr;
+    }
+    engine::GenerationRequest r;
+    r.prompt = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
+    if (!prepare(svc, body, r, err)) return nullptr;
+    if (!body.contains("max_tokens")) r.options.max_tokens = 16;  // OpenAI's default for completions
+    n_prompt = r.prompt.size();
+    return submit(svc, std::move(r), err);
+}
+
+ojson completion_json(const std::string& id, int64_t created, const std::string& model, const std::string& text, const engine::JobEvent* final) {
+    return ojson{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
+                 {"choices", ojson::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr},
+                                            {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}})}};
+}
+
+std::string base64(const float* v, size_t n) {
+    static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string bytes(n * 4, '\0');
+    for (size_t i = 0; i < n; ++i) {
+        uint32_t u;
+        std::memcpy(&u, v + i, 4);
+        for (int b = 0; b < 4; ++b) bytes[i * 4 + static_cast<size_t>(b)] = static_cast<char>((u >> (8 * b)) & 0xFF);  // little-endian
+    }
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    for (size_t i = 0; i < bytes.size(); i += 3) {
+        const uint32_t a = static_cast<uint8_t>(bytes[i]);
+        const uint32_t b = i + 1 < bytes.size() ? static_cast<uint8_t>(bytes[i + 1]) : 0;
+        const uint32_t c = i + 2 < bytes.size() ? static_cast<uint8_t>(bytes[i + 2]) : 0;
+        const uint32_t w = (a << 16) | (b << 8) | c;
+        out += kAlphabet[(w >> 18) & 63];
+        out += kAlphabet[(w >> 12) & 63];
+        out += i + 1 < bytes.size() ? kAlphabet[(w >> 6) & 63] : '=';
+        out += i + 2 < bytes.size() ? kAlphabet[w & 63] : '=';
+    }
+    return out;
+}
+
+ApiResult failure(const ApiError& e) { return {e.status, openai_error_json(e)}; }
+
+void send(httplib::Response& res, const ApiResult& r) {
+    res.status = r.status;
+    if (r.status == 503) res.set_header("Retry-After", "1");
+    res.set_content(dump(r.body), "application/json");
+}
+
 // Streams a job as server-sent events; `chunk(text, finish)` builds each event's JSON.
 // With `finalize`, text is held back and the chunks it returns are sent at the end instead
 // (tool calls are known only once the answer is complete).
@@ -157,24 +230,126 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
 
 }  // namespace
 
+ojson openai_error_body(const ApiError& e) { return openai_error_json(e); }
+
+ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s) {
+    ApiError err;
+    size_t n_prompt = 0;
+    auto job = start_chat(svc, body, err, n_prompt);
+    if (!job) return failure(err);
+    const std::string id = new_id("chatcmpl");
+    const int64_t created = unix_now();
+    std::string text;
+    const engine::JobEvent e = collect(*job, text, timeout_s);
+    if (!e.error.empty()) return failure({500, e.error, ""});
+    ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+    std::string finish = openai_finish_reason(e.reason);
+    if (active_tools(body) != nullptr) {
+        const engine::ParsedAnswer a = engine::parse_tool_calls(svc.tool_syntax(), text);
+        if (!a.calls.empty()) {
+            message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
+            message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id, false);
+            finish = "tool_calls";
+        }
+    }
+    return {200, ojson{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
+                       {"choices", ojson::array({{{"index", 0}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
+                       {"usage", usage_json(e.timings, n_prompt)},
+                       {"system_fingerprint", "terraferma"}}};
+}
+
+ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
+    ApiError err;
+    size_t n_prompt = 0;
+    auto job = start_completion(svc, body, err, n_prompt);
+    if (!job) return failure(err);
+    std::string text;
+    const engine::JobEvent e = collect(*job, text, timeout_s);
+    if (!e.error.empty()) return failure({500, e.error, ""});
+    ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), text, &e);
+    j["usage"] = usage_json(e.timings, n_prompt);
+    return {200, j};
+}
+
+// input: a string, an array of strings, an array of token ids or an array of such arrays;
+// encoding_format float (default) or base64 (little-endian float32, what the official SDKs ask for).
+ApiResult openai_embeddings(Service& svc, const ojson& body) {
+    auto it = body.find("input");
+    if (it == body.end()) return failure({400, "'input' is required", "input"});
+    std::vector<std::vector<int32_t>> inputs;
+    auto ids = [&](const ojson& a, std::vector<int32_t>& out) {
+        for (const auto& x : a) {
+            if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= static_cast<int64_t>(svc.model().hp.n_vocab)) return false;
+            out.push_back(x.get<int32_t>());
+        }
+        return true;
+    };
+    if (it->is_string()) {
+        inputs.push_back(svc.tokenizer().encode(it->get<std::string>(), true, false));
+    } else if (it->is_array() && !it->empty() && (*it)[0].is_number()) {
+        inputs.emplace_back();
+        if (!ids(*it, inputs.back())) return failure({400, "'input' token ids must be integers in the vocabulary", "input"});
+    } else if (it->is_array() && !it->empty()) {
+        for (const auto& x : *it) {
+            if (x.is_string()) {
+                inputs.push_back(svc.tokenizer().encode(x.get<std::string>(), true, false));
+            } else if (x.is_array()) {
+                inputs.emplace_back();
+                if (!ids(x, inputs.back())) return failure({400, "'input' token ids must be integers in the vocabulary", "input"});
+            } else {
+                return failure({400, "'input' must be a string, an array of strings, or token ids", "input"});
+            }
+        }
+    } else {
+        return failure({400, "'input' must be a non-empty string, array of strings, or token ids", "input"});
+    }
+    if (inputs.size() > 2048) return failure({400, "'input' holds more than 2048 items", "input"});
+    std::string format = "float";
+    if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
+        if (!f->is_string() || (*f != "float" && *f != "base64")) return failure({400, "'encoding_format' must be float or base64", "encoding_format"});
+        format = f->get<std::string>();
+    }
+    const int64_t E = svc.model().hp.n_embd;
+    if (auto d = body.find("dimensions"); d != body.end() && !d->is_null()) {
+        if (!d->is_number_integer() || d->get<int64_t>() != E) {
+            return failure({400, "'dimensions' must be this model's embedding size, " + std::to_string(E), "dimensions"});
+        }
+    }
+    ojson data = ojson::array();
+    size_t tokens = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i].empty()) return failure({400, "input " + std::to_string(i) + " is empty", "input"});
+        if (static_cast<int64_t>(inputs[i].size()) > svc.embedding_max_tokens()) {
+            return failure({400, "input " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) + " tokens; at most " +
+                                     std::to_string(svc.embedding_max_tokens()) + " fit the context (--ctx-size)", "input"});
+        }
+        auto v = svc.embed(inputs[i]);
+        if (!v) return failure({500, v.error().message, ""});
+        tokens += inputs[i].size();
+        ojson e = {{"object", "embedding"}, {"index", i}};
+        e["embedding"] = format == "base64" ? ojson(base64(v->data(), v->size())) : ojson(*v);
+        data.push_back(std::move(e));
+    }
+    return {200, ojson{{"object", "list"}, {"data", data}, {"model", svc.model_name()}, {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
+}
+
 void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& opt) {
     http.Post("/v1/chat/completions", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
-        engine::GenerationRequest r;
-        if (!parse_body(req, body, err)) {
+        bool stream = false;
+        if (!parse_body(req, body, err) || !stream_flag(body, stream, err)) {
             send_openai_error(res, err);
             return;
         }
-        const ojson* tools = request_tools(body);
-        if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
-            send_openai_error(res, err);
+        if (!stream) {
+            send(res, openai_chat_completion(svc, body, opt.request_timeout_s));
             return;
         }
         const bool parse_tools = active_tools(body) != nullptr;
         const engine::ToolSyntax syntax = svc.tool_syntax();
-        const size_t n_prompt = r.prompt.size();
-        auto job = submit(svc, std::move(r), err);
+        size_t n_prompt = 0;
+        auto job = start_chat(svc, body, err, n_prompt);
         if (!job) {
             send_openai_error(res, err);
             return;
@@ -182,34 +357,6 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string id = new_id("chatcmpl");
         const int64_t created = unix_now();
         const std::string model = svc.model_name();
-        const bool stream = body.value("stream", false);
-        if (!stream) {
-            std::string text;
-            const engine::JobEvent e = collect(*job, text, opt.request_timeout_s);
-            if (!e.error.empty()) {
-                send_openai_error(res, {500, e.error, ""});
-                return;
-            }
-            ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
-            std::string finish = openai_finish_reason(e.reason);
-            if (parse_tools) {
-                const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
-                if (!a.calls.empty()) {
-                    message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
-                    message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id, false);
-                    finish = "tool_calls";
-                }
-            }
-            ojson j = {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model},
-                       {"choices", ojson::array({{{"index", 0},
-                                                  {"message", message},
-                                                  {"logprobs", nullptr},
-                                                  {"finish_reason", finish}}})},
-                       {"usage", usage_json(e.timings, n_prompt)},
-                       {"system_fingerprint", "terraferma"}};
-            res.set_content(dump(j), "application/json");
-            return;
-        }
         const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
                                    body["stream_options"].value("include_usage", false);
         auto base = [=](ojson choices) {
@@ -255,23 +402,17 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
     http.Post("/v1/completions", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
-        engine::GenerationRequest r;
-        if (!parse_body(req, body, err)) {
+        bool stream = false;
+        if (!parse_body(req, body, err) || !stream_flag(body, stream, err)) {
             send_openai_error(res, err);
             return;
         }
-        if (!body.contains("prompt") || !body["prompt"].is_string()) {
-            send_openai_error(res, {400, "'prompt' must be a string", "prompt"});
+        if (!stream) {
+            send(res, openai_completion(svc, body, opt.request_timeout_s));
             return;
         }
-        r.prompt = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
-        if (!prepare(svc, body, r, err)) {
-            send_openai_error(res, err);
-            return;
-        }
-        if (!body.contains("max_tokens")) r.options.max_tokens = 16;  // OpenAI's default for completions
-        const size_t n_prompt = r.prompt.size();
-        auto job = submit(svc, std::move(r), err);
+        size_t n_prompt = 0;
+        auto job = start_completion(svc, body, err, n_prompt);
         if (!job) {
             send_openai_error(res, err);
             return;
@@ -279,23 +420,7 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string id = new_id("cmpl");
         const int64_t created = unix_now();
         const std::string model = svc.model_name();
-        auto make = [=](const std::string& text, const engine::JobEvent* final) {
-            return ojson{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
-                         {"choices", ojson::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr},
-                                                    {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}})}};
-        };
-        if (!body.value("stream", false)) {
-            std::string text;
-            const engine::JobEvent e = collect(*job, text, opt.request_timeout_s);
-            if (!e.error.empty()) {
-                send_openai_error(res, {500, e.error, ""});
-                return;
-            }
-            ojson j = make(text, &e);
-            j["usage"] = usage_json(e.timings, n_prompt);
-            res.set_content(dump(j), "application/json");
-            return;
-        }
+        auto make = [=](const std::string& text, const engine::JobEvent* final) { return completion_json(id, created, model, text, final); };
         const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
                                    body["stream_options"].value("include_usage", false);
         stream_sse(res, job, opt.request_timeout_s, make, include_usage,
@@ -314,8 +439,14 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         res.set_content(dump(j), "application/json");
     });
 
-    http.Post("/v1/embeddings", [](const httplib::Request&, httplib::Response& res) {
-        send_openai_error(res, {400, "this model serves no embeddings (no pooling support yet)", "model"});
+    http.Post("/v1/embeddings", [&svc](const httplib::Request& req, httplib::Response& res) {
+        ojson body;
+        ApiError err;
+        if (!parse_body(req, body, err)) {
+            send_openai_error(res, err);
+            return;
+        }
+        send(res, openai_embeddings(svc, body));
     });
 }
 

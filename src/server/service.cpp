@@ -24,7 +24,23 @@ Result<std::unique_ptr<Service>> Service::load(const std::string& path, const Se
     s->trie_ = std::make_shared<const grammar::TokenTrie>(*s->tok_);
     s->scheduler_ = std::make_unique<engine::Scheduler>(*s->model_, *s->tok_, o.scheduler);
     s->tool_syntax_ = engine::detect_tool_syntax(s->template_->source());
+    s->options_ = o;
+    s->pooling_ = engine::model_pooling(*s->model_);
+    if (!o.pooling.empty()) {
+        auto p = engine::parse_pooling(o.pooling);
+        if (!p) return p.error();
+        s->pooling_ = *p;
+    }
     return s;
+}
+
+Result<std::vector<float>> Service::embed(const std::vector<int32_t>& tokens) {
+    std::lock_guard<std::mutex> lock(embed_mu_);
+    if (!embed_ctx_) {
+        embed_ctx_ = std::make_unique<model::Context>(
+            *model_, model::ContextOptions{options_.scheduler.n_ctx_per_slot, 1, options_.scheduler.n_threads, model::AttentionNumerics::Float});
+    }
+    return engine::embed(*embed_ctx_, tokens, pooling_);
 }
 
 std::shared_ptr<sampling::Constraint> Service::grammar_constraint(const std::string& gbnf, ApiError& err) const {

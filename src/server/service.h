@@ -4,9 +4,11 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/embed.h"
 #include "engine/scheduler.h"
 #include "engine/tool_calls.h"
 #include "model/model.h"
@@ -25,6 +27,7 @@ struct ApiError {
 
 struct ServiceOptions {
     engine::SchedulerOptions scheduler;
+    std::string pooling;  // embeddings: mean, cls or last; empty: what the model's metadata says
 };
 
 class Service {
@@ -47,6 +50,12 @@ class Service {
                 const nlohmann::ordered_json* tools = nullptr) const;
     engine::ToolSyntax tool_syntax() const { return tool_syntax_; }
 
+    // Embeddings run on a context of their own, created at the first request and holding
+    // n_ctx_per_slot tokens; one input at a time (they are short next to generation).
+    Result<std::vector<float>> embed(const std::vector<int32_t>& tokens);
+    int embedding_max_tokens() const { return options_.scheduler.n_ctx_per_slot; }
+    engine::Pooling pooling() const { return pooling_; }
+
   private:
     std::string name_, path_;
     std::unique_ptr<model::Model> model_;
@@ -55,6 +64,10 @@ class Service {
     std::shared_ptr<const grammar::TokenTrie> trie_;
     std::unique_ptr<engine::Scheduler> scheduler_;
     engine::ToolSyntax tool_syntax_ = engine::ToolSyntax::Hermes;
+    ServiceOptions options_;
+    engine::Pooling pooling_ = engine::Pooling::Mean;
+    std::mutex embed_mu_;
+    std::unique_ptr<model::Context> embed_ctx_;
 };
 
 }  // namespace tf::server

@@ -47,6 +47,15 @@ const withTools = await ollama.chat({ model, messages, options, tools: [{ type: 
 assert.equal(withTools.done, true);
 assert.equal(typeof withTools.message.content, 'string');
 
+// Embeddings: one vector per input, unit length, the same text giving the same vector.
+const e = await ollama.embed({ model, input: ['first document', 'second document', 'first document'] });
+assert.equal(e.embeddings.length, 3);
+assert.deepEqual(e.embeddings[0], e.embeddings[2]);
+assert.notDeepEqual(e.embeddings[0], e.embeddings[1]);
+assert.ok(Math.abs(e.embeddings[0].reduce((s, x) => s + x * x, 0) - 1) < 1e-4);
+const legacy = await ollama.embeddings({ model, prompt: 'first document' });
+assert.equal(legacy.embedding.length, e.embeddings[0].length);
+
 const ps = await ollama.ps();
 assert.equal(ps.models.length, 1);
 console.log(`ollama client: ok (${ended} structured answers)`);

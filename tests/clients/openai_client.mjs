@@ -66,6 +66,16 @@ for (let seed = 1; seed <= 4; seed++) {
 }
 assert.ok(called > 0, 'no forced tool call finished');
 
+// Embeddings: the SDK asks for base64 and decodes it; the same vectors as encoding_format float.
+const emb = await client.embeddings.create({ model: 'm', input: ['The invoice is due.', 'Die Rechnung ist fällig.'] });
+assert.equal(emb.data.length, 2);
+const v0 = emb.data[0].embedding;
+assert.ok(Array.isArray(v0) && v0.length > 0);
+assert.ok(Math.abs(v0.reduce((s, x) => s + x * x, 0) - 1) < 1e-4, 'embeddings have unit length');
+const asFloat = await client.embeddings.create({ model: 'm', input: 'The invoice is due.', encoding_format: 'float' });
+assert.deepEqual(asFloat.data[0].embedding.map((x) => Math.fround(x)), v0);
+assert.ok(emb.usage.prompt_tokens > 0);
+
 // Errors surface as the SDK's typed errors.
 await assert.rejects(client.chat.completions.create({ model: 'm', messages, temperature: 7 }), (e) => e.status === 400);
 

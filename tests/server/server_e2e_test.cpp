@@ -291,7 +291,7 @@ TEST(ServerE2E, wrong_types_and_mid_stream_disconnects) {
              {R"({"messages":"hi"})", ""}, {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":"many"})", "max_tokens"},
              {R"({"messages":[{"role":"user","content":"x"}],"stop":[1,2]})", "stop"},
              {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})", "response_format"},
-             {R"({"messages":[{"content":"no role"}]})", "messages"}}) {
+             {R"({"messages":[{"content":"no role"}]})", "messages"}, {R"({"messages":[{"role":"user","content":"x"}],"stream":"yes"})", "stream"}}) {
         auto r = c.Post("/v1/chat/completions", body, "application/json");
         ASSERT_TRUE(r) << body;
         EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
@@ -299,6 +299,17 @@ TEST(ServerE2E, wrong_types_and_mid_stream_disconnects) {
             EXPECT_EQ(json::parse(r->body)["error"]["param"], param) << body;
         }
     }
+    for (const auto& [body, param] : std::vector<std::pair<std::string, std::string>>{
+             {R"({"input":[]})", "input"}, {R"({"input":[1,-5]})", "input"}, {R"({"input":"x","encoding_format":"hex"})", "encoding_format"},
+             {R"({"input":"x","dimensions":3})", "dimensions"}, {R"({"input":[{"text":"x"}]})", "input"}}) {
+        auto r = c.Post("/v1/embeddings", body, "application/json");
+        ASSERT_TRUE(r) << body;
+        EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
+        EXPECT_EQ(json::parse(r->body)["error"]["param"], param) << body;
+    }
+    auto ol = c.Post("/api/embed", R"({"input":"x","truncate":"no"})", "application/json");
+    ASSERT_TRUE(ol);
+    EXPECT_EQ(ol->status, 400) << ol->body;
     // Start an endless stream, read its first bytes, hang up.
     {
         httplib::Client s("127.0.0.1", srv.port());
