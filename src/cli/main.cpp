@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     add_serve_command(app, commands);
     add_document_commands(app, commands);
     add_ledger_commands(app, commands);
+    add_batch_command(app, commands);
 
     try {
         app.parse(argc, argv);
