@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "kernels/attention_ops.h"
 #include "kernels/convert.h"
 #include "kernels/matmul.h"
 #include "util/half.h"
@@ -149,7 +150,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             if (kernel == Kernel::HalfRow) {
                 s = ggml_dot_f16(qh, kj, Dk);
             } else {
-                for (int64_t d = 0; d < Dk; ++d) s += qh[d] * fp16_to_fp32(kj[d]);
+                s = kernels::dot_f16_f32(kj, qh, Dk);
             }
             s *= scale;
             if (cap != 0.0f) s = cap * std::tanh(s);
@@ -213,11 +214,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
         }
         kernels::softmax(scores + lo, pos + 1 - lo);
         for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
-        for (int64_t j = lo; j <= pos; ++j) {
-            const float p = scores[j];
-            const uint16_t* vj = value(j);
-            for (int64_t d = 0; d < Dv; ++d) o[d] += p * fp16_to_fp32(vj[d]);
-        }
+        for (int64_t j = lo; j <= pos; ++j) kernels::axpy_f16(scores[j], value(j), o, Dv);
     });
 }
 

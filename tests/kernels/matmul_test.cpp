@@ -7,6 +7,7 @@
 
 #include "kernels/convert.h"
 #include "kernels/cpu_features.h"
+#include "kernels/dot.h"
 #include "kernels/matmul.h"
 
 namespace {
@@ -45,6 +46,42 @@ TEST(Matmul, results_do_not_depend_on_batch_or_threads) {
             matmul_f32(w, x.data() + tok * cols, 1, alone.data(), nullptr);
             ASSERT_EQ(std::memcmp(alone.data(), batched.data() + tok * rows, static_cast<size_t>(rows) * 4), 0)
                 << tf::tensor_type_name(t) << " token " << tok;
+        }
+    }
+}
+
+
+// Prompt batches take the 16-row panel kernels where the CPU has them; each output must still
+// equal the scalar reference dot() bit for bit — partial panels, block counts that are not a
+// multiple of 8, odd token counts included.
+TEST(Matmul, panel_products_equal_the_scalar_dot) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> dist(0.0f, 0.05f);
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
+        for (int64_t cols : {256, 896, 2080}) {
+            const int64_t rows = 37, tokens = 7;
+            std::vector<float> wf(static_cast<size_t>(rows * cols));
+            for (auto& v : wf) v = dist(rng);
+            const int64_t rb = static_cast<int64_t>(*tf::tensor_row_bytes(t, cols));
+            std::vector<uint8_t> wq(static_cast<size_t>(rows * rb));
+            for (int64_t r = 0; r < rows; ++r) quantize_row(t, wf.data() + r * cols, wq.data() + r * rb, cols);
+            std::vector<float> x(static_cast<size_t>(tokens * cols));
+            for (auto& v : x) v = dist(rng) * 20;
+            std::vector<float> out(static_cast<size_t>(tokens * rows));
+            tf::ThreadPool pool(2);
+            matmul_f32(WeightMatrix{t, wq.data(), rows, cols}, x.data(), tokens, out.data(), &pool);
+            const int64_t arb = activation_row_bytes(t, cols);
+            std::vector<uint8_t> act(static_cast<size_t>(arb));
+            const DotFn ref = dot_kernel(t, Isa::Scalar);
+            for (int64_t tok = 0; tok < tokens; ++tok) {
+                quantize_activations(t, x.data() + tok * cols, act.data(), cols);
+                for (int64_t r = 0; r < rows; ++r) {
+                    const float want = ref(cols, wq.data() + r * rb, act.data());
+                    ASSERT_EQ(std::memcmp(&want, &out[static_cast<size_t>(tok * rows + r)], 4), 0)
+                        << tf::tensor_type_name(t) << " cols=" << cols << " row " << r << " token " << tok << ": " << want << " vs "
+                        << out[static_cast<size_t>(tok * rows + r)];
+                }
+            }
         }
     }
 }

@@ -1,0 +1,125 @@
+#include "kernels/attention_ops.h"
+
+#include "kernels/cpu_features.h"
+#include "kernels/dot_blocks.h"
+#include "util/half.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// GCC 12 reports its own intrinsic headers (undefined upper halves) as maybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace tf::kernels {
+
+namespace scalar {
+
+float dot_f16_f32(const uint16_t* k, const float* q, int64_t n) {
+    float p[16] = {};
+    for (int64_t i = 0; i < n; ++i) p[i % 16] += fp16_to_fp32(k[i]) * q[i];
+    float r[8];
+    for (int l = 0; l < 8; ++l) r[l] = p[l] + p[l + 8];
+    return reduce_lanes8(r);
+}
+
+void axpy_f16(float p, const uint16_t* v, float* o, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) o[i] += p * fp16_to_fp32(v[i]);
+}
+
+}  // namespace scalar
+
+#if defined(__x86_64__)
+
+namespace {
+
+__attribute__((target("avx512f,f16c"))) float dot_f16_f32_avx512(const uint16_t* k, const float* q, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 kv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i)));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(kv, _mm512_loadu_ps(q + i)));
+    }
+    alignas(64) float p[16];
+    _mm512_store_ps(p, acc);
+    for (; i < n; ++i) p[i % 16] += fp16_to_fp32(k[i]) * q[i];
+    float r[8];
+    for (int l = 0; l < 8; ++l) r[l] = p[l] + p[l + 8];
+    return reduce_lanes8(r);
+}
+
+__attribute__((target("avx512f,f16c"))) void axpy_f16_avx512(float p, const uint16_t* v, float* o, int64_t n) {
+    const __m512 pv = _mm512_set1_ps(p);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 vv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i)));
+        _mm512_storeu_ps(o + i, _mm512_add_ps(_mm512_loadu_ps(o + i), _mm512_mul_ps(pv, vv)));
+    }
+    for (; i < n; ++i) o[i] += p * fp16_to_fp32(v[i]);
+}
+
+__attribute__((target("avx2,f16c"))) float dot_f16_f32_avx2(const uint16_t* k, const float* q, int64_t n) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();  // lanes 0-7 and 8-15
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))), _mm256_loadu_ps(q + i)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i + 8))), _mm256_loadu_ps(q + i + 8)));
+    }
+    alignas(32) float p[16];
+    _mm256_store_ps(p, lo);
+    _mm256_store_ps(p + 8, hi);
+    for (; i < n; ++i) p[i % 16] += fp16_to_fp32(k[i]) * q[i];
+    float r[8];
+    for (int l = 0; l < 8; ++l) r[l] = p[l] + p[l + 8];
+    return reduce_lanes8(r);
+}
+
+__attribute__((target("avx2,f16c"))) void axpy_f16_avx2(float p, const uint16_t* v, float* o, int64_t n) {
+    const __m256 pv = _mm256_set1_ps(p);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+        _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_loadu_ps(o + i), _mm256_mul_ps(pv, vv)));
+    }
+    for (; i < n; ++i) o[i] += p * fp16_to_fp32(v[i]);
+}
+
+using DotFn16 = float (*)(const uint16_t*, const float*, int64_t);
+using AxpyFn16 = void (*)(float, const uint16_t*, float*, int64_t);
+
+DotFn16 pick_dot() {
+    switch (best_isa()) {
+        case Isa::Avx512: return dot_f16_f32_avx512;
+        case Isa::Avx2: return dot_f16_f32_avx2;
+        default: return scalar::dot_f16_f32;
+    }
+}
+
+AxpyFn16 pick_axpy() {
+    switch (best_isa()) {
+        case Isa::Avx512: return axpy_f16_avx512;
+        case Isa::Avx2: return axpy_f16_avx2;
+        default: return scalar::axpy_f16;
+    }
+}
+
+}  // namespace
+
+float dot_f16_f32(const uint16_t* k, const float* q, int64_t n) {
+    static const DotFn16 f = pick_dot();
+    return f(k, q, n);
+}
+
+void axpy_f16(float p, const uint16_t* v, float* o, int64_t n) {
+    static const AxpyFn16 f = pick_axpy();
+    f(p, v, o, n);
+}
+
+#else
+
+float dot_f16_f32(const uint16_t* k, const float* q, int64_t n) { return scalar::dot_f16_f32(k, q, n); }
+void axpy_f16(float p, const uint16_t* v, float* o, int64_t n) { scalar::axpy_f16(p, v, o, n); }
+
+#endif
+
+}  // namespace tf::kernels

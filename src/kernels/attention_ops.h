@@ -1,0 +1,22 @@
+// The inner products of attention over a half-precision KV cache. Fixed accumulation order,
+// identical on every ISA (the scalar loop is the specification): in dot_f16_f32, product i
+// (multiply, then add — never fused) goes to lane i % 16 of 16 partial sums, lanes l and l + 8
+// are added, then the reduce_lanes8 tree. So a score never depends on the CPU, the thread or
+// what else is in the batch.
+#pragma once
+
+#include <cstdint>
+
+namespace tf::kernels {
+
+float dot_f16_f32(const uint16_t* k, const float* q, int64_t n);
+
+// o[i] += p * v[i] (multiply, then add), v in half precision.
+void axpy_f16(float p, const uint16_t* v, float* o, int64_t n);
+
+namespace scalar {
+float dot_f16_f32(const uint16_t* k, const float* q, int64_t n);
+void axpy_f16(float p, const uint16_t* v, float* o, int64_t n);
+}  // namespace scalar
+
+}  // namespace tf::kernels
