@@ -60,6 +60,7 @@ class File {
     uint64_t data_offset() const { return data_offset_; }
     const std::string& label() const { return label_; }
     std::span<const uint8_t> bytes() const { return bytes_; }
+    bool is_mapped() const { return mapping_ != nullptr; }  // bytes are a read-only file mapping (open)
 
     const std::vector<KeyValue>& metadata() const { return metadata_; }
     const Value* find(std::string_view key) const;

@@ -22,22 +22,23 @@ void quantize_activation_rows(TensorType weight, const float* x, int64_t n_token
 
 void matmul(const WeightMatrix& w, const void* activations, int64_t n_tokens, float* out, int64_t out_stride,
             ThreadPool* pool) {
-    // Batches of tokens (prompts): 16-row panels reused for every token (matmul_panel.h), with
-    // results bit-identical to the per-element dot() below.
+    // Weights repacked into 16-row panels at load (any batch), or packed here panel by panel for
+    // batches large enough to repay it: results bit-identical to the per-element dot() below.
     constexpr int64_t kPanelMinTokens = 4;
-    if (n_tokens >= kPanelMinTokens && w.n_cols % 32 == 0 && has_panel_kernel(w.type)) {
+    if (w.n_cols % 32 == 0 && has_panel_kernel(w.type) && (w.panels != nullptr || n_tokens >= kPanelMinTokens)) {
         const int64_t wrb = static_cast<int64_t>(*tensor_row_bytes(w.type, static_cast<uint64_t>(w.n_cols)));
         const int64_t arb = activation_row_bytes(w.type, w.n_cols);
         const int64_t pb = panel_bytes(w.type, w.n_cols);
         const int64_t n_panels = (w.n_rows + kPanelRows - 1) / kPanelRows;
         auto body = [&](int64_t begin, int64_t end, int) {
-            thread_local std::vector<uint8_t> panel;
-            if (static_cast<int64_t>(panel.size()) < pb) panel.resize(static_cast<size_t>(pb));
+            thread_local std::vector<uint8_t> scratch;
+            if (w.panels == nullptr && static_cast<int64_t>(scratch.size()) < pb) scratch.resize(static_cast<size_t>(pb));
             for (int64_t p = begin; p < end; ++p) {
                 const int64_t r0 = p * kPanelRows;
                 const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, w.n_rows - r0));
-                pack_panel(w.type, static_cast<const uint8_t*>(w.data) + r0 * wrb, wrb, rows, w.n_cols, panel.data());
-                panel_matmul(w.type, panel.data(), rows, w.n_cols, static_cast<const uint8_t*>(activations), arb, n_tokens, out + r0, out_stride);
+                const uint8_t* panel = w.panels != nullptr ? w.panels + p * pb : scratch.data();
+                if (w.panels == nullptr) pack_panel(w.type, static_cast<const uint8_t*>(w.data) + r0 * wrb, wrb, rows, w.n_cols, scratch.data());
+                panel_matmul(w.type, panel, rows, w.n_cols, static_cast<const uint8_t*>(activations), arb, n_tokens, out + r0, out_stride);
             }
         };
         if (pool != nullptr) pool->parallel_for(n_panels, 1, body);

@@ -16,6 +16,7 @@ struct WeightMatrix {
     const void* data;  // n_rows rows of n_cols elements, contiguous
     int64_t n_rows;    // output features
     int64_t n_cols;    // input features (row length)
+    const uint8_t* panels = nullptr;  // the same rows repacked (matmul_panel.h), when prepared at load
 };
 
 // Converts n_tokens rows of n_cols floats (stride n_cols) to the weight's activation format.

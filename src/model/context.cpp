@@ -15,7 +15,7 @@ namespace tf::model {
 
 namespace {
 
-kernels::WeightMatrix matrix(const TensorRef& t) { return {t.type, t.data, t.rows(), t.cols()}; }
+kernels::WeightMatrix matrix(const TensorRef& t) { return {t.type, t.data, t.rows(), t.cols(), t.panels}; }
 
 // ggml's f16 dot product as its AVX-512 build computes it (the reference machine): blocks of 64
 // in four 16-lane FMA accumulators reduced in a fixed tree, the rest added in double.

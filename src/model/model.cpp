@@ -133,6 +133,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     if (Status st = entry->bind(*m, b); !st) return Error{path + ": " + st.error().message};
     if (Status s = b.status(); !s) return Error{path + ": " + s.error().message};
     assign_layer_geometry(*m);
+    repack_for_panels(*m);
     return m;
 }
 

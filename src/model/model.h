@@ -51,7 +51,16 @@ struct Model {
     FfnActivation activation = FfnActivation::SiLU;
     std::vector<float> rope_freqs;                // Llama 3.1-style frequency factors, empty when absent
     std::vector<float> rope_long, rope_short;     // LongRoPE factors (Phi-3), empty when absent
+
+    // Matrix weights repacked for the panel kernels (kernels/matmul_panel.h) at load, when the CPU
+    // has them; the file's pages of those tensors are then released, so resident memory stays
+    // about the file's size. TF_REPACK=0 keeps every weight a view into the file.
+    std::unique_ptr<uint8_t[], void (*)(uint8_t*)> panel_storage{nullptr, [](uint8_t*) {}};
+    size_t panel_bytes = 0;
 };
+
+// Repacks the matrices the panel kernels can use (called by Model::load).
+void repack_for_panels(Model& m);
 
 // Architecture binders (arch_*.cpp).
 Status bind_llama(Model& m, WeightBinder& b);

@@ -43,6 +43,7 @@ TensorRef row_range(const TensorRef& t, int64_t first, int64_t n) {
     TensorRef r = t;
     const uint64_t row_bytes = *tensor_row_bytes(t.type, static_cast<uint64_t>(t.cols()));
     r.data = t.data + row_bytes * static_cast<uint64_t>(first);
+    r.panels = nullptr;  // panels are made for whole views, after binding
     r.dims = {static_cast<uint64_t>(t.cols()), static_cast<uint64_t>(n)};
     r.name = t.name + "[" + std::to_string(first) + ":" + std::to_string(first + n) + "]";
     return r;

@@ -17,6 +17,7 @@ struct TensorRef {
     TensorType type = TensorType::F32;
     const uint8_t* data = nullptr;
     std::vector<uint64_t> dims;
+    const uint8_t* panels = nullptr;  // the rows repacked for the panel kernels at load, or null
 
     explicit operator bool() const { return data != nullptr; }
     int64_t cols() const { return dims.empty() ? 0 : static_cast<int64_t>(dims[0]); }

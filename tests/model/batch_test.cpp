@@ -3,6 +3,11 @@
 // shared by copying (or kept by truncating) gives the same results as recomputing it.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/matmul_panel.h"
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -167,6 +172,41 @@ TEST(KvCache, bad_batches_and_a_full_cache_are_errors_that_change_nothing) {
     EXPECT_EQ(ctx.seq_len(0), 40);
     ctx.seq_clear(0);
     EXPECT_TRUE(ctx.decode(b).ok());
+}
+
+
+// Weights repacked into panels at load (the default on AVX-512 VNNI CPUs) and weights used in
+// place give the same logits bit for bit, for a prompt batch and for one-token steps.
+TEST(Repack, panels_at_load_change_no_bit_of_the_logits) {
+    TF_REQUIRE_REFERENCE();
+    for (const char* name : {"ladder-llama-Q4_0", "ladder-llama-Q8_0", "tiny-qwen2-Q8_0"}) {
+        std::vector<float> results[2];
+        size_t panel_bytes[2] = {0, 0};
+        for (int repack = 0; repack < 2; ++repack) {
+            ::setenv("TF_REPACK", repack ? "1" : "0", 1);
+            auto m = load(name);
+            ::unsetenv("TF_REPACK");
+            ASSERT_TRUE(m);
+            panel_bytes[repack] = m->panel_bytes;
+            tf::model::Context ctx(*m, 256, 2);
+            std::vector<int32_t> prompt;
+            for (int i = 0; i < 20; ++i) prompt.push_back((i * 37 + 5) % static_cast<int32_t>(m->hp.n_vocab));
+            auto a = ctx.decode(prompt, true);
+            ASSERT_TRUE(a.ok());
+            results[repack] = *a;
+            for (int step = 0; step < 4; ++step) {
+                auto b = ctx.decode({static_cast<int32_t>((step * 11 + 3) % m->hp.n_vocab)}, false);
+                ASSERT_TRUE(b.ok());
+                results[repack].insert(results[repack].end(), b->begin(), b->end());
+            }
+        }
+        EXPECT_EQ(panel_bytes[0], 0u);
+        if (tf::kernels::has_panel_kernel(tf::TensorType::Q8_0)) {
+            EXPECT_GT(panel_bytes[1], 0u) << name;
+        }
+        ASSERT_EQ(results[0].size(), results[1].size());
+        EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4), 0) << name;
+    }
 }
 
 }  // namespace
