@@ -327,4 +327,48 @@ TEST(PipelineE2E, watch_processes_arriving_files_exactly_once_across_a_crash) {
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+
+// Two runs at once on the same store and documents: both finish, their outputs agree, and a
+// third run finds every document stored exactly once (nothing left to compute).
+TEST(PipelineE2E, concurrent_runs_share_one_store_safely) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    fs::create_directories(tmp.path / "in");
+    for (int i = 0; i < 40; ++i) std::ofstream(tmp.path / "in" / ("n" + std::to_string(i) + ".txt")) << "Order " << i << " placed in " << (1960 + i) << ".";
+    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer"}},"required":["year"]})";
+    const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
+    auto args = [&](const std::string& out) {
+        return std::vector<std::string>{TF_BINARY, "extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", (tmp.path / "jobs.sqlite").string(),
+                                        "-t", "1", "-c", "512", "--max-output", "32", "-o", (tmp.path / out).string(), (tmp.path / "in").string()};
+    };
+    std::vector<pid_t> pids;
+    for (const char* out : {"a.jsonl", "b.jsonl"}) {
+        auto a = args(out);
+        std::vector<char*> argv;
+        for (auto& x : a) argv.push_back(x.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, (tmp.path / (std::string(out) + ".log")).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        pid_t pid = -1;
+        ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(tmp.path / "a.jsonl.log") << slurp(tmp.path / "b.jsonl.log");
+    }
+    const std::string a = slurp(tmp.path / "a.jsonl");
+    EXPECT_EQ(lines(a).size(), 40u);
+    EXPECT_EQ(a, slurp(tmp.path / "b.jsonl"));
+    auto third = args("c.jsonl");
+    third.erase(third.begin());
+    auto r = tf::test::run_terraferma(third);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("(0 computed, 40 from the store"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(tmp.path / "c.jsonl"), a);
+}
+
 }  // namespace
