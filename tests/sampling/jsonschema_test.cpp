@@ -13,6 +13,7 @@
 #include "sampling/grammar/matcher.h"
 #include "sampling/jsonschema/int_range.h"
 #include "sampling/jsonschema/to_grammar.h"
+#include "sampling/jsonschema/validator.h"
 #include "support/reference.h"
 
 namespace {
@@ -102,6 +103,30 @@ TEST(JsonSchemaGrammar, integer_ranges_are_exact) {
         }
         EXPECT_FALSE(matches(gp, "-0"));
         EXPECT_FALSE(matches(gp, "007"));
+    }
+}
+
+// Bounded numbers: whatever the grammar lets through is within the bounds (no exponents, no
+// fraction that could cross a bound), and the common values are still there.
+TEST(JsonSchemaGrammar, number_bounds_are_sound) {
+    struct Case {
+        const char* schema;
+        std::vector<const char*> in, out;
+    };
+    for (const Case& c : std::vector<Case>{
+             {R"({"type":"number","minimum":-90,"maximum":90})", {"-90", "90", "0", "89.5", "-89.999999", "-0.25", "12"}, {"90.5", "-90.1", "1e3", "91", "-91", "9e1"}},
+             {R"({"type":"number","minimum":5})", {"5", "5.5", "1234567.25"}, {"4.9", "0.5", "-1", "4", "5e2"}},
+             {R"({"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1})", {"0.5", "0.000001"}, {"0", "1", "1.0", "-0.5", "0.0"}},
+             {R"({"type":"number","maximum":-2.5})", {"-3", "-3.75", "-100.5"}, {"-2", "-2.4", "0", "2"}}}) {
+        std::string err;
+        auto g = compile(nlohmann::ordered_json::parse(c.schema), false, &err);
+        ASSERT_TRUE(g) << c.schema << ": " << err;
+        const auto schema = nlohmann::ordered_json::parse(c.schema);
+        auto v = tf::jsonschema::Validator::compile(schema);
+        ASSERT_TRUE(v.ok());
+        for (const char* x : c.in) EXPECT_TRUE(matches(g, x)) << c.schema << " should allow " << x;
+        for (const char* x : c.out) EXPECT_FALSE(matches(g, x)) << c.schema << " should refuse " << x;
+        for (const char* x : c.in) EXPECT_TRUE(v->valid(nlohmann::ordered_json::parse(x))) << c.schema << ": test case " << x << " is wrong";
     }
 }
 

@@ -376,14 +376,54 @@ class Converter {
         return define(name, integer_range_gbnf(lo, hi));
     }
 
+    // Bounded numbers without exponents, sound by construction (every string the grammar
+    // allows is a number within the bounds): the integers of the range; I.F with I >= 0 where
+    // every fraction keeps I.F in range (I >= lo, I + 1 <= hi); and -I.F likewise. Values the
+    // grammar cannot spell this way (90.5 when the maximum is 90.7) are left out; the fraction
+    // has at most 6 digits so that no spelling rounds onto an exclusive bound.
     Result<std::string> number_rule(const json& s, const std::string& name) {
-        const bool non_negative = (s.contains("minimum") && s["minimum"].is_number() && s["minimum"].get<double>() >= 0) ||
-                                  (s.contains("exclusiveMinimum") && s["exclusiveMinimum"].is_number() && s["exclusiveMinimum"].get<double>() >= 0);
-        if (s.contains("maximum") || s.contains("exclusiveMaximum") || (s.contains("minimum") && !non_negative)) {
-            if (o_.warn) o_.warn("number bounds at " + name + " are checked by the validator, not the grammar");
+        std::optional<double> lo, hi;
+        bool lo_ex = false, hi_ex = false;
+        for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false}, {"exclusiveMinimum", true, true},
+                                          {"maximum", false, false}, {"exclusiveMaximum", false, true}}) {
+            if (!s.contains(key) || s[key].is_boolean()) continue;  // draft-04 boolean exclusives: ignored
+            if (!s[key].is_number()) return error(name, std::string("'") + key + "' must be a number");
+            const double d = s[key].get<double>();
+            if (!std::isfinite(d) || d > 9.0e15 || d < -9.0e15) continue;  // beyond exact integers: no bound
+            if (is_min && (!lo || d > *lo || (d == *lo && excl))) lo = d, lo_ex = excl;
+            if (!is_min && (!hi || d < *hi || (d == *hi && excl))) hi = d, hi_ex = excl;
         }
-        if (!non_negative) return prim("number");
-        return define(name, prim("integral-part") + " (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?");
+        if (!lo && !hi) return prim("number");
+        auto at_least = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::floor(d) + 1 : std::ceil(d)); };
+        auto at_most = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::ceil(d) - 1 : std::floor(d)); };
+        const std::string frac = " \".\" [0-9]{1,6}";
+        std::vector<std::string> alts;
+        std::optional<int64_t> ilo, ihi;
+        if (lo) ilo = at_least(*lo, lo_ex);
+        if (hi) ihi = at_most(*hi, hi_ex);
+        if (!(ilo && ihi && *ilo > *ihi)) alts.push_back("(" + integer_range_gbnf(ilo, ihi) + ")");
+        const int64_t pl = std::max<int64_t>(0, ilo.value_or(0));
+        std::optional<int64_t> ph;
+        if (hi) ph = static_cast<int64_t>(std::floor(*hi)) - 1;
+        if (!ph || pl <= *ph) alts.push_back("(" + integer_range_gbnf(pl, ph) + ")" + frac);
+        const int64_t nl = std::max<int64_t>(0, hi ? at_least(-*hi, hi_ex) : 0);
+        std::optional<int64_t> nh;
+        if (lo) nh = static_cast<int64_t>(std::floor(-*lo)) - 1;
+        if (!nh || nl <= *nh) alts.push_back("\"-\" (" + integer_range_gbnf(nl, nh) + ")" + frac);
+        // An exclusive integral bound: its own integer part with a fraction that is not zero.
+        const std::string nonzero_frac = " \".\" [0-9]{0,5} [1-9]";
+        if (lo && lo_ex && *lo == std::floor(*lo) && *lo >= 0 && (!hi || *lo + 1 <= *hi)) {
+            const auto k = static_cast<int64_t>(*lo);
+            alts.push_back("(" + integer_range_gbnf(k, k) + ")" + nonzero_frac);
+        }
+        if (hi && hi_ex && *hi == std::floor(*hi) && *hi <= 0 && (!lo || -*hi + 1 <= -*lo)) {
+            const auto k = static_cast<int64_t>(-*hi);
+            alts.push_back("\"-\" (" + integer_range_gbnf(k, k) + ")" + nonzero_frac);
+        }
+        if (alts.empty()) return error(name, "no number satisfies the bounds");
+        std::string body;
+        for (const auto& a : alts) body += (body.empty() ? "" : " | ") + a;
+        return define(name, body);
     }
 
     // A string that is none of `keys` (for additional properties beside the declared ones).
