@@ -3,7 +3,9 @@
 //  * Matvec/<type>/<isa> — one token through a 2048-column x 8192-row matrix (2048x8192, the FFN
 //    shape of a 1B model), weights cycled through 256 MiB of copies so they stream from DRAM:
 //    bytes_per_second is weight GB/s, compare it with MemoryRead;
-//  * Matmul/<type>/<isa> — 512 tokens through a 2048x2048 matrix (prompt processing): GFLOP/s.
+//  * Matmul/<type>/<isa> — 512 tokens through a 2048x2048 matrix (prompt processing): GFLOP/s;
+//  * .../<type>/panels — the same through the 16-row panel kernels (weights repacked as at load),
+//    for the types that have them on this CPU.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_panel.h"
 #include "kernels/membw.h"
 
 namespace {
@@ -101,6 +104,54 @@ void BM_Matmul(benchmark::State& state, TensorType t, Isa isa) {
                                                    benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+std::vector<uint8_t> to_panels(TensorType t, const std::vector<uint8_t>& w, int64_t rows, int64_t cols) {
+    const int64_t rb = static_cast<int64_t>(w.size()) / rows, pb = panel_bytes(t, cols);
+    std::vector<uint8_t> out(static_cast<size_t>(matrix_panel_bytes(t, rows, cols)));
+    for (int64_t r0 = 0; r0 < rows; r0 += kPanelRows) {
+        pack_panel(t, w.data() + r0 * rb, rb, static_cast<int>(std::min<int64_t>(kPanelRows, rows - r0)), cols, out.data() + r0 / kPanelRows * pb);
+    }
+    return out;
+}
+
+void BM_PanelMatvec(benchmark::State& state, TensorType t) {
+    const int64_t cols = 2048, rows = 8192;
+    const auto proto = to_panels(t, random_matrix(t, rows, cols, 1), rows, cols);
+    const size_t copies = std::max<size_t>(2, (size_t(256) << 20) / proto.size());
+    std::vector<uint8_t> pool(proto.size() * copies);
+    for (size_t c = 0; c < copies; ++c) std::memcpy(pool.data() + c * proto.size(), proto.data(), proto.size());
+    std::vector<float> x(static_cast<size_t>(cols), 0.5f);
+    std::vector<uint8_t> act(static_cast<size_t>(activation_row_bytes(t, cols)));
+    quantize_activations(t, x.data(), act.data(), cols);
+    std::vector<float> out(static_cast<size_t>(rows));
+    size_t c = 0;
+    for (auto _ : state) {
+        WeightMatrix w{t, nullptr, rows, cols};
+        w.panels = pool.data() + c * proto.size();
+        matmul(w, act.data(), 1, out.data(), rows, nullptr);
+        benchmark::DoNotOptimize(out.data());
+        c = (c + 1) % copies;
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(proto.size()));
+}
+
+void BM_PanelMatmul(benchmark::State& state, TensorType t) {
+    const int64_t cols = 2048, rows = 2048, tokens = 512;
+    const auto panels = to_panels(t, random_matrix(t, rows, cols, 2), rows, cols);
+    std::vector<float> x(static_cast<size_t>(cols * tokens), 0.25f);
+    const int64_t arb = activation_row_bytes(t, cols);
+    std::vector<uint8_t> act(static_cast<size_t>(arb * tokens));
+    for (int64_t i = 0; i < tokens; ++i) quantize_activations(t, x.data() + i * cols, act.data() + i * arb, cols);
+    std::vector<float> out(static_cast<size_t>(rows * tokens));
+    for (auto _ : state) {
+        WeightMatrix w{t, nullptr, rows, cols};
+        w.panels = panels.data();
+        matmul(w, act.data(), tokens, out.data(), rows, nullptr);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * cols * rows * tokens * static_cast<double>(state.iterations()),
+                                                   benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 const bool registered = [] {
     for (TensorType t : kTypes) {
         for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
@@ -108,6 +159,12 @@ const bool registered = [] {
             benchmark::RegisterBenchmark(("Matvec/" + name).c_str(), BM_Matvec, t, isa)->Unit(benchmark::kMillisecond)->UseRealTime();
             benchmark::RegisterBenchmark(("Matmul/" + name).c_str(), BM_Matmul, t, isa)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
         }
+    }
+    for (TensorType t : kTypes) {
+        if (!has_panel_kernel(t)) continue;
+        const std::string name = std::string(tf::tensor_type_name(t)) + "/panels";
+        benchmark::RegisterBenchmark(("Matvec/" + name).c_str(), BM_PanelMatvec, t)->Unit(benchmark::kMillisecond)->UseRealTime();
+        benchmark::RegisterBenchmark(("Matmul/" + name).c_str(), BM_PanelMatmul, t)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
     return true;
 }();

@@ -9,11 +9,6 @@
 // returns bit-for-bit the scalar result and no result depends on how work is grouped:
 //  * quantized types: each weight block b yields an exact integer sum, turned into one float r_b
 //    by a fixed per-type formula (dot_blocks.h); r_b is added to lane b % 8 of eight partial sums;
-//  * Q4_K and Q5_K: per super-block, eight exact integer lane sums — lane l collects the
-//    scaled products of elements e with (e % 32) / 4 == l — each added as float(sum) * (d_w*d_a)
-//    to lane l; the mins term float(imins) * (dmin_w*d_a) accumulates separately, in block
-//    order, and is subtracted after the lane reduction (this keeps the horizontal sum out of
-//    the per-block work);
 //  * float types: element i's product w_i*a_i (multiply, then add — never fused) is added to
 //    lane i % 32 of 32 partial sums;
 //  * the lanes are then reduced in the fixed tree of reduce_lanes8 / reduce_lanes32.

@@ -108,8 +108,7 @@ float dot_bf16(int64_t n, const void* w, const void* a) {
 float dot_q4_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ4_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    __m256 lanes = _mm256_setzero_ps();
-    float mins = 0;
+    float p[8] = {};
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const __m128i sm = k4_scales_mins(x[b].scales);
@@ -127,19 +126,15 @@ float dot_q4_k(int64_t n, const void* w, const void* a) {
             const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, y_hi), _mm256_set1_epi16(sc[2 * k + 1]));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
         }
-        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
-        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
+        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, hsum_i32(acc), imins);
     }
-    alignas(32) float p[8];
-    _mm256_store_ps(p, lanes);
-    return reduce_lanes8(p) - mins;
+    return reduce_lanes8(p);
 }
 
 float dot_q5_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ5_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    __m256 lanes = _mm256_setzero_ps();
-    float mins = 0;
+    float p[8] = {};
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i bit = _mm256_set1_epi8(0x10);
     for (int64_t b = 0; b < n / QK_K; ++b) {
@@ -162,12 +157,9 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
             const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, y_hi), _mm256_set1_epi16(sc[2 * k + 1]));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
         }
-        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
-        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
+        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, hsum_i32(acc), imins);
     }
-    alignas(32) float p[8];
-    _mm256_store_ps(p, lanes);
-    return reduce_lanes8(p) - mins;
+    return reduce_lanes8(p);
 }
 
 float dot_q6_k(int64_t n, const void* w, const void* a) {

@@ -119,8 +119,7 @@ inline __m512i scales16_2x16(int a, int b) {
 float dot_q4_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ4_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    __m256 lanes = _mm256_setzero_ps();
-    float mins = 0;
+    float p[8] = {};
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const __m128i sm = k4_scales_mins(x[b].scales);
         const int32_t imins = k4_mins_dot_v(sm, y[b].bsums);
@@ -133,21 +132,15 @@ float dot_q4_k(int64_t n, const void* w, const void* a) {
             const __m512i s16 = _mm512_maddubs_epi16(q, yv);
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(s16, scales16_2x16(sc[2 * k], sc[2 * k + 1])));
         }
-        // Fold the two sub-block halves: lane l of the result is lane l of the 8-lane contract.
-        const __m256i folded = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
-        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(folded), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
-        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
+        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
     }
-    alignas(32) float p[8];
-    _mm256_store_ps(p, lanes);
-    return reduce_lanes8(p) - mins;
+    return reduce_lanes8(p);
 }
 
 float dot_q5_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ5_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
-    __m256 lanes = _mm256_setzero_ps();
-    float mins = 0;
+    float p[8] = {};
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const __m128i sm = k4_scales_mins(x[b].scales);
         const int32_t imins = k4_mins_dot_v(sm, y[b].bsums);
@@ -165,14 +158,9 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
             const __m512i s16 = _mm512_maddubs_epi16(q, yv);
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(s16, scales16_2x16(sc[2 * k], sc[2 * k + 1])));
         }
-        // Fold the two sub-block halves: lane l of the result is lane l of the 8-lane contract.
-        const __m256i folded = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
-        lanes = _mm256_add_ps(lanes, _mm256_mul_ps(_mm256_cvtepi32_ps(folded), _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d)));
-        mins += static_cast<float>(imins) * (_cvtsh_ss(x[b].dmin) * y[b].d);
+        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
     }
-    alignas(32) float p[8];
-    _mm256_store_ps(p, lanes);
-    return reduce_lanes8(p) - mins;
+    return reduce_lanes8(p);
 }
 
 float dot_q6_k(int64_t n, const void* w, const void* a) {

@@ -183,22 +183,23 @@ float dot_q3_k(int64_t n, const void* w, const void* a) {
     return reduce_lanes8(p);
 }
 
-// Q4_K and Q5_K (qh == nullptr for Q4_K): the eight lane sums of one super-block and its mins sum.
-inline void k4_lane_sums(const uint8_t* scales, const uint8_t* qs, const uint8_t* qh, const BlockQ8_K& y,
-                         int32_t lanes[8], int32_t* imins) {
+// Q4_K and Q5_K (qh == nullptr for Q4_K): a super-block's exact scaled sum and mins sum.
+inline void k4_sums(const uint8_t* scales, const uint8_t* qs, const uint8_t* qh, const BlockQ8_K& y, int32_t* isum, int32_t* imins) {
+    *isum = 0;
     *imins = 0;
-    for (int l = 0; l < 8; ++l) lanes[l] = 0;
     for (int j = 0; j < 8; ++j) {
         uint8_t sc, m;
         get_scale_min_k4(j, scales, &sc, &m);
         *imins += m * (y.bsums[2 * j] + y.bsums[2 * j + 1]);
         const uint8_t* q = qs + 32 * (j / 2);
         const int shift = 4 * (j % 2);
+        int32_t s = 0;
         for (int e = 0; e < 32; ++e) {
             int v = (q[e] >> shift) & 0xF;
             if (qh != nullptr && (qh[e] >> j) & 1) v += 16;
-            lanes[e / 4] += sc * v * y.qs[32 * j + e];
+            s += v * y.qs[32 * j + e];
         }
+        *isum += sc * s;
     }
 }
 
@@ -207,17 +208,14 @@ float dot_k4(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const Block*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
     float p[8] = {};
-    float mins = 0;
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        int32_t lanes[8], imins;
+        int32_t isum, imins;
         const uint8_t* qh = nullptr;
         if constexpr (kHigh) qh = x[b].qh;
-        k4_lane_sums(x[b].scales, x[b].qs, qh, y[b], lanes, &imins);
-        const float d = fp16_to_fp32(x[b].d) * y[b].d;
-        for (int l = 0; l < 8; ++l) p[l] += static_cast<float>(lanes[l]) * d;
-        mins += static_cast<float>(imins) * (fp16_to_fp32(x[b].dmin) * y[b].d);
+        k4_sums(x[b].scales, x[b].qs, qh, y[b], &isum, &imins);
+        p[b % 8] += block_result_kmin(fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].dmin), y[b].d, isum, imins);
     }
-    return reduce_lanes8(p) - mins;
+    return reduce_lanes8(p);
 }
 
 float dot_q6_k(int64_t n, const void* w, const void* a) {

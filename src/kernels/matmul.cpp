@@ -24,8 +24,10 @@ void matmul(const WeightMatrix& w, const void* activations, int64_t n_tokens, fl
             ThreadPool* pool) {
     // Weights repacked into 16-row panels at load (any batch), or packed here panel by panel for
     // batches large enough to repay it: results bit-identical to the per-element dot() below.
+    // (On-the-fly packing only for the 32-column types, whose packing is a few copies.)
     constexpr int64_t kPanelMinTokens = 4;
-    if (w.n_cols % 32 == 0 && has_panel_kernel(w.type) && (w.panels != nullptr || n_tokens >= kPanelMinTokens)) {
+    const bool cheap_pack = w.type == TensorType::Q8_0 || w.type == TensorType::Q4_0;
+    if (panel_fits(w.type, w.n_cols) && has_panel_kernel(w.type) && (w.panels != nullptr || (cheap_pack && n_tokens >= kPanelMinTokens))) {
         const int64_t wrb = static_cast<int64_t>(*tensor_row_bytes(w.type, static_cast<uint64_t>(w.n_cols)));
         const int64_t arb = activation_row_bytes(w.type, w.n_cols);
         const int64_t pb = panel_bytes(w.type, w.n_cols);

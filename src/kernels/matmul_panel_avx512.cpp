@@ -5,6 +5,7 @@
 #include "kernels/blocks.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dot.h"
+#include "kernels/matmul_panel_k.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -12,43 +13,7 @@
 
 namespace tf::kernels {
 
-namespace {
-
 constexpr int64_t kScaleBytes = 2 * kPanelRows;
-
-int64_t block_panel_bytes(TensorType w) { return (w == TensorType::Q8_0 ? 8 : 4) * 64 + kScaleBytes; }
-
-}  // namespace
-
-int64_t panel_bytes(TensorType w, int64_t n) { return n / 32 * block_panel_bytes(w); }
-
-void pack_panel(TensorType type, const uint8_t* w, int64_t row_bytes, int n_rows, int64_t n, uint8_t* panel) {
-    const int64_t nb = n / 32, bpb = block_panel_bytes(type);
-    const int n_vec = type == TensorType::Q8_0 ? 8 : 4;
-    for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* dst = panel + b * bpb;
-        auto* scales = reinterpret_cast<uint16_t*>(dst + n_vec * 64);
-        for (int j = 0; j < kPanelRows; ++j) {
-            if (j >= n_rows) {
-                for (int g = 0; g < n_vec; ++g) std::memset(dst + g * 64 + j * 4, type == TensorType::Q8_0 ? 0x80 : 0, 4);
-                scales[j] = 0;
-                continue;
-            }
-            const uint8_t* row = w + j * row_bytes;
-            if (type == TensorType::Q8_0) {
-                const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
-                uint8_t q[32];
-                for (int i = 0; i < 32; ++i) q[i] = static_cast<uint8_t>(blk.qs[i]) ^ 0x80;
-                for (int g = 0; g < 8; ++g) std::memcpy(dst + g * 64 + j * 4, q + g * 4, 4);
-                scales[j] = blk.d;
-            } else {
-                const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
-                for (int g = 0; g < 4; ++g) std::memcpy(dst + g * 64 + j * 4, blk.qs + g * 4, 4);
-                scales[j] = blk.d;
-            }
-        }
-    }
-}
 
 #if defined(__x86_64__)
 
@@ -143,13 +108,13 @@ void panel_matmul_avx512(const uint8_t* panel, int n_rows, int64_t n, const uint
 
 #pragma GCC pop_options
 
-bool has_panel_kernel(TensorType w) {
-    return (w == TensorType::Q8_0 || w == TensorType::Q4_0) && preferred_isa(w) == Isa::Avx512;
-}
+bool has_panel_kernel(TensorType w) { return panel_type(w) && best_isa() == Isa::Avx512; }
 
 void panel_matmul(TensorType w, const uint8_t* panel, int n_rows, int64_t n, const uint8_t* a, int64_t a_stride, int64_t n_tokens, float* out,
                   int64_t out_stride) {
-    if (w == TensorType::Q8_0) panel_matmul_avx512<true>(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
+    if (w == TensorType::Q4_K) panel_matmul_q4_k(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
+    else if (w == TensorType::Q6_K) panel_matmul_q6_k(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
+    else if (w == TensorType::Q8_0) panel_matmul_avx512<true>(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
     else panel_matmul_avx512<false>(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
 }
 

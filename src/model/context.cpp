@@ -52,6 +52,7 @@ struct Context::Scratch {
     std::vector<float> router, moe_in, moe_gate, moe_up, moe_act, moe_out;
     std::vector<int64_t> out_rows;
     std::vector<uint8_t> activations;  // quantized activation rows for the matrix products
+    std::vector<uint8_t> emb_bytes;    // an embedding row restored from its panels
     // Per worker: a query copy, scores and value accumulators for one (token, head).
     struct Worker {
         std::vector<float> q, scores, acc;
@@ -359,10 +360,8 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
     float* x = s.x.data();
     float* xn = s.xn.data();
 
-    const uint64_t emb_row = *tensor_row_bytes(m_.tok_embd.type, static_cast<uint64_t>(E));
     for (int64_t t = 0; t < T; ++t) {
-        kernels::dequantize_row(m_.tok_embd.type, m_.tok_embd.data + emb_row * static_cast<uint64_t>(b.token[static_cast<size_t>(t)]),
-                                x + t * E, E);
+        embedding_row(m_.tok_embd, b.token[static_cast<size_t>(t)], x + t * E, s.emb_bytes);
         if (m_.embd_scale != 1.0f) kernels::scale_in_place(x + t * E, m_.embd_scale, E);
     }
     s.out_rows.clear();

@@ -61,6 +61,9 @@ struct Model {
 
 // Repacks the matrices the panel kernels can use (called by Model::load).
 void repack_for_panels(Model& m);
+// Row `row` of an embedding table as floats, restored from its panels when the table was
+// repacked (a tied output); `scratch` holds the row's bytes in between.
+void embedding_row(const TensorRef& table, int64_t row, float* out, std::vector<uint8_t>& scratch);
 
 // Architecture binders (arch_*.cpp).
 Status bind_llama(Model& m, WeightBinder& b);

@@ -2,6 +2,7 @@
 // alone or in a batch, by 1 thread or several, on any ISA.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_panel.h"
 
 namespace {
 
@@ -57,8 +59,9 @@ TEST(Matmul, results_do_not_depend_on_batch_or_threads) {
 TEST(Matmul, panel_products_equal_the_scalar_dot) {
     std::mt19937 rng(11);
     std::normal_distribution<float> dist(0.0f, 0.05f);
-    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
-        for (int64_t cols : {256, 896, 2080}) {
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K}) {
+        const bool k_quant = t == TensorType::Q4_K || t == TensorType::Q6_K;
+        for (int64_t cols : k_quant ? std::vector<int64_t>{256, 2304, 3072} : std::vector<int64_t>{256, 896, 2080}) {
             const int64_t rows = 37, tokens = 7;
             std::vector<float> wf(static_cast<size_t>(rows * cols));
             for (auto& v : wf) v = dist(rng);
@@ -68,8 +71,24 @@ TEST(Matmul, panel_products_equal_the_scalar_dot) {
             std::vector<float> x(static_cast<size_t>(tokens * cols));
             for (auto& v : x) v = dist(rng) * 20;
             std::vector<float> out(static_cast<size_t>(tokens * rows));
+            // The matrix repacked as at load, every row restorable from its panel.
+            const int64_t pb = panel_bytes(t, cols);
+            std::vector<uint8_t> panels(static_cast<size_t>(matrix_panel_bytes(t, rows, cols)));
+            for (int64_t r0 = 0; r0 < rows; r0 += kPanelRows) {
+                const int n = static_cast<int>(std::min<int64_t>(kPanelRows, rows - r0));
+                pack_panel(t, wq.data() + r0 * rb, rb, n, cols, panels.data() + r0 / kPanelRows * pb);
+                std::vector<uint8_t> row(static_cast<size_t>(rb));
+                for (int r = 0; r < n; ++r) {
+                    unpack_panel_row(t, panels.data() + r0 / kPanelRows * pb, r, cols, row.data());
+                    ASSERT_EQ(std::memcmp(row.data(), wq.data() + (r0 + r) * rb, static_cast<size_t>(rb)), 0)
+                        << tf::tensor_type_name(t) << " row " << r0 + r << " does not survive its panel";
+                }
+            }
+            if (!has_panel_kernel(t)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU: the panel kernels are not used";
             tf::ThreadPool pool(2);
-            matmul_f32(WeightMatrix{t, wq.data(), rows, cols}, x.data(), tokens, out.data(), &pool);
+            WeightMatrix w{t, wq.data(), rows, cols};
+            w.panels = panels.data();
+            matmul_f32(w, x.data(), tokens, out.data(), &pool);
             const int64_t arb = activation_row_bytes(t, cols);
             std::vector<uint8_t> act(static_cast<size_t>(arb));
             const DotFn ref = dot_kernel(t, Isa::Scalar);
