@@ -22,6 +22,7 @@ struct GenerateOptions {
     std::vector<std::string> stop;  // generation ends before the first occurrence of any
     sampling::SamplingParams sampling;
     int batch_size = 512;  // prompt tokens per forward pass
+    int logprobs = -1;     // >= 0: report each generated token's log-probability and this many alternatives (server)
 };
 
 enum class StopReason { Eos, Length, Stop, Context, Cancelled };

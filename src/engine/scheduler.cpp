@@ -234,7 +234,8 @@ void Scheduler::step() {
         bool hit = false;
         JobEvent e;
         e.text = s.stops->push(s.decoder->push(id), hit);
-        if (!e.text.empty()) s.job->push(std::move(e));
+        if (o.logprobs >= 0) e.logprobs.push_back(sampling::token_logprob(logits->data() + static_cast<int64_t>(r) * V, V, id, o.logprobs));
+        if (!e.text.empty() || !e.logprobs.empty()) s.job->push(std::move(e));
         if (hit) {
             finish(s, StopReason::Stop);
         } else if (o.max_tokens >= 0 && static_cast<int>(s.generated.size()) >= o.max_tokens) {

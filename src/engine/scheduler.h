@@ -19,6 +19,7 @@
 
 #include "engine/generate.h"
 #include "model/context.h"
+#include "sampling/logprobs.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -37,6 +38,7 @@ struct JobEvent {
     StopReason reason = StopReason::Length;
     std::string error;  // set when the request failed
     Timings timings;    // final event only
+    std::vector<sampling::TokenLogprob> logprobs;  // the tokens generated since the last event, when asked for
 };
 
 class Job {

@@ -13,6 +13,22 @@ namespace {
 
 bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiError& err) {
     if (!ollama_options(body.value("options", ojson()), svc.model().hp.n_vocab, r.options, err)) return false;
+    // "logprobs": true and "top_logprobs" 0..20, as Ollama 0.12.11+ takes them.
+    auto lp = body.find("logprobs");
+    if (lp != body.end() && !lp->is_null() && !lp->is_boolean()) {
+        err = {400, "'logprobs' must be a boolean", "logprobs"};
+        return false;
+    }
+    const bool on = lp != body.end() && lp->is_boolean() && lp->get<bool>();
+    int top = 0;
+    if (auto t = body.find("top_logprobs"); t != body.end() && !t->is_null()) {
+        if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > 20) {
+            err = {400, "'top_logprobs' must be an integer from 0 to 20", "top_logprobs"};
+            return false;
+        }
+        top = t->get<int>();
+    }
+    r.options.logprobs = on ? top : -1;
     if (auto it = body.find("format"); it != body.end() && !it->is_null()) {
         if (it->is_string() && it->get<std::string>() == "json") {
             r.constraint = svc.schema_constraint(ojson{{"type", "object"}}, err);
@@ -49,18 +65,41 @@ ojson final_fields(const engine::JobEvent& e) {
             {"eval_duration", ns(e.timings.generate_ms)}};
 }
 
+// Ollama's "logprobs" array: token, logprob, bytes and the top alternatives of each token.
+ojson ollama_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps) {
+    auto entry = [&](int32_t id, float logprob) {
+        const std::string piece = t.token_to_piece(id, true);
+        ojson bytes = ojson::array();
+        for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
+        return ojson{{"token", piece}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+    };
+    ojson out = ojson::array();
+    for (const auto& lp : lps) {
+        ojson e = entry(lp.id, lp.logprob);
+        ojson top = ojson::array();
+        for (const auto& [id, v] : lp.top) top.push_back(entry(id, v));
+        e["top_logprobs"] = std::move(top);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
 // Answers a job either as one JSON object or as NDJSON lines, `piece(text)` shaping the text.
-// With `finish`, the text is held back and the last line is finish(text) (tool calls).
+// With `finish`, the text is held back and the last line is finish(text) (tool calls). With
+// `logprobs_of` (the request asked for them), each object carries its tokens' logprobs.
 void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
-            std::function<ojson(const std::string&)> piece, std::function<ojson(const std::string&)> finish = nullptr) {
+            std::function<ojson(const std::string&)> piece, std::function<ojson(const std::string&)> finish = nullptr,
+            const tok::Tokenizer* logprobs_of = nullptr) {
     if (!stream) {
         std::string text;
-        const engine::JobEvent e = collect(*job, text, timeout_s);
+        std::vector<sampling::TokenLogprob> lps;
+        const engine::JobEvent e = collect(*job, text, timeout_s, &lps);
         if (!e.error.empty()) {
             send_ollama_error(res, {500, e.error, ""});
             return;
         }
         ojson j = finish ? finish(text) : piece(text);
+        if (logprobs_of != nullptr) j["logprobs"] = ollama_logprobs(*logprobs_of, lps);
         j.update(final_fields(e));
         res.set_content(dump(j), "application/json");
         return;
@@ -72,6 +111,7 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
         };
         const auto deadline = deadline_after(timeout_s);
         std::string held;
+        std::vector<sampling::TokenLogprob> held_lps;
         while (true) {
             const engine::JobEvent e = next_event(*job, deadline, [&] { return !sink.is_writable(); });
             if (!e.error.empty()) {
@@ -80,10 +120,14 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
             }
             if (finish) {
                 held += e.text;
+                held_lps.insert(held_lps.end(), e.logprobs.begin(), e.logprobs.end());
                 if (!e.done) continue;
             }
-            if (!e.text.empty() || e.done) {
+            if (!e.text.empty() || !e.logprobs.empty() || e.done) {
                 ojson j = finish ? finish(held) : piece(e.text);
+                if (logprobs_of != nullptr && !(e.done && !finish && e.logprobs.empty())) {
+                    j["logprobs"] = ollama_logprobs(*logprobs_of, finish ? held_lps : e.logprobs);
+                }
                 if (e.done) {
                     j.update(final_fields(e));
                 } else {
@@ -140,7 +184,8 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
                 return j;
             };
         }
-        answer(res, job, body.value("stream", true), opt.request_timeout_s, piece, finish);
+        const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
+        answer(res, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
     });
 
     http.Post("/api/generate", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
@@ -178,9 +223,10 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_ollama_error(res, err);
             return;
         }
-        answer(res, job, body.value("stream", true), opt.request_timeout_s, [=](const std::string& text) {
-            return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}};
-        });
+        const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
+        answer(
+            res, job, body.value("stream", true), opt.request_timeout_s,
+            [=](const std::string& text) { return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}}; }, nullptr, lp);
     });
 
     http.Get("/api/tags", [&svc](const httplib::Request&, httplib::Response& res) {

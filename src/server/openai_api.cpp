@@ -38,13 +38,84 @@ std::string new_id(const char* prefix) {
     return buf;
 }
 
-// Builds the request common to both endpoints; `prompt` must be filled by the caller.
-bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiError& err) {
-    if (!openai_options(body, svc.model().hp.n_vocab, r.options, err)) return false;
-    if (auto it = body.find("logprobs"); it != body.end() && it->is_boolean() && it->get<bool>()) {
-        err = {400, "logprobs are not supported yet", "logprobs"};
-        return false;
+// Chat: "logprobs" true/false and "top_logprobs" 0..20 (only with logprobs); completions:
+// "logprobs" null or 0..20 alternatives. Sets options.logprobs (-1: none).
+bool logprob_options(const ojson& body, bool chat, engine::GenerateOptions& o, ApiError& err) {
+    o.logprobs = -1;
+    auto lp = body.find("logprobs");
+    const bool has_lp = lp != body.end() && !lp->is_null();
+    if (chat) {
+        if (has_lp && !lp->is_boolean()) {
+            err = {400, "'logprobs' must be a boolean", "logprobs"};
+            return false;
+        }
+        const bool on = has_lp && lp->get<bool>();
+        int top = 0;
+        if (auto t = body.find("top_logprobs"); t != body.end() && !t->is_null()) {
+            if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > 20) {
+                err = {400, "'top_logprobs' must be an integer from 0 to 20", "top_logprobs"};
+                return false;
+            }
+            if (!on) {
+                err = {400, "'top_logprobs' needs 'logprobs': true", "top_logprobs"};
+                return false;
+            }
+            top = t->get<int>();
+        }
+        if (on) o.logprobs = top;
+        return true;
     }
+    if (has_lp) {
+        if (!lp->is_number_integer() || lp->get<int64_t>() < 0 || lp->get<int64_t>() > 20) {
+            err = {400, "'logprobs' must be an integer from 0 to 20", "logprobs"};
+            return false;
+        }
+        o.logprobs = lp->get<int>();
+    }
+    return true;
+}
+
+// One token as the OpenAI logprobs objects show it: its text, log-probability and exact bytes.
+ojson token_entry(const tok::Tokenizer& t, int32_t id, float logprob) {
+    const std::string piece = t.token_to_piece(id, true);
+    ojson bytes = ojson::array();
+    for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
+    return {{"token", piece}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+}
+
+// choices[].logprobs of a chat completion (or of one chunk).
+ojson chat_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps) {
+    ojson content = ojson::array();
+    for (const auto& lp : lps) {
+        ojson e = token_entry(t, lp.id, lp.logprob);
+        ojson top = ojson::array();
+        for (const auto& [id, v] : lp.top) top.push_back(token_entry(t, id, v));
+        e["top_logprobs"] = std::move(top);
+        content.push_back(std::move(e));
+    }
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+// choices[].logprobs of a legacy completion; `offset` is the text length before these tokens.
+ojson completion_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps, size_t offset) {
+    ojson tokens = ojson::array(), values = ojson::array(), tops = ojson::array(), offsets = ojson::array();
+    for (const auto& lp : lps) {
+        const std::string piece = t.token_to_piece(lp.id, true);
+        tokens.push_back(piece);
+        values.push_back(lp.logprob);
+        ojson top = ojson::object();
+        for (const auto& [id, v] : lp.top) top[t.token_to_piece(id, true)] = v;
+        tops.push_back(std::move(top));
+        offsets.push_back(offset);
+        offset += piece.size();
+    }
+    return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}, {"text_offset", offsets}};
+}
+
+// Builds the request common to both endpoints; `prompt` must be filled by the caller.
+bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationRequest& r, ApiError& err) {
+    if (!openai_options(body, svc.model().hp.n_vocab, r.options, err)) return false;
+    if (!logprob_options(body, chat, r.options, err)) return false;
     if (const ojson* tools = active_tools(body)) {
         const ojson choice = body.value("tool_choice", ojson("auto"));
         std::string only;
@@ -125,7 +196,7 @@ bool stream_flag(const ojson& body, bool& stream, ApiError& err) {
 // Renders and queues a chat request; null with `err` set when it cannot run.
 std::shared_ptr<engine::Job> start_chat(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
     engine::GenerationRequest r;
-    if (!svc.render(body.value("messages", ojson()), r.prompt, err, request_tools(body)) || !prepare(svc, body, r, err)) return nullptr;
+    if (!svc.render(body.value("messages", ojson()), r.prompt, err, request_tools(body)) || !prepare(svc, body, true, r, err)) return nullptr;
     n_prompt = r.prompt.size();
     return submit(svc, std::move(r), err);
 }
@@ -137,15 +208,16 @@ std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, A
     }
     engine::GenerationRequest r;
     r.prompt = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
-    if (!prepare(svc, body, r, err)) return nullptr;
+    if (!prepare(svc, body, false, r, err)) return nullptr;
     if (!body.contains("max_tokens")) r.options.max_tokens = 16;  // OpenAI's default for completions
     n_prompt = r.prompt.size();
     return submit(svc, std::move(r), err);
 }
 
-ojson completion_json(const std::string& id, int64_t created, const std::string& model, const std::string& text, const engine::JobEvent* final) {
+ojson completion_json(const std::string& id, int64_t created, const std::string& model, const std::string& text, const engine::JobEvent* final,
+                      ojson logprobs = nullptr) {
     return ojson{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
-                 {"choices", ojson::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr},
+                 {"choices", ojson::array({{{"text", text}, {"index", 0}, {"logprobs", std::move(logprobs)},
                                             {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}})}};
 }
 
@@ -184,7 +256,8 @@ void send(httplib::Response& res, const ApiResult& r) {
 // With `finalize`, text is held back and the chunks it returns are sent at the end instead
 // (tool calls are known only once the answer is complete).
 void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int timeout_s,
-                std::function<ojson(const std::string& text, const engine::JobEvent* final)> chunk, bool include_usage,
+                std::function<ojson(const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps)> chunk,
+                bool include_usage,
                 std::function<ojson(const engine::JobEvent&)> usage_chunk, ojson first,
                 std::function<std::vector<ojson>(const std::string& text, const engine::JobEvent& final)> finalize = nullptr) {
     res.set_header("Cache-Control", "no-cache");
@@ -207,7 +280,7 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
             }
             if (finalize) {
                 held += e.text;
-            } else if (!e.text.empty() && !send(chunk(e.text, nullptr))) {
+            } else if ((!e.text.empty() || !e.logprobs.empty()) && !send(chunk(e.text, nullptr, e.logprobs))) {
                 job->cancel();  // the client went away: free its slot
                 return false;
             }
@@ -215,7 +288,7 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
                 if (finalize) {
                     for (const ojson& c : finalize(held, e)) send(c);
                 } else {
-                    send(chunk("", &e));
+                    send(chunk("", &e, {}));
                 }
                 if (include_usage) send(usage_chunk(e));
                 break;
@@ -240,8 +313,10 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
     const std::string id = new_id("chatcmpl");
     const int64_t created = unix_now();
     std::string text;
-    const engine::JobEvent e = collect(*job, text, timeout_s);
+    std::vector<sampling::TokenLogprob> lps;
+    const engine::JobEvent e = collect(*job, text, timeout_s, &lps);
     if (!e.error.empty()) return failure({500, e.error, ""});
+    const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
     ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
     std::string finish = openai_finish_reason(e.reason);
     if (active_tools(body) != nullptr) {
@@ -253,7 +328,9 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
         }
     }
     return {200, ojson{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
-                       {"choices", ojson::array({{{"index", 0}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
+                       {"choices", ojson::array({{{"index", 0}, {"message", message},
+                                                  {"logprobs", want_logprobs ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr)},
+                                                  {"finish_reason", finish}}})},
                        {"usage", usage_json(e.timings, n_prompt)},
                        {"system_fingerprint", "terraferma"}}};
 }
@@ -264,9 +341,12 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
     auto job = start_completion(svc, body, err, n_prompt);
     if (!job) return failure(err);
     std::string text;
-    const engine::JobEvent e = collect(*job, text, timeout_s);
+    std::vector<sampling::TokenLogprob> lps;
+    const engine::JobEvent e = collect(*job, text, timeout_s, &lps);
     if (!e.error.empty()) return failure({500, e.error, ""});
-    ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), text, &e);
+    const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
+    ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), text, &e,
+                              want_logprobs ? completion_logprobs(svc.tokenizer(), lps, 0) : ojson(nullptr));
     j["usage"] = usage_json(e.timings, n_prompt);
     return {200, j};
 }
@@ -357,6 +437,7 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string id = new_id("chatcmpl");
         const int64_t created = unix_now();
         const std::string model = svc.model_name();
+        const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
         const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
                                    body["stream_options"].value("include_usage", false);
         auto base = [=](ojson choices) {
@@ -366,10 +447,11 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         ojson first = base(ojson::array({{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}}));
         stream_sse(
             res, job, opt.request_timeout_s,
-            [=](const std::string& text, const engine::JobEvent* final) {
+            [=, &svc](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
                 ojson delta = final ? ojson::object() : ojson{{"content", text}};
                 if (final && !text.empty()) delta = {{"content", text}};
-                return base(ojson::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr},
+                ojson logprobs = want_logprobs && !final ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr);
+                return base(ojson::array({{{"index", 0}, {"delta", delta}, {"logprobs", std::move(logprobs)},
                                            {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}}));
             },
             include_usage,
@@ -420,12 +502,21 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string id = new_id("cmpl");
         const int64_t created = unix_now();
         const std::string model = svc.model_name();
-        auto make = [=](const std::string& text, const engine::JobEvent* final) { return completion_json(id, created, model, text, final); };
+        const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
+        auto offset = std::make_shared<size_t>(0);  // text_offset runs on across chunks
+        auto make = [=, &svc](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+            ojson logprobs = nullptr;
+            if (want_logprobs && !final) {
+                logprobs = completion_logprobs(svc.tokenizer(), lps, *offset);
+                for (const auto& lp : lps) *offset += svc.tokenizer().token_to_piece(lp.id, true).size();
+            }
+            return completion_json(id, created, model, text, final, std::move(logprobs));
+        };
         const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
                                    body["stream_options"].value("include_usage", false);
         stream_sse(res, job, opt.request_timeout_s, make, include_usage,
                    [=](const engine::JobEvent& e) {
-                       ojson j = make("", &e);
+                       ojson j = make("", &e, {});
                        j["choices"] = ojson::array();
                        j["usage"] = usage_json(e.timings, n_prompt);
                        return j;

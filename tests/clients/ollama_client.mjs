@@ -27,6 +27,18 @@ assert.equal(streamed, once.message.content);
 assert.equal(last.done, true);
 assert.equal(last.done_reason, 'length');
 
+// logprobs: one per generated token, spelling the answer; the same when streamed.
+const withLp = await ollama.chat({ model, messages, options, logprobs: true, top_logprobs: 2 });
+assert.equal(withLp.logprobs.length, withLp.eval_count);
+assert.equal(withLp.logprobs.map((t) => t.token).join(''), withLp.message.content);
+assert.ok(withLp.logprobs.every((t) => t.logprob <= 0 && t.top_logprobs.length === 2 && t.top_logprobs[0].logprob === t.logprob));
+const streamedLp = [];
+for await (const part of await ollama.chat({ model, messages, options, logprobs: true, top_logprobs: 2, stream: true })) {
+  streamedLp.push(...(part.logprobs ?? []));
+}
+assert.deepEqual(streamedLp, withLp.logprobs);
+assert.equal(once.logprobs, undefined);
+
 const gen = await ollama.generate({ model, prompt: 'Once upon a time', options });
 assert.equal(gen.done, true);
 assert.equal(typeof gen.response, 'string');

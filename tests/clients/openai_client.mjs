@@ -76,6 +76,37 @@ const asFloat = await client.embeddings.create({ model: 'm', input: 'The invoice
 assert.deepEqual(asFloat.data[0].embedding.map((x) => Math.fround(x)), v0);
 assert.ok(emb.usage.prompt_tokens > 0);
 
+// Log-probabilities: one entry per generated token, their bytes spell the answer, greedy picks
+// the most probable alternative, and streaming reports the same values chunk by chunk.
+const lpReq = { model: 'm', messages, max_tokens: 8, temperature: 0, logprobs: true, top_logprobs: 3 };
+const lp = await client.chat.completions.create(lpReq);
+const content = lp.choices[0].logprobs.content;
+assert.equal(content.length, lp.usage.completion_tokens);
+assert.equal(Buffer.from(content.flatMap((t) => t.bytes)).toString('utf8'), lp.choices[0].message.content);
+for (const t of content) {
+  assert.ok(t.logprob <= 0 && typeof t.token === 'string');
+  assert.equal(t.top_logprobs.length, 3);
+  assert.ok(t.top_logprobs[0].logprob >= t.top_logprobs[1].logprob && t.top_logprobs[1].logprob >= t.top_logprobs[2].logprob);
+  assert.equal(t.top_logprobs[0].token, t.token);
+  assert.equal(t.top_logprobs[0].logprob, t.logprob);
+  assert.ok(t.top_logprobs.reduce((s, x) => s + Math.exp(x.logprob), 0) <= 1 + 1e-6);
+}
+const lpStream = await client.chat.completions.create({ ...lpReq, stream: true });
+const streamed = [];
+for await (const chunk of lpStream) {
+  for (const c of chunk.choices) streamed.push(...(c.logprobs?.content ?? []));
+}
+assert.deepEqual(streamed, content);
+const noLp = await client.chat.completions.create({ model: 'm', messages, max_tokens: 2, temperature: 0 });
+assert.equal(noLp.choices[0].logprobs, null);
+const legacy = await client.completions.create({ model: 'm', prompt: 'The capital of France is', max_tokens: 6, temperature: 0, logprobs: 2 });
+const L = legacy.choices[0].logprobs;
+assert.equal(L.tokens.length, legacy.usage.completion_tokens);
+assert.equal(L.tokens.join(''), legacy.choices[0].text);
+assert.equal(L.text_offset[0], 0);
+assert.ok(L.top_logprobs.every((o) => Object.keys(o).length >= 1 && Object.keys(o).length <= 2));
+await assert.rejects(client.chat.completions.create({ model: 'm', messages, top_logprobs: 2 }), (e) => e.status === 400);
+
 // Errors surface as the SDK's typed errors.
 await assert.rejects(client.chat.completions.create({ model: 'm', messages, temperature: 7 }), (e) => e.status === 400);
 

@@ -291,7 +291,10 @@ TEST(ServerE2E, wrong_types_and_mid_stream_disconnects) {
              {R"({"messages":"hi"})", ""}, {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":"many"})", "max_tokens"},
              {R"({"messages":[{"role":"user","content":"x"}],"stop":[1,2]})", "stop"},
              {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})", "response_format"},
-             {R"({"messages":[{"content":"no role"}]})", "messages"}, {R"({"messages":[{"role":"user","content":"x"}],"stream":"yes"})", "stream"}}) {
+             {R"({"messages":[{"content":"no role"}]})", "messages"}, {R"({"messages":[{"role":"user","content":"x"}],"stream":"yes"})", "stream"},
+             {R"({"messages":[{"role":"user","content":"x"}],"logprobs":"yes"})", "logprobs"},
+             {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "top_logprobs"},
+             {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21})", "top_logprobs"}}) {
         auto r = c.Post("/v1/chat/completions", body, "application/json");
         ASSERT_TRUE(r) << body;
         EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
