@@ -96,22 +96,19 @@ void q4_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, reduce8(p[t]));
 }
 
-// The 8 weight vectors of unit u (0..7) of a Q6_K super-block: 6-bit values as unsigned bytes.
-inline void q6_unit(const uint8_t* src, int u, __m512i* w) {
-    const __m512i low = _mm512_set1_epi8(0x0F), top = _mm512_set1_epi8(0x30);
-    for (int g = 0; g < 8; ++g) {
-        const __m512i l = _mm512_loadu_si512(src + q6k_low(u / 2, g));
-        const __m512i h = _mm512_loadu_si512(src + q6k_high(u / 4, g));
-        const __m512i lo = _mm512_and_si512(u % 2 ? _mm512_srli_epi16(l, 4) : l, low);
-        __m512i hs;  // bits 2s..2s+1 of each byte moved to bits 4..5 (16-bit shifts: the mask drops what crosses bytes)
-        switch (u % 4) {
-            case 0: hs = _mm512_slli_epi16(h, 4); break;
-            case 1: hs = _mm512_slli_epi16(h, 2); break;
-            case 2: hs = h; break;
-            default: hs = _mm512_srli_epi16(h, 2); break;
-        }
-        w[g] = _mm512_ternarylogic_epi32(lo, hs, top, 0xF8);  // lo | (hs & top)
-    }
+// Group g of quad h of a Q6_K super-block: the 4 units' 6-bit values as unsigned bytes.
+inline void q6_group(const uint8_t* src, int h, int g, __m512i* w) {
+    const __m512i m6 = _mm512_set1_epi8(0x3F), m2 = _mm512_set1_epi8(0x03), m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i a = _mm512_loadu_si512(src + q6k_vec(h, g, 0));
+    const __m512i b = _mm512_loadu_si512(src + q6k_vec(h, g, 1));
+    const __m512i c = _mm512_loadu_si512(src + q6k_vec(h, g, 2));
+    w[0] = _mm512_and_si512(a, m6);
+    w[1] = _mm512_and_si512(b, m6);
+    w[2] = _mm512_and_si512(c, m6);
+    // The top 2 bits of a, b, c moved to bits 0-1, 2-3, 4-5 (16-bit shifts: the masks drop what
+    // crosses from the neighbouring byte).
+    const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4), m2, 0xE4);  // m2 ? a' : b'
+    w[3] = _mm512_ternarylogic_epi32(ab, _mm512_and_si512(_mm512_srli_epi16(c, 2), m30), m4, 0xEC);         // (ab & m4) | c'
 }
 
 template <int T>
@@ -126,23 +123,35 @@ void q6_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* src = panel + b * kQ6kBytes;
         __m512i isum[T];
-        for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) {
-            __m512i w[8];
-            q6_unit(src, u, w);
-            const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kQ6kScales + 16 * (2 * u))));
-            const __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kQ6kScales + 16 * (2 * u + 1))));
-            for (int t = 0; t < T; ++t) {
-                const int8_t* yq = y[t][b].qs + 32 * u;
-                __m512i s0 = _mm512_set1_epi32(-32 * y[t][b].bsums[2 * u]);
-                __m512i s1 = _mm512_set1_epi32(-32 * y[t][b].bsums[2 * u + 1]);
-#pragma GCC unroll 4
-                for (int g = 0; g < 4; ++g) {
-                    s0 = _mm512_dpbusd_epi32(s0, w[g], bcast4(yq + 4 * g));
-                    s1 = _mm512_dpbusd_epi32(s1, w[g + 4], bcast4(yq + 16 + 4 * g));
+        alignas(64) int32_t bias[T][16];  // -32 * bsum of each sub-block (u = q + 32 unsigned)
+        for (int t = 0; t < T; ++t) {
+            isum[t] = _mm512_setzero_si512();
+            const __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[t][b].bsums)));
+            _mm512_store_si512(bias[t], _mm512_mullo_epi32(bs, _mm512_set1_epi32(-32)));
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; ++half) {  // groups 0-3: sub-blocks 2u, groups 4-7: 2u+1
+                __m512i s[T][4];
+                for (int t = 0; t < T; ++t) {
+                    for (int j = 0; j < 4; ++j) s[t][j] = _mm512_set1_epi32(bias[t][2 * (4 * h + j) + half]);
                 }
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(sc0, s0), _mm512_mullo_epi32(sc1, s1)));
+#pragma GCC unroll 4
+                for (int gg = 0; gg < 4; ++gg) {
+                    const int g = 4 * half + gg;
+                    __m512i w[4];
+                    q6_group(src, h, g, w);
+                    for (int t = 0; t < T; ++t) {
+                        const int8_t* yq = y[t][b].qs + 128 * h + 4 * g;
+                        for (int j = 0; j < 4; ++j) s[t][j] = _mm512_dpbusd_epi32(s[t][j], w[j], bcast4(yq + 32 * j));
+                    }
+                }
+                for (int j = 0; j < 4; ++j) {
+                    const int k = 2 * (4 * h + j) + half;
+                    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kQ6kScales + 16 * k)));
+                    for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sc, s[t][j]));
+                }
             }
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + kQ6kD)));

@@ -11,10 +11,11 @@
 //   row's pair of mins as two int16); 32 vectors, vector 8i+g byte 4r+k = qs[32i+4g+k] (low
 //   nibble: unit 2i, element 4g+k; high nibble: unit 2i+1); fp16 d and dmin of each row.
 //   4 bytes per row more than the GGUF block (2.8 %), so that no kernel unpacks 6-bit fields.
-// Q6_K (256 columns): the int8 scales of the 16 sub-blocks of 16 ([sub-block][row]); the low 4
-//   bits of the 6-bit values in 32 vectors like Q4_K's (low group i: units 2i, 2i+1); the high
-//   2 bits in 16 vectors, high group h vector g byte 4r+k bits 2s..2s+1 = unit 4h+s element
-//   4g+k; fp16 d. Exactly the GGUF bytes.
+// Q6_K (256 columns): the int8 scales of the 16 sub-blocks of 16 ([sub-block][row]); then per
+//   quad of units h (units 4h..4h+3) and group g three vectors A, B, C whose byte 4r+k holds
+//   element 4g+k of row r: A = q0 | (q3 & 3) << 6, B = q1 | (q3 >> 2 & 3) << 6,
+//   C = q2 | (q3 >> 4) << 6 (q0..q3: the 6-bit values of the quad's units) — three values one
+//   `and` away, the fourth reassembled; then fp16 d. Exactly the GGUF bytes.
 #pragma once
 
 #include <cstdint>
@@ -36,13 +37,11 @@ inline constexpr int64_t kQ4kBytes = kQ4kDmin + 32;
 // Vector g of quant group i (0..3): 8i + g.
 inline constexpr int64_t q4k_quant(int i, int g) { return kQ4kQuants + (8 * i + g) * 64; }
 
-// Q6_K: scales, then high-bit group 0 (units 0..3), low groups 0 and 1 (units 0..3), high group 1,
-// low groups 2 and 3, then d.
 inline constexpr int64_t kQ6kScales = 0;
 inline constexpr int64_t kQ6kD = kQ6kScales + 16 * 16 + 48 * 64;
 inline constexpr int64_t kQ6kBytes = kQ6kD + 32;
-inline constexpr int64_t q6k_low(int i, int g) { return kQ6kScales + 256 + (i / 2) * 1536 + 512 + (i % 2) * 512 + g * 64; }
-inline constexpr int64_t q6k_high(int h, int g) { return kQ6kScales + 256 + h * 1536 + g * 64; }
+// Vector v (0: A, 1: B, 2: C) of quad h, group g.
+inline constexpr int64_t q6k_vec(int h, int g, int v) { return kQ6kScales + 256 + ((h * 8 + g) * 3 + v) * 64; }
 
 static_assert(kQ4kBytes == 16 * 148 && kQ6kBytes == 16 * 210);
 

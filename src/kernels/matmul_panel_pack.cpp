@@ -90,17 +90,13 @@ void pack_q6_k(const BlockQ6_K* blk, int r, uint8_t* dst) {
     if (blk) {
         for (int e = 0; e < QK_K; ++e) q[e] = q6_get(*blk, e);
     }
-    for (int g = 0; g < 8; ++g) {
-        for (int k = 0; k < 4; ++k) {
-            const int pos = 4 * g + k;
-            for (int i = 0; i < 4; ++i) {
-                dst[q6k_low(i, g) + 4 * r + k] = static_cast<uint8_t>((q[64 * i + pos] & 0xF) | ((q[64 * i + 32 + pos] & 0xF) << 4));
-            }
-            for (int h = 0; h < 2; ++h) {
-                int bits = 0;
-                for (int s = 0; s < 4; ++s) bits |= (q[32 * (4 * h + s) + pos] >> 4) << (2 * s);
-                dst[q6k_high(h, g) + 4 * r + k] = static_cast<uint8_t>(bits);
-            }
+    for (int h = 0; h < 2; ++h) {
+        for (int pos = 0; pos < 32; ++pos) {
+            const int* u = q + 128 * h + pos;  // unit 4h + j: u[32 * j]
+            const int g = pos / 4, k = pos % 4;
+            dst[q6k_vec(h, g, 0) + 4 * r + k] = static_cast<uint8_t>(u[0] | (u[96] & 3) << 6);
+            dst[q6k_vec(h, g, 1) + 4 * r + k] = static_cast<uint8_t>(u[32] | (u[96] >> 2 & 3) << 6);
+            dst[q6k_vec(h, g, 2) + 4 * r + k] = static_cast<uint8_t>(u[64] | (u[96] >> 4 & 3) << 6);
         }
     }
     for (int s = 0; s < 16; ++s) dst[kQ6kScales + s * 16 + r] = blk ? static_cast<uint8_t>(blk->scales[s]) : 0;
@@ -109,12 +105,14 @@ void pack_q6_k(const BlockQ6_K* blk, int r, uint8_t* dst) {
 
 void unpack_q6_k(const uint8_t* src, int r, BlockQ6_K* blk) {
     std::memset(blk, 0, sizeof *blk);
-    for (int u = 0; u < 8; ++u) {
+    for (int h = 0; h < 2; ++h) {
         for (int pos = 0; pos < 32; ++pos) {
             const int g = pos / 4, k = pos % 4;
-            const int lo = (src[q6k_low(u / 2, g) + 4 * r + k] >> (4 * (u % 2))) & 0xF;
-            const int hi = (src[q6k_high(u / 4, g) + 4 * r + k] >> (2 * (u % 4))) & 3;
-            q6_set(*blk, 32 * u + pos, lo | (hi << 4));
+            const int a = src[q6k_vec(h, g, 0) + 4 * r + k], b = src[q6k_vec(h, g, 1) + 4 * r + k], c = src[q6k_vec(h, g, 2) + 4 * r + k];
+            q6_set(*blk, 128 * h + pos, a & 63);
+            q6_set(*blk, 128 * h + 32 + pos, b & 63);
+            q6_set(*blk, 128 * h + 64 + pos, c & 63);
+            q6_set(*blk, 128 * h + 96 + pos, (a >> 6) | (b >> 6) << 2 | (c >> 6) << 4);
         }
     }
     for (int s = 0; s < 16; ++s) blk->scales[s] = static_cast<int8_t>(src[kQ6kScales + s * 16 + r]);
