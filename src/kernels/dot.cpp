@@ -52,12 +52,20 @@ DotFn dot_kernel(TensorType w, Isa isa) {
 int64_t activation_row_bytes(TensorType w, int64_t n) {
     const TensorType at = activation_type(w);
     const int64_t base = static_cast<int64_t>(*tensor_row_bytes(at, static_cast<uint64_t>(n)));
+    if (at == TensorType::F16) return f16_act_half_bytes(n) + 4 * n;
     return at == TensorType::Q8_0 ? q8_0_act_blocks_bytes(n) + n / 32 * 8 : base;
 }
 
 void quantize_activations(TensorType w, const float* x, void* out, int64_t n) {
     const TensorType at = activation_type(w);
     quantize_row(at, x, out, n);
+    if (at == TensorType::F16) {
+        const auto* half = static_cast<const uint16_t*>(out);
+        auto* floats = reinterpret_cast<float*>(static_cast<uint8_t*>(out) + f16_act_half_bytes(n));
+        for (int64_t i = 2 * n; i < f16_act_half_bytes(n); ++i) static_cast<uint8_t*>(out)[i] = 0;
+        for (int64_t i = 0; i < n; ++i) floats[i] = fp16_to_fp32(half[i]);
+        return;
+    }
     if (at != TensorType::Q8_0) return;
     for (int64_t i = n / 32 * 34; i < q8_0_act_blocks_bytes(n); ++i) static_cast<uint8_t*>(out)[i] = 0;
     const auto* blocks = static_cast<const BlockQ8_0*>(out);

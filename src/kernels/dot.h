@@ -9,8 +9,11 @@
 // returns bit-for-bit the scalar result and no result depends on how work is grouped:
 //  * quantized types: each weight block b yields an exact integer sum, turned into one float r_b
 //    by a fixed per-type formula (dot_blocks.h); r_b is added to lane b % 8 of eight partial sums;
-//  * float types: element i's product w_i*a_i (multiply, then add — never fused) is added to
+//  * F32 and BF16: element i's product w_i*a_i (multiply, then add — never fused) is added to
 //    lane i % 32 of 32 partial sums;
+//  * F16: element i's product is fused into lane i % 8 of 8 partial sums (fmaf(w_i, a_i, p),
+//    one rounding, as llama.cpp's F16 kernels do) — 8 lanes, so that a 16-rows-per-vector panel
+//    kernel holds 3 tokens' partial sums in registers;
 //  * the lanes are then reduced in the fixed tree of reduce_lanes8 / reduce_lanes32.
 #pragma once
 
@@ -40,6 +43,13 @@ inline DotFn dot_kernel(TensorType weight) { return dot_kernel(weight, preferred
 // by two per-block side arrays that every weight row would otherwise recompute: the block scales as
 // float (exactly the fp16 value) and the exact int32 sums of the block's quants.
 int64_t activation_row_bytes(TensorType weight, int64_t n);
+
+// F16 activation rows: n half-precision values (padded to 64 bytes), then the same values as
+// floats (what the panel kernel broadcasts).
+inline int64_t f16_act_half_bytes(int64_t n) { return (2 * n + 63) / 64 * 64; }
+inline const float* f16_act_floats(const void* a, int64_t n) {
+    return reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + f16_act_half_bytes(n));
+}
 
 // Converts n activations to activation_type(weight) (n a multiple of that type's block size).
 void quantize_activations(TensorType weight, const float* x, void* out, int64_t n);

@@ -1,5 +1,6 @@
 // AVX2 (+FMA, F16C) dot kernels. Integer block sums are exact; floats follow the lane contract
 // of dot.h, so results equal the scalar kernels bit for bit. Types without a path here fall back.
+#include <cmath>
 #include "kernels/dot.h"
 
 #if defined(__x86_64__)
@@ -71,19 +72,17 @@ float dot_f32(int64_t n, const void* w, const void* a) {
 float dot_f16(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const uint16_t*>(w);
     auto y = static_cast<const uint16_t*>(a);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 acc = _mm256_setzero_ps();  // lane l: elements l, l + 8, ... in order (the contract's one chain per lane)
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int k = 0; k < 4; ++k) {
-            const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i + 8 * k)));
-            const __m256 yv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i + 8 * k)));
-            acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(xv, yv));
-        }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+        const __m256 yv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
+        acc = _mm256_fmadd_ps(xv, yv, acc);
     }
-    alignas(32) float p[32];
-    for (int k = 0; k < 4; ++k) _mm256_store_ps(p + 8 * k, acc[k]);
-    for (; i < n; ++i) p[i % 32] += _cvtsh_ss(x[i]) * _cvtsh_ss(y[i]);
-    return reduce_lanes32(p);
+    alignas(32) float p[8];
+    _mm256_store_ps(p, acc);
+    for (; i < n; ++i) p[i % 8] = std::fma(_cvtsh_ss(x[i]), _cvtsh_ss(y[i]), p[i % 8]);
+    return reduce_lanes8(p);
 }
 
 inline __m256 load_bf16x8(const uint16_t* p) {

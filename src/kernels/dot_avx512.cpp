@@ -72,22 +72,6 @@ inline __m512 load_bf16x16(const uint16_t* p) {
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
 }
 
-float dot_f16(int64_t n, const void* w, const void* a) {
-    auto x = static_cast<const uint16_t*>(w);
-    auto y = static_cast<const uint16_t*>(a);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(load_f16x16(x + i), load_f16x16(y + i)));
-        acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(load_f16x16(x + i + 16), load_f16x16(y + i + 16)));
-    }
-    alignas(64) float p[32];
-    _mm512_store_ps(p, acc0);
-    _mm512_store_ps(p + 16, acc1);
-    for (; i < n; ++i) p[i % 32] += _cvtsh_ss(x[i]) * _cvtsh_ss(y[i]);
-    return reduce_lanes32(p);
-}
-
 float dot_bf16(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const uint16_t*>(w);
     auto y = static_cast<const uint16_t*>(a);
@@ -210,7 +194,7 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
 DotFn dot_kernel(TensorType t) {
     switch (t) {
         case TensorType::F32: return dot_f32;
-        case TensorType::F16: return dot_f16;
+        case TensorType::F16: return nullptr;  // the AVX2 kernel: the 8-lane contract needs no wider vectors
         case TensorType::BF16: return dot_bf16;
         case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
         case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;

@@ -1,4 +1,5 @@
 // The scalar dot kernels: the readable specification every SIMD path is tested against.
+#include <cmath>
 #include <cstring>
 
 #include "kernels/blocks.h"
@@ -26,6 +27,14 @@ float dot_half(int64_t n, const void* w, const void* a) {
     float p[32] = {};
     for (int64_t i = 0; i < n; ++i) p[i % 32] += Convert(x[i]) * Convert(y[i]);
     return reduce_lanes32(p);
+}
+
+float dot_f16(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const uint16_t*>(w);
+    auto y = static_cast<const uint16_t*>(a);
+    float p[8] = {};
+    for (int64_t i = 0; i < n; ++i) p[i % 8] = std::fma(fp16_to_fp32(x[i]), fp16_to_fp32(y[i]), p[i % 8]);
+    return reduce_lanes8(p);
 }
 
 float dot_q4_0(int64_t n, const void* w, const void* a) {
@@ -272,7 +281,7 @@ float dot_iq4_xs(int64_t n, const void* w, const void* a) {
 DotFn dot_kernel(TensorType t) {
     switch (t) {
         case TensorType::F32: return dot_f32;
-        case TensorType::F16: return dot_half<fp16_to_fp32>;
+        case TensorType::F16: return dot_f16;
         case TensorType::BF16: return dot_half<bf16_to_fp32>;
         case TensorType::Q4_0: return dot_q4_0;
         case TensorType::Q4_1: return dot_q4_1;

@@ -5,7 +5,7 @@
 #include "kernels/blocks.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dot.h"
-#include "kernels/matmul_panel_k.h"
+#include "kernels/matmul_panel_impl.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -112,7 +112,8 @@ bool has_panel_kernel(TensorType w) { return panel_type(w) && best_isa() == Isa:
 
 void panel_matmul(TensorType w, const uint8_t* panel, int n_rows, int64_t n, const uint8_t* a, int64_t a_stride, int64_t n_tokens, float* out,
                   int64_t out_stride) {
-    if (w == TensorType::Q4_K) panel_matmul_q4_k(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
+    if (w == TensorType::F16) panel_matmul_f16(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
+    else if (w == TensorType::Q4_K) panel_matmul_q4_k(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
     else if (w == TensorType::Q6_K) panel_matmul_q6_k(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
     else if (w == TensorType::Q8_0) panel_matmul_avx512<true>(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);
     else panel_matmul_avx512<false>(panel, n_rows, n, a, a_stride, n_tokens, out, out_stride);

@@ -7,7 +7,7 @@
 //
 // Up to 4 tokens share each decoded weight vector; the 8 partial sums per token live in a small
 // stack array (one load/add/store per super-block) so that registers hold weights and sums.
-#include "kernels/matmul_panel_k.h"
+#include "kernels/matmul_panel_impl.h"
 
 #include <cstring>
 

@@ -22,6 +22,9 @@
 
 namespace tf::kernels::panel_layout {
 
+// F16: element-major, element i's 16 rows in 32 bytes (one 256-bit load widened to 16 floats).
+inline constexpr int64_t kF16ElementBytes = 2 * 16;
+
 inline constexpr int64_t kQ8_0Bytes = 8 * 64 + 32;
 inline constexpr int64_t kQ4_0Bytes = 4 * 64 + 32;
 

@@ -13,7 +13,7 @@ namespace {
 
 using namespace panel_layout;
 
-int64_t block_cols(TensorType w) { return w == TensorType::Q4_K || w == TensorType::Q6_K ? QK_K : 32; }
+int64_t block_cols(TensorType w) { return w == TensorType::Q4_K || w == TensorType::Q6_K ? QK_K : w == TensorType::F16 ? 8 : 32; }
 
 int64_t block_panel_bytes(TensorType w) {
     switch (w) {
@@ -21,6 +21,7 @@ int64_t block_panel_bytes(TensorType w) {
         case TensorType::Q4_0: return kQ4_0Bytes;
         case TensorType::Q4_K: return kQ4kBytes;
         case TensorType::Q6_K: return kQ6kBytes;
+        case TensorType::F16: return 8 * kF16ElementBytes;
         default: return 0;
     }
 }
@@ -128,6 +129,15 @@ bool panel_fits(TensorType w, int64_t n) { return panel_type(w) && n > 0 && n % 
 int64_t panel_bytes(TensorType w, int64_t n) { return n / block_cols(w) * block_panel_bytes(w); }
 
 void pack_panel(TensorType type, const uint8_t* w, int64_t row_bytes, int n_rows, int64_t n, uint8_t* panel) {
+    if (type == TensorType::F16) {
+        for (int64_t i = 0; i < n; ++i) {
+            for (int r = 0; r < kPanelRows; ++r) {
+                if (r < n_rows) std::memcpy(panel + i * kF16ElementBytes + 2 * r, w + r * row_bytes + 2 * i, 2);
+                else std::memset(panel + i * kF16ElementBytes + 2 * r, 0, 2);
+            }
+        }
+        return;
+    }
     const int64_t bpb = block_panel_bytes(type), nb = n / block_cols(type);
     for (int64_t b = 0; b < nb; ++b) {
         uint8_t* dst = panel + b * bpb;
@@ -159,6 +169,10 @@ void pack_panel(TensorType type, const uint8_t* w, int64_t row_bytes, int n_rows
 }
 
 void unpack_panel_row(TensorType type, const uint8_t* panel, int r, int64_t n, uint8_t* row) {
+    if (type == TensorType::F16) {
+        for (int64_t i = 0; i < n; ++i) std::memcpy(row + 2 * i, panel + i * kF16ElementBytes + 2 * r, 2);
+        return;
+    }
     const int64_t bpb = block_panel_bytes(type), nb = n / block_cols(type);
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* src = panel + b * bpb;

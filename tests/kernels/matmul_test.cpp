@@ -59,9 +59,12 @@ TEST(Matmul, results_do_not_depend_on_batch_or_threads) {
 TEST(Matmul, panel_products_equal_the_scalar_dot) {
     std::mt19937 rng(11);
     std::normal_distribution<float> dist(0.0f, 0.05f);
-    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
         const bool k_quant = t == TensorType::Q4_K || t == TensorType::Q6_K;
-        for (int64_t cols : k_quant ? std::vector<int64_t>{256, 2304, 3072} : std::vector<int64_t>{256, 896, 2080}) {
+        const std::vector<int64_t> widths = k_quant ? std::vector<int64_t>{256, 2304, 3072}
+                                            : t == TensorType::F16 ? std::vector<int64_t>{8, 904, 2048}
+                                                                   : std::vector<int64_t>{256, 896, 2080};
+        for (int64_t cols : widths) {
             const int64_t rows = 37, tokens = 7;
             std::vector<float> wf(static_cast<size_t>(rows * cols));
             for (auto& v : wf) v = dist(rng);

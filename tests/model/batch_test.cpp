@@ -180,7 +180,7 @@ TEST(KvCache, bad_batches_and_a_full_cache_are_errors_that_change_nothing) {
 TEST(Repack, panels_at_load_change_no_bit_of_the_logits) {
     TF_REQUIRE_REFERENCE();
     int tied_from_panels = 0;  // models whose embedding lookups read the repacked output
-    for (const char* name : {"ladder-llama-Q4_0", "ladder-llama-Q8_0", "tiny-qwen2-Q8_0", "ladder-llama-Q4_K_M", "ladder-llama-Q6_K",
+    for (const char* name : {"ladder-llama-Q4_0", "ladder-llama-Q8_0", "tiny-qwen2-Q8_0", "ladder-llama-Q4_K_M", "ladder-llama-Q6_K", "ladder-llama-F16",
                              "vocab-llama3-llama-Q8_0"}) {
         std::vector<float> results[2];
         size_t panel_bytes[2] = {0, 0};
