@@ -88,14 +88,17 @@ inline std::chrono::steady_clock::time_point deadline_after(int seconds) {
 
 // Waits for a job to finish, gathering its text; cancels it after `timeout_s`.
 // With `logprobs`, also their token log-probabilities.
-inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout_s, std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
-    const auto deadline = deadline_after(timeout_s);
+inline engine::JobEvent collect_until(engine::Job& job, std::string& text, std::chrono::steady_clock::time_point deadline,
+                                      std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
     while (true) {
         engine::JobEvent e = next_event(job, deadline, [] { return false; });
         text += e.text;
         if (logprobs != nullptr) logprobs->insert(logprobs->end(), e.logprobs.begin(), e.logprobs.end());
         if (e.done) return e;
     }
+}
+inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout_s, std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
+    return collect_until(job, text, deadline_after(timeout_s), logprobs);
 }
 
 // The request's "tools" when it has a non-empty list.

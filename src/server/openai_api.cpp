@@ -2,6 +2,7 @@
 // send and parse, streamed as server-sent events when asked.
 #include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "server/api.h"
 #include "server/http_util.h"
@@ -193,15 +194,28 @@ bool stream_flag(const ojson& body, bool& stream, ApiError& err) {
     return true;
 }
 
-// Renders and queues a chat request; null with `err` set when it cannot run.
-std::shared_ptr<engine::Job> start_chat(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
+// "n": how many choices to generate (1..16); 0 with `err` set when invalid.
+int choice_count(const ojson& body, ApiError& err) {
+    auto it = body.find("n");
+    if (it == body.end() || it->is_null()) return 1;
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 16) {
+        err = {400, "'n' must be an integer from 1 to 16", "n"};
+        return 0;
+    }
+    return it->get<int>();
+}
+
+// Renders and queues a chat request; null with `err` set when it cannot run. Choice `index`
+// samples with seed + index, so every choice is reproducible on its own.
+std::shared_ptr<engine::Job> start_chat(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt, int index = 0) {
     engine::GenerationRequest r;
     if (!svc.render(body.value("messages", ojson()), r.prompt, err, request_tools(body)) || !prepare(svc, body, true, r, err)) return nullptr;
+    r.options.sampling.seed += static_cast<uint64_t>(index);
     n_prompt = r.prompt.size();
     return submit(svc, std::move(r), err);
 }
 
-std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
+std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt, int index = 0) {
     if (!body.contains("prompt") || !body["prompt"].is_string()) {
         err = {400, "'prompt' must be a string", "prompt"};
         return nullptr;
@@ -209,6 +223,7 @@ std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, A
     engine::GenerationRequest r;
     r.prompt = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
     if (!prepare(svc, body, false, r, err)) return nullptr;
+    r.options.sampling.seed += static_cast<uint64_t>(index);
     if (!body.contains("max_tokens")) r.options.max_tokens = 16;  // OpenAI's default for completions
     n_prompt = r.prompt.size();
     return submit(svc, std::move(r), err);
@@ -245,6 +260,90 @@ std::string base64(const float* v, size_t n) {
 }
 
 ApiResult failure(const ApiError& e) { return {e.status, openai_error_json(e)}; }
+
+using StartFn = std::shared_ptr<engine::Job> (*)(Service&, const ojson&, ApiError&, size_t&, int);
+
+// Queues the request's n choices (all run together in the scheduler); empty with `err` set when
+// any cannot start (those already queued are cancelled).
+std::vector<std::shared_ptr<engine::Job>> start_choices(StartFn start, Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
+    const int n = choice_count(body, err);
+    std::vector<std::shared_ptr<engine::Job>> jobs;
+    for (int i = 0; i < n; ++i) {
+        auto job = start(svc, body, err, n_prompt, i);
+        if (!job) {
+            for (auto& j : jobs) j->cancel();
+            return {};
+        }
+        jobs.push_back(std::move(job));
+    }
+    return jobs;
+}
+
+ojson usage_of(const std::vector<engine::JobEvent>& finals, size_t prompt_tokens) {
+    engine::Timings t = finals.empty() ? engine::Timings{} : finals[0].timings;
+    for (size_t i = 1; i < finals.size(); ++i) t.n_generated += finals[i].timings.n_generated;
+    return usage_json(t, prompt_tokens);
+}
+
+// Streams n > 1 choices as server-sent events, each chunk naming its choice by index;
+// `chunk(index, text, final, logprobs)` builds each event's JSON.
+void stream_choices(httplib::Response& res, std::vector<std::shared_ptr<engine::Job>> jobs, int timeout_s,
+                    std::function<ojson(int, const std::string&, const engine::JobEvent*, const std::vector<sampling::TokenLogprob>&)> chunk,
+                    bool include_usage, std::function<ojson(const std::vector<engine::JobEvent>&)> usage_chunk, std::vector<ojson> first) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [=](size_t, httplib::DataSink& sink) {
+        auto send = [&](const ojson& j) {
+            const std::string line = "data: " + dump(j) + "\n\n";
+            return sink.write(line.data(), line.size());
+        };
+        auto cancel_all = [&] {
+            for (auto& j : jobs) j->cancel();
+        };
+        for (const ojson& f : first) {
+            if (!send(f)) {
+                cancel_all();
+                return false;
+            }
+        }
+        const auto deadline = deadline_after(timeout_s);
+        std::vector<engine::JobEvent> finals(jobs.size());
+        std::vector<bool> done(jobs.size(), false);
+        size_t n_done = 0;
+        while (n_done < jobs.size()) {
+            bool any = false;
+            for (size_t i = 0; i < jobs.size(); ++i) {
+                engine::JobEvent e;
+                if (done[i] || !jobs[i]->next(e, 0)) continue;
+                any = true;
+                if (!e.error.empty()) {
+                    send(ojson{{"error", {{"message", e.error}, {"type", "server_error"}}}});
+                    cancel_all();
+                    n_done = jobs.size();
+                    break;
+                }
+                if ((!e.text.empty() || !e.logprobs.empty()) && !send(chunk(static_cast<int>(i), e.text, nullptr, e.logprobs))) {
+                    cancel_all();  // the client went away: free the slots
+                    return false;
+                }
+                if (e.done) {
+                    send(chunk(static_cast<int>(i), "", &e, {}));
+                    finals[i] = std::move(e);
+                    done[i] = true;
+                    ++n_done;
+                }
+            }
+            if (!any && n_done < jobs.size()) {
+                if (!sink.is_writable() || std::chrono::steady_clock::now() > deadline) cancel_all();
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            }
+        }
+        if (include_usage) send(usage_chunk(finals));
+        const std::string done_line = "data: [DONE]\n\n";
+        sink.write(done_line.data(), done_line.size());
+        sink.done();
+        return true;
+    });
+}
 
 void send(httplib::Response& res, const ApiResult& r) {
     res.status = r.status;
@@ -308,46 +407,68 @@ ojson openai_error_body(const ApiError& e) { return openai_error_json(e); }
 ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s) {
     ApiError err;
     size_t n_prompt = 0;
-    auto job = start_chat(svc, body, err, n_prompt);
-    if (!job) return failure(err);
+    auto jobs = start_choices(start_chat, svc, body, err, n_prompt);
+    if (jobs.empty()) return failure(err);
     const std::string id = new_id("chatcmpl");
     const int64_t created = unix_now();
-    std::string text;
-    std::vector<sampling::TokenLogprob> lps;
-    const engine::JobEvent e = collect(*job, text, timeout_s, &lps);
-    if (!e.error.empty()) return failure({500, e.error, ""});
     const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
-    ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
-    std::string finish = openai_finish_reason(e.reason);
-    if (active_tools(body) != nullptr) {
-        const engine::ParsedAnswer a = engine::parse_tool_calls(svc.tool_syntax(), text);
-        if (!a.calls.empty()) {
-            message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
-            message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id, false);
-            finish = "tool_calls";
+    const auto deadline = deadline_after(timeout_s);
+    ojson choices = ojson::array();
+    std::vector<engine::JobEvent> finals;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        std::string text;
+        std::vector<sampling::TokenLogprob> lps;
+        engine::JobEvent e = collect_until(*jobs[i], text, deadline, &lps);
+        if (!e.error.empty()) {
+            for (auto& j : jobs) j->cancel();
+            return failure({500, e.error, ""});
         }
+        ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+        std::string finish = openai_finish_reason(e.reason);
+        if (active_tools(body) != nullptr) {
+            const engine::ParsedAnswer a = engine::parse_tool_calls(svc.tool_syntax(), text);
+            if (!a.calls.empty()) {
+                message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
+                message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id + (i ? "-" + std::to_string(i) : ""), false);
+                finish = "tool_calls";
+            }
+        }
+        choices.push_back({{"index", i},
+                           {"message", message},
+                           {"logprobs", want_logprobs ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr)},
+                           {"finish_reason", finish}});
+        finals.push_back(std::move(e));
     }
     return {200, ojson{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
-                       {"choices", ojson::array({{{"index", 0}, {"message", message},
-                                                  {"logprobs", want_logprobs ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr)},
-                                                  {"finish_reason", finish}}})},
-                       {"usage", usage_json(e.timings, n_prompt)},
+                       {"choices", std::move(choices)},
+                       {"usage", usage_of(finals, n_prompt)},
                        {"system_fingerprint", "terraferma"}}};
 }
 
 ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
     ApiError err;
     size_t n_prompt = 0;
-    auto job = start_completion(svc, body, err, n_prompt);
-    if (!job) return failure(err);
-    std::string text;
-    std::vector<sampling::TokenLogprob> lps;
-    const engine::JobEvent e = collect(*job, text, timeout_s, &lps);
-    if (!e.error.empty()) return failure({500, e.error, ""});
+    auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
+    if (jobs.empty()) return failure(err);
     const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
-    ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), text, &e,
-                              want_logprobs ? completion_logprobs(svc.tokenizer(), lps, 0) : ojson(nullptr));
-    j["usage"] = usage_json(e.timings, n_prompt);
+    const auto deadline = deadline_after(timeout_s);
+    ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), "", nullptr);
+    j["choices"] = ojson::array();
+    std::vector<engine::JobEvent> finals;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        std::string text;
+        std::vector<sampling::TokenLogprob> lps;
+        engine::JobEvent e = collect_until(*jobs[i], text, deadline, &lps);
+        if (!e.error.empty()) {
+            for (auto& job : jobs) job->cancel();
+            return failure({500, e.error, ""});
+        }
+        j["choices"].push_back({{"text", text}, {"index", i},
+                                {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, 0) : ojson(nullptr)},
+                                {"finish_reason", openai_finish_reason(e.reason)}});
+        finals.push_back(std::move(e));
+    }
+    j["usage"] = usage_of(finals, n_prompt);
     return {200, j};
 }
 
@@ -426,6 +547,53 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send(res, openai_chat_completion(svc, body, opt.request_timeout_s));
             return;
         }
+        const int n_choices = choice_count(body, err);
+        if (n_choices == 0) {
+            send_openai_error(res, err);
+            return;
+        }
+        if (n_choices > 1) {
+            if (active_tools(body) != nullptr) {
+                send_openai_error(res, {400, "streaming n > 1 choices with tools is not supported; stream one choice or do not stream", "n"});
+                return;
+            }
+            size_t n_prompt = 0;
+            auto jobs = start_choices(start_chat, svc, body, err, n_prompt);
+            if (jobs.empty()) {
+                send_openai_error(res, err);
+                return;
+            }
+            const std::string id = new_id("chatcmpl");
+            const int64_t created = unix_now();
+            const std::string model = svc.model_name();
+            const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
+            const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
+                                       body["stream_options"].value("include_usage", false);
+            auto base = [=](ojson choices) {
+                return ojson{{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
+                             {"system_fingerprint", "terraferma"}, {"choices", std::move(choices)}};
+            };
+            std::vector<ojson> first;
+            for (int i = 0; i < n_choices; ++i) {
+                first.push_back(base(ojson::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
+            }
+            stream_choices(
+                res, jobs, opt.request_timeout_s,
+                [=, &svc](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+                    ojson delta = final ? ojson::object() : ojson{{"content", text}};
+                    ojson logprobs = want_logprobs && !final ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr);
+                    return base(ojson::array({{{"index", i}, {"delta", delta}, {"logprobs", std::move(logprobs)},
+                                               {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}}));
+                },
+                include_usage,
+                [=](const std::vector<engine::JobEvent>& finals) {
+                    ojson j = base(ojson::array());
+                    j["usage"] = usage_of(finals, n_prompt);
+                    return j;
+                },
+                first);
+            return;
+        }
         const bool parse_tools = active_tools(body) != nullptr;
         const engine::ToolSyntax syntax = svc.tool_syntax();
         size_t n_prompt = 0;
@@ -491,6 +659,48 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         }
         if (!stream) {
             send(res, openai_completion(svc, body, opt.request_timeout_s));
+            return;
+        }
+        const int n_choices = choice_count(body, err);
+        if (n_choices == 0) {
+            send_openai_error(res, err);
+            return;
+        }
+        if (n_choices > 1) {
+            size_t n_prompt = 0;
+            auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
+            if (jobs.empty()) {
+                send_openai_error(res, err);
+                return;
+            }
+            const std::string id = new_id("cmpl");
+            const int64_t created = unix_now();
+            const std::string model = svc.model_name();
+            const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
+            const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
+                                       body["stream_options"].value("include_usage", false);
+            auto offsets = std::make_shared<std::vector<size_t>>(static_cast<size_t>(n_choices), 0);
+            stream_choices(
+                res, jobs, opt.request_timeout_s,
+                [=, &svc](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+                    ojson logprobs = nullptr;
+                    if (want_logprobs && !final) {
+                        size_t& off = (*offsets)[static_cast<size_t>(i)];
+                        logprobs = completion_logprobs(svc.tokenizer(), lps, off);
+                        for (const auto& lp : lps) off += svc.tokenizer().token_to_piece(lp.id, true).size();
+                    }
+                    ojson j = completion_json(id, created, model, text, final, std::move(logprobs));
+                    j["choices"][0]["index"] = i;
+                    return j;
+                },
+                include_usage,
+                [=](const std::vector<engine::JobEvent>& finals) {
+                    ojson j = completion_json(id, created, model, "", nullptr);
+                    j["choices"] = ojson::array();
+                    j["usage"] = usage_of(finals, n_prompt);
+                    return j;
+                },
+                {});
             return;
         }
         size_t n_prompt = 0;

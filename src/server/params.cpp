@@ -78,10 +78,6 @@ bool openai_options(const ojson& b, int64_t n_vocab, engine::GenerateOptions& o,
             }
         }
     }
-    if (auto it = b.find("n"); it != b.end() && !it->is_null() && !(it->is_number_integer() && it->get<int>() == 1)) {
-        err = {400, "only n = 1 is supported", "n"};
-        return false;
-    }
     if (Status st = s.validate(n_vocab); !st) {
         err = {400, st.error().message, ""};
         return false;

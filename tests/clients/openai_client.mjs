@@ -107,6 +107,23 @@ assert.equal(L.text_offset[0], 0);
 assert.ok(L.top_logprobs.every((o) => Object.keys(o).length >= 1 && Object.keys(o).length <= 2));
 await assert.rejects(client.chat.completions.create({ model: 'm', messages, top_logprobs: 2 }), (e) => e.status === 400);
 
+// n choices: choice i samples with seed + i (choice 0 is the n = 1 answer), they run together
+// in the scheduler, and a streamed request gives the same texts per index.
+const nReq = { model: 'm', messages, max_tokens: 6, seed: 5, temperature: 1 };
+const single = await client.chat.completions.create(nReq);
+const three = await client.chat.completions.create({ ...nReq, n: 3 });
+assert.deepEqual(three.choices.map((c) => c.index), [0, 1, 2]);
+assert.equal(three.choices[0].message.content, single.choices[0].message.content);
+assert.equal(three.usage.prompt_tokens, single.usage.prompt_tokens);
+const perIndex = ['', '', ''];
+for await (const chunk of await client.chat.completions.create({ ...nReq, n: 3, stream: true })) {
+  for (const c of chunk.choices) perIndex[c.index] += c.delta?.content ?? '';
+}
+assert.deepEqual(perIndex, three.choices.map((c) => c.message.content));
+const legacyN = await client.completions.create({ model: 'm', prompt: 'Once upon a time', max_tokens: 5, seed: 9, temperature: 1, n: 2 });
+assert.deepEqual(legacyN.choices.map((c) => c.index), [0, 1]);
+await assert.rejects(client.chat.completions.create({ ...nReq, n: 17 }), (e) => e.status === 400);
+
 // Errors surface as the SDK's typed errors.
 await assert.rejects(client.chat.completions.create({ model: 'm', messages, temperature: 7 }), (e) => e.status === 400);
 
