@@ -6,12 +6,16 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dot.h"
 #include "kernels/matmul_panel_impl.h"
+#include "kernels/matmul_panel_layout.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 namespace tf::kernels {
+
+using panel_layout::legacy_block;
+using panel_layout::LegacyBlock;
 
 constexpr int64_t kScaleBytes = 2 * kPanelRows;
 
@@ -55,11 +59,11 @@ inline void load_block(const uint8_t* src, __m512i* wv) {
 
 // One block for T tokens: the 16 rows' exact sums, then dot()'s float step into p[t][k].
 template <bool kQ8, int T>
-inline void block(__m512 (&p)[T][8], int k, const uint8_t* src, const ActRow* y, int64_t b) {
+inline void block(__m512 (&p)[T][8], int k, const uint8_t* src, const uint8_t* scales, const ActRow* y, int64_t b) {
     constexpr int kBias = kQ8 ? 128 : 8;
     __m512i wv[8];
     load_block<kQ8>(src, wv);
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + (kQ8 ? 8 : 4) * 64)));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales)));
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
         const int8_t* yq = y[t].q[b].qs;
@@ -89,9 +93,15 @@ void tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t* a, i
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
 #pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) block<kQ8, T>(p, k, panel + (b + k) * bpb, y, b + k);
+        for (int k = 0; k < 8; ++k) {
+            const LegacyBlock lb = legacy_block(b + k, nb, bpb - kScaleBytes);
+            block<kQ8, T>(p, k, panel + lb.vectors, panel + lb.scales, y, b + k);
+        }
     }
-    for (; b < nb; ++b) block<kQ8, T>(p, static_cast<int>(b % 8), panel + b * bpb, y, b);
+    for (; b < nb; ++b) {
+        const LegacyBlock lb = legacy_block(b, nb, bpb - kScaleBytes);
+        block<kQ8, T>(p, static_cast<int>(b % 8), panel + lb.vectors, panel + lb.scales, y, b);
+    }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, reduce8(p[t]));
 }
 

@@ -3,7 +3,7 @@
 // per row, 4 consecutive bytes.
 //
 // Q8_0 (32 columns): 8 vectors, byte 4r+k of vector g = element 4g+k of row r, stored as q ^ 0x80;
-//   then the 16 rows' fp16 scales.
+//   and the 16 rows' fp16 scales (placed by legacy_block).
 // Q4_0 (32 columns): 4 vectors, byte 4r+k of vector g = packed byte 4g+k (low nibble element
 //   4g+k, high nibble element 16+4g+k); then the scales.
 // Q4_K (256 columns, 8 units of 32): the 6-bit scales as bytes (16 per unit: [unit][row]); the
@@ -27,6 +27,19 @@ inline constexpr int64_t kF16ElementBytes = 2 * 16;
 
 inline constexpr int64_t kQ8_0Bytes = 8 * 64 + 32;
 inline constexpr int64_t kQ4_0Bytes = 4 * 64 + 32;
+
+// Q8_0/Q4_0 blocks go in pairs — both scale rows (one cache line), then both blocks' vectors —
+// so that every vector starts a cache line (blocks of 8.5 or 4.5 lines split every other
+// block's loads across lines) and the kernel still reads front to back. A lone last block of an
+// odd count: scales, then vectors.
+struct LegacyBlock {
+    int64_t vectors, scales;
+};
+inline constexpr LegacyBlock legacy_block(int64_t b, int64_t nb, int64_t vec_bytes) {
+    const int64_t base = b / 2 * 2 * (vec_bytes + 32);
+    if (b % 2 == 0 && b + 1 == nb) return {base + 32, base};
+    return {base + 64 + (b % 2) * vec_bytes, base + (b % 2) * 32};
+}
 
 // Everything in the order the kernels read it: a matrix-vector product streams the panel
 // front to back (measured: with the vectors out of reading order, the hardware prefetcher falls

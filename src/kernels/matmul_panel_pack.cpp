@@ -141,24 +141,27 @@ void pack_panel(TensorType type, const uint8_t* w, int64_t row_bytes, int n_rows
     const int64_t bpb = block_panel_bytes(type), nb = n / block_cols(type);
     for (int64_t b = 0; b < nb; ++b) {
         uint8_t* dst = panel + b * bpb;
+        const LegacyBlock lb = legacy_block(b, nb, bpb - 32);
         for (int r = 0; r < kPanelRows; ++r) {
             const uint8_t* row = r < n_rows ? w + r * row_bytes : nullptr;
             switch (type) {
                 case TensorType::Q4_K: pack_q4_k(row ? reinterpret_cast<const BlockQ4_K*>(row) + b : nullptr, r, dst); break;
                 case TensorType::Q6_K: pack_q6_k(row ? reinterpret_cast<const BlockQ6_K*>(row) + b : nullptr, r, dst); break;
                 case TensorType::Q8_0: {
-                    auto* scales = reinterpret_cast<uint16_t*>(dst + 8 * 64);
+                    auto* scales = reinterpret_cast<uint16_t*>(panel + lb.scales);
+                    uint8_t* vec = panel + lb.vectors;
                     const auto* blk = row ? reinterpret_cast<const BlockQ8_0*>(row) + b : nullptr;
-                    for (int i = 0; i < 32; ++i) dst[(i / 4) * 64 + 4 * r + i % 4] = blk ? static_cast<uint8_t>(static_cast<uint8_t>(blk->qs[i]) ^ 0x80) : 0x80;
+                    for (int i = 0; i < 32; ++i) vec[(i / 4) * 64 + 4 * r + i % 4] = blk ? static_cast<uint8_t>(static_cast<uint8_t>(blk->qs[i]) ^ 0x80) : 0x80;
                     scales[r] = blk ? blk->d : 0;
                     break;
                 }
                 default: {  // Q4_0
-                    auto* scales = reinterpret_cast<uint16_t*>(dst + 4 * 64);
+                    auto* scales = reinterpret_cast<uint16_t*>(panel + lb.scales);
+                    uint8_t* vec = panel + lb.vectors;
                     const auto* blk = row ? reinterpret_cast<const BlockQ4_0*>(row) + b : nullptr;
                     for (int g = 0; g < 4; ++g) {
-                        if (blk) std::memcpy(dst + g * 64 + 4 * r, blk->qs + 4 * g, 4);
-                        else std::memset(dst + g * 64 + 4 * r, 0, 4);
+                        if (blk) std::memcpy(vec + g * 64 + 4 * r, blk->qs + 4 * g, 4);
+                        else std::memset(vec + g * 64 + 4 * r, 0, 4);
                     }
                     scales[r] = blk ? blk->d : 0;
                     break;
@@ -176,19 +179,20 @@ void unpack_panel_row(TensorType type, const uint8_t* panel, int r, int64_t n, u
     const int64_t bpb = block_panel_bytes(type), nb = n / block_cols(type);
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* src = panel + b * bpb;
+        const LegacyBlock lb = legacy_block(b, nb, bpb - 32);
         switch (type) {
             case TensorType::Q4_K: unpack_q4_k(src, r, reinterpret_cast<BlockQ4_K*>(row) + b); break;
             case TensorType::Q6_K: unpack_q6_k(src, r, reinterpret_cast<BlockQ6_K*>(row) + b); break;
             case TensorType::Q8_0: {
                 auto* blk = reinterpret_cast<BlockQ8_0*>(row) + b;
-                for (int i = 0; i < 32; ++i) blk->qs[i] = static_cast<int8_t>(src[(i / 4) * 64 + 4 * r + i % 4] ^ 0x80);
-                std::memcpy(&blk->d, src + 8 * 64 + 2 * r, 2);
+                for (int i = 0; i < 32; ++i) blk->qs[i] = static_cast<int8_t>(panel[lb.vectors + (i / 4) * 64 + 4 * r + i % 4] ^ 0x80);
+                std::memcpy(&blk->d, panel + lb.scales + 2 * r, 2);
                 break;
             }
             default: {
                 auto* blk = reinterpret_cast<BlockQ4_0*>(row) + b;
-                for (int g = 0; g < 4; ++g) std::memcpy(blk->qs + 4 * g, src + g * 64 + 4 * r, 4);
-                std::memcpy(&blk->d, src + 4 * 64 + 2 * r, 2);
+                for (int g = 0; g < 4; ++g) std::memcpy(blk->qs + 4 * g, panel + lb.vectors + g * 64 + 4 * r, 4);
+                std::memcpy(&blk->d, panel + lb.scales + 2 * r, 2);
                 break;
             }
         }
