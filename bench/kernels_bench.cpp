@@ -46,6 +46,13 @@ std::vector<uint8_t> random_matrix(TensorType t, int64_t rows, int64_t cols, uin
     return out;
 }
 
+// `copies` back-to-back copies of a matrix: cycling through them makes the weights stream from DRAM.
+std::vector<uint8_t> repeated(const std::vector<uint8_t>& proto, size_t copies) {
+    std::vector<uint8_t> pool(proto.size() * copies);
+    for (size_t c = 0; c < copies; ++c) std::memcpy(pool.data() + c * proto.size(), proto.data(), proto.size());
+    return pool;
+}
+
 void BM_MemoryRead(benchmark::State& state) {
     const size_t bytes = size_t(512) << 20;
     std::vector<uint8_t> buf(bytes, 1);
@@ -63,8 +70,7 @@ void BM_Matvec(benchmark::State& state, TensorType t, Isa isa) {
     const DotFn dot = dot_kernel(t, isa);
     const auto proto = random_matrix(t, rows, cols, 1);
     const size_t copies = std::max<size_t>(2, (size_t(256) << 20) / proto.size());
-    std::vector<uint8_t> pool(proto.size() * copies);
-    for (size_t c = 0; c < copies; ++c) std::memcpy(pool.data() + c * proto.size(), proto.data(), proto.size());
+    const std::vector<uint8_t> pool = repeated(proto, copies);
     std::vector<float> x(static_cast<size_t>(cols), 0.5f);
     std::vector<uint8_t> act(static_cast<size_t>(activation_row_bytes(t, cols)));
     quantize_activations(t, x.data(), act.data(), cols);
@@ -117,8 +123,7 @@ void BM_PanelMatvec(benchmark::State& state, TensorType t) {
     const int64_t cols = 2048, rows = 8192;
     const auto proto = to_panels(t, random_matrix(t, rows, cols, 1), rows, cols);
     const size_t copies = std::max<size_t>(2, (size_t(256) << 20) / proto.size());
-    std::vector<uint8_t> pool(proto.size() * copies);
-    for (size_t c = 0; c < copies; ++c) std::memcpy(pool.data() + c * proto.size(), proto.data(), proto.size());
+    const std::vector<uint8_t> pool = repeated(proto, copies);
     std::vector<float> x(static_cast<size_t>(cols), 0.5f);
     std::vector<uint8_t> act(static_cast<size_t>(activation_row_bytes(t, cols)));
     quantize_activations(t, x.data(), act.data(), cols);

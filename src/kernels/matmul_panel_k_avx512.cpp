@@ -39,6 +39,21 @@ inline __m512 reduce8(const __m512* p) {
                          _mm512_add_ps(_mm512_add_ps(p[1], p[5]), _mm512_add_ps(p[3], p[7])));
 }
 
+// T tokens' activation rows, and their 8 partial sums per row zeroed.
+template <int T>
+inline void start_tokens(const uint8_t* a, int64_t a_stride, const BlockQ8_K* (&y)[T], __m512 (&p)[T][8]) {
+    for (int t = 0; t < T; ++t) {
+        y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride);
+        for (int k = 0; k < 8; ++k) p[t][k] = _mm512_setzero_ps();
+    }
+}
+
+// dot()'s lane reduction of each token's partial sums, stored for the panel's rows.
+template <int T>
+inline void store_tokens(const __m512 (&p)[T][8], __mmask16 rows, float* out, int64_t out_stride) {
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, reduce8(p[t]));
+}
+
 // Σ over 8 groups of 4 elements (2 chains of 4 for instruction-level parallelism).
 inline __m512i unit_sum(const __m512i* w, const int8_t* yq) {
     __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
@@ -54,11 +69,8 @@ template <int T>
 void q4_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t* a, int64_t a_stride, float* out, int64_t out_stride) {
     const int64_t nb = n / QK_K;
     const BlockQ8_K* y[T];
-    for (int t = 0; t < T; ++t) y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride);
     __m512 p[T][8];
-    for (int t = 0; t < T; ++t) {
-        for (int k = 0; k < 8; ++k) p[t][k] = _mm512_setzero_ps();
-    }
+    start_tokens<T>(a, a_stride, y, p);
     const __m512i low = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* src = panel + b * kQ4kBytes;
@@ -93,7 +105,7 @@ void q4_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
             p[t][b % 8] = _mm512_add_ps(p[t][b % 8], r);
         }
     }
-    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, reduce8(p[t]));
+    store_tokens<T>(p, rows, out, out_stride);
 }
 
 // Group g of quad h of a Q6_K super-block: the 4 units' 6-bit values as unsigned bytes.
@@ -115,11 +127,8 @@ template <int T>
 void q6_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t* a, int64_t a_stride, float* out, int64_t out_stride) {
     const int64_t nb = n / QK_K;
     const BlockQ8_K* y[T];
-    for (int t = 0; t < T; ++t) y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride);
     __m512 p[T][8];
-    for (int t = 0; t < T; ++t) {
-        for (int k = 0; k < 8; ++k) p[t][k] = _mm512_setzero_ps();
-    }
+    start_tokens<T>(a, a_stride, y, p);
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* src = panel + b * kQ6kBytes;
         __m512i isum[T];
@@ -160,7 +169,7 @@ void q6_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
             p[t][b % 8] = _mm512_add_ps(p[t][b % 8], r);
         }
     }
-    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, reduce8(p[t]));
+    store_tokens<T>(p, rows, out, out_stride);
 }
 
 using TokensFn = void (*)(const uint8_t*, __mmask16, int64_t, const uint8_t*, int64_t, float*, int64_t);

@@ -101,6 +101,26 @@ inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout
     return collect_until(job, text, deadline_after(timeout_s), logprobs);
 }
 
+// Generated tokens as both APIs list them: [{token, logprob, bytes, top_logprobs: [{token,
+// logprob, bytes}]}] (OpenAI's choices[].logprobs.content, Ollama's "logprobs").
+inline ojson logprob_entries(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps) {
+    auto entry = [&](int32_t id, float logprob) {
+        const std::string piece = t.token_to_piece(id, true);
+        ojson bytes = ojson::array();
+        for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
+        return ojson{{"token", piece}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+    };
+    ojson out = ojson::array();
+    for (const auto& lp : lps) {
+        ojson e = entry(lp.id, lp.logprob);
+        ojson top = ojson::array();
+        for (const auto& [id, v] : lp.top) top.push_back(entry(id, v));
+        e["top_logprobs"] = std::move(top);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
 // The request's "tools" when it has a non-empty list.
 inline const ojson* request_tools(const ojson& body) {
     auto it = body.find("tools");

@@ -65,25 +65,6 @@ ojson final_fields(const engine::JobEvent& e) {
             {"eval_duration", ns(e.timings.generate_ms)}};
 }
 
-// Ollama's "logprobs" array: token, logprob, bytes and the top alternatives of each token.
-ojson ollama_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps) {
-    auto entry = [&](int32_t id, float logprob) {
-        const std::string piece = t.token_to_piece(id, true);
-        ojson bytes = ojson::array();
-        for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
-        return ojson{{"token", piece}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
-    };
-    ojson out = ojson::array();
-    for (const auto& lp : lps) {
-        ojson e = entry(lp.id, lp.logprob);
-        ojson top = ojson::array();
-        for (const auto& [id, v] : lp.top) top.push_back(entry(id, v));
-        e["top_logprobs"] = std::move(top);
-        out.push_back(std::move(e));
-    }
-    return out;
-}
-
 // Answers a job either as one JSON object or as NDJSON lines, `piece(text)` shaping the text.
 // With `finish`, the text is held back and the last line is finish(text) (tool calls). With
 // `logprobs_of` (the request asked for them), each object carries its tokens' logprobs.
@@ -99,7 +80,7 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
             return;
         }
         ojson j = finish ? finish(text) : piece(text);
-        if (logprobs_of != nullptr) j["logprobs"] = ollama_logprobs(*logprobs_of, lps);
+        if (logprobs_of != nullptr) j["logprobs"] = logprob_entries(*logprobs_of, lps);
         j.update(final_fields(e));
         res.set_content(dump(j), "application/json");
         return;
@@ -126,7 +107,7 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
             if (!e.text.empty() || !e.logprobs.empty() || e.done) {
                 ojson j = finish ? finish(held) : piece(e.text);
                 if (logprobs_of != nullptr && !(e.done && !finish && e.logprobs.empty())) {
-                    j["logprobs"] = ollama_logprobs(*logprobs_of, finish ? held_lps : e.logprobs);
+                    j["logprobs"] = logprob_entries(*logprobs_of, finish ? held_lps : e.logprobs);
                 }
                 if (e.done) {
                     j.update(final_fields(e));

@@ -76,29 +76,36 @@ bool logprob_options(const ojson& body, bool chat, engine::GenerateOptions& o, A
     return true;
 }
 
-// One token as the OpenAI logprobs objects show it: its text, log-probability and exact bytes.
-ojson token_entry(const tok::Tokenizer& t, int32_t id, float logprob) {
-    const std::string piece = t.token_to_piece(id, true);
-    ojson bytes = ojson::array();
-    for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
-    return {{"token", piece}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+bool wants_usage(const ojson& body) {
+    return body.contains("stream_options") && body["stream_options"].is_object() && body["stream_options"].value("include_usage", false);
+}
+bool wants_chat_logprobs(const ojson& body) { return body.value("logprobs", ojson(false)) == true; }
+bool wants_completion_logprobs(const ojson& body) { return body.contains("logprobs") && !body["logprobs"].is_null(); }
+
+// A chat.completion.chunk event around `choices`.
+ojson chat_chunk(const std::string& id, int64_t created, const std::string& model, ojson choices) {
+    return ojson{{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
+                 {"system_fingerprint", "terraferma"}, {"choices", std::move(choices)}};
+}
+// The first delta of choice `index`: its role.
+ojson role_delta(int index) {
+    return ojson::array({{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+}
+// A content delta of choice `index`, or its finish when `final` (with the final event's text, if any).
+ojson content_delta(int index, const std::string& text, const engine::JobEvent* final, ojson logprobs) {
+    ojson delta = final && text.empty() ? ojson::object() : ojson{{"content", text}};
+    return ojson::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
+                          {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}});
 }
 
 // choices[].logprobs of a chat completion (or of one chunk).
 ojson chat_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps) {
-    ojson content = ojson::array();
-    for (const auto& lp : lps) {
-        ojson e = token_entry(t, lp.id, lp.logprob);
-        ojson top = ojson::array();
-        for (const auto& [id, v] : lp.top) top.push_back(token_entry(t, id, v));
-        e["top_logprobs"] = std::move(top);
-        content.push_back(std::move(e));
-    }
-    return {{"content", std::move(content)}, {"refusal", nullptr}};
+    return {{"content", logprob_entries(t, lps)}, {"refusal", nullptr}};
 }
 
-// choices[].logprobs of a legacy completion; `offset` is the text length before these tokens.
-ojson completion_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps, size_t offset) {
+// choices[].logprobs of a legacy completion; `offset` is the text length before these tokens,
+// advanced past them.
+ojson completion_logprobs(const tok::Tokenizer& t, const std::vector<sampling::TokenLogprob>& lps, size_t& offset) {
     ojson tokens = ojson::array(), values = ojson::array(), tops = ojson::array(), offsets = ojson::array();
     for (const auto& lp : lps) {
         const std::string piece = t.token_to_piece(lp.id, true);
@@ -411,7 +418,7 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
     if (jobs.empty()) return failure(err);
     const std::string id = new_id("chatcmpl");
     const int64_t created = unix_now();
-    const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
+    const bool want_logprobs = wants_chat_logprobs(body);
     const auto deadline = deadline_after(timeout_s);
     ojson choices = ojson::array();
     std::vector<engine::JobEvent> finals;
@@ -450,7 +457,7 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
     size_t n_prompt = 0;
     auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
     if (jobs.empty()) return failure(err);
-    const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
+    const bool want_logprobs = wants_completion_logprobs(body);
     const auto deadline = deadline_after(timeout_s);
     ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), "", nullptr);
     j["choices"] = ojson::array();
@@ -459,12 +466,13 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
         std::string text;
         std::vector<sampling::TokenLogprob> lps;
         engine::JobEvent e = collect_until(*jobs[i], text, deadline, &lps);
+        size_t offset = 0;
         if (!e.error.empty()) {
             for (auto& job : jobs) job->cancel();
             return failure({500, e.error, ""});
         }
         j["choices"].push_back({{"text", text}, {"index", i},
-                                {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, 0) : ojson(nullptr)},
+                                {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, offset) : ojson(nullptr)},
                                 {"finish_reason", openai_finish_reason(e.reason)}});
         finals.push_back(std::move(e));
     }
@@ -566,28 +574,18 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             const std::string id = new_id("chatcmpl");
             const int64_t created = unix_now();
             const std::string model = svc.model_name();
-            const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
-            const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
-                                       body["stream_options"].value("include_usage", false);
-            auto base = [=](ojson choices) {
-                return ojson{{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-                             {"system_fingerprint", "terraferma"}, {"choices", std::move(choices)}};
-            };
+            const bool want_logprobs = wants_chat_logprobs(body);
             std::vector<ojson> first;
-            for (int i = 0; i < n_choices; ++i) {
-                first.push_back(base(ojson::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
-            }
+            for (int i = 0; i < n_choices; ++i) first.push_back(chat_chunk(id, created, model, role_delta(i)));
             stream_choices(
                 res, jobs, opt.request_timeout_s,
                 [=, &svc](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-                    ojson delta = final ? ojson::object() : ojson{{"content", text}};
                     ojson logprobs = want_logprobs && !final ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr);
-                    return base(ojson::array({{{"index", i}, {"delta", delta}, {"logprobs", std::move(logprobs)},
-                                               {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}}));
+                    return chat_chunk(id, created, model, content_delta(i, text, final, std::move(logprobs)));
                 },
-                include_usage,
+                wants_usage(body),
                 [=](const std::vector<engine::JobEvent>& finals) {
-                    ojson j = base(ojson::array());
+                    ojson j = chat_chunk(id, created, model, ojson::array());
                     j["usage"] = usage_of(finals, n_prompt);
                     return j;
                 },
@@ -605,30 +603,21 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string id = new_id("chatcmpl");
         const int64_t created = unix_now();
         const std::string model = svc.model_name();
-        const bool want_logprobs = body.value("logprobs", ojson(false)) == true;
-        const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
-                                   body["stream_options"].value("include_usage", false);
-        auto base = [=](ojson choices) {
-            return ojson{{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-                         {"system_fingerprint", "terraferma"}, {"choices", std::move(choices)}};
-        };
-        ojson first = base(ojson::array({{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}}));
+        const bool want_logprobs = wants_chat_logprobs(body);
+        auto base = [=](ojson choices) { return chat_chunk(id, created, model, std::move(choices)); };
         stream_sse(
             res, job, opt.request_timeout_s,
             [=, &svc](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-                ojson delta = final ? ojson::object() : ojson{{"content", text}};
-                if (final && !text.empty()) delta = {{"content", text}};
                 ojson logprobs = want_logprobs && !final ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr);
-                return base(ojson::array({{{"index", 0}, {"delta", delta}, {"logprobs", std::move(logprobs)},
-                                           {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}}));
+                return base(content_delta(0, text, final, std::move(logprobs)));
             },
-            include_usage,
+            wants_usage(body),
             [=](const engine::JobEvent& e) {
                 ojson j = base(ojson::array());
                 j["usage"] = usage_json(e.timings, n_prompt);
                 return j;
             },
-            first,
+            base(role_delta(0)),
             parse_tools ? std::function<std::vector<ojson>(const std::string&, const engine::JobEvent&)>(
                               [=](const std::string& text, const engine::JobEvent& e) {
                                   const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
@@ -676,24 +665,18 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             const std::string id = new_id("cmpl");
             const int64_t created = unix_now();
             const std::string model = svc.model_name();
-            const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
-            const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
-                                       body["stream_options"].value("include_usage", false);
+            const bool want_logprobs = wants_completion_logprobs(body);
             auto offsets = std::make_shared<std::vector<size_t>>(static_cast<size_t>(n_choices), 0);
             stream_choices(
                 res, jobs, opt.request_timeout_s,
                 [=, &svc](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
                     ojson logprobs = nullptr;
-                    if (want_logprobs && !final) {
-                        size_t& off = (*offsets)[static_cast<size_t>(i)];
-                        logprobs = completion_logprobs(svc.tokenizer(), lps, off);
-                        for (const auto& lp : lps) off += svc.tokenizer().token_to_piece(lp.id, true).size();
-                    }
+                    if (want_logprobs && !final) logprobs = completion_logprobs(svc.tokenizer(), lps, (*offsets)[static_cast<size_t>(i)]);
                     ojson j = completion_json(id, created, model, text, final, std::move(logprobs));
                     j["choices"][0]["index"] = i;
                     return j;
                 },
-                include_usage,
+                wants_usage(body),
                 [=](const std::vector<engine::JobEvent>& finals) {
                     ojson j = completion_json(id, created, model, "", nullptr);
                     j["choices"] = ojson::array();
@@ -712,19 +695,13 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string id = new_id("cmpl");
         const int64_t created = unix_now();
         const std::string model = svc.model_name();
-        const bool want_logprobs = body.contains("logprobs") && !body["logprobs"].is_null();
+        const bool want_logprobs = wants_completion_logprobs(body);
         auto offset = std::make_shared<size_t>(0);  // text_offset runs on across chunks
         auto make = [=, &svc](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-            ojson logprobs = nullptr;
-            if (want_logprobs && !final) {
-                logprobs = completion_logprobs(svc.tokenizer(), lps, *offset);
-                for (const auto& lp : lps) *offset += svc.tokenizer().token_to_piece(lp.id, true).size();
-            }
+            ojson logprobs = want_logprobs && !final ? completion_logprobs(svc.tokenizer(), lps, *offset) : ojson(nullptr);
             return completion_json(id, created, model, text, final, std::move(logprobs));
         };
-        const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
-                                   body["stream_options"].value("include_usage", false);
-        stream_sse(res, job, opt.request_timeout_s, make, include_usage,
+        stream_sse(res, job, opt.request_timeout_s, make, wants_usage(body),
                    [=](const engine::JobEvent& e) {
                        ojson j = make("", &e, {});
                        j["choices"] = ojson::array();
