@@ -29,4 +29,6 @@ echo "== extract --schema examples/invoice.schema.json examples/documents" >&2
 cat build/demo/extracted.jsonl
 echo "== summarize --words 40 examples/documents" >&2
 "$tf" summarize -m "$model" --words 40 --store build/demo/jobs.sqlite -c 2048 examples/documents
+echo "== report (tokens, time, energy and the cloud cost these runs replace)" >&2
+"$tf" report --store build/demo/jobs.sqlite
 echo "(results are kept in build/demo/jobs.sqlite: run again and nothing is recomputed)" >&2

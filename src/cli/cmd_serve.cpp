@@ -1,5 +1,6 @@
-// terraferma serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--api-key KEY]
+// terraferma serve -m MODEL [-m NAME=MODEL]... [--host 127.0.0.1] [--port 8080] [--parallel N] [--api-key KEY]
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <pthread.h>
 #include <thread>
@@ -15,12 +16,25 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         std::vector<std::string> models;
         std::string pooling;
         server::HttpOptions http;
-        int parallel = 4, ctx = 4096, threads = 0, queue = 64;
+        int parallel = 4, ctx = 4096, threads = 0, queue = 64, prefix_cache = 8;
+        std::string keep_alive;
         size_t max_body_mb = 8;
+        double max_memory_mb = 0;
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("serve", "Serve the OpenAI-compatible (/v1/) and Ollama-compatible (/api/) APIs over HTTP");
-    app->add_option("-m,--model", a->models, "GGUF model to serve")->required();
+    app->add_option("-m,--model", a->models,
+                    "GGUF model to serve, as PATH or NAME=PATH (repeat for several; requests choose by \"model\", the first is loaded at start)")
+        ->required();
+    app->add_option("--keep-alive", a->keep_alive,
+                    "Seconds (or 5m, 1h) a model stays loaded after its last request; negative: forever "
+                    "(default: forever with one model, 5m with several; requests may set keep_alive)");
+    app->add_option("--max-memory-mb", a->max_memory_mb, "Memory budget for loaded models (weights + KV cache, MiB); idle models are unloaded to stay within it; 0: no limit")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1e9));
+    app->add_option("--prefix-cache", a->prefix_cache, "Prompts kept for reuse beyond the slots (LRU, sharing KV pages); 0: only the slots' own")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1024));
     app->add_option("--host", a->http.host, "Address to listen on (127.0.0.1: this machine only)")->capture_default_str();
     app->add_option("--port", a->http.port, "Port (0: any free port, printed at start)")->capture_default_str()->check(CLI::Range(0, 65535));
     app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching slots)")->capture_default_str()->check(CLI::Range(1, 256));
@@ -32,9 +46,30 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")->capture_default_str()->check(CLI::Range(1, 1024));
     app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")->capture_default_str()->check(CLI::Range(1, 86400));
     commands.push_back({app, [a]() {
-        if (a->models.size() > 1) {
-            print_error("serve", "serving several models at once is not supported yet; give one -m");
-            return kExitUsage;
+        std::vector<server::ModelSpec> specs;
+        for (const std::string& m : a->models) {
+            server::ModelSpec spec = server::parse_model_spec(m);
+            for (const auto& other : specs) {
+                if (other.name == spec.name) {
+                    print_error("serve", "two models are called '" + spec.name + "'; name them with -m NAME=PATH");
+                    return kExitUsage;
+                }
+            }
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(spec.path, ec)) {
+                print_error("serve", "no model file at '" + spec.path + "'");
+                return kExitUsage;
+            }
+            specs.push_back(std::move(spec));
+        }
+        int keep_alive = specs.size() == 1 ? -1 : 300;
+        if (!a->keep_alive.empty()) {
+            auto k = server::parse_duration_seconds(a->keep_alive);
+            if (!k) {
+                print_error("serve", "--keep-alive: " + k.error().message);
+                return kExitUsage;
+            }
+            keep_alive = *k;
         }
         // Signals go to a dedicated thread (blocked here, before any other thread exists).
         sigset_t signals;
@@ -48,22 +83,30 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         so.scheduler.n_ctx_per_slot = a->ctx;
         so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
         so.scheduler.max_queue = a->queue;
+        so.scheduler.prefix_cache = a->prefix_cache;
         so.pooling = a->pooling;
-        auto svc = server::Service::load(a->models[0], so);
-        if (!svc) {
-            print_error("serve", svc.error().message);
+        server::PoolOptions po;
+        po.service = so;
+        po.keep_alive_s = keep_alive;
+        po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
+        server::ModelPool pool(specs, po);
+        server::ApiError load_err;
+        if (!pool.acquire(specs[0].name, std::nullopt, load_err)) {  // the first model now: a bad file fails at start
+            print_error("serve", load_err.message);
             return kExitFailure;
         }
         a->http.max_body = a->max_body_mb << 20;
         a->http.http_threads = std::max(8, 2 * a->parallel + 4);
-        server::HttpServer http(**svc, a->http);
+        server::HttpServer http(pool, a->http);
         auto port = http.bind();
         if (!port) {
             print_error("serve", port.error().message);
             return kExitFailure;
         }
-        std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n",
-                     (*svc)->model_name().c_str(), a->http.host.c_str(), *port, a->parallel);
+        std::string names;
+        for (const auto& spec : specs) names += (names.empty() ? "" : ", ") + spec.name;
+        std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n", names.c_str(),
+                     a->http.host.c_str(), *port, a->parallel);
         std::fflush(stderr);
         std::thread waiter([&] {
             int sig = 0;
@@ -72,7 +115,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
             http.stop();
         });
         http.run();
-        (*svc)->scheduler().stop();
+        pool.stop();
         // If the server stopped on its own, wake the waiter.
         pthread_kill(waiter.native_handle(), SIGTERM);
         waiter.join();

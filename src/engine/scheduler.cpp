@@ -36,7 +36,7 @@ struct Scheduler::Slot {
     std::unique_ptr<StopFilter> stops;
     std::vector<int32_t> generated;
     Timings timings;
-    std::chrono::steady_clock::time_point t_start, t_first;
+    std::chrono::steady_clock::time_point t_start, t_first, t_last;
     bool active() const { return job != nullptr; }
 };
 
@@ -44,11 +44,14 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tokenizer,
     : model_(model),
       tok_(tokenizer),
       o_(o),
-      ctx_(model, model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots, o.n_threads, model::AttentionNumerics::Float}) {
+      ctx_(model, model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots + std::max(0, o.prefix_cache), o.n_threads,
+                                        model::AttentionNumerics::Float}) {
     for (int i = 0; i < o.n_slots; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->id = i;
     }
+    for (int i = 0; i < o.prefix_cache; ++i) cache_.push_back(CacheEntry{o.n_slots + i, {}, 0});
+    stats_.kv_bytes = stats_.kv_free_bytes = static_cast<int64_t>(ctx_.kv().bytes());
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -94,6 +97,78 @@ SchedulerStats Scheduler::stats() {
     return s;
 }
 
+// Keeps a slot's tokens in the prefix cache before they are overwritten (mu_ held). An entry
+// that already holds them, or more, is only refreshed; entries holding a prefix of them are
+// superseded; otherwise a free entry or the least recently used one (never `keep`) takes them.
+void Scheduler::stash(const Slot& s, const CacheEntry* keep) {
+    constexpr size_t kMinTokens = 16;  // shorter prompts are cheaper to recompute than to track
+    if (cache_.empty() || s.cached.size() < kMinTokens) return;
+    for (CacheEntry& e : cache_) {
+        if (e.tokens.size() >= s.cached.size() && std::equal(s.cached.begin(), s.cached.end(), e.tokens.begin())) {
+            e.used = ++clock_;
+            return;
+        }
+    }
+    for (CacheEntry& e : cache_) {
+        if (&e != keep && !e.tokens.empty() && std::equal(e.tokens.begin(), e.tokens.end(), s.cached.begin())) {
+            ctx_.seq_clear(e.seq);
+            e.tokens.clear();
+        }
+    }
+    CacheEntry* target = nullptr;
+    for (CacheEntry& e : cache_) {
+        if (e.tokens.empty()) {
+            target = &e;
+            break;
+        }
+    }
+    if (target == nullptr) {
+        for (CacheEntry& e : cache_) {
+            if (&e != keep && (target == nullptr || e.used < target->used)) target = &e;
+        }
+        if (target == nullptr) return;
+        evict(*target);
+    }
+    ctx_.seq_copy(s.id, target->seq);
+    target->tokens = s.cached;
+    target->used = ++clock_;
+    count_entries();
+}
+
+void Scheduler::count_entries() {
+    stats_.cache_entries = 0;
+    for (const CacheEntry& e : cache_) stats_.cache_entries += !e.tokens.empty();
+}
+
+void Scheduler::evict(CacheEntry& e) {
+    ctx_.seq_clear(e.seq);
+    e.tokens.clear();
+    ++stats_.cache_evictions;
+}
+
+// Frees KV pages held only by cache entries, least recently used first, until the batch fits:
+// the slots alone always fit, so a running request never fails for the cache's sake.
+void Scheduler::make_room(const model::Batch& batch) {
+    const int page = model::KvCache::kPage;
+    std::vector<bool> seen(slots_.size(), false);
+    int need = static_cast<int>(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const auto q = static_cast<size_t>(batch.seq[i]);
+        if (!seen[q]) need += page, seen[q] = true;  // a partly filled (perhaps shared) last page
+    }
+    if (ctx_.kv().free_cells() >= need) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    while (ctx_.kv().free_cells() < need) {
+        CacheEntry* lru = nullptr;
+        for (CacheEntry& e : cache_) {
+            if (!e.tokens.empty() && (lru == nullptr || e.used < lru->used)) lru = &e;
+        }
+        if (lru == nullptr) break;
+        evict(*lru);
+    }
+    count_entries();
+}
+
 void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
     JobEvent e;
     if (error.empty() && reason != StopReason::Stop && reason != StopReason::Cancelled) {
@@ -131,16 +206,34 @@ void Scheduler::assign() {
             queue_.pop_front();
             continue;
         }
+        auto common = [&](const std::vector<int32_t>& cached) {
+            size_t c = 0;
+            while (c < cached.size() && c < req.prompt.size() && cached[c] == req.prompt[c]) ++c;
+            return c;
+        };
         Slot* best = nullptr;
         size_t best_common = 0;
         for (auto& s : slots_) {
             if (s->active()) continue;
-            size_t c = 0;
-            while (c < s->cached.size() && c < req.prompt.size() && s->cached[c] == req.prompt[c]) ++c;
+            const size_t c = common(s->cached);
             if (best == nullptr || c > best_common) best = s.get(), best_common = c;
         }
         if (best == nullptr) return;
         Slot& s = *best;
+        CacheEntry* hit = nullptr;
+        size_t hit_common = best_common;
+        for (CacheEntry& e : cache_) {
+            if (const size_t c = common(e.tokens); c > hit_common) hit = &e, hit_common = c;
+        }
+        // What the slot holds beyond the shared part would be lost: keep it in the cache.
+        if (s.cached.size() > best_common) stash(s, hit);
+        if (hit != nullptr) {
+            ctx_.seq_copy(hit->seq, s.id);
+            s.cached = hit->tokens;
+            hit->used = ++clock_;
+            best_common = hit_common;
+            ++stats_.cache_hits;
+        }
         if (best_common == req.prompt.size()) --best_common;  // re-evaluate the last token for its logits
         ctx_.seq_truncate(s.id, static_cast<int>(best_common));
         s.cached.resize(best_common);
@@ -197,6 +290,7 @@ void Scheduler::step() {
         prompt_added[static_cast<size_t>(s.id)] = n;
     }
     if (batch.size() == 0) return;
+    make_room(batch);
     auto logits = ctx_.decode(batch);
     if (!logits) {
         for (auto& sp : slots_) {
@@ -214,10 +308,17 @@ void Scheduler::step() {
     for (size_t r = 0; r < rows.size(); ++r) {
         Slot& s = *rows[r];
         if (!s.active()) continue;
+        const auto now = std::chrono::steady_clock::now();
         if (s.generated.empty()) {
-            s.t_first = std::chrono::steady_clock::now();
+            s.t_first = now;
             s.timings.prompt_ms = std::chrono::duration<double, std::milli>(s.t_first - s.t_start).count();
+            std::lock_guard<std::mutex> lock(mu_);
+            stats_.time_to_first_token.observe(std::chrono::duration<double>(now - s.job->submitted_).count());
+        } else {
+            std::lock_guard<std::mutex> lock(mu_);
+            stats_.inter_token.observe(std::chrono::duration<double>(now - s.t_last).count());
         }
+        s.t_last = now;
         const GenerateOptions& o = s.req.options;
         auto tok = s.sampler->sample(logits->data() + static_cast<int64_t>(r) * V);
         if (!tok) {
@@ -249,6 +350,7 @@ void Scheduler::step() {
 }
 
 void Scheduler::loop() {
+    const double bytes_per_cell = static_cast<double>(ctx_.kv().bytes()) / std::max(1, ctx_.kv().capacity());
     while (true) {
         {
             std::unique_lock<std::mutex> lock(mu_);
@@ -263,6 +365,8 @@ void Scheduler::loop() {
         }
         assign();
         step();
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.kv_free_bytes = static_cast<int64_t>(bytes_per_cell * ctx_.kv().free_cells());
     }
     // Shutting down: every request still here ends now.
     for (auto& s : slots_) {

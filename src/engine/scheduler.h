@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
+#include "util/histogram.h"
 
 namespace tf::engine {
 
@@ -51,6 +53,7 @@ class Job {
   private:
     friend class Scheduler;
     void push(JobEvent e);
+    std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<JobEvent> events_;
@@ -63,11 +66,18 @@ struct SchedulerOptions {
     int n_threads = 1;
     int max_batch = 512;   // tokens per forward pass
     int max_queue = 64;    // waiting requests beyond the slots; more are refused
+    int prefix_cache = 8;  // prompts kept beyond the slots for reuse (LRU); 0: only the slots' own
 };
 
 struct SchedulerStats {
     uint64_t requests = 0, prompt_tokens = 0, reused_tokens = 0, generated_tokens = 0;
+    uint64_t cache_hits = 0;       // requests that started from a prefix cache entry
+    uint64_t cache_evictions = 0;  // entries dropped (LRU, or for KV pages)
     int active = 0, queued = 0;
+    int cache_entries = 0;         // prefix cache entries holding tokens
+    int64_t kv_bytes = 0, kv_free_bytes = 0;
+    Histogram time_to_first_token;  // seconds from submission to the first token
+    Histogram inter_token;          // seconds between consecutive tokens of a request
 };
 
 class Scheduler {
@@ -88,12 +98,23 @@ class Scheduler {
     void assign();
     void step();
     void finish(Slot& s, StopReason reason, const std::string& error = {});
+    struct CacheEntry {
+        int seq = 0;
+        std::vector<int32_t> tokens;
+        uint64_t used = 0;  // LRU clock
+    };
+    void stash(const Slot& s, const CacheEntry* keep);
+    void count_entries();
+    void evict(CacheEntry& e);
+    void make_room(const model::Batch& batch);
 
     const model::Model& model_;
     const tok::Tokenizer& tok_;
     SchedulerOptions o_;
     model::Context ctx_;
     std::vector<std::unique_ptr<Slot>> slots_;
+    std::vector<CacheEntry> cache_;  // sequences n_slots .. n_slots + prefix_cache - 1
+    uint64_t clock_ = 0;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::pair<GenerationRequest, std::shared_ptr<Job>>> queue_;

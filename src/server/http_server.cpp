@@ -1,14 +1,69 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "server/api.h"
 #include "server/http_util.h"
 
 namespace tf::server {
 
-HttpServer::HttpServer(Service& service, const HttpOptions& options)
-    : service_(service), o_(options), http_(std::make_unique<httplib::Server>()) {
+namespace {
+
+uint64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) return 0;
+    unsigned long long size = 0, resident = 0;
+    const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+// The Prometheus text exposition: per-model series labelled model="…", summed over the loads
+// of that model since the server started.
+std::string metrics_text(ModelPool& pool) {
+    const auto all = pool.stats();
+    std::string m;
+    auto family = [&](const char* name, const char* type, const char* help, auto value) {
+        m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+        for (const auto& s : all) m += std::string(name) + "{model=\"" + s.name + "\"} " + std::to_string(value(s)) + "\n";
+    };
+    using S = ModelPool::ModelStats;
+    family("terraferma_requests_total", "counter", "Generation requests accepted", [](const S& s) { return s.stats.requests; });
+    family("terraferma_prompt_tokens_total", "counter", "Prompt tokens evaluated", [](const S& s) { return s.stats.prompt_tokens; });
+    family("terraferma_prefix_cache_tokens_total", "counter", "Prompt tokens reused from cached KV entries", [](const S& s) { return s.stats.reused_tokens; });
+    family("terraferma_generated_tokens_total", "counter", "Tokens generated", [](const S& s) { return s.stats.generated_tokens; });
+    family("terraferma_prefix_cache_hits_total", "counter", "Requests that started from a prefix cache entry (beyond the slots)",
+           [](const S& s) { return s.stats.cache_hits; });
+    family("terraferma_prefix_cache_evictions_total", "counter", "Prefix cache entries evicted", [](const S& s) { return s.stats.cache_evictions; });
+    family("terraferma_prefix_cache_entries", "gauge", "Prefix cache entries holding tokens", [](const S& s) { return s.stats.cache_entries; });
+    family("terraferma_prefix_cache_hit_ratio", "gauge", "Share of prompt tokens served from cached KV entries", [](const S& s) {
+        const double total = static_cast<double>(s.stats.prompt_tokens + s.stats.reused_tokens);
+        return total > 0 ? static_cast<double>(s.stats.reused_tokens) / total : 0.0;
+    });
+    family("terraferma_active_requests", "gauge", "Requests being generated", [](const S& s) { return s.stats.active; });
+    family("terraferma_queued_requests", "gauge", "Requests waiting for a slot", [](const S& s) { return s.stats.queued; });
+    family("terraferma_model_loaded", "gauge", "1 while the model is loaded", [](const S& s) { return s.loaded ? 1 : 0; });
+    family("terraferma_kv_cache_bytes", "gauge", "KV cache allocated", [](const S& s) { return s.loaded ? s.stats.kv_bytes : 0; });
+    family("terraferma_kv_cache_free_bytes", "gauge", "KV cache not holding any sequence", [](const S& s) { return s.loaded ? s.stats.kv_free_bytes : 0; });
+    auto histogram = [&](const char* name, const char* help, Histogram engine::SchedulerStats::*h) {
+        m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " histogram\n";
+        for (const auto& s : all) m += (s.stats.*h).prometheus(name, "model=\"" + s.name + "\"");
+    };
+    histogram("terraferma_time_to_first_token_seconds", "Seconds from a request's arrival to its first token",
+              &engine::SchedulerStats::time_to_first_token);
+    histogram("terraferma_inter_token_latency_seconds", "Seconds between consecutive tokens of a request", &engine::SchedulerStats::inter_token);
+    m += "# HELP terraferma_resident_memory_bytes Resident memory of the server process\n# TYPE terraferma_resident_memory_bytes gauge\n";
+    m += "terraferma_resident_memory_bytes " + std::to_string(resident_bytes()) + "\n";
+    return m;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
+    : models_(models), o_(options), http_(std::make_unique<httplib::Server>()) {
     httplib::Server& h = *http_;
     const int threads = std::max(4, o_.http_threads);
     h.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -51,26 +106,11 @@ HttpServer::HttpServer(Service& service, const HttpOptions& options)
     });
     h.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("Terraferma is running\n", "text/plain"); });
     h.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        const engine::SchedulerStats s = service_.scheduler().stats();
-        std::string m;
-        auto line = [&](const char* name, const char* type, const char* help, double v) {
-            m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
-        };
-        line("terraferma_requests_total", "counter", "Generation requests accepted", static_cast<double>(s.requests));
-        line("terraferma_prompt_tokens_total", "counter", "Prompt tokens evaluated", static_cast<double>(s.prompt_tokens));
-        line("terraferma_prefix_cache_tokens_total", "counter", "Prompt tokens reused from the cache", static_cast<double>(s.reused_tokens));
-        line("terraferma_generated_tokens_total", "counter", "Tokens generated", static_cast<double>(s.generated_tokens));
-        line("terraferma_active_requests", "gauge", "Requests being generated", s.active);
-        line("terraferma_queued_requests", "gauge", "Requests waiting for a slot", s.queued);
-        const double total = static_cast<double>(s.prompt_tokens + s.reused_tokens);
-        line("terraferma_prefix_cache_hit_ratio", "gauge", "Share of prompt tokens served from the cache",
-             total > 0 ? static_cast<double>(s.reused_tokens) / total : 0.0);
-        res.set_content(m, "text/plain; version=0.0.4");
+        res.set_content(metrics_text(models_), "text/plain; version=0.0.4");
     });
-    add_openai_routes(h, service_, o_);
-    add_ollama_routes(h, service_, o_);
+    add_openai_routes(h, models_, o_);
+    add_ollama_routes(h, models_, o_);
 }
-
 HttpServer::~HttpServer() = default;
 
 Result<int> HttpServer::bind() {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "server/service.h"
+#include "server/model_pool.h"
 
 namespace httplib {
 class Server;
@@ -24,7 +24,7 @@ struct HttpOptions {
 
 class HttpServer {
   public:
-    HttpServer(Service& service, const HttpOptions& options);
+    HttpServer(ModelPool& models, const HttpOptions& options);
     ~HttpServer();
     // Binds; returns the port (useful with port 0) or an error.
     Result<int> bind();
@@ -33,7 +33,7 @@ class HttpServer {
     void stop();
 
   private:
-    Service& service_;
+    ModelPool& models_;
     HttpOptions o_;
     std::unique_ptr<httplib::Server> http_;
 };

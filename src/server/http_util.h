@@ -23,7 +23,8 @@ inline nlohmann::ordered_json openai_error_json(const ApiError& e) {
                        : e.status == 503 ? "server_overloaded"
                        : e.status >= 500 ? "server_error"
                                          : "invalid_request_error";
-    return {{"error", {{"message", e.message}, {"type", type}, {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)}, {"code", nullptr}}}};
+    return {{"error", {{"message", e.message}, {"type", type}, {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)},
+                       {"code", e.status == 404 && e.param == "model" ? ojson("model_not_found") : ojson(nullptr)}}}};
 }
 
 inline void send_openai_error(httplib::Response& res, const ApiError& e) {

@@ -1,7 +1,11 @@
 // /api/chat, /api/generate, /api/embed(dings), /api/tags, /api/show, /api/ps, /api/version — the shapes the
 // official Ollama clients send and parse; streamed as newline-delimited JSON by default.
+#include <cctype>
 #include <chrono>
+#include <ctime>
+#include <sys/stat.h>
 
+#include "gguf/file.h"
 #include "server/api.h"
 #include "server/http_util.h"
 #include "server/params.h"
@@ -43,10 +47,65 @@ bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiE
     return true;
 }
 
-ojson details(const Service& svc) {
-    const auto& hp = svc.model().hp;
-    return {{"parent_model", ""}, {"format", "gguf"}, {"family", hp.arch}, {"families", ojson::array({hp.arch})},
+ojson details_json(const std::string& arch) {
+    return {{"parent_model", ""}, {"format", "gguf"}, {"family", arch}, {"families", ojson::array({arch})},
             {"parameter_size", ""}, {"quantization_level", ""}};
+}
+
+ojson details(const Service& svc) { return details_json(svc.model().hp.arch); }
+
+// A configured model that may not be loaded: its architecture from the file's header.
+ojson details(const ModelSpec& spec) {
+    auto f = gguf::File::open(spec.path);
+    return details_json(f ? f->get_string("general.architecture").value_or("") : "");
+}
+
+// Ollama's keep_alive: seconds as a number, or a Go duration ("5m", "1h30m", "10s", "-1");
+// absent: the server's default. False with `err` when it cannot be read.
+bool keep_alive_field(const ojson& body, std::optional<int>& out, ApiError& err) {
+    out.reset();
+    auto it = body.find("keep_alive");
+    if (it == body.end() || it->is_null()) return true;
+    if (it->is_number()) {
+        out = static_cast<int>(std::max(-1.0, std::min(it->get<double>(), 1e9)));
+        return true;
+    }
+    if (it->is_string()) {
+        if (auto k = parse_duration_seconds(it->get<std::string>())) {
+            out = *k;
+            return true;
+        }
+    }
+    err = {400, "'keep_alive' must be a number of seconds or a duration such as \"5m\" (negative: keep loaded)", "keep_alive"};
+    return false;
+}
+
+// The request's model, loaded; null after answering the error.
+std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, httplib::Response& res, std::optional<int>* keep_out = nullptr) {
+    ApiError err;
+    std::optional<int> keep;
+    if (!keep_alive_field(body, keep, err)) {
+        send_ollama_error(res, err);
+        return nullptr;
+    }
+    std::string name = body.value("model", ojson("")).is_string() ? body.value("model", "") : "";
+    if (name.empty() && body.contains("name") && body["name"].is_string()) name = body["name"].get<std::string>();
+    if (keep_out != nullptr) *keep_out = keep;
+    auto svc = pool.acquire(name, keep, err);
+    if (!svc) {
+        if (err.status == 404) err.message = "model '" + name + "' not found";
+        send_ollama_error(res, err);
+    }
+    return svc;
+}
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 const char* done_reason(engine::StopReason r) {
@@ -68,7 +127,8 @@ ojson final_fields(const engine::JobEvent& e) {
 // Answers a job either as one JSON object or as NDJSON lines, `piece(text)` shaping the text.
 // With `finish`, the text is held back and the last line is finish(text) (tool calls). With
 // `logprobs_of` (the request asked for them), each object carries its tokens' logprobs.
-void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
+// `keep` holds the model until the last line is sent.
+void answer(httplib::Response& res, std::shared_ptr<Service> keep, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
             std::function<ojson(const std::string&)> piece, std::function<ojson(const std::string&)> finish = nullptr,
             const tok::Tokenizer* logprobs_of = nullptr) {
     if (!stream) {
@@ -86,6 +146,7 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
         return;
     }
     res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
+        (void)keep;
         auto send = [&](const ojson& j) {
             const std::string line = dump(j) + "\n";
             return sink.write(line.data(), line.size());
@@ -128,13 +189,27 @@ void answer(httplib::Response& res, std::shared_ptr<engine::Job> job, bool strea
 
 }  // namespace
 
-void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& opt) {
-    http.Post("/api/chat", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
+void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt) {
+    http.Post("/api/chat", [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
         if (!parse_body(req, body, err)) {
             send_ollama_error(res, err);
+            return;
+        }
+        std::optional<int> keep;
+        auto held = model_for(pool, body, res, &keep);
+        if (!held) return;
+        Service& svc = *held;
+        if (body.value("messages", ojson::array()).empty()) {  // Ollama loads (or, with keep_alive 0, unloads) on an empty chat
+            const bool unload = keep && *keep == 0;
+            const std::string name = svc.model_name();
+            held.reset();
+            const bool gone = unload && pool.unload(name);
+            res.set_content(dump(ojson{{"model", name}, {"created_at", iso_now()}, {"message", {{"role", "assistant"}, {"content", ""}}},
+                                       {"done", true}, {"done_reason", gone ? "unload" : "load"}}),
+                            "application/json");
             return;
         }
         const ojson* tools = request_tools(body);
@@ -166,10 +241,10 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             };
         }
         const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
-        answer(res, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
+        answer(res, held, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
     });
 
-    http.Post("/api/generate", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/api/generate", [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
@@ -177,10 +252,18 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_ollama_error(res, err);
             return;
         }
+        std::optional<int> keep;
+        auto held = model_for(pool, body, res, &keep);
+        if (!held) return;
+        Service& svc = *held;
         const std::string prompt = body.value("prompt", "");
         const std::string model = svc.model_name();
-        if (prompt.empty()) {  // Ollama answers an empty prompt by loading the model
-            res.set_content(dump(ojson{{"model", model}, {"created_at", iso_now()}, {"response", ""}, {"done", true}, {"done_reason", "load"}}),
+        if (prompt.empty()) {  // Ollama answers an empty prompt by loading the model (keep_alive 0: unloading it)
+            const bool unload = keep && *keep == 0;
+            held.reset();
+            const bool gone = unload && pool.unload(model);
+            res.set_content(dump(ojson{{"model", model}, {"created_at", iso_now()}, {"response", ""}, {"done", true},
+                                       {"done_reason", gone ? "unload" : "load"}}),
                             "application/json");
             return;
         }
@@ -206,27 +289,46 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         }
         const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
         answer(
-            res, job, body.value("stream", true), opt.request_timeout_s,
+            res, held, job, body.value("stream", true), opt.request_timeout_s,
             [=](const std::string& text) { return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}}; }, nullptr, lp);
     });
 
-    http.Get("/api/tags", [&svc](const httplib::Request&, httplib::Response& res) {
-        ojson m = {{"name", svc.model_name()}, {"model", svc.model_name()}, {"modified_at", iso_now()},
-                   {"size", svc.model().file->bytes().size()}, {"digest", ""}, {"details", details(svc)}};
-        res.set_content(dump(ojson{{"models", ojson::array({m})}}), "application/json");
+    http.Get("/api/tags", [&pool](const httplib::Request&, httplib::Response& res) {
+        ojson models = ojson::array();
+        for (const ModelSpec& spec : pool.specs()) {
+            struct stat st {};
+            const bool ok = ::stat(spec.path.c_str(), &st) == 0;
+            const auto modified = ok ? std::chrono::system_clock::from_time_t(st.st_mtime) : std::chrono::system_clock::now();
+            models.push_back({{"name", spec.name}, {"model", spec.name}, {"modified_at", iso_time(modified)},
+                              {"size", ok ? static_cast<uint64_t>(st.st_size) : 0}, {"digest", ""}, {"details", details(spec)}});
+        }
+        res.set_content(dump(ojson{{"models", models}}), "application/json");
     });
 
-    http.Get("/api/ps", [&svc](const httplib::Request&, httplib::Response& res) {
-        ojson m = {{"name", svc.model_name()}, {"model", svc.model_name()}, {"size", svc.model().file->bytes().size()},
-                   {"digest", ""}, {"details", details(svc)}, {"expires_at", "2999-01-01T00:00:00Z"}, {"size_vram", 0}};
-        res.set_content(dump(ojson{{"models", ojson::array({m})}}), "application/json");
+    // Loaded models: their bytes (weights and KV cache) and when they unload unless used again.
+    http.Get("/api/ps", [&pool](const httplib::Request&, httplib::Response& res) {
+        ojson models = ojson::array();
+        for (const ModelPool::Loaded& l : pool.loaded()) {
+            models.push_back({{"name", l.name}, {"model", l.name}, {"size", l.bytes}, {"digest", ""}, {"details", details(*l.service)},
+                              {"expires_at", l.expires ? iso_time(*l.expires) : "2999-01-01T00:00:00Z"}, {"size_vram", 0}});
+        }
+        res.set_content(dump(ojson{{"models", models}}), "application/json");
     });
 
     http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
         res.set_content(dump(ojson{{"version", "0.1.0"}}), "application/json");
     });
 
-    http.Post("/api/show", [&svc](const httplib::Request&, httplib::Response& res) {
+    http.Post("/api/show", [&pool](const httplib::Request& req, httplib::Response& res) {
+        ojson body;
+        ApiError err;
+        if (!parse_body(req, body, err)) {
+            send_ollama_error(res, err);
+            return;
+        }
+        auto held = model_for(pool, body, res);
+        if (!held) return;
+        Service& svc = *held;
         const auto& hp = svc.model().hp;
         ojson info = {{"general.architecture", hp.arch}, {hp.arch + ".context_length", hp.n_ctx_train},
                       {hp.arch + ".embedding_length", hp.n_embd}, {hp.arch + ".block_count", hp.n_layer}};
@@ -236,7 +338,7 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
 
     // /api/embed: "input" a string or strings; "truncate" (default true) cuts inputs longer than
     // the context instead of refusing them, as Ollama does.
-    http.Post("/api/embed", [&svc](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/api/embed", [&pool](const httplib::Request& req, httplib::Response& res) {
         const auto t0 = std::chrono::steady_clock::now();
         ojson body;
         ApiError err;
@@ -244,6 +346,9 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_ollama_error(res, err);
             return;
         }
+        auto held = model_for(pool, body, res);
+        if (!held) return;
+        Service& svc = *held;
         std::vector<std::string> inputs;
         const ojson input = body.value("input", ojson());
         if (input.is_string()) {
@@ -297,7 +402,7 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
     });
 
     // The older /api/embeddings: one "prompt", one "embedding".
-    http.Post("/api/embeddings", [&svc](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/api/embeddings", [&pool](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         if (!parse_body(req, body, err)) {
@@ -308,6 +413,9 @@ void add_ollama_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_ollama_error(res, {400, "'prompt' must be a string", "prompt"});
             return;
         }
+        auto held = model_for(pool, body, res);
+        if (!held) return;
+        Service& svc = *held;
         std::vector<int32_t> ids = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
         if (ids.empty()) {
             res.set_content(dump(ojson{{"embedding", ojson::array()}}), "application/json");

@@ -542,8 +542,17 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
     return {200, ojson{{"object", "list"}, {"data", data}, {"model", svc.model_name()}, {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
 }
 
-void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& opt) {
-    http.Post("/v1/chat/completions", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
+void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt) {
+    // The request's model, loaded; null after answering the error.
+    auto model_for = [&pool](const ojson& body, httplib::Response& res) {
+        ApiError err;
+        const auto it = body.find("model");
+        auto svc = pool.acquire(it != body.end() && it->is_string() ? it->get<std::string>() : "", std::nullopt, err);
+        if (!svc) send_openai_error(res, err);
+        return svc;
+    };
+
+    http.Post("/v1/chat/completions", [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         bool stream = false;
@@ -551,6 +560,9 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_openai_error(res, err);
             return;
         }
+        auto held = model_for(body, res);
+        if (!held) return;
+        Service& svc = *held;
         if (!stream) {
             send(res, openai_chat_completion(svc, body, opt.request_timeout_s));
             return;
@@ -579,8 +591,8 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             for (int i = 0; i < n_choices; ++i) first.push_back(chat_chunk(id, created, model, role_delta(i)));
             stream_choices(
                 res, jobs, opt.request_timeout_s,
-                [=, &svc](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-                    ojson logprobs = want_logprobs && !final ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr);
+                [=, keep = held](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+                    ojson logprobs = want_logprobs && !final ? chat_logprobs(keep->tokenizer(), lps) : ojson(nullptr);
                     return chat_chunk(id, created, model, content_delta(i, text, final, std::move(logprobs)));
                 },
                 wants_usage(body),
@@ -607,8 +619,8 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         auto base = [=](ojson choices) { return chat_chunk(id, created, model, std::move(choices)); };
         stream_sse(
             res, job, opt.request_timeout_s,
-            [=, &svc](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-                ojson logprobs = want_logprobs && !final ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr);
+            [=, keep = held](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+                ojson logprobs = want_logprobs && !final ? chat_logprobs(keep->tokenizer(), lps) : ojson(nullptr);
                 return base(content_delta(0, text, final, std::move(logprobs)));
             },
             wants_usage(body),
@@ -638,7 +650,7 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
                         : nullptr);
     });
 
-    http.Post("/v1/completions", [&svc, &opt](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/v1/completions", [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         bool stream = false;
@@ -646,6 +658,9 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             send_openai_error(res, err);
             return;
         }
+        auto held = model_for(body, res);
+        if (!held) return;
+        Service& svc = *held;
         if (!stream) {
             send(res, openai_completion(svc, body, opt.request_timeout_s));
             return;
@@ -669,9 +684,9 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
             auto offsets = std::make_shared<std::vector<size_t>>(static_cast<size_t>(n_choices), 0);
             stream_choices(
                 res, jobs, opt.request_timeout_s,
-                [=, &svc](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+                [=, keep = held](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
                     ojson logprobs = nullptr;
-                    if (want_logprobs && !final) logprobs = completion_logprobs(svc.tokenizer(), lps, (*offsets)[static_cast<size_t>(i)]);
+                    if (want_logprobs && !final) logprobs = completion_logprobs(keep->tokenizer(), lps, (*offsets)[static_cast<size_t>(i)]);
                     ojson j = completion_json(id, created, model, text, final, std::move(logprobs));
                     j["choices"][0]["index"] = i;
                     return j;
@@ -697,8 +712,8 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
         const std::string model = svc.model_name();
         const bool want_logprobs = wants_completion_logprobs(body);
         auto offset = std::make_shared<size_t>(0);  // text_offset runs on across chunks
-        auto make = [=, &svc](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-            ojson logprobs = want_logprobs && !final ? completion_logprobs(svc.tokenizer(), lps, *offset) : ojson(nullptr);
+        auto make = [=, keep = held](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+            ojson logprobs = want_logprobs && !final ? completion_logprobs(keep->tokenizer(), lps, *offset) : ojson(nullptr);
             return completion_json(id, created, model, text, final, std::move(logprobs));
         };
         stream_sse(res, job, opt.request_timeout_s, make, wants_usage(body),
@@ -711,20 +726,33 @@ void add_openai_routes(httplib::Server& http, Service& svc, const HttpOptions& o
                    ojson());
     });
 
-    http.Get("/v1/models", [&svc](const httplib::Request&, httplib::Response& res) {
-        ojson j = {{"object", "list"},
-                   {"data", ojson::array({{{"id", svc.model_name()}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}}})}};
-        res.set_content(dump(j), "application/json");
+    http.Get("/v1/models", [&pool](const httplib::Request&, httplib::Response& res) {
+        ojson data = ojson::array();
+        for (const ModelSpec& m : pool.specs()) data.push_back({{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}});
+        res.set_content(dump(ojson{{"object", "list"}, {"data", data}}), "application/json");
     });
 
-    http.Post("/v1/embeddings", [&svc](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/v1/models/(.+))", [&pool](const httplib::Request& req, httplib::Response& res) {
+        const std::string name = req.matches[1];
+        for (const ModelSpec& m : pool.specs()) {
+            if (m.name == name) {
+                res.set_content(dump(ojson{{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}}), "application/json");
+                return;
+            }
+        }
+        send_openai_error(res, {404, "the model '" + name + "' does not exist", "model"});
+    });
+
+    http.Post("/v1/embeddings", [model_for](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         if (!parse_body(req, body, err)) {
             send_openai_error(res, err);
             return;
         }
-        send(res, openai_embeddings(svc, body));
+        auto held = model_for(body, res);
+        if (!held) return;
+        send(res, openai_embeddings(*held, body));
     });
 }
 

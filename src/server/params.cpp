@@ -63,6 +63,14 @@ bool openai_options(const ojson& b, int64_t n_vocab, engine::GenerateOptions& o,
         err = {400, "at most 16 stop sequences", "stop"};
         return false;
     }
+    // An extension llama.cpp's server has too (benchmarks want fixed-length answers).
+    if (auto it = b.find("ignore_eos"); it != b.end() && !it->is_null()) {
+        if (!it->is_boolean()) {
+            err = {400, "'ignore_eos' must be a boolean", "ignore_eos"};
+            return false;
+        }
+        o.ignore_eos = it->get<bool>();
+    }
     if (auto it = b.find("logit_bias"); it != b.end() && !it->is_null()) {
         if (!it->is_object()) {
             err = {400, "'logit_bias' must map token ids to numbers", "logit_bias"};

@@ -35,6 +35,7 @@ class Service {
     static Result<std::unique_ptr<Service>> load(const std::string& model_path, const ServiceOptions& options);
 
     const std::string& model_name() const { return name_; }
+    void set_name(std::string name) { name_ = std::move(name); }
     const model::Model& model() const { return *model_; }
     const tok::Tokenizer& tokenizer() const { return *tok_; }
     const chat::ChatTemplate& chat_template() const { return *template_; }

@@ -272,11 +272,142 @@ TEST(ServerE2E, forced_tool_calls) {
 
 namespace {
 
+// The sum of a metric's series (over their labels); -1 when it is absent.
+double metric_sum(const std::string& text, const std::string& name) {
+    double sum = 0;
+    bool found = false;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind(name, 0) != 0 || line.size() <= name.size() || (line[name.size()] != ' ' && line[name.size()] != '{')) continue;
+        sum += std::stod(line.substr(line.rfind(' ') + 1));
+        found = true;
+    }
+    return found ? sum : -1;
+}
+
 int64_t metric(httplib::Client& c, const std::string& name) {
     auto r = c.Get("/metrics");
     if (!r) return -1;
-    const size_t at = r->body.find("\n" + name + " ");
-    return at == std::string::npos ? -1 : static_cast<int64_t>(std::stod(r->body.substr(at + name.size() + 2)));
+    return static_cast<int64_t>(metric_sum(r->body, name));
+}
+
+// Loaded models as /api/ps lists them.
+std::vector<std::string> loaded_models(httplib::Client& c) {
+    std::vector<std::string> names;
+    auto r = c.Get("/api/ps");
+    if (!r || r->status != 200) return {"<error>"};
+    const json listed = json::parse(r->body);
+    for (const auto& m : listed["models"]) names.push_back(m["name"]);
+    return names;
+}
+
+// Several models: routed by "model", loaded on first use, unloaded when idle past their
+// keep-alive (or at once with keep_alive 0), within a memory budget; counters per model.
+TEST(ServerE2E, several_models_load_on_demand_and_unload_when_idle) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", "llama=" + model_path("tiny-llama-Q8_0"), "-m", "qwen=" + model_path("tiny-qwen2-Q8_0"), "-t", "1",
+                                 "--parallel", "1", "-c", "256", "--keep-alive", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    auto models = c.Get("/v1/models");
+    ASSERT_TRUE(models);
+    const json listed = json::parse(models->body)["data"];
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0]["id"], "llama");
+    EXPECT_EQ(listed[1]["id"], "qwen");
+    auto tags = c.Get("/api/tags");
+    ASSERT_TRUE(tags);
+    EXPECT_EQ(json::parse(tags->body)["models"][1]["details"]["family"], "qwen2");
+
+    // A completion from each: the answer names its model; the two models differ.
+    json body = {{"prompt", "Hello"}, {"max_tokens", 6}, {"temperature", 0}, {"seed", 1}};
+    body["model"] = "qwen";
+    auto q = c.Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(q);
+    ASSERT_EQ(q->status, 200) << q->body;
+    EXPECT_EQ(json::parse(q->body)["model"], "qwen");
+    body["model"] = "llama";
+    auto l = c.Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(l);
+    ASSERT_EQ(l->status, 200) << l->body;
+    EXPECT_EQ(json::parse(l->body)["model"], "llama");
+    EXPECT_NE(json::parse(l->body)["choices"][0]["text"], json::parse(q->body)["choices"][0]["text"]);
+
+    // Unknown names: 404 in each API's shape.
+    body["model"] = "nonesuch";
+    auto u = c.Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->status, 404);
+    EXPECT_EQ(json::parse(u->body)["error"]["code"], "model_not_found");
+    auto uo = c.Post("/api/generate", R"({"model":"nonesuch","prompt":"x","stream":false})", "application/json");
+    ASSERT_TRUE(uo);
+    EXPECT_EQ(uo->status, 404);
+    EXPECT_EQ(json::parse(uo->body)["error"], "model 'nonesuch' not found");
+
+    // Idle past one second: both unload, by themselves.
+    std::vector<std::string> now;
+    for (int i = 0; i < 100; ++i) {
+        now = loaded_models(c);
+        if (now.empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(now.empty()) << now.size();
+    // keep_alive -1 keeps one loaded; an empty prompt with keep_alive 0 unloads it at once.
+    auto g = c.Post("/api/generate", R"({"model":"qwen","prompt":"Hi","stream":false,"keep_alive":-1,"options":{"num_predict":2}})", "application/json");
+    ASSERT_TRUE(g);
+    ASSERT_EQ(g->status, 200) << g->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_EQ(loaded_models(c), std::vector<std::string>{"qwen"});
+    auto ps = c.Get("/api/ps");
+    ASSERT_TRUE(ps);
+    EXPECT_EQ(json::parse(ps->body)["models"][0]["expires_at"], "2999-01-01T00:00:00Z");
+    auto un = c.Post("/api/generate", R"({"model":"qwen","keep_alive":0})", "application/json");
+    ASSERT_TRUE(un);
+    EXPECT_EQ(json::parse(un->body)["done_reason"], "unload");
+    EXPECT_TRUE(loaded_models(c).empty());
+    auto bad = c.Post("/api/generate", R"({"model":"qwen","prompt":"x","keep_alive":"soon"})", "application/json");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+
+    // Counters survive unloading and are kept per model; latency histograms count every answer.
+    auto m = c.Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("terraferma_requests_total{model=\"qwen\"} 2"), std::string::npos) << m->body;
+    EXPECT_NE(m->body.find("terraferma_requests_total{model=\"llama\"} 1"), std::string::npos) << m->body;
+    EXPECT_EQ(metric_sum(m->body, "terraferma_time_to_first_token_seconds_count"), 3);
+    EXPECT_EQ(metric_sum(m->body, "terraferma_inter_token_latency_seconds_count"), 5 + 5 + 1);
+    EXPECT_NE(m->body.find("terraferma_time_to_first_token_seconds_bucket{model=\"llama\",le=\"+Inf\"} 1"), std::string::npos);
+}
+
+TEST(ServerE2E, a_memory_budget_unloads_idle_models_to_make_room) {
+    TF_REQUIRE_REFERENCE();
+    const std::vector<std::string> models = {"-m", "llama=" + model_path("tiny-llama-Q8_0"), "-m", "qwen=" + model_path("tiny-qwen2-Q8_0")};
+    std::vector<std::string> args = models;
+    for (const char* a : {"-t", "1", "--parallel", "1", "-c", "256"}) args.push_back(a);
+    // Sizes as the server counts them (weights + KV cache), from a run without a budget.
+    uint64_t llama = 0, qwen = 0;
+    {
+        tf::test::ServerProcess srv(args);
+        ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+        httplib::Client c("127.0.0.1", srv.port());
+        ASSERT_TRUE(c.Post("/api/generate", R"({"model":"qwen"})", "application/json"));
+        auto ps = c.Get("/api/ps");
+        ASSERT_TRUE(ps);
+        const json listed = json::parse(ps->body);
+        for (const auto& m : listed["models"]) (m["name"] == "llama" ? llama : qwen) = m["size"].get<uint64_t>();
+    }
+    ASSERT_GT(llama, 0u);
+    ASSERT_GT(qwen, 0u);
+    args.push_back("--max-memory-mb");
+    args.push_back(std::to_string((static_cast<double>(std::max(llama, qwen)) + static_cast<double>(std::min(llama, qwen)) / 2) / 1048576.0));
+    tf::test::ServerProcess srv(args);
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    EXPECT_EQ(loaded_models(c), std::vector<std::string>{"llama"});
+    auto g = c.Post("/api/generate", R"({"model":"qwen","prompt":"Hi","stream":false,"options":{"num_predict":2}})", "application/json");
+    ASSERT_TRUE(g);
+    ASSERT_EQ(g->status, 200) << g->body;
+    EXPECT_EQ(loaded_models(c), std::vector<std::string>{"qwen"});
 }
 
 // Raw HTTP: wrong types are 400 naming the field; a client that goes away mid-stream frees its

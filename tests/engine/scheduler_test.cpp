@@ -1,0 +1,150 @@
+// The continuous-batching scheduler's prefix cache: more distinct prefixes than slots are
+// reused, least recently used first out, KV pages reclaimed under pressure — and none of it
+// changes a single output token.
+#include <gtest/gtest.h>
+
+#include "engine/scheduler.h"
+#include "support/reference.h"
+
+namespace {
+
+using tf::engine::Scheduler;
+using tf::engine::SchedulerOptions;
+
+struct Loaded {
+    std::unique_ptr<tf::model::Model> model;
+    std::unique_ptr<tf::tok::Tokenizer> tok;
+};
+
+Loaded load(const std::string& name) {
+    Loaded l;
+    auto m = tf::model::Model::load((tf::test::reference_dir() / "models" / (name + ".gguf")).string());
+    EXPECT_TRUE(m.ok());
+    if (!m.ok()) return l;
+    l.model = std::move(m.value());
+    auto t = tf::tok::Tokenizer::from_file(*l.model->file);
+    EXPECT_TRUE(t.ok());
+    if (t.ok()) l.tok = std::make_unique<tf::tok::Tokenizer>(std::move(t.value()));
+    return l;
+}
+
+// A prompt: `n` tokens of prefix family `family`, then a short request-specific tail.
+std::vector<int32_t> prompt(int family, int n, int tail) {
+    std::vector<int32_t> p;
+    for (int i = 0; i < n; ++i) p.push_back(100 + (family * 7919 + i * 131) % 5000);
+    for (int i = 0; i < 4; ++i) p.push_back(200 + tail * 17 + i);
+    return p;
+}
+
+struct Answer {
+    std::vector<std::string> text;
+    int reused = 0;
+    std::string error;
+};
+
+Answer run(Scheduler& s, const std::vector<int32_t>& p) {
+    tf::engine::GenerationRequest r;
+    r.prompt = p;
+    r.options.max_tokens = 8;
+    r.options.ignore_eos = true;
+    r.options.sampling.temperature = 0;
+    Answer a;
+    auto job = s.submit(std::move(r));
+    if (!job.ok()) {
+        a.error = job.error().message;
+        return a;
+    }
+    while (true) {
+        tf::engine::JobEvent e;
+        if (!(*job)->next(e, 30000)) {
+            a.error = "timeout";
+            return a;
+        }
+        a.text.push_back(e.text);
+        if (!e.error.empty()) a.error = e.error;
+        if (e.done) {
+            a.reused = e.timings.n_reused;
+            return a;
+        }
+    }
+}
+
+SchedulerOptions options(int slots, int ctx, int cache) {
+    SchedulerOptions o;
+    o.n_slots = slots;
+    o.n_ctx_per_slot = ctx;
+    o.n_threads = 1;
+    o.prefix_cache = cache;
+    return o;
+}
+
+TEST(PrefixCache, more_prefixes_than_slots_are_reused_and_outputs_do_not_change) {
+    TF_REQUIRE_REFERENCE();
+    auto l = load("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(l.tok);
+    const std::vector<std::vector<int32_t>> order = {prompt(0, 96, 0), prompt(1, 96, 1), prompt(2, 96, 2),
+                                                     prompt(0, 96, 3), prompt(1, 96, 4), prompt(2, 96, 5)};
+    std::vector<Answer> plain, cached;
+    {
+        Scheduler s(*l.model, *l.tok, options(1, 2048, 0));
+        for (const auto& p : order) plain.push_back(run(s, p));
+    }
+    // 2048 cells: room for every entry, so nothing is evicted.
+    Scheduler s(*l.model, *l.tok, options(1, 2048, 8));
+    for (const auto& p : order) cached.push_back(run(s, p));
+    for (size_t i = 0; i < order.size(); ++i) {
+        ASSERT_EQ(plain[i].error, "");
+        ASSERT_EQ(cached[i].error, "");
+        EXPECT_EQ(cached[i].text, plain[i].text) << "request " << i;
+    }
+    // One slot: without the cache the second round finds the slot holding another family.
+    for (size_t i = 3; i < 6; ++i) {
+        EXPECT_LT(plain[i].reused, 96) << i;
+        EXPECT_GE(cached[i].reused, 96) << i;
+    }
+    const auto st = s.stats();
+    EXPECT_EQ(st.cache_hits, 3u);
+    EXPECT_EQ(st.cache_evictions, 0u);
+    EXPECT_EQ(st.time_to_first_token.count(), 6u);
+    EXPECT_EQ(st.inter_token.count(), 6u * 7u);
+}
+
+TEST(PrefixCache, the_least_recently_used_entry_goes_first) {
+    TF_REQUIRE_REFERENCE();
+    auto l = load("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(l.tok);
+    Scheduler s(*l.model, *l.tok, options(1, 512, 2));
+    // Slot: A, B, C in turn; the cache keeps A then B; A's reuse must evict B (LRU), not A.
+    ASSERT_EQ(run(s, prompt(0, 64, 0)).error, "");
+    ASSERT_EQ(run(s, prompt(1, 64, 1)).error, "");
+    ASSERT_EQ(run(s, prompt(2, 64, 2)).error, "");
+    const Answer a = run(s, prompt(0, 64, 3));
+    EXPECT_GE(a.reused, 64);
+    const Answer b = run(s, prompt(1, 64, 4));
+    EXPECT_LT(b.reused, 64);
+    // Now A (twice) is cached and B's reuse pushed C out; A is still there.
+    const Answer a3 = run(s, prompt(0, 64, 6));
+    EXPECT_GE(a3.reused, 64);
+    EXPECT_GE(s.stats().cache_evictions, 1u);
+}
+
+TEST(PrefixCache, entries_give_way_when_the_kv_cache_is_needed) {
+    TF_REQUIRE_REFERENCE();
+    auto l = load("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(l.tok);
+    // 128 cells in all: every cached prompt's pages are needed by the next one.
+    std::vector<Answer> plain, cached;
+    {
+        Scheduler s(*l.model, *l.tok, options(1, 128, 0));
+        for (int f = 0; f < 4; ++f) plain.push_back(run(s, prompt(f, 100, f)));
+    }
+    Scheduler s(*l.model, *l.tok, options(1, 128, 4));
+    for (int f = 0; f < 4; ++f) cached.push_back(run(s, prompt(f, 100, f)));
+    for (size_t i = 0; i < plain.size(); ++i) {
+        ASSERT_EQ(cached[i].error, "") << i;
+        EXPECT_EQ(cached[i].text, plain[i].text) << i;
+    }
+    EXPECT_GE(s.stats().cache_evictions, 3u);
+}
+
+}  // namespace
