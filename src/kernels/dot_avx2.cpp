@@ -215,58 +215,15 @@ inline __m256i sum_q5_0(const BlockQ5_0& x, const BlockQ8_0& y) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-inline __m256 load_halves8(const uint16_t* p0, size_t stride_bytes) {
-    const auto* b = reinterpret_cast<const uint8_t*>(p0);
-    uint16_t h[8];
-    for (int k = 0; k < 8; ++k) std::memcpy(&h[k], b + k * stride_bytes, 2);
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+inline __m256i sum_q4_1(const BlockQ4_1& x, const BlockQ8_1& y) {
+    const __m256i p = _mm256_maddubs_epi16(unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
-
-// Q4_1 and Q5_1 with Q8_1 activations: r = (d_w*d_a)*isum + m_w*s_a per block.
-template <typename WBlock, __m256i (*Quants)(const WBlock&)>
-float dot_blocks32_min(int64_t n, const void* w, const void* a) {
-    auto x = static_cast<const WBlock*>(w);
-    auto y = static_cast<const BlockQ8_1*>(a);
-    const int64_t nb = n / 32;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
-        __m256i s[8];
-        for (int k = 0; k < 8; ++k) {
-            const __m256i p = _mm256_maddubs_epi16(Quants(x[b + k]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b + k].qs)));
-            s[k] = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-        }
-        const __m256 dw = load_halves8(&x[b].d, sizeof(WBlock)), mw = load_halves8(&x[b].m, sizeof(WBlock));
-        const __m256 da = load_halves8(&y[b].d, sizeof(BlockQ8_1)), sa = load_halves8(&y[b].s, sizeof(BlockQ8_1));
-        const __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), _mm256_mul_ps(dw, da)), _mm256_mul_ps(mw, sa));
-        acc = _mm256_add_ps(acc, r);
-    }
-    alignas(32) float p[8];
-    _mm256_store_ps(p, acc);
-    for (; b < nb; ++b) {
-        const __m256i q = _mm256_maddubs_epi16(Quants(x[b]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
-        const int32_t isum = hsum_i32(_mm256_madd_epi16(q, _mm256_set1_epi16(1)));
-        p[b % 8] += block_result_min(_cvtsh_ss(x[b].d), _cvtsh_ss(y[b].d), isum, _cvtsh_ss(x[b].m), _cvtsh_ss(y[b].s));
-    }
-    return reduce_lanes8(p);
+inline __m256i sum_q5_1(const BlockQ5_1& x, const BlockQ8_1& y) {
+    const __m256i q = _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bytes_from_bits32(x.qh), _mm256_set1_epi8(0x10)));
+    const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
-
-inline __m256i quants_q4_1(const BlockQ4_1& x) { return unpack_nibbles(x.qs); }
-inline __m256i quants_q5_1(const BlockQ5_1& x) {
-    return _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bytes_from_bits32(x.qh), _mm256_set1_epi8(0x10)));
-}
-
-// Σ_j scale_j * bsums[j] over the 16 groups of 16 (scales given as 16 int16).
-inline int32_t dot16_i16(__m256i scales16, const int16_t* bsums) {
-    const __m256i p = _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums)));
-    return hsum_i32(p);
-}
-
-// Two 8-lane int16 halves: the scale of group a in lanes 0..7, of group b in lanes 8..15.
-inline __m256i scale_pair16(int a, int b) {
-    return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(b)), _mm_set1_epi16(static_cast<short>(a)));
-}
-
 float dot_q2_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ2_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
@@ -355,8 +312,8 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::Q5_K: return dot_q5_k;
         case TensorType::Q6_K: return dot_q6_k;
         case TensorType::Q5_0: return dot_blocks32<BlockQ5_0, sum_q5_0, 16>;
-        case TensorType::Q4_1: return dot_blocks32_min<BlockQ4_1, quants_q4_1>;
-        case TensorType::Q5_1: return dot_blocks32_min<BlockQ5_1, quants_q5_1>;
+        case TensorType::Q4_1: return dot_blocks32_min<BlockQ4_1, sum_q4_1>;
+        case TensorType::Q5_1: return dot_blocks32_min<BlockQ5_1, sum_q5_1>;
         case TensorType::Q2_K: return dot_q2_k;
         case TensorType::Q3_K: return dot_q3_k;
         case TensorType::IQ4_XS: return dot_iq4_xs;

@@ -45,7 +45,6 @@ inline int32_t k4_mins_dot_v(__m128i sm, const int16_t* bsums) {
     return _mm_cvtsi128_si32(s);
 }
 
-// The shared driver for 32-element blocks whose result is d_w*d_a*isum: 8 blocks at a time.
 // The shared driver for 32-element blocks whose result is d_w*d_a*(isum - kBias*Σy): 8 blocks at a
 // time, activation scales and sums read from the activation row's side arrays.
 template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_0&), int kBias>
@@ -78,6 +77,50 @@ float dot_blocks32(int64_t n, const void* w, const void* a) {
     for (; b < nb; ++b) {
         const int32_t isum = hsum_i32(BlockSum(x[b], y[b])) - kBias * asum[b];
         p[b % 8] += block_result(_cvtsh_ss(x[b].d), ad[b], isum);
+    }
+    return reduce_lanes8(p);
+}
+
+// Σ_j scale_j * bsums[j] over the 16 groups of 16 (scales given as 16 int16).
+inline int32_t dot16_i16(__m256i scales16, const int16_t* bsums) {
+    const __m256i p = _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums)));
+    return hsum_i32(p);
+}
+
+// Two 8-lane int16 halves: the scale of group a in lanes 0..7, of group b in lanes 8..15.
+inline __m256i scale_pair16(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(b)), _mm_set1_epi16(static_cast<short>(a)));
+}
+
+inline __m256 load_halves8(const uint16_t* p0, size_t stride_bytes) {
+    const auto* b = reinterpret_cast<const uint8_t*>(p0);
+    uint16_t h[8];
+    for (int k = 0; k < 8; ++k) std::memcpy(&h[k], b + k * stride_bytes, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+// Q4_1 and Q5_1 with Q8_1 activations: r = (d_w*d_a)*isum + m_w*s_a per block, 8 blocks at a
+// time; BlockSum gives a block's exact int32 partial sums.
+template <typename WBlock, __m256i (*BlockSum)(const WBlock&, const BlockQ8_1&)>
+float dot_blocks32_min(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const WBlock*>(w);
+    auto y = static_cast<const BlockQ8_1*>(a);
+    const int64_t nb = n / 32;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i s[8];
+        for (int k = 0; k < 8; ++k) s[k] = BlockSum(x[b + k], y[b + k]);
+        const __m256 dw = load_halves8(&x[b].d, sizeof(WBlock)), mw = load_halves8(&x[b].m, sizeof(WBlock));
+        const __m256 da = load_halves8(&y[b].d, sizeof(BlockQ8_1)), sa = load_halves8(&y[b].s, sizeof(BlockQ8_1));
+        const __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), _mm256_mul_ps(dw, da)), _mm256_mul_ps(mw, sa));
+        acc = _mm256_add_ps(acc, r);
+    }
+    alignas(32) float p[8];
+    _mm256_store_ps(p, acc);
+    for (; b < nb; ++b) {
+        const int32_t isum = hsum_i32(BlockSum(x[b], y[b]));
+        p[b % 8] += block_result_min(_cvtsh_ss(x[b].d), _cvtsh_ss(y[b].d), isum, _cvtsh_ss(x[b].m), _cvtsh_ss(y[b].s));
     }
     return reduce_lanes8(p);
 }
