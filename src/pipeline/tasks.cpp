@@ -96,19 +96,22 @@ Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens
 }
 
 Result<ojson> TaskRunner::extract(const Document& doc) {
-    auto gbnf = jsonschema::schema_to_gbnf(cfg_.schema);
-    if (!gbnf) return gbnf.error();
-    auto grammar = grammar::parse_gbnf(*gbnf);
-    if (!grammar) return grammar.error();
-    auto g = std::make_shared<const grammar::Grammar>(std::move(grammar.value()));
+    if (!masks_) {  // the schema's grammar and its position masks, shared by every document
+        auto gbnf = jsonschema::schema_to_gbnf(cfg_.schema);
+        if (!gbnf) return gbnf.error();
+        auto grammar = grammar::parse_gbnf(*gbnf);
+        if (!grammar) return grammar.error();
+        masks_ = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(grammar.value())),
+                                                      std::static_pointer_cast<const grammar::TokenTrie>(trie_));
+    }
+    auto masks = std::static_pointer_cast<grammar::MaskCache>(masks_);
     auto validator = jsonschema::Validator::compile(cfg_.schema);
     if (!validator) return validator.error();
     const auto chunks = chunk_document(doc, tok_, budget_for_document(), 64);
     ojson merged = ojson::object();
     ojson provenance = ojson::object();
     for (const Chunk& ch : chunks) {
-        auto constraint = std::make_shared<grammar::GrammarConstraint>(
-            g, std::static_pointer_cast<const grammar::TokenTrie>(trie_), tok_.vocab().eog_tokens);
+        auto constraint = std::make_shared<grammar::GrammarConstraint>(masks, tok_.vocab().eog_tokens);
         auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, constraint);
         if (!text) return text.error();
         const ojson part = ojson::parse(*text, nullptr, false);

@@ -61,6 +61,7 @@ class TaskRunner {
     TaskConfig cfg_;
     std::unique_ptr<engine::Session> session_;
     std::shared_ptr<const void> trie_;  // grammar::TokenTrie, built once
+    std::shared_ptr<void> masks_;       // grammar::MaskCache of the schema, built at the first extract
     uint64_t tokens_in_ = 0, tokens_out_ = 0;
     double model_seconds_ = 0;
 };

@@ -44,13 +44,28 @@ Result<std::vector<float>> Service::embed(const std::vector<int32_t>& tokens) {
 }
 
 std::shared_ptr<sampling::Constraint> Service::grammar_constraint(const std::string& gbnf, ApiError& err) const {
+    {
+        std::lock_guard<std::mutex> lock(grammar_mu_);
+        for (auto it = grammars_.begin(); it != grammars_.end(); ++it) {
+            if (it->first == gbnf) {
+                auto cache = it->second;
+                grammars_.splice(grammars_.begin(), grammars_, it);  // most recently used first
+                return std::make_shared<grammar::GrammarConstraint>(cache, tok_->vocab().eog_tokens);
+            }
+        }
+    }
     auto g = grammar::parse_gbnf(gbnf);
     if (!g) {
         err = {400, g.error().message, "grammar"};
         return nullptr;
     }
-    return std::make_shared<grammar::GrammarConstraint>(std::make_shared<const grammar::Grammar>(std::move(g.value())), trie_,
-                                                        tok_->vocab().eog_tokens);
+    auto cache = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(g.value())), trie_);
+    {
+        std::lock_guard<std::mutex> lock(grammar_mu_);
+        grammars_.emplace_front(gbnf, cache);
+        if (grammars_.size() > kGrammarsKept) grammars_.pop_back();
+    }
+    return std::make_shared<grammar::GrammarConstraint>(cache, tok_->vocab().eog_tokens);
 }
 
 std::shared_ptr<sampling::Constraint> Service::schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const {

@@ -3,6 +3,7 @@
 // requests. Knows nothing of HTTP itself.
 #pragma once
 
+#include <list>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -67,6 +68,11 @@ class Service {
     engine::ToolSyntax tool_syntax_ = engine::ToolSyntax::Hermes;
     ServiceOptions options_;
     engine::Pooling pooling_ = engine::Pooling::Mean;
+    // Compiled grammars with their masks, most recently used first: requests with the same
+    // schema or grammar (every document of a pipeline, say) share them.
+    static constexpr size_t kGrammarsKept = 16;
+    mutable std::mutex grammar_mu_;
+    mutable std::list<std::pair<std::string, std::shared_ptr<grammar::MaskCache>>> grammars_;
     std::mutex embed_mu_;
     std::unique_ptr<model::Context> embed_ctx_;
 };

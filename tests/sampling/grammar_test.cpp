@@ -148,4 +148,41 @@ TEST(TokenMask, agrees_with_checking_every_token) {
     }
 }
 
+// Constraints sharing one grammar's mask cache mask exactly as a constraint of its own does,
+// whatever order they run in, and the second one finds the first one's masks.
+TEST(TokenMask, constraints_sharing_a_mask_cache_mask_alike) {
+    TF_REQUIRE_REFERENCE();
+    TF_REQUIRE_GBNF();
+    auto model = tf::model::Model::load((tf::test::reference_dir() / "models/vocab-llama3-llama-Q8_0.gguf").string());
+    ASSERT_TRUE(model.ok());
+    auto tok = tf::tok::Tokenizer::from_file(*(*model)->file);
+    ASSERT_TRUE(tok.ok());
+    auto trie = std::make_shared<const tf::grammar::TokenTrie>(*tok);
+    auto parsed = tf::grammar::parse_gbnf(slurp(gbnf_dir() / "json.gbnf"));
+    ASSERT_TRUE(parsed.ok());
+    auto g = std::make_shared<const Grammar>(std::move(parsed.value()));
+    auto cache = std::make_shared<tf::grammar::MaskCache>(g, trie);
+    const auto ids = tok->encode(R"({"name": "Ada", "tags": ["x", "y"], "n": 12.5, "ok": true})", false);
+    const int64_t V = static_cast<int64_t>(tok->vocab().size());
+    std::vector<float> own(static_cast<size_t>(V)), shared1(static_cast<size_t>(V)), shared2(static_cast<size_t>(V));
+    tf::grammar::GrammarConstraint alone(g, trie, tok->vocab().eog_tokens);
+    tf::grammar::GrammarConstraint first(cache, tok->vocab().eog_tokens), second(cache, tok->vocab().eog_tokens);
+    for (size_t k = 0; k < ids.size(); ++k) {
+        std::fill(own.begin(), own.end(), 1.0f);
+        std::fill(shared1.begin(), shared1.end(), 1.0f);
+        std::fill(shared2.begin(), shared2.end(), 1.0f);
+        alone.apply(own.data(), V);
+        first.apply(shared1.data(), V);
+        const size_t before = cache->size();
+        second.apply(shared2.data(), V);
+        EXPECT_EQ(cache->size(), before) << "the second constraint computed a mask the first had";
+        ASSERT_EQ(own, shared1) << "step " << k;
+        ASSERT_EQ(own, shared2) << "step " << k;
+        ASSERT_FALSE(std::isinf(own[static_cast<size_t>(ids[k])])) << "step " << k;
+        alone.accept(ids[k]);
+        first.accept(ids[k]);
+        second.accept(ids[k]);
+    }
+}
+
 }  // namespace

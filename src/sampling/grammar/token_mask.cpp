@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-namespace tf::grammar {
+#include "util/mask_logits.h"
 
-namespace {
+namespace tf::grammar {
 
 std::string state_key(const MatchState& s) {
     std::string k;
@@ -19,6 +19,8 @@ std::string state_key(const MatchState& s) {
     }
     return k;
 }
+
+namespace {
 
 constexpr size_t kMaxStates = 1 << 14;  // 1 KiB of transitions each
 constexpr size_t kMaxMasks = 1024;     // vocabulary / 8 bytes each
@@ -153,9 +155,29 @@ void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint64_t>&
     }
 }
 
+MaskCache::Mask MaskCache::find(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = masks_.find(key);
+    return it == masks_.end() ? nullptr : it->second;
+}
+
+void MaskCache::insert(const std::string& key, Mask mask) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (masks_.size() >= kMaxEntries) masks_.clear();  // masks in use stay alive through their shared_ptr
+    masks_.emplace(key, std::move(mask));
+}
+
+size_t MaskCache::size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return masks_.size();
+}
+
 GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie,
                                      std::vector<int32_t> eog)
-    : grammar_(std::move(grammar)), trie_(std::move(trie)), eog_(std::move(eog)), table_(*grammar_) {
+    : GrammarConstraint(std::make_shared<MaskCache>(std::move(grammar), std::move(trie)), std::move(eog)) {}
+
+GrammarConstraint::GrammarConstraint(std::shared_ptr<MaskCache> cache, std::vector<int32_t> eog)
+    : shared_(std::move(cache)), grammar_(shared_->grammar()), trie_(shared_->trie()), eog_(std::move(eog)), table_(*grammar_) {
     state_ = table_.intern(Matcher::initial(*grammar_));
 }
 
@@ -169,26 +191,29 @@ void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
     }
     auto it = masks_.find(state_);
     if (it == masks_.end()) {
-        it = masks_.emplace(state_, std::vector<uint64_t>()).first;
-        trie_->allowed(table_, state_, it->second);
+        // This constraint's first visit of the state: another answer under the same grammar may
+        // have computed it already.
+        const std::string key = state_key(table_.state(state_));
+        MaskCache::Mask m = shared_->find(key);
+        if (!m) {
+            auto fresh = std::make_shared<std::vector<uint64_t>>();
+            trie_->allowed(table_, state_, *fresh);
+            m = std::move(fresh);
+            shared_->insert(key, m);
+        }
+        it = masks_.emplace(state_, std::move(m)).first;
     }
-    const std::vector<uint64_t>& bits = it->second;
+    const std::vector<uint64_t>& bits = *it->second;
     const bool can_end = !dead_ && table_.can_end(state_);
     std::vector<float> eog_logits;
     for (int32_t id : eog_) eog_logits.push_back(id >= 0 && id < n_vocab ? logits[id] : -INFINITY);
-    const int64_t words = std::min<int64_t>(static_cast<int64_t>(bits.size()), (n_vocab + 63) / 64);
-    for (int64_t w = 0; w < words; ++w) {
-        const uint64_t m = dead_ ? 0 : bits[static_cast<size_t>(w)];
-        if (m == ~uint64_t(0)) continue;
-        float* l = logits + w * 64;
-        const int64_t n = std::min<int64_t>(64, n_vocab - w * 64);
-        if (m == 0) {
-            std::fill(l, l + n, -INFINITY);
-            continue;
-        }
-        for (int64_t k = 0; k < n; ++k) l[k] = (m >> k) & 1 ? l[k] : -INFINITY;
+    const int64_t covered = std::min<int64_t>(static_cast<int64_t>(bits.size()) * 64, n_vocab);
+    if (dead_) {
+        std::fill(logits, logits + covered, -INFINITY);
+    } else {
+        tf::mask_logits(logits, covered, bits.data());
     }
-    for (int64_t i = words * 64; i < n_vocab; ++i) logits[i] = -INFINITY;
+    for (int64_t i = covered; i < n_vocab; ++i) logits[i] = -INFINITY;
     for (size_t k = 0; k < eog_.size(); ++k) {
         const int32_t id = eog_[k];
         if (id >= 0 && id < n_vocab) logits[id] = can_end ? eog_logits[k] : -INFINITY;

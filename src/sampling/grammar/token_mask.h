@@ -5,6 +5,7 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -71,23 +72,53 @@ class TokenTrie {
     std::vector<std::string> texts_;  // generated text of each token; empty for control tokens
 };
 
+// The masks of one grammar, shared by every constraint that runs it (thread-safe): the states a
+// JSON schema's grammar goes through repeat from one document (or request) to the next, so a
+// server or a document pipeline walks the vocabulary for each state once, not once per answer.
+// Bounded: past kMaxEntries masks the cache starts over.
+class MaskCache {
+  public:
+    MaskCache(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
+        : grammar_(std::move(grammar)), trie_(std::move(trie)) {}
+    using Mask = std::shared_ptr<const std::vector<uint64_t>>;
+    Mask find(const std::string& state_key) const;
+    void insert(const std::string& state_key, Mask mask);
+    size_t size() const;
+    const std::shared_ptr<const Grammar>& grammar() const { return grammar_; }
+    const std::shared_ptr<const TokenTrie>& trie() const { return trie_; }
+
+    static constexpr size_t kMaxEntries = 4096;  // 16 KiB each on a 128k vocabulary
+
+  private:
+    std::shared_ptr<const Grammar> grammar_;
+    std::shared_ptr<const TokenTrie> trie_;
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, Mask> masks_;
+};
+
+// The key a matcher state is known by (its stacks and any half-read character).
+std::string state_key(const MatchState& s);
+
 // The sampler hook: masks what the grammar forbids; end-of-generation tokens only where the
 // grammar may end.
 class GrammarConstraint : public sampling::Constraint {
   public:
     GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie, std::vector<int32_t> eog);
+    // Sharing the masks of other constraints of the same grammar.
+    GrammarConstraint(std::shared_ptr<MaskCache> cache, std::vector<int32_t> eog);
     void apply(float* logits, int64_t n_vocab) override;
     void accept(int32_t token) override;
     bool can_end() const { return table_.can_end(state_); }
 
   private:
+    std::shared_ptr<MaskCache> shared_;
     std::shared_ptr<const Grammar> grammar_;
     std::shared_ptr<const TokenTrie> trie_;
     std::vector<int32_t> eog_;
     StateTable table_;
     int32_t state_ = 0;  // the matcher's state, as an id of table_
     bool dead_ = false;  // a token the grammar rejects was accepted (cannot happen through apply)
-    std::unordered_map<int32_t, std::vector<uint64_t>> masks_;  // by state id
+    std::unordered_map<int32_t, MaskCache::Mask> masks_;  // by state id
 };
 
 }  // namespace tf::grammar
