@@ -396,6 +396,97 @@ class Parser {
                 }
             }
         }
+        return check_growing_left_recursion();
+    }
+
+    // The rest of left recursion, which the check above (llama.cpp's rule) lets through: a rule
+    // reached again at the start of itself through rules that can match nothing, not in tail
+    // position — term ::= ws expr ")" with ws ::= [ ]* and expr ::= term … . Each round of
+    // expansion would push another return position: the stacks grow without end. Tail-position
+    // cycles, as in ( [x]* )*, repeat the same stack and are cut by the matcher, so they stay
+    // allowed. Found as a strongly connected component of the "can begin with" graph (with
+    // nullability computed to a fixpoint) that holds a non-tail edge.
+    Status check_growing_left_recursion() {
+        const size_t n = g_.rules.size();
+        std::vector<char> nullable(n, 0);
+        for (bool changed = true; changed;) {
+            changed = false;
+            for (size_t r = 0; r < n; ++r) {
+                if (nullable[r]) continue;
+                for (const Alternative& a : g_.rules[r]) {
+                    bool all = true;
+                    for (const Element& e : a) all = all && e.kind == Element::Rule && nullable[e.index];
+                    if (all) {
+                        nullable[r] = 1;
+                        changed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        struct Edge {
+            uint32_t to;
+            bool tail;
+        };
+        std::vector<std::vector<Edge>> edges(n);
+        for (size_t r = 0; r < n; ++r) {
+            for (const Alternative& a : g_.rules[r]) {
+                for (size_t i = 0; i < a.size(); ++i) {
+                    if (a[i].kind == Element::Chars) break;
+                    edges[r].push_back({a[i].index, i + 1 == a.size()});
+                    if (!nullable[a[i].index]) break;
+                }
+            }
+        }
+        // Tarjan's strongly connected components, iteratively.
+        std::vector<int32_t> index(n, -1), low(n, 0), comp(n, -1);
+        std::vector<uint32_t> stack;
+        std::vector<char> on_stack(n, 0);
+        int32_t next_index = 0, n_comp = 0;
+        for (uint32_t root = 0; root < n; ++root) {
+            if (index[root] >= 0) continue;
+            std::vector<std::pair<uint32_t, size_t>> frames{{root, 0}};
+            index[root] = low[root] = next_index++;
+            stack.push_back(root);
+            on_stack[root] = 1;
+            while (!frames.empty()) {
+                auto& [v, k] = frames.back();
+                if (k < edges[v].size()) {
+                    const uint32_t w = edges[v][k++].to;
+                    if (index[w] < 0) {
+                        index[w] = low[w] = next_index++;
+                        stack.push_back(w);
+                        on_stack[w] = 1;
+                        frames.push_back({w, 0});
+                    } else if (on_stack[w]) {
+                        low[v] = std::min(low[v], index[w]);
+                    }
+                    continue;
+                }
+                if (low[v] == index[v]) {
+                    while (true) {
+                        const uint32_t w = stack.back();
+                        stack.pop_back();
+                        on_stack[w] = 0;
+                        comp[w] = n_comp;
+                        if (w == v) break;
+                    }
+                    ++n_comp;
+                }
+                const uint32_t done = v;
+                frames.pop_back();
+                if (!frames.empty()) low[frames.back().first] = std::min(low[frames.back().first], low[done]);
+            }
+        }
+        for (size_t r = 0; r < n; ++r) {
+            for (const Edge& e : edges[r]) {
+                if (!e.tail && comp[e.to] == comp[r]) {
+                    const std::string& base = g_.names[e.to];
+                    return Error{"grammar: rule '" + base.substr(0, base.find('~')) +
+                                 "' is left-recursive (it can begin with itself once the rules before it match nothing)"};
+                }
+            }
+        }
         return Status::success();
     }
 

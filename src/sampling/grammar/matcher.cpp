@@ -23,8 +23,14 @@ void expand(const Grammar& g, Stack s, std::vector<Stack>& out, size_t& budget) 
     while (!work.empty()) {
         Stack st = std::move(work.back());
         work.pop_back();
-        if (budget == 0) return;
-        --budget;
+        // Deep stacks cost more of the budget: work and memory stay bounded even if a grammar
+        // grows stacks while expanding (the parser refuses the known ways of doing so).
+        const size_t cost = 1 + st.size() / 16;
+        if (budget < cost) {
+            budget = 0;
+            return;
+        }
+        budget -= cost;
         if (!st.empty() && element(g, st.back()).kind == Element::Rule) {
             if (std::find(seen.begin(), seen.end(), st) != seen.end()) continue;
             seen.push_back(st);
