@@ -5,7 +5,7 @@
 # warm-up) against prompts of the same length that share nothing.
 #   bench/compare_server.sh /path/to/llama-server MODEL.gguf
 # Environment: CLIENTS="1 4 8", REQUESTS=4 (per client), MAX_TOKENS=64, THREADS=2, SLOTS=8,
-# CTX=2048 (per slot), PREFIX_WORDS=480 (about 1,000 tokens with a Llama 3 vocabulary).
+# CTX=2048 (per slot), PREFIX_WORDS=960 (about 1,000 tokens with a Llama 3 vocabulary).
 # llama.cpp is not part of this repository: build it elsewhere and pass its binary.
 set -euo pipefail
 llama_server=${1:?usage: compare_server.sh /path/to/llama-server MODEL.gguf}
@@ -19,12 +19,15 @@ max_tokens=${MAX_TOKENS:-64}
 threads=${THREADS:-2}
 slots=${SLOTS:-8}
 ctx=${CTX:-2048}
-prefix_words=${PREFIX_WORDS:-480}
-port=18431
+prefix_words=${PREFIX_WORDS:-960}
+base_port=18431
+started=""
 log=$(mktemp)
 trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
 
 start() {  # engine
+    port=$((base_port + ${#started}))  # a fresh port each time: the last one may linger in TIME_WAIT
+    started+=x
     if [[ $1 == terraferma ]]; then
         "$tf" serve -m "$model" --port "$port" --parallel "$slots" -c "$ctx" -t "$threads" 2>"$log" &
     else

@@ -32,7 +32,7 @@ Isa preferred_isa(TensorType w) {
     const Isa best = best_isa();
     const char* forced = std::getenv("TF_ISA");
     if (best == Isa::Avx512 && (forced == nullptr || *forced == 0) &&
-        (w == TensorType::Q4_K || w == TensorType::Q5_K || w == TensorType::Q6_K)) {
+        (w == TensorType::Q2_K || w == TensorType::Q3_K || w == TensorType::Q4_K || w == TensorType::Q5_K || w == TensorType::Q6_K)) {
         return Isa::Avx2;
     }
     return best;

@@ -35,7 +35,8 @@ bool has_dot(TensorType weight);
 DotFn dot_kernel(TensorType weight, Isa isa);
 // The ISA used by default for this weight type: best_isa(), except that the K-quants use AVX2 —
 // measured faster on AMD Zen 4, which executes 512-bit integer multiplies at half rate (results
-// are identical either way). TF_ISA overrides.
+// are identical either way; Q2_K/Q3_K per-row AVX-512 7-14 % slower, bench/README.md). TF_ISA
+// overrides.
 Isa preferred_isa(TensorType weight);
 inline DotFn dot_kernel(TensorType weight) { return dot_kernel(weight, preferred_isa(weight)); }
 

@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -476,6 +481,47 @@ TEST(ServerE2E, wrong_types_and_mid_stream_disconnects) {
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 200);
     EXPECT_EQ(chat_text(c, chat_body("Still there?", 4, 0.0, 1)).find("<error"), std::string::npos);
+}
+
+// A client that sends half a request and stalls holds one connection, not the server: other
+// clients are answered meanwhile, and the stalled one is answered or dropped once it goes on.
+TEST(ServerE2E, a_stalled_client_does_not_block_the_others) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("tiny-llama-Q8_0"), "-t", "1", "--parallel", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    std::vector<int> stalled;
+    for (int i = 0; i < 3; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(fd, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        const std::string partial = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"prompt\":";
+        ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+        stalled.push_back(fd);
+    }
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(20, 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Post("/v1/completions", R"({"prompt":"Hello","max_tokens":4,"temperature":0})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+    // The stalled requests end as malformed JSON bodies would: a 400, never a crash.
+    for (int fd : stalled) {
+        const std::string rest(200 - 10, ' ');
+        ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+        char buf[512] = {};
+        const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+        EXPECT_GT(n, 0);
+        EXPECT_NE(std::string(buf).find("HTTP/1.1 400"), std::string::npos) << buf;
+        ::close(fd);
+    }
+    auto health = c.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
 }
 
 }  // namespace
