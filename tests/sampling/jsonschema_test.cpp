@@ -202,4 +202,31 @@ TEST(JsonSchemaGrammar, recursion_and_errors) {
     EXPECT_NE(err.find("backreferences"), std::string::npos) << err;
 }
 
+// The benchmark's schemas (bench/schemas): each compiles, its example document is valid under
+// the validator, and the compiled grammar accepts the document as the benchmark serializes it.
+TEST(JsonSchemaBench, every_benchmark_schema_compiles_and_accepts_its_document) {
+    const std::filesystem::path dir = std::filesystem::path(TF_SOURCE_DIR) / "bench" / "schemas";
+    size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".json") continue;
+        ++n;
+        std::ifstream f(entry.path());
+        std::stringstream ss;
+        ss << f.rdbuf();
+        const auto j = nlohmann::ordered_json::parse(ss.str());
+        const std::string name = entry.path().stem().string();
+        auto v = tf::jsonschema::Validator::compile(j["schema"]);
+        ASSERT_TRUE(v.ok()) << name << ": " << v.error().message;
+        const auto errors = v->validate(j["instance"]);
+        EXPECT_TRUE(errors.empty()) << name << ": the example document is not valid (" << errors.size() << " errors)";
+        auto gbnf = tf::jsonschema::schema_to_gbnf(j["schema"]);
+        ASSERT_TRUE(gbnf.ok()) << name << ": " << gbnf.error().message;
+        auto g = tf::grammar::parse_gbnf(*gbnf);
+        ASSERT_TRUE(g.ok()) << name << ": " << g.error().message;
+        Matcher m(std::make_shared<const Grammar>(std::move(g.value())));
+        EXPECT_TRUE(m.accept(j["instance"].dump(-1, ' ', false)) && m.can_end()) << name;
+    }
+    EXPECT_GE(n, 20u);
+}
+
 }  // namespace
