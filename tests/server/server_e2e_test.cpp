@@ -130,7 +130,8 @@ TEST(ServerE2E, openai_and_ollama_endpoints) {
 // The same request gives the same text alone or while other requests run beside it.
 TEST(ServerE2E, outputs_do_not_depend_on_concurrent_requests) {
     TF_REQUIRE_REFERENCE();
-    tf::test::ServerProcess srv({"-m", model_path("vocab-llama3-llama-Q8_0"), "--parallel", "3", "-t", "2"});
+    // Eight slots: the probe runs alone, then among seven others that start with it.
+    tf::test::ServerProcess srv({"-m", model_path("vocab-llama3-llama-Q8_0"), "--parallel", "8", "-t", "2", "-c", "512"});
     ASSERT_GT(srv.port(), 0) << srv.stderr_text();
     const json probe = chat_body("Tell me a story about a lighthouse.", 24, 1.0, 42);
     std::string alone;
@@ -140,7 +141,7 @@ TEST(ServerE2E, outputs_do_not_depend_on_concurrent_requests) {
     }
     ASSERT_EQ(alone.find("<error"), std::string::npos) << alone;
     std::vector<std::future<std::string>> others;
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 7; ++i) {
         others.push_back(std::async(std::launch::async, [&, i] {
             httplib::Client c("127.0.0.1", srv.port());
             return chat_text(c, chat_body("Another prompt number " + std::to_string(i) + " that is longer than the first one", 30, 0.7, i));
