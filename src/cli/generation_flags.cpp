@@ -18,6 +18,8 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     app->add_option("-c,--ctx-size", ctx_size, "Context size in tokens")->capture_default_str()->check(CLI::Range(16, 1 << 20));
     app->add_option("-n,--n-predict", n_predict, "Tokens to generate at most (-1: until the model stops)")->capture_default_str();
     app->add_flag("--ignore-eos", ignore_eos, "Do not stop at end-of-generation tokens");
+    app->add_flag("--no-jump-forward", no_jump_forward,
+                  "With --grammar/--json-schema: sample every token, even where the grammar allows only one continuation");
     app->add_option("--stop", stop, "Stop before this text (repeatable)");
     app->add_option("--temp", sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
     app->add_option("--top-k", sampling.top_k, "Top-k (0: off)")->capture_default_str();
@@ -44,6 +46,7 @@ Result<engine::GenerateOptions> GenerationFlags::options(int64_t n_vocab) const 
     engine::GenerateOptions o;
     o.max_tokens = n_predict;
     o.ignore_eos = ignore_eos;
+    o.jump_forward = !no_jump_forward;
     o.stop = stop;
     o.sampling = sampling;
     for (const std::string& b : logit_bias) {

@@ -18,6 +18,7 @@ struct GenerationFlags {
     int ctx_size = 4096;
     int n_predict = -1;
     bool ignore_eos = false;
+    bool no_jump_forward = false;
     std::vector<std::string> stop;
     std::vector<std::string> logit_bias;  // "ID=BIAS" or "ID=-inf"
     sampling::SamplingParams sampling;

@@ -16,7 +16,7 @@ void print_error(const std::string& message) { std::fprintf(stderr, "terraferma:
 int main(int argc, char** argv) {
     using namespace tf::cli;
     CLI::App app{"Terraferma: a local-first AI engine for GGUF models.", "terraferma"};
-    app.set_version_flag("--version", "terraferma 0.1.0");
+    app.set_version_flag("--version", "terraferma 0.2.0");
     app.require_subcommand(1);
     app.fallthrough(false);
 

@@ -23,6 +23,9 @@ struct GenerateOptions {
     sampling::SamplingParams sampling;
     int batch_size = 512;  // prompt tokens per forward pass
     int logprobs = -1;     // >= 0: report each generated token's log-probability and this many alternatives (server)
+    // Structured output: where the grammar admits a single continuation (a JSON key and its
+    // quotes after "{", say), append its tokens without sampling and evaluate them in one pass.
+    bool jump_forward = true;
 };
 
 enum class StopReason { Eos, Length, Stop, Context, Cancelled };
@@ -32,6 +35,7 @@ struct Timings {
     int n_prompt = 0;  // prompt tokens evaluated (not counting a reused prefix)
     int n_reused = 0;  // prompt tokens found in the cache
     int n_generated = 0;
+    int n_forced = 0;  // of the generated tokens, those appended by jump-forward
     double prompt_ms = 0, generate_ms = 0;
 };
 

@@ -14,7 +14,8 @@
 
 namespace tf::pipeline {
 
-inline constexpr const char* kEngineVersion = "terraferma 0.1.0";
+// Bumped whenever the same inputs can give other outputs (0.2.0: jump-forward in constrained decoding).
+inline constexpr const char* kEngineVersion = "terraferma 0.2.0";
 
 struct ManifestDocument {
     std::string path, sha256, status, output_sha256;

@@ -45,6 +45,12 @@ class Constraint {
     // Sets the logits of tokens not allowed next to -inf.
     virtual void apply(float* logits, int64_t n_vocab) = 0;
     virtual void accept(int32_t token) = 0;
+    // Text the constraint admits as the only continuation (at most max_bytes, whole UTF-8
+    // characters), for jump-forward decoding; empty when there is a choice.
+    virtual std::string forced_text(size_t max_bytes) {
+        (void)max_bytes;
+        return {};
+    }
 };
 
 struct TokenProb {

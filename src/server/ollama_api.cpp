@@ -316,7 +316,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
     });
 
     http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content(dump(ojson{{"version", "0.1.0"}}), "application/json");
+        res.set_content(dump(ojson{{"version", "0.2.0"}}), "application/json");
     });
 
     http.Post("/api/show", [&pool](const httplib::Request& req, httplib::Response& res) {

@@ -220,6 +220,32 @@ void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
     }
 }
 
+std::string GrammarConstraint::forced_text(size_t max_bytes) {
+    std::string out;
+    if (dead_) return out;
+    int32_t s = state_;
+    size_t complete = 0;  // bytes up to the last whole character
+    while (out.size() < max_bytes && !table_.can_end(s)) {
+        int32_t only = -1, next = -1;
+        for (int b = 0; b < 256; ++b) {
+            const int32_t t = table_.next(s, static_cast<uint8_t>(b));
+            if (t < 0) continue;
+            if (only >= 0) {
+                only = -2;
+                break;
+            }
+            only = b;
+            next = t;
+        }
+        if (only < 0) break;
+        out += static_cast<char>(only);
+        s = next;
+        if (table_.state(s).need == 0) complete = out.size();
+    }
+    out.resize(complete);
+    return out;
+}
+
 void GrammarConstraint::accept(int32_t token) {
     if (std::find(eog_.begin(), eog_.end(), token) != eog_.end()) return;
     if (dead_ || token < 0 || static_cast<size_t>(token) >= trie_->n_tokens()) return;

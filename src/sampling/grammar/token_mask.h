@@ -108,6 +108,9 @@ class GrammarConstraint : public sampling::Constraint {
     GrammarConstraint(std::shared_ptr<MaskCache> cache, std::vector<int32_t> eog);
     void apply(float* logits, int64_t n_vocab) override;
     void accept(int32_t token) override;
+    // The bytes the grammar forces from here: while exactly one byte can follow and the grammar
+    // cannot end, that byte (an incomplete last character is left out).
+    std::string forced_text(size_t max_bytes) override;
     bool can_end() const { return table_.can_end(state_); }
 
   private:
