@@ -83,6 +83,7 @@ void add_run_command(CLI::App& root, Commands& commands) {
                             {"prompt_ms", t.prompt_ms},
                             {"prompt_tokens_per_second", t.prompt_ms > 0 ? t.n_prompt * 1000.0 / t.prompt_ms : 0.0},
                             {"generated_tokens", t.n_generated},
+                            {"forced_tokens", t.n_forced},
                             {"generate_ms", t.generate_ms},
                             {"generate_tokens_per_second", t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0}};
             // Random-weight and truncated outputs need not be valid UTF-8: replace, do not throw.
