@@ -99,6 +99,17 @@ std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, httplib::
     return svc;
 }
 
+// A request's JSON body and its model, loaded; null after answering the error.
+std::shared_ptr<Service> parse_for_model(ModelPool& pool, const httplib::Request& req, httplib::Response& res, ojson& body,
+                                         std::optional<int>* keep_out = nullptr) {
+    ApiError err;
+    if (!parse_body(req, body, err)) {
+        send_ollama_error(res, err);
+        return nullptr;
+    }
+    return model_for(pool, body, res, keep_out);
+}
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
@@ -194,12 +205,8 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
-        if (!parse_body(req, body, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
         std::optional<int> keep;
-        auto held = model_for(pool, body, res, &keep);
+        auto held = parse_for_model(pool, req, res, body, &keep);
         if (!held) return;
         Service& svc = *held;
         if (body.value("messages", ojson::array()).empty()) {  // Ollama loads (or, with keep_alive 0, unloads) on an empty chat
@@ -248,12 +255,8 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
-        if (!parse_body(req, body, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
         std::optional<int> keep;
-        auto held = model_for(pool, body, res, &keep);
+        auto held = parse_for_model(pool, req, res, body, &keep);
         if (!held) return;
         Service& svc = *held;
         const std::string prompt = body.value("prompt", "");
@@ -321,12 +324,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
 
     http.Post("/api/show", [&pool](const httplib::Request& req, httplib::Response& res) {
         ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
-        auto held = model_for(pool, body, res);
+        auto held = parse_for_model(pool, req, res, body);
         if (!held) return;
         Service& svc = *held;
         const auto& hp = svc.model().hp;
@@ -341,12 +339,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
     http.Post("/api/embed", [&pool](const httplib::Request& req, httplib::Response& res) {
         const auto t0 = std::chrono::steady_clock::now();
         ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
-        auto held = model_for(pool, body, res);
+        auto held = parse_for_model(pool, req, res, body);
         if (!held) return;
         Service& svc = *held;
         std::vector<std::string> inputs;
@@ -404,17 +397,12 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
     // The older /api/embeddings: one "prompt", one "embedding".
     http.Post("/api/embeddings", [&pool](const httplib::Request& req, httplib::Response& res) {
         ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
+        auto held = parse_for_model(pool, req, res, body);
+        if (!held) return;
         if (!body.contains("prompt") || !body["prompt"].is_string()) {
             send_ollama_error(res, {400, "'prompt' must be a string", "prompt"});
             return;
         }
-        auto held = model_for(pool, body, res);
-        if (!held) return;
         Service& svc = *held;
         std::vector<int32_t> ids = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
         if (ids.empty()) {

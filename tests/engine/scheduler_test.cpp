@@ -5,28 +5,15 @@
 
 #include "engine/scheduler.h"
 #include "support/reference.h"
+#include "support/reference_model.h"
 
 namespace {
 
 using tf::engine::Scheduler;
 using tf::engine::SchedulerOptions;
 
-struct Loaded {
-    std::unique_ptr<tf::model::Model> model;
-    std::unique_ptr<tf::tok::Tokenizer> tok;
-};
-
-Loaded load(const std::string& name) {
-    Loaded l;
-    auto m = tf::model::Model::load((tf::test::reference_dir() / "models" / (name + ".gguf")).string());
-    EXPECT_TRUE(m.ok());
-    if (!m.ok()) return l;
-    l.model = std::move(m.value());
-    auto t = tf::tok::Tokenizer::from_file(*l.model->file);
-    EXPECT_TRUE(t.ok());
-    if (t.ok()) l.tok = std::make_unique<tf::tok::Tokenizer>(std::move(t.value()));
-    return l;
-}
+using Loaded = tf::test::LoadedModel;
+Loaded load(const std::string& name) { return tf::test::load_reference_model(name); }
 
 // A prompt: `n` tokens of prefix family `family`, then a short request-specific tail.
 std::vector<int32_t> prompt(int family, int n, int tail) {

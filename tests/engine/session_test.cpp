@@ -10,25 +10,12 @@
 #include "sampling/jsonschema/to_grammar.h"
 #include "sampling/jsonschema/validator.h"
 #include "support/reference.h"
+#include "support/reference_model.h"
 
 namespace {
 
-struct Loaded {
-    std::unique_ptr<tf::model::Model> model;
-    std::unique_ptr<tf::tok::Tokenizer> tok;
-};
-
-Loaded load(const std::string& name) {
-    Loaded l;
-    auto m = tf::model::Model::load((tf::test::reference_dir() / "models" / (name + ".gguf")).string());
-    EXPECT_TRUE(m.ok());
-    if (!m.ok()) return l;
-    l.model = std::move(m.value());
-    auto t = tf::tok::Tokenizer::from_file(*l.model->file);
-    EXPECT_TRUE(t.ok());
-    if (t.ok()) l.tok = std::make_unique<tf::tok::Tokenizer>(std::move(t.value()));
-    return l;
-}
+using Loaded = tf::test::LoadedModel;
+Loaded load(const std::string& name) { return tf::test::load_reference_model(name); }
 
 TEST(ChatPrompt, message_text_never_becomes_control_tokens) {
     TF_REQUIRE_REFERENCE();
