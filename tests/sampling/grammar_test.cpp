@@ -12,6 +12,7 @@
 #include "sampling/grammar/matcher.h"
 #include "sampling/grammar/token_mask.h"
 #include "support/reference.h"
+#include "support/reference_model.h"
 
 namespace {
 
@@ -139,10 +140,9 @@ TEST(Gbnf, left_recursion_through_rules_that_match_nothing_is_refused) {
 TEST(TokenMask, agrees_with_checking_every_token) {
     TF_REQUIRE_REFERENCE();
     TF_REQUIRE_GBNF();
-    auto model = tf::model::Model::load((tf::test::reference_dir() / "models/vocab-llama3-llama-Q8_0.gguf").string());
-    ASSERT_TRUE(model.ok());
-    auto tok = tf::tok::Tokenizer::from_file(*(*model)->file);
-    ASSERT_TRUE(tok.ok());
+    const auto loaded = tf::test::load_reference_model("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(loaded.tok);
+    const tf::tok::Tokenizer* tok = loaded.tok.get();
     tf::grammar::TokenTrie trie(*tok);
     auto parsed = tf::grammar::parse_gbnf(slurp(gbnf_dir() / "json.gbnf"));
     ASSERT_TRUE(parsed.ok());
@@ -169,10 +169,9 @@ TEST(TokenMask, agrees_with_checking_every_token) {
 TEST(TokenMask, constraints_sharing_a_mask_cache_mask_alike) {
     TF_REQUIRE_REFERENCE();
     TF_REQUIRE_GBNF();
-    auto model = tf::model::Model::load((tf::test::reference_dir() / "models/vocab-llama3-llama-Q8_0.gguf").string());
-    ASSERT_TRUE(model.ok());
-    auto tok = tf::tok::Tokenizer::from_file(*(*model)->file);
-    ASSERT_TRUE(tok.ok());
+    const auto loaded = tf::test::load_reference_model("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(loaded.tok);
+    const tf::tok::Tokenizer* tok = loaded.tok.get();
     auto trie = std::make_shared<const tf::grammar::TokenTrie>(*tok);
     auto parsed = tf::grammar::parse_gbnf(slurp(gbnf_dir() / "json.gbnf"));
     ASSERT_TRUE(parsed.ok());
