@@ -123,9 +123,7 @@ void Scheduler::stash(const Slot& s, const CacheEntry* keep) {
         }
     }
     if (target == nullptr) {
-        for (CacheEntry& e : cache_) {
-            if (&e != keep && (target == nullptr || e.used < target->used)) target = &e;
-        }
+        target = least_recent(keep);
         if (target == nullptr) return;
         evict(*target);
     }
@@ -133,6 +131,15 @@ void Scheduler::stash(const Slot& s, const CacheEntry* keep) {
     target->tokens = s.cached;
     target->used = ++clock_;
     count_entries();
+}
+
+// The least recently used entry holding tokens, other than `keep`; null when there is none.
+Scheduler::CacheEntry* Scheduler::least_recent(const CacheEntry* keep) {
+    CacheEntry* lru = nullptr;
+    for (CacheEntry& e : cache_) {
+        if (&e != keep && !e.tokens.empty() && (lru == nullptr || e.used < lru->used)) lru = &e;
+    }
+    return lru;
 }
 
 void Scheduler::count_entries() {
@@ -159,10 +166,7 @@ void Scheduler::make_room(const model::Batch& batch) {
     if (ctx_.kv().free_cells() >= need) return;
     std::lock_guard<std::mutex> lock(mu_);
     while (ctx_.kv().free_cells() < need) {
-        CacheEntry* lru = nullptr;
-        for (CacheEntry& e : cache_) {
-            if (!e.tokens.empty() && (lru == nullptr || e.used < lru->used)) lru = &e;
-        }
+        CacheEntry* lru = least_recent(nullptr);
         if (lru == nullptr) break;
         evict(*lru);
     }

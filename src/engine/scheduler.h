@@ -105,6 +105,7 @@ class Scheduler {
     };
     void stash(const Slot& s, const CacheEntry* keep);
     void count_entries();
+    CacheEntry* least_recent(const CacheEntry* keep);
     void evict(CacheEntry& e);
     void make_room(const model::Batch& batch);
 
