@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/kv_cache_flags.h"
 #include "pipeline/store.h"
 #include "server/openai_handlers.h"
 #include "util/progress.h"
@@ -110,6 +111,7 @@ void add_batch_command(CLI::App& root, Commands& commands) {
         double watts = 15.0;
     };
     auto a = std::make_shared<Args>();
+    auto kv = std::make_shared<KvCacheFlags>();
     CLI::App* app = root.add_subcommand("batch", "Answer a file of requests in the OpenAI Batch format (chat/completions, completions, embeddings)");
     app->add_option("input", a->input, "Requests, one JSON object per line (- for standard input)")->required();
     app->add_option("-o,--output", a->output, "Answers in the OpenAI batch output format (written atomically; default: standard output)");
@@ -117,10 +119,11 @@ void add_batch_command(CLI::App& root, Commands& commands) {
     app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching)")->capture_default_str()->check(CLI::Range(1, 256));
     app->add_option("-c,--ctx-size", a->ctx, "Context per request in tokens")->capture_default_str()->check(CLI::Range(64, 1 << 20));
     app->add_option("-t,--threads", a->threads, "Compute threads (default: all cores)");
+    kv->add_to(app);
     app->add_option("--store", a->store, "Job store keeping every answer, so an interrupted batch resumes")->capture_default_str();
     app->add_option("--watts-per-core", a->watts, "Energy estimate per busy core, for the ledger")->capture_default_str();
     app->add_option("--timeout", a->timeout, "Seconds one request may generate")->capture_default_str()->check(CLI::Range(1, 86400));
-    commands.push_back({app, [a]() {
+    commands.push_back({app, [a, kv]() {
         const auto t0 = std::chrono::steady_clock::now();
         const double cpu0 = cpu_seconds_now();
         const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
@@ -144,6 +147,10 @@ void add_batch_command(CLI::App& root, Commands& commands) {
         so.scheduler.n_slots = a->parallel;
         so.scheduler.n_ctx_per_slot = a->ctx;
         so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
+        if (Status st = kv->types(so.scheduler.k_type, so.scheduler.v_type); !st) {
+            print_error("batch", st.error().message);
+            return kExitUsage;
+        }
         so.scheduler.max_queue = a->parallel * 2;
         auto svc = server::Service::load(a->model, so);
         if (!svc) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/kv_cache_flags.h"
 #include "kernels/membw.h"
 #include "model/context.h"
 #include "util/format.h"
@@ -56,6 +57,7 @@ void add_bench_command(CLI::App& root, Commands& commands) {
         std::string model;
         int prompt = 512, gen = 128, reps = 5, threads = 0;
         bool json = false;
+        KvCacheFlags kv;
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("bench", "Measure prompt processing and token generation speed against the bandwidth roofline");
@@ -64,6 +66,7 @@ void add_bench_command(CLI::App& root, Commands& commands) {
     app->add_option("-n,--n-gen", a->gen, "Generated tokens (tg)")->capture_default_str()->check(CLI::Range(0, 1 << 16));
     app->add_option("-r,--repetitions", a->reps, "Runs per test; the median is reported")->capture_default_str()->check(CLI::Range(1, 1000));
     app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
+    a->kv.add_to(app);
     app->add_flag("--json", a->json, "One JSON object on stdout");
     commands.push_back({app, [a]() {
         const int threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
@@ -77,6 +80,10 @@ void add_bench_command(CLI::App& root, Commands& commands) {
         model::ContextOptions co;
         co.n_ctx = std::max(a->prompt + a->gen + 1, 64);
         co.n_threads = threads;
+        if (Status st = a->kv.apply(m, co); !st) {
+            print_error("bench", st.error().message);
+            return kExitUsage;
+        }
         model::Context ctx(m, co);
         // Deterministic, vocabulary-spread token ids: speed does not depend on which.
         auto ids = [&](int n) {

@@ -43,10 +43,12 @@ void add_chat_command(CLI::App& root, Commands& commands) {
             return kExitFailure;
         }
         if (tmpl->is_default()) std::fprintf(stderr, "(the model has no chat template; using ChatML)\n");
-        model::ContextOptions co;
-        co.n_ctx = a->gen.ctx_size;
-        co.n_threads = a->gen.thread_count();
-        engine::Session session(*loaded->model, *loaded->tokenizer, co);
+        auto co = a->gen.context_options(*loaded->model);
+        if (!co) {
+            print_error("chat", co.error().message);
+            return kExitUsage;
+        }
+        engine::Session session(*loaded->model, *loaded->tokenizer, *co);
         chat::ChatRequest req;
         auto reset = [&] {
             req.messages = nlohmann::ordered_json::array();

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/kv_cache_flags.h"
 #include "model/context.h"
 #include "tokenizer/tokenizer.h"
 #include "util/thread_pool.h"
@@ -16,6 +17,7 @@ void add_logits_command(CLI::App& root, Commands& commands) {
         std::string model, prompt, ids, out;
         int top = 16, threads = 0;
         bool all_positions = false, llama_cpp_numerics = false;
+        KvCacheFlags kv;
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("logits", "Print the model's next-token logits (JSON) for a prompt");
@@ -26,6 +28,7 @@ void add_logits_command(CLI::App& root, Commands& commands) {
     app->add_flag("--all-positions", a->all_positions, "Print every position, not only the last");
     app->add_option("--out", a->out, "Also write the last position's full logits (little-endian float32)");
     app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
+    a->kv.add_to(app);
     app->add_flag("--llama-cpp-attention", a->llama_cpp_numerics,
                   "Round attention as llama.cpp's CPU flash attention does (depends on the batch; for comparisons)");
     commands.push_back({app, [a]() {
@@ -63,6 +66,10 @@ void add_logits_command(CLI::App& root, Commands& commands) {
         co.n_ctx = static_cast<int>(std::max<size_t>(ids.size(), 1));
         co.n_threads = threads;
         if (a->llama_cpp_numerics) co.attention = model::AttentionNumerics::LlamaCppCompatible;
+        if (Status st = a->kv.apply(**model, co); !st) {
+            print_error("logits", st.error().message);
+            return kExitUsage;
+        }
         model::Context ctx(**model, co);
         auto logits = ctx.decode(ids, a->all_positions);
         if (!logits) {

@@ -55,10 +55,12 @@ void add_run_command(CLI::App& root, Commands& commands) {
             return kExitFailure;
         }
         const auto ids = loaded->tokenizer->encode(a->prompt, !a->no_bos, a->parse_special);
-        model::ContextOptions co;
-        co.n_ctx = a->gen.ctx_size;
-        co.n_threads = a->gen.thread_count();
-        engine::Session session(*loaded->model, *loaded->tokenizer, co);
+        auto co = a->gen.context_options(*loaded->model);
+        if (!co) {
+            print_error("run", co.error().message);
+            return kExitUsage;
+        }
+        engine::Session session(*loaded->model, *loaded->tokenizer, *co);
         auto sink = [&](std::string_view text) {
             if (!a->json) {
                 std::fwrite(text.data(), 1, text.size(), stdout);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/kv_cache_flags.h"
 #include "server/http_server.h"
 #include "util/thread_pool.h"
 
@@ -22,6 +23,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         double max_memory_mb = 0;
     };
     auto a = std::make_shared<Args>();
+    auto kv = std::make_shared<KvCacheFlags>();
     CLI::App* app = root.add_subcommand("serve", "Serve the OpenAI-compatible (/v1/) and Ollama-compatible (/api/) APIs over HTTP");
     app->add_option("-m,--model", a->models,
                     "GGUF model to serve, as PATH or NAME=PATH (repeat for several; requests choose by \"model\", the first is loaded at start)")
@@ -40,12 +42,13 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching slots)")->capture_default_str()->check(CLI::Range(1, 256));
     app->add_option("-c,--ctx-size", a->ctx, "Context per request in tokens")->capture_default_str()->check(CLI::Range(64, 1 << 20));
     app->add_option("-t,--threads", a->threads, "Compute threads (default: all cores)");
+    kv->add_to(app);
     app->add_option("--pooling", a->pooling, "Embeddings: mean, cls or last (default: the model's metadata, else mean)")->check(CLI::IsMember({"mean", "cls", "last"}));
     app->add_option("--api-key", a->http.api_key, "Require 'Authorization: Bearer KEY' on every API call");
     app->add_option("--max-queue", a->queue, "Requests allowed to wait for a slot; more get 503")->capture_default_str()->check(CLI::Range(0, 100000));
     app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")->capture_default_str()->check(CLI::Range(1, 1024));
     app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")->capture_default_str()->check(CLI::Range(1, 86400));
-    commands.push_back({app, [a]() {
+    commands.push_back({app, [a, kv]() {
         std::vector<server::ModelSpec> specs;
         for (const std::string& m : a->models) {
             server::ModelSpec spec = server::parse_model_spec(m);
@@ -82,6 +85,10 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         so.scheduler.n_slots = a->parallel;
         so.scheduler.n_ctx_per_slot = a->ctx;
         so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
+        if (Status st = kv->types(so.scheduler.k_type, so.scheduler.v_type); !st) {
+            print_error("serve", st.error().message);
+            return kExitUsage;
+        }
         so.scheduler.max_queue = a->queue;
         so.scheduler.prefix_cache = a->prefix_cache;
         so.pooling = a->pooling;

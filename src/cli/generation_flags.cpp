@@ -16,6 +16,7 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     app->add_option("-m,--model", model, "GGUF model")->required();
     app->add_option("-t,--threads", threads, "Threads (default: all cores)");
     app->add_option("-c,--ctx-size", ctx_size, "Context size in tokens")->capture_default_str()->check(CLI::Range(16, 1 << 20));
+    kv.add_to(app);
     app->add_option("-n,--n-predict", n_predict, "Tokens to generate at most (-1: until the model stops)")->capture_default_str();
     app->add_flag("--ignore-eos", ignore_eos, "Do not stop at end-of-generation tokens");
     app->add_flag("--no-jump-forward", no_jump_forward,
@@ -63,6 +64,14 @@ Result<engine::GenerateOptions> GenerationFlags::options(int64_t n_vocab) const 
     }
     if (Status st = o.sampling.validate(n_vocab); !st) return st.error();
     return o;
+}
+
+Result<model::ContextOptions> GenerationFlags::context_options(const model::Model& m) const {
+    model::ContextOptions co;
+    co.n_ctx = ctx_size;
+    co.n_threads = thread_count();
+    if (Status st = kv.apply(m, co); !st) return st.error();
+    return co;
 }
 
 Result<std::shared_ptr<sampling::Constraint>> GenerationFlags::constraint(const tok::Tokenizer& tokenizer) const {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/kv_cache_flags.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -24,6 +25,7 @@ struct GenerationFlags {
     sampling::SamplingParams sampling;
     std::string grammar_file, json_schema_file;
     bool flexible_whitespace = false, ignore_unsupported = false;
+    KvCacheFlags kv;
 
     // The grammar constraint of --grammar or --json-schema, or null without one.
     Result<std::shared_ptr<sampling::Constraint>> constraint(const tok::Tokenizer& tokenizer) const;
@@ -32,6 +34,8 @@ struct GenerationFlags {
     // Everything a generating command needs, or a message naming what is wrong.
     Result<engine::GenerateOptions> options(int64_t n_vocab) const;
     int thread_count() const;
+    // Context size, threads and KV cache types for this model, or what is wrong with them.
+    Result<model::ContextOptions> context_options(const model::Model& model) const;
 };
 
 struct LoadedModel {

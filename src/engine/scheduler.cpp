@@ -45,7 +45,7 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tokenizer,
       tok_(tokenizer),
       o_(o),
       ctx_(model, model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots + std::max(0, o.prefix_cache), o.n_threads,
-                                        model::AttentionNumerics::Float}) {
+                                        model::AttentionNumerics::Float, o.k_type, o.v_type}) {
     for (int i = 0; i < o.n_slots; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->id = i;

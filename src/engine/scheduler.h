@@ -67,6 +67,8 @@ struct SchedulerOptions {
     int max_batch = 512;   // tokens per forward pass
     int max_queue = 64;    // waiting requests beyond the slots; more are refused
     int prefix_cache = 8;  // prompts kept beyond the slots for reuse (LRU); 0: only the slots' own
+    TensorType k_type = TensorType::F16;  // KV cache element types (model::ContextOptions)
+    TensorType v_type = TensorType::F16;
 };
 
 struct SchedulerStats {

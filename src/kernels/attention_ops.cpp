@@ -1,5 +1,6 @@
 #include "kernels/attention_ops.h"
 
+#include "kernels/blocks.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dot_blocks.h"
 #include "util/half.h"
@@ -25,6 +26,15 @@ float dot_f16_f32(const uint16_t* k, const float* q, int64_t n) {
 
 void axpy_f16(float p, const uint16_t* v, float* o, int64_t n) {
     for (int64_t i = 0; i < n; ++i) o[i] += p * fp16_to_fp32(v[i]);
+}
+
+void axpy_q8_0(float p, const void* v, float* o, int64_t n) {
+    const auto* b = static_cast<const BlockQ8_0*>(v);
+    for (int64_t i = 0; i < n; ++i) {
+        const BlockQ8_0& blk = b[i / 32];
+        const float x = fp16_to_fp32(blk.d) * static_cast<float>(blk.qs[i % 32]);
+        o[i] += p * x;
+    }
 }
 
 }  // namespace scalar
@@ -58,6 +68,34 @@ __attribute__((target("avx512f,f16c"))) void axpy_f16_avx512(float p, const uint
     for (; i < n; ++i) o[i] += p * fp16_to_fp32(v[i]);
 }
 
+__attribute__((target("avx512f,f16c"))) void axpy_q8_0_avx512(float p, const void* v, float* o, int64_t n) {
+    const auto* b = static_cast<const BlockQ8_0*>(v);
+    const __m512 pv = _mm512_set1_ps(p);
+    for (int64_t blk = 0; blk < n / 32; ++blk) {
+        const __m512 d = _mm512_set1_ps(fp16_to_fp32(b[blk].d));
+        for (int h = 0; h < 2; ++h) {
+            const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs + 16 * h));
+            const __m512 x = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+            float* oo = o + 32 * blk + 16 * h;
+            _mm512_storeu_ps(oo, _mm512_add_ps(_mm512_loadu_ps(oo), _mm512_mul_ps(pv, x)));
+        }
+    }
+}
+
+__attribute__((target("avx2,f16c"))) void axpy_q8_0_avx2(float p, const void* v, float* o, int64_t n) {
+    const auto* b = static_cast<const BlockQ8_0*>(v);
+    const __m256 pv = _mm256_set1_ps(p);
+    for (int64_t blk = 0; blk < n / 32; ++blk) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(b[blk].d));
+        for (int h = 0; h < 4; ++h) {
+            const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[blk].qs + 8 * h));
+            const __m256 x = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+            float* oo = o + 32 * blk + 8 * h;
+            _mm256_storeu_ps(oo, _mm256_add_ps(_mm256_loadu_ps(oo), _mm256_mul_ps(pv, x)));
+        }
+    }
+}
+
 __attribute__((target("avx2,f16c"))) float dot_f16_f32_avx2(const uint16_t* k, const float* q, int64_t n) {
     __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();  // lanes 0-7 and 8-15
     int64_t i = 0;
@@ -85,6 +123,15 @@ __attribute__((target("avx2,f16c"))) void axpy_f16_avx2(float p, const uint16_t*
 }
 
 using DotFn16 = float (*)(const uint16_t*, const float*, int64_t);
+using AxpyFnQ8 = void (*)(float, const void*, float*, int64_t);
+
+AxpyFnQ8 pick_axpy_q8() {
+    switch (best_isa()) {
+        case Isa::Avx512: return axpy_q8_0_avx512;
+        case Isa::Avx2: return axpy_q8_0_avx2;
+        default: return scalar::axpy_q8_0;
+    }
+}
 using AxpyFn16 = void (*)(float, const uint16_t*, float*, int64_t);
 
 DotFn16 pick_dot() {
@@ -115,10 +162,16 @@ void axpy_f16(float p, const uint16_t* v, float* o, int64_t n) {
     f(p, v, o, n);
 }
 
+void axpy_q8_0(float p, const void* v, float* o, int64_t n) {
+    static const AxpyFnQ8 f = pick_axpy_q8();
+    f(p, v, o, n);
+}
+
 #else
 
 float dot_f16_f32(const uint16_t* k, const float* q, int64_t n) { return scalar::dot_f16_f32(k, q, n); }
 void axpy_f16(float p, const uint16_t* v, float* o, int64_t n) { scalar::axpy_f16(p, v, o, n); }
+void axpy_q8_0(float p, const void* v, float* o, int64_t n) { scalar::axpy_q8_0(p, v, o, n); }
 
 #endif
 

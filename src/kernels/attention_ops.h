@@ -13,10 +13,14 @@ float dot_f16_f32(const uint16_t* k, const float* q, int64_t n);
 
 // o[i] += p * v[i] (multiply, then add), v in half precision.
 void axpy_f16(float p, const uint16_t* v, float* o, int64_t n);
+// The same over Q8_0 blocks (n a multiple of 32): v[i] = d * q[i] (rounded once), then as above.
+// Keys in a Q8_0 cache need no kernel of their own: they are Q8_0 weight rows (dot.h).
+void axpy_q8_0(float p, const void* v, float* o, int64_t n);
 
 namespace scalar {
 float dot_f16_f32(const uint16_t* k, const float* q, int64_t n);
 void axpy_f16(float p, const uint16_t* v, float* o, int64_t n);
+void axpy_q8_0(float p, const void* v, float* o, int64_t n);
 }  // namespace scalar
 
 }  // namespace tf::kernels

@@ -4,11 +4,15 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "kernels/attention_ops.h"
+#include "kernels/blocks.h"
 #include "kernels/convert.h"
+#include "kernels/dot.h"
 #include "kernels/matmul.h"
+#include "kernels/quant_legacy.h"
 #include "util/half.h"
 
 namespace tf::model {
@@ -57,17 +61,32 @@ struct Context::Scratch {
     struct Worker {
         std::vector<float> q, scores, acc;
         std::vector<uint16_t> acc16;
+        std::vector<uint8_t> q8;  // the query as a Q8_0 activation row (Q8_0 keys)
     };
     std::vector<Worker> workers;
 };
 
+Status Context::check(const Model& model, const ContextOptions& o) {
+    if (Status st = KvCache::check_type(o.k_type, model.hp.n_embd_head_k, "keys"); !st) return st;
+    return KvCache::check_type(o.v_type, model.hp.n_embd_head_v, "values");
+}
+
+namespace {
+
+const ContextOptions& checked(const Model& model, const ContextOptions& o) {
+    if (Status st = Context::check(model, o); !st) throw std::invalid_argument(st.error().message);
+    return o;
+}
+
+}  // namespace
+
 Context::Context(const Model& model, const ContextOptions& o)
-    : m_(model),
+    : m_((checked(model, o), model)),  // checked before the cache is laid out
       n_ctx_(std::max(o.n_ctx, 1)),
       numerics_(o.attention),
       pool_(std::make_unique<ThreadPool>(std::max(o.n_threads, 1))),
       kv_(static_cast<int>(model.hp.n_layer), int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_k,
-          int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_v, n_ctx_, o.n_seq_max),
+          int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_v, n_ctx_, o.n_seq_max, o.k_type, o.v_type),
       s_(std::make_unique<Scratch>()) {
     const HParams& hp = model.hp;
     s_->workers.resize(static_cast<size_t>(pool_->size()));
@@ -105,6 +124,19 @@ Context::Context(const Model& model, const ContextOptions& o)
 
 Context::~Context() = default;
 
+namespace {
+
+void store_kv(TensorType type, const float* x, int64_t n, uint8_t* cell) {
+    if (type == TensorType::Q8_0) {
+        kernels::quantize_row_q8_0(x, reinterpret_cast<kernels::BlockQ8_0*>(cell), n);
+        return;
+    }
+    auto* h = reinterpret_cast<uint16_t*>(cell);
+    for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(x[i]);
+}
+
+}  // namespace
+
 // out = W x for n rows of x, the activations converted into the context's scratch (no
 // allocation once it has grown to the largest batch).
 void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) {
@@ -129,7 +161,13 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
     const float scale = cap != 0.0f ? m_.kq_scale / cap : m_.kq_scale;
     enum class Kernel { Float, Tiled, HalfRow };
     Kernel kernel = Kernel::Float;
-    if (numerics_ == AttentionNumerics::LlamaCppCompatible) kernel = T >= 64 ? Kernel::Tiled : Kernel::HalfRow;
+    const bool q8_keys = kv_.k_type() == TensorType::Q8_0, q8_values = kv_.v_type() == TensorType::Q8_0;
+    if (numerics_ == AttentionNumerics::LlamaCppCompatible && !q8_keys && !q8_values) kernel = T >= 64 ? Kernel::Tiled : Kernel::HalfRow;
+    // Q8_0 keys are Q8_0 weight rows against the query converted as any activation is (llama.cpp
+    // pairs them the same way); the offsets are in bytes.
+    static const kernels::DotFn dot_q8 = kernels::dot_kernel(TensorType::Q8_0);
+    const int64_t k_head_bytes = q8_keys ? Dk / 32 * int64_t(sizeof(kernels::BlockQ8_0)) : 2 * Dk;
+    const int64_t v_head_bytes = q8_values ? Dv / 32 * int64_t(sizeof(kernels::BlockQ8_0)) : 2 * Dv;
     const KvCache& kv = kv_;
     pool_->run(T * H, [&](int64_t task, int thread) {
         const int64_t t = task / H, h = task % H, kvh = h / group;
@@ -145,19 +183,26 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             const float x = q[(t * H + h) * Dk + d];
             qh[d] = kernel == Kernel::HalfRow ? fp16_to_fp32(fp32_to_fp16(x)) : x;
         }
+        if (q8_keys) {
+            ensure(w.q8, static_cast<size_t>(kernels::activation_row_bytes(TensorType::Q8_0, Dk)));
+            kernels::quantize_activations(TensorType::Q8_0, qh, w.q8.data(), Dk);
+        }
         for (int64_t j = lo; j <= pos; ++j) {
-            const uint16_t* kj = kv.k(layer, kv.cell(seq, static_cast<int>(j))) + kvh * Dk;
+            const uint8_t* kj = kv.k(layer, kv.cell(seq, static_cast<int>(j))) + kvh * k_head_bytes;
             float s = 0.0f;
-            if (kernel == Kernel::HalfRow) {
-                s = ggml_dot_f16(qh, kj, Dk);
+            if (q8_keys) {
+                s = dot_q8(Dk, kj, w.q8.data());
+            } else if (kernel == Kernel::HalfRow) {
+                s = ggml_dot_f16(qh, reinterpret_cast<const uint16_t*>(kj), Dk);
             } else {
-                s = kernels::dot_f16_f32(kj, qh, Dk);
+                s = kernels::dot_f16_f32(reinterpret_cast<const uint16_t*>(kj), qh, Dk);
             }
             s *= scale;
             if (cap != 0.0f) s = cap * std::tanh(s);
             scores[j] = s;
         }
-        auto value = [&](int64_t j) { return kv.v(layer, kv.cell(seq, static_cast<int>(j))) + kvh * Dv; };
+        auto value_bytes = [&](int64_t j) { return kv.v(layer, kv.cell(seq, static_cast<int>(j))) + kvh * v_head_bytes; };
+        auto value = [&](int64_t j) { return reinterpret_cast<const uint16_t*>(value_bytes(j)); };
         float* o = out + (t * H + h) * Dv;
         if (kernel == Kernel::HalfRow) {
             // Online softmax over positions, the running value sum kept in half precision.
@@ -215,7 +260,11 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
         }
         kernels::softmax(scores + lo, pos + 1 - lo);
         for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
-        for (int64_t j = lo; j <= pos; ++j) kernels::axpy_f16(scores[j], value(j), o, Dv);
+        if (q8_values) {
+            for (int64_t j = lo; j <= pos; ++j) kernels::axpy_q8_0(scores[j], value_bytes(j), o, Dv);
+        } else {
+            for (int64_t j = lo; j <= pos; ++j) kernels::axpy_f16(scores[j], value(j), o, Dv);
+        }
     });
 }
 
@@ -398,10 +447,8 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
                 kernels::rope(kh, pos, rope);
             }
             const int64_t cell = kv_.cell(b.seq[static_cast<size_t>(t)], static_cast<int>(pos));
-            uint16_t* kc = kv_.k(static_cast<int>(il), cell);
-            uint16_t* vc = kv_.v(static_cast<int>(il), cell);
-            for (int64_t i = 0; i < Hkv * Dk; ++i) kc[i] = fp32_to_fp16(kt[i]);
-            for (int64_t i = 0; i < Hkv * Dv; ++i) vc[i] = fp32_to_fp16(vt[i]);
+            store_kv(kv_.k_type(), kt, Hkv * Dk, kv_.k(static_cast<int>(il), cell));
+            store_kv(kv_.v_type(), vt, Hkv * Dv, kv_.v(static_cast<int>(il), cell));
         }
         attention(static_cast<int>(il), b, s.q.data(), s.attn.data());
         if (il + 1 == hp.n_layer) {

@@ -18,7 +18,7 @@
 
 namespace tf::model {
 
-// How attention rounds. Keys and values are always stored in half precision (the F16 cache).
+// How attention rounds over an F16 cache (a Q8_0 cache always uses Float).
 enum class AttentionNumerics {
     // Float queries, scores, softmax and value sums. Batch-invariant; the default.
     Float,
@@ -34,6 +34,8 @@ struct ContextOptions {
     int n_seq_max = 1;
     int n_threads = 1;
     AttentionNumerics attention = AttentionNumerics::Float;
+    TensorType k_type = TensorType::F16;  // KV cache element types: F16 or Q8_0
+    TensorType v_type = TensorType::F16;
 };
 
 // Tokens to evaluate: token i is at position pos[i] of sequence seq[i]. A sequence's tokens
@@ -64,6 +66,10 @@ class Context {
     Context(const Model& model, int n_ctx, int n_threads)
         : Context(model, ContextOptions{n_ctx, 1, n_threads, AttentionNumerics::Float}) {}
     ~Context();
+
+    // Why these options cannot serve this model (a Q8_0 cache needs head sizes divisible by 32).
+    // The constructor requires options that pass.
+    static Status check(const Model& model, const ContextOptions& options);
 
     // Evaluates the batch and appends it to the cache. Returns n_vocab logits (or n_embd
     // hidden-state values) for every token with logits[i] set, in batch order. On error nothing

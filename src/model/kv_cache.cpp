@@ -4,14 +4,37 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/blocks.h"
+
 namespace tf::model {
 
-KvCache::KvCache(int n_layer, int64_t k_dim, int64_t v_dim, int capacity, int n_seq_max)
-    : k_dim_(k_dim), v_dim_(v_dim), n_pages_((std::max(capacity, 1) + kPage - 1) / kPage) {
+namespace {
+
+int64_t row_bytes(TensorType type, int64_t dim) { return type == TensorType::Q8_0 ? dim / 32 * int64_t(sizeof(kernels::BlockQ8_0)) : 2 * dim; }
+
+}  // namespace
+
+Status KvCache::check_type(TensorType type, int64_t head_dim, const char* what) {
+    if (type != TensorType::F16 && type != TensorType::Q8_0) {
+        return Error{std::string("the KV cache cannot store ") + what + " as " + std::string(tensor_type_name(type)) + " (f16 or q8_0)"};
+    }
+    if (type == TensorType::Q8_0 && head_dim % 32 != 0) {
+        return Error{std::string("a q8_0 KV cache needs heads whose size divides by 32; this model's ") + what + " have " +
+                     std::to_string(head_dim) + " per head (use f16)"};
+    }
+    return Status::success();
+}
+
+KvCache::KvCache(int n_layer, int64_t k_dim, int64_t v_dim, int capacity, int n_seq_max, TensorType k_type, TensorType v_type)
+    : k_type_(k_type),
+      v_type_(v_type),
+      k_row_(row_bytes(k_type, k_dim)),
+      v_row_(row_bytes(v_type, v_dim)),
+      n_pages_((std::max(capacity, 1) + kPage - 1) / kPage) {
     const size_t cells = size_t(n_pages_) * kPage;
     for (int l = 0; l < n_layer; ++l) {
-        k_.emplace_back(new uint16_t[cells * static_cast<size_t>(k_dim)]);
-        v_.emplace_back(new uint16_t[cells * static_cast<size_t>(v_dim)]);
+        k_.emplace_back(new uint8_t[cells * static_cast<size_t>(k_row_)]);
+        v_.emplace_back(new uint8_t[cells * static_cast<size_t>(v_row_)]);
     }
     refs_.assign(static_cast<size_t>(n_pages_), 0);
     // Handed out lowest first, so a lone sequence fills the pool in order.
@@ -24,11 +47,10 @@ void KvCache::release(int32_t page) {
 }
 
 void KvCache::copy_page(int32_t from, int32_t to) {
-    const size_t ko = size_t(from) * kPage * static_cast<size_t>(k_dim_), kt = size_t(to) * kPage * static_cast<size_t>(k_dim_);
-    const size_t vo = size_t(from) * kPage * static_cast<size_t>(v_dim_), vt = size_t(to) * kPage * static_cast<size_t>(v_dim_);
+    const size_t kb = kPage * static_cast<size_t>(k_row_), vb = kPage * static_cast<size_t>(v_row_);
     for (size_t l = 0; l < k_.size(); ++l) {
-        std::memcpy(k_[l].get() + kt, k_[l].get() + ko, kPage * static_cast<size_t>(k_dim_) * 2);
-        std::memcpy(v_[l].get() + vt, v_[l].get() + vo, kPage * static_cast<size_t>(v_dim_) * 2);
+        std::memcpy(k_[l].get() + size_t(to) * kb, k_[l].get() + size_t(from) * kb, kb);
+        std::memcpy(v_[l].get() + size_t(to) * vb, v_[l].get() + size_t(from) * vb, vb);
     }
 }
 

@@ -15,6 +15,8 @@ Result<std::unique_ptr<Service>> Service::load(const std::string& path, const Se
     if (!t) return t.error();
     auto tmpl = chat::ChatTemplate::from_model(*(*m)->file);
     if (!tmpl) return tmpl.error();
+    const model::ContextOptions kv_check{1, 1, 1, model::AttentionNumerics::Float, o.scheduler.k_type, o.scheduler.v_type};
+    if (Status st = model::Context::check(**m, kv_check); !st) return Error{path + ": " + st.error().message};
     auto s = std::make_unique<Service>();
     s->path_ = path;
     s->name_ = std::filesystem::path(path).stem().string();
@@ -38,7 +40,8 @@ Result<std::vector<float>> Service::embed(const std::vector<int32_t>& tokens) {
     std::lock_guard<std::mutex> lock(embed_mu_);
     if (!embed_ctx_) {
         embed_ctx_ = std::make_unique<model::Context>(
-            *model_, model::ContextOptions{options_.scheduler.n_ctx_per_slot, 1, options_.scheduler.n_threads, model::AttentionNumerics::Float});
+            *model_, model::ContextOptions{options_.scheduler.n_ctx_per_slot, 1, options_.scheduler.n_threads, model::AttentionNumerics::Float,
+                                          options_.scheduler.k_type, options_.scheduler.v_type});
     }
     return engine::embed(*embed_ctx_, tokens, pooling_);
 }

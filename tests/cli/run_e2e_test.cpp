@@ -140,6 +140,31 @@ TEST(BenchE2E, reports_speeds_roofline_and_memory_as_json) {
     EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
 }
 
+// --cache-type-k/-v q8_0: same text with 1 and 2 threads, about half the KV bytes in bench, and
+// a type the cache cannot store is a usage error naming the choices.
+TEST(RunE2E, a_q8_0_kv_cache_is_deterministic_and_smaller) {
+    TF_REQUIRE_REFERENCE();
+    const auto m = model_path("vocab-llama3-llama-Q8_0");
+    auto ids = [&](const std::string& threads) {
+        auto r = run_terraferma({"run", "-m", m, "-p", "Once upon a time", "-n", "16", "--temp", "0.8", "--seed", "3", "--ignore-eos", "-t",
+                                 threads, "--cache-type-k", "q8_0", "--cache-type-v", "q8_0", "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out)["ids"].get<std::vector<int>>();
+    };
+    const auto a = ids("1");
+    EXPECT_EQ(a.size(), 16u);
+    EXPECT_EQ(a, ids("2"));
+    auto kv_bytes = [&](const std::string& type) {
+        auto r = run_terraferma({"bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "-t", "1", "--cache-type-k", type, "--cache-type-v", type, "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out)["kv_cache_bytes"].get<double>();
+    };
+    EXPECT_NEAR(kv_bytes("q8_0") / kv_bytes("f16"), 34.0 / 64.0, 1e-9);
+    auto bad = run_terraferma({"run", "-m", m, "-p", "x", "-n", "1", "--cache-type-k", "q4_0"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("f16,q8_0"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 
 namespace {
