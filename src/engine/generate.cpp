@@ -1,5 +1,6 @@
 #include "engine/generate.h"
 
+#include "engine/jump_forward.h"
 #include "engine/stop_filter.h"
 
 #include <algorithm>
@@ -112,36 +113,29 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
         }
         std::vector<int32_t> step_tokens{id};
         if (constraint && o.jump_forward) {
-            // The grammar's only continuation, tokenized on its own, within the token limit and
-            // the context; kept only if its tokens spell exactly those bytes.
-            const std::string forced = constraint->forced_text(256);
-            if (!forced.empty()) {
-                std::vector<int32_t> ft = tok_.encode(forced, false, false);
-                std::string spelled;
-                for (int32_t t : ft) spelled += tok_.token_to_piece(t, false);
-                size_t room = static_cast<size_t>(ctx_.n_ctx() - ctx_.seq_len(0) - 1);
-                if (o.max_tokens > 0) room = std::min(room, static_cast<size_t>(o.max_tokens) - res.ids.size());
-                if (spelled == forced && ft.size() <= room) {
-                    for (int32_t t : ft) {
-                        sampler.accept(t);
-                        res.ids.push_back(t);
-                        ++res.timings.n_forced;
-                        if (!emit(stops.push(decoder.push(t), hit))) {
-                            res.stop_reason = StopReason::Cancelled;
-                            break;
-                        }
-                        if (hit) break;
-                    }
-                    if (res.stop_reason == StopReason::Cancelled) break;
-                    if (hit) {
-                        res.stop_reason = StopReason::Stop;
+            size_t room = static_cast<size_t>(ctx_.n_ctx() - ctx_.seq_len(0) - 1);
+            if (o.max_tokens > 0) room = std::min(room, static_cast<size_t>(o.max_tokens) - res.ids.size());
+            const std::vector<int32_t> ft = jump_forward_tokens(*constraint, tok_, room);
+            if (!ft.empty()) {
+                for (int32_t t : ft) {
+                    sampler.accept(t);
+                    res.ids.push_back(t);
+                    ++res.timings.n_forced;
+                    if (!emit(stops.push(decoder.push(t), hit))) {
+                        res.stop_reason = StopReason::Cancelled;
                         break;
                     }
-                    step_tokens.insert(step_tokens.end(), ft.begin(), ft.end());
-                    if (o.max_tokens > 0 && static_cast<int>(res.ids.size()) >= o.max_tokens) {
-                        res.stop_reason = StopReason::Length;
-                        break;
-                    }
+                    if (hit) break;
+                }
+                if (res.stop_reason == StopReason::Cancelled) break;
+                if (hit) {
+                    res.stop_reason = StopReason::Stop;
+                    break;
+                }
+                step_tokens.insert(step_tokens.end(), ft.begin(), ft.end());
+                if (o.max_tokens > 0 && static_cast<int>(res.ids.size()) >= o.max_tokens) {
+                    res.stop_reason = StopReason::Length;
+                    break;
                 }
             }
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/jump_forward.h"
 #include "engine/stop_filter.h"
 
 namespace tf::engine {
@@ -30,7 +31,8 @@ struct Scheduler::Slot {
     std::shared_ptr<Job> job;
     GenerationRequest req;
     size_t prompt_done = 0;       // prompt tokens evaluated (or reused)
-    int32_t pending = -1;         // sampled token waiting to be evaluated
+    // Tokens waiting to be evaluated: the sampled one, then any jump-forward appended.
+    std::vector<int32_t> pending;
     std::unique_ptr<sampling::Sampler> sampler;
     std::unique_ptr<tok::StreamDecoder> decoder;
     std::unique_ptr<StopFilter> stops;
@@ -193,7 +195,7 @@ void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
         s.job.reset();
     }
     s.sampler.reset();
-    s.pending = -1;
+    s.pending.clear();
 }
 
 // Gives waiting requests to free slots, preferring the slot whose cached tokens share the
@@ -244,7 +246,7 @@ void Scheduler::assign() {
         s.req = std::move(req);
         s.job = job;
         s.prompt_done = best_common;
-        s.pending = -1;
+        s.pending.clear();
         s.generated.clear();
         s.timings = Timings{};
         s.timings.n_reused = static_cast<int>(best_common);
@@ -273,16 +275,16 @@ void Scheduler::step() {
             finish(s, StopReason::Cancelled);
             continue;
         }
-        if (s.pending >= 0) {
-            batch.add(s.pending, static_cast<int32_t>(s.cached.size()), s.id, true);
-            rows.push_back(&s);
+        for (size_t k = 0; k < s.pending.size(); ++k) {
+            batch.add(s.pending[k], static_cast<int32_t>(s.cached.size() + k), s.id, k + 1 == s.pending.size());
         }
+        if (!s.pending.empty()) rows.push_back(&s);
     }
     // Then prompt chunks within the remaining budget.
     int budget = std::max(1, o_.max_batch - static_cast<int>(batch.size()));
     for (auto& sp : slots_) {
         Slot& s = *sp;
-        if (!s.active() || s.pending >= 0 || budget <= 0) continue;
+        if (!s.active() || !s.pending.empty() || budget <= 0) continue;
         const size_t n = std::min(s.req.prompt.size() - s.prompt_done, static_cast<size_t>(budget));
         for (size_t k = 0; k < n; ++k) {
             const size_t i = s.prompt_done + k;
@@ -306,7 +308,7 @@ void Scheduler::step() {
     for (size_t i = 0; i < batch.size(); ++i) slots_[static_cast<size_t>(batch.seq[i])]->cached.push_back(batch.token[i]);
     for (auto& sp : slots_) {
         sp->prompt_done += prompt_added[static_cast<size_t>(sp->id)];
-        if (prompt_added[static_cast<size_t>(sp->id)] == 0) sp->pending = -1;  // a decoding slot's token is in
+        if (prompt_added[static_cast<size_t>(sp->id)] == 0) sp->pending.clear();  // a decoding slot's tokens are in
     }
     const int64_t V = model_.hp.n_vocab;
     for (size_t r = 0; r < rows.size(); ++r) {
@@ -348,8 +350,38 @@ void Scheduler::step() {
         } else if (static_cast<int>(s.cached.size()) >= o_.n_ctx_per_slot) {
             finish(s, StopReason::Context);
         } else {
-            s.pending = id;
+            s.pending.assign(1, id);
+            jump_forward(s);
         }
+    }
+}
+
+// After a sampled token: the grammar's only continuation joins it in the next batch (not with
+// logprobs, which forced tokens do not have). Mirrors Session::generate.
+void Scheduler::jump_forward(Slot& s) {
+    const GenerateOptions& o = s.req.options;
+    if (!s.req.constraint || !o.jump_forward || o.logprobs >= 0) return;
+    // Room in the slot's context after the sampled token, and in the token limit.
+    size_t room = static_cast<size_t>(std::max(0, o_.n_ctx_per_slot - static_cast<int>(s.cached.size()) - 1));
+    if (o.max_tokens >= 0) room = std::min(room, static_cast<size_t>(std::max(0, o.max_tokens - static_cast<int>(s.generated.size()))));
+    const std::vector<int32_t> forced = jump_forward_tokens(*s.req.constraint, tok_, room);
+    if (forced.empty()) return;
+    JobEvent e;
+    bool hit = false;
+    for (int32_t t : forced) {
+        s.sampler->accept(t);
+        s.generated.push_back(t);
+        ++s.timings.n_forced;
+        e.text += s.stops->push(s.decoder->push(t), hit);
+        if (hit) break;
+    }
+    if (!e.text.empty()) s.job->push(std::move(e));
+    if (hit) {
+        finish(s, StopReason::Stop);
+    } else if (o.max_tokens >= 0 && static_cast<int>(s.generated.size()) >= o.max_tokens) {
+        finish(s, StopReason::Length);
+    } else {
+        s.pending.insert(s.pending.end(), forced.begin(), forced.end());
     }
 }
 

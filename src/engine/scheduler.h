@@ -99,6 +99,7 @@ class Scheduler {
     void loop();
     void assign();
     void step();
+    void jump_forward(Slot& s);
     void finish(Slot& s, StopReason reason, const std::string& error = {});
     struct CacheEntry {
         int seq = 0;

@@ -3,7 +3,11 @@
 // changes a single output token.
 #include <gtest/gtest.h>
 
+#include "engine/generate.h"
 #include "engine/scheduler.h"
+#include "sampling/grammar/gbnf.h"
+#include "sampling/grammar/token_mask.h"
+#include "sampling/jsonschema/to_grammar.h"
 #include "support/reference.h"
 #include "support/reference_model.h"
 
@@ -132,6 +136,69 @@ TEST(PrefixCache, entries_give_way_when_the_kv_cache_is_needed) {
         EXPECT_EQ(cached[i].text, plain[i].text) << i;
     }
     EXPECT_GE(s.stats().cache_evictions, 3u);
+}
+
+// Jump-forward in the server: a constrained request served beside another one gives exactly the
+// text and forced-token count of a Session (which appends the grammar's only continuations too),
+// and with jump-forward off, exactly the Session's text without it.
+TEST(SchedulerJumpForward, forced_tokens_join_the_batch_and_change_nothing) {
+    TF_REQUIRE_REFERENCE();
+    auto l = load("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(l.tok);
+    const auto schema = nlohmann::ordered_json::parse(
+        R"({"type":"object","properties":{"customer_name":{"type":"string","maxLength":12},"invoice_number":{"type":"integer"},)"
+        R"("status":{"enum":["paid","open","overdue"]}},"required":["customer_name","invoice_number","status"],"additionalProperties":false})");
+    auto gbnf = tf::jsonschema::schema_to_gbnf(schema);
+    ASSERT_TRUE(gbnf.ok());
+    auto parsed = tf::grammar::parse_gbnf(*gbnf);
+    ASSERT_TRUE(parsed.ok());
+    auto cache = std::make_shared<tf::grammar::MaskCache>(std::make_shared<const tf::grammar::Grammar>(std::move(parsed.value())),
+                                                          std::make_shared<const tf::grammar::TokenTrie>(*l.tok));
+    auto constraint = [&] { return std::make_shared<tf::grammar::GrammarConstraint>(cache, l.tok->vocab().eog_tokens); };
+    const auto prompt_ids = l.tok->encode("Invoice 4711 for ACME, paid.", true);
+    Scheduler s(*l.model, *l.tok, options(2, 512, 0));
+    int total_forced = 0;
+    for (uint64_t seed : {1u, 2u, 3u}) {
+        for (bool jump : {true, false}) {
+            SCOPED_TRACE("seed " + std::to_string(seed) + (jump ? " with" : " without") + " jump-forward");
+            tf::engine::GenerateOptions o;
+            o.max_tokens = 120;
+            o.sampling.temperature = 0.8f;
+            o.sampling.seed = seed;
+            o.jump_forward = jump;
+            tf::engine::Session session(*l.model, *l.tok, {512, 1, 1});
+            auto want = session.generate(prompt_ids, o, nullptr, constraint());
+            ASSERT_TRUE(want.ok()) << want.error().message;
+
+            tf::engine::GenerationRequest r{prompt_ids, o, constraint()};
+            tf::engine::GenerationRequest other{prompt(seed, 40, 1), {}, nullptr};
+            other.options.max_tokens = 60;
+            other.options.ignore_eos = true;
+            auto job = s.submit(std::move(r));
+            auto job2 = s.submit(std::move(other));
+            ASSERT_TRUE(job.ok() && job2.ok());
+            std::string text;
+            tf::engine::JobEvent e;
+            while (true) {
+                ASSERT_TRUE((*job)->next(e, 60000)) << "timeout";
+                ASSERT_EQ(e.error, "");
+                text += e.text;
+                if (e.done) break;
+            }
+            EXPECT_EQ(text, want->text);
+            EXPECT_EQ(e.timings.n_forced, want->timings.n_forced);
+            EXPECT_EQ(e.timings.n_generated, static_cast<int>(want->ids.size()));
+            EXPECT_EQ(e.reason, want->stop_reason);
+            if (!jump) {
+                EXPECT_EQ(e.timings.n_forced, 0);
+            }
+            total_forced += e.timings.n_forced;
+            tf::engine::JobEvent e2;
+            while ((*job2)->next(e2, 60000) && !e2.done) {
+            }
+        }
+    }
+    EXPECT_GT(total_forced, 0);
 }
 
 }  // namespace
