@@ -9,6 +9,7 @@ using ojson = nlohmann::ordered_json;
 ToolSyntax detect_tool_syntax(const std::string& src) {
     if (src.find("[TOOL_CALLS]") != std::string::npos) return ToolSyntax::Mistral;
     if (src.find("<tool_call>") != std::string::npos) return ToolSyntax::Hermes;
+    if (src.find("<|tool|>") != std::string::npos) return ToolSyntax::Phi4;
     if (src.find("<|python_tag|>") != std::string::npos || src.find("\"parameters\": dictionary") != std::string::npos) return ToolSyntax::Llama3;
     return ToolSyntax::Hermes;
 }
@@ -18,6 +19,7 @@ const char* tool_syntax_name(ToolSyntax s) {
         case ToolSyntax::Hermes: return "hermes";
         case ToolSyntax::Llama3: return "llama3";
         case ToolSyntax::Mistral: return "mistral";
+        case ToolSyntax::Phi4: return "phi4";
     }
     return "hermes";
 }
@@ -63,6 +65,9 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
         case ToolSyntax::Mistral:
             gbnf += parallel ? "root ::= \"[TOOL_CALLS][\" call (\", \" call)* \"]\"\n" : "root ::= \"[TOOL_CALLS][\" call \"]\"\n";
             break;
+        case ToolSyntax::Phi4:
+            gbnf += parallel ? "root ::= \"functools[\" call (\", \" call)* \"]\"\n" : "root ::= \"functools[\" call \"]\"\n";
+            break;
     }
     return gbnf;
 }
@@ -89,6 +94,22 @@ std::string trim(std::string s) {
 
 }  // namespace
 
+void attach_tools(ToolSyntax syntax, chat::ChatRequest& request) {
+    if (syntax != ToolSyntax::Phi4 || !request.tools || !request.messages.is_array()) return;
+    ojson* system = nullptr;
+    for (auto& m : request.messages) {
+        if (m.is_object() && m.value("role", "") == "system") {
+            system = &m;
+            break;
+        }
+    }
+    if (system == nullptr) {
+        request.messages.insert(request.messages.begin(), ojson{{"role", "system"}, {"content", ""}});
+        system = &request.messages[0];
+    }
+    if (!system->contains("tools")) (*system)["tools"] = request.tools->dump();
+}
+
 ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text) {
     ParsedAnswer a;
     if (syntax == ToolSyntax::Hermes) {
@@ -114,10 +135,12 @@ ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text) {
             }
             pos = close + 12;
         }
-    } else if (syntax == ToolSyntax::Mistral) {
-        const size_t at = text.find("[TOOL_CALLS]");
+    } else if (syntax == ToolSyntax::Mistral || syntax == ToolSyntax::Phi4) {
+        // Both: a marker, then a JSON array of calls (Phi-4's marker ends with the array's "[").
+        const std::string marker = syntax == ToolSyntax::Mistral ? "[TOOL_CALLS]" : "functools";
+        const size_t at = text.find(marker);
         if (at != std::string::npos) {
-            const auto j = ojson::parse(trim(text.substr(at + 12)), nullptr, false);
+            const auto j = ojson::parse(trim(text.substr(at + marker.size())), nullptr, false);
             if (j.is_array()) {
                 for (const auto& e : j) {
                     ToolCall c;

@@ -4,17 +4,20 @@
 //   hermes  (Qwen 2.5/3, Hermes, most ChatML models): <tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>
 //   llama3  (Llama 3.1/3.2): {"name": …, "parameters": {…}}
 //   mistral (Mistral, Nemo): [TOOL_CALLS][{"name": …, "arguments": {…}}, …]
+//   phi4    (Phi-4-mini): functools[{"name": …, "arguments": {…}}, …] — its template lists the
+//           tools inside the system message (<|tool|>…<|/tool|>), not from a `tools` variable
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "tokenizer/chat/chat_template.h"
 #include "util/result.h"
 
 namespace tf::engine {
 
-enum class ToolSyntax { Hermes, Llama3, Mistral };
+enum class ToolSyntax { Hermes, Llama3, Mistral, Phi4 };
 
 // From the model's chat template (Hermes when nothing identifies the family).
 ToolSyntax detect_tool_syntax(const std::string& chat_template_source);
@@ -28,6 +31,11 @@ struct ToolCall {
 // A GBNF grammar accepting one or more calls (`parallel`) of the given OpenAI-style tools
 // ([{"type":"function","function":{"name","parameters"}}]), or of the one named `only`.
 Result<std::string> tool_call_grammar(ToolSyntax syntax, const nlohmann::ordered_json& tools, bool parallel, const std::string& only = "");
+
+// Puts the request's tools where this family's template reads them: for Phi-4, as the JSON text
+// of the system message's "tools" field (a system message is added when there is none); the
+// other families read the `tools` variable and nothing changes.
+void attach_tools(ToolSyntax syntax, chat::ChatRequest& request);
 
 // The calls in a model's answer and the text around them. Malformed calls stay text.
 struct ParsedAnswer {

@@ -122,6 +122,7 @@ bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t
             }
         }
     }
+    engine::attach_tools(tool_syntax_, req);
     auto p = engine::render_chat(*tok_, *template_, req);
     if (!p) {
         err = {400, "chat template: " + p.error().message, "messages"};

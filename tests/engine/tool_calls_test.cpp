@@ -59,6 +59,54 @@ TEST(ToolCalls, grammars_accept_well_formed_calls_only) {
     ASSERT_TRUE(mistral.ok());
     EXPECT_TRUE(accepts(*mistral, "[TOOL_CALLS][{\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}}, {\"name\":\"add\",\"arguments\":{\"a\":5,\"b\":6}}]"));
     EXPECT_FALSE(tf::engine::tool_call_grammar(ToolSyntax::Hermes, kTools, false, "nope").ok());
+    auto phi4 = tf::engine::tool_call_grammar(ToolSyntax::Phi4, kTools, true);
+    ASSERT_TRUE(phi4.ok());
+    EXPECT_TRUE(accepts(*phi4, "functools[{\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}}, {\"name\":\"get_weather\",\"arguments\":{\"city\":\"Rome\"}}]"));
+    EXPECT_FALSE(accepts(*phi4, "functools[{\"name\":\"add\",\"arguments\":{\"a\":3}}]"));
+    EXPECT_FALSE(accepts(*phi4, "[{\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}}]"));
+}
+
+// Phi-4-mini's template (as published with the model): tools come from the system message.
+constexpr const char* kPhi4Template =
+    "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and message['tools'] is not none %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' + '<|end|>' }}"
+    "{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}";
+
+TEST(ToolCalls, phi4_is_detected_gets_its_tools_in_the_system_message_and_parses) {
+    EXPECT_EQ(tf::engine::detect_tool_syntax(kPhi4Template), ToolSyntax::Phi4);
+    auto tmpl = tf::chat::ChatTemplate::from_source(kPhi4Template, "<s>", "<|endoftext|>");
+    ASSERT_TRUE(tmpl.ok()) << tmpl.error().message;
+    tf::chat::ChatRequest req;
+    req.messages = json::parse(R"([{"role":"user","content":"Add 2 and 3."}])");
+    req.tools = kTools;
+    tf::engine::attach_tools(ToolSyntax::Phi4, req);
+    auto text = tmpl->apply(req);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_EQ(*text, "<|system|><|tool|>" + kTools.dump() + "<|/tool|><|end|><|user|>Add 2 and 3.<|end|><|assistant|>");
+    // A system message of the caller's keeps its text; the tools join it once.
+    tf::chat::ChatRequest with_system;
+    with_system.messages = json::parse(R"([{"role":"system","content":"Be terse."},{"role":"user","content":"Hi"}])");
+    with_system.tools = kTools;
+    tf::engine::attach_tools(ToolSyntax::Phi4, with_system);
+    tf::engine::attach_tools(ToolSyntax::Phi4, with_system);
+    EXPECT_EQ(with_system.messages.size(), 2u);
+    EXPECT_EQ(with_system.messages[0]["content"], "Be terse.");
+    EXPECT_EQ(with_system.messages[0]["tools"], kTools.dump());
+    // Other families read `tools` themselves.
+    tf::chat::ChatRequest hermes = req;
+    hermes.messages = json::parse(R"([{"role":"user","content":"x"}])");
+    tf::engine::attach_tools(ToolSyntax::Hermes, hermes);
+    EXPECT_EQ(hermes.messages.size(), 1u);
+
+    auto a = tf::engine::parse_tool_calls(ToolSyntax::Phi4, "functools[{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}, {\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\"}}]");
+    ASSERT_EQ(a.calls.size(), 2u);
+    EXPECT_EQ(a.calls[0].name, "add");
+    EXPECT_EQ(a.calls[0].arguments["b"], 3);
+    EXPECT_EQ(a.calls[1].arguments["city"], "Oslo");
+    EXPECT_EQ(a.content, "");
+    EXPECT_TRUE(tf::engine::parse_tool_calls(ToolSyntax::Phi4, "No tools needed.").calls.empty());
+    EXPECT_EQ(tf::engine::parse_tool_calls(ToolSyntax::Phi4, "functools[{\"name\": broken").content, "functools[{\"name\": broken");
 }
 
 TEST(ToolCalls, parsing_recovers_calls_and_text) {
