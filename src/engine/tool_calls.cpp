@@ -94,6 +94,16 @@ std::string trim(std::string s) {
 
 }  // namespace
 
+std::vector<std::string> tool_call_triggers(ToolSyntax syntax) {
+    switch (syntax) {
+        case ToolSyntax::Hermes: return {"<tool_call>"};
+        case ToolSyntax::Llama3: return {"{\"name\":"};
+        case ToolSyntax::Mistral: return {"[TOOL_CALLS]"};
+        case ToolSyntax::Phi4: return {"functools["};
+    }
+    return {};
+}
+
 void attach_tools(ToolSyntax syntax, chat::ChatRequest& request) {
     if (syntax != ToolSyntax::Phi4 || !request.tools || !request.messages.is_array()) return;
     ojson* system = nullptr;

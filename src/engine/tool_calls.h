@@ -32,6 +32,10 @@ struct ToolCall {
 // ([{"type":"function","function":{"name","parameters"}}]), or of the one named `only`.
 Result<std::string> tool_call_grammar(ToolSyntax syntax, const nlohmann::ordered_json& tools, bool parallel, const std::string& only = "");
 
+// The text each call of this syntax starts with (what switches tool_choice "auto" from free text
+// to the call grammar).
+std::vector<std::string> tool_call_triggers(ToolSyntax syntax);
+
 // Puts the request's tools where this family's template reads them: for Phi-4, as the JSON text
 // of the system message's "tools" field (a system message is added when there is none); the
 // other families read the `tools` variable and nothing changes.

@@ -142,14 +142,17 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
             err = {400, "tool_choice must be auto, none, required or a function", "tool_choice"};
             return false;
         }
-        if (forced) {
-            // The answer must be calls: the grammar of this model's tool-call syntax.
+        const auto format = body.find("response_format");
+        const bool wants_format = format != body.end() && format->is_object() && format->value("type", "text") != "text";
+        if (forced || (choice == "auto" && !wants_format)) {
+            // Forced: the answer must be calls, in the grammar of this model's tool-call syntax.
+            // Auto: free text, but a call the model starts (its syntax's marker) must be well formed.
             auto g = engine::tool_call_grammar(svc.tool_syntax(), *tools, body.value("parallel_tool_calls", true) && only.empty(), only);
             if (!g) {
                 err = {400, g.error().message, "tools"};
                 return false;
             }
-            r.constraint = svc.grammar_constraint(*g, err);
+            r.constraint = forced ? svc.grammar_constraint(*g, err) : svc.lazy_grammar_constraint(*g, engine::tool_call_triggers(svc.tool_syntax()), err);
             if (!r.constraint) return false;
         }
     }

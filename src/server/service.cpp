@@ -4,6 +4,7 @@
 
 #include "engine/chat_prompt.h"
 #include "sampling/grammar/gbnf.h"
+#include "sampling/grammar/lazy_constraint.h"
 #include "sampling/jsonschema/to_grammar.h"
 
 namespace tf::server {
@@ -69,6 +70,13 @@ std::shared_ptr<sampling::Constraint> Service::grammar_constraint(const std::str
         if (grammars_.size() > kGrammarsKept) grammars_.pop_back();
     }
     return std::make_shared<grammar::GrammarConstraint>(cache, tok_->vocab().eog_tokens);
+}
+
+std::shared_ptr<sampling::Constraint> Service::lazy_grammar_constraint(const std::string& gbnf, std::vector<std::string> triggers,
+                                                                      ApiError& err) const {
+    auto inner = std::dynamic_pointer_cast<grammar::GrammarConstraint>(grammar_constraint(gbnf, err));
+    if (!inner) return nullptr;
+    return std::make_shared<grammar::LazyConstraint>(std::move(inner), trie_, std::move(triggers));
 }
 
 std::shared_ptr<sampling::Constraint> Service::schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const {

@@ -45,6 +45,8 @@ class Service {
 
     // A grammar constraint from GBNF text or a JSON schema; null json → none.
     std::shared_ptr<sampling::Constraint> grammar_constraint(const std::string& gbnf, ApiError& err) const;
+    // The grammar from the first of `triggers` the output contains on (tool_choice "auto").
+    std::shared_ptr<sampling::Constraint> lazy_grammar_constraint(const std::string& gbnf, std::vector<std::string> triggers, ApiError& err) const;
     std::shared_ptr<sampling::Constraint> schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const;
     // Renders messages (and tools, when given) with the chat template; message contents stay
     // plain text.

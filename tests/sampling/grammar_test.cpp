@@ -2,6 +2,8 @@
 // (../shared/peer-tests/gbnf), and the token mask against a brute-force check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -9,6 +11,7 @@
 
 #include "model/model.h"
 #include "sampling/grammar/gbnf.h"
+#include "sampling/grammar/lazy_constraint.h"
 #include "sampling/grammar/matcher.h"
 #include "sampling/grammar/token_mask.h"
 #include "support/reference.h"
@@ -198,6 +201,51 @@ TEST(TokenMask, constraints_sharing_a_mask_cache_mask_alike) {
         first.accept(ids[k]);
         second.accept(ids[k]);
     }
+}
+
+// tool_choice "auto": free text until the trigger, then the grammar from the trigger's first
+// byte on — here a trigger split over several tokens and followed by the call in later tokens.
+TEST(LazyConstraint, free_until_the_trigger_then_the_grammar_from_its_first_byte) {
+    TF_REQUIRE_REFERENCE();
+    const auto loaded = tf::test::load_reference_model("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(loaded.tok);
+    const tf::tok::Tokenizer& tok = *loaded.tok;
+    auto trie = std::make_shared<const tf::grammar::TokenTrie>(tok);
+    auto parsed = tf::grammar::parse_gbnf("root ::= \"<call>\" [0-9]+ \"</call>\"\n");
+    ASSERT_TRUE(parsed.ok());
+    auto g = std::make_shared<const Grammar>(std::move(parsed.value()));
+    auto inner = std::make_shared<tf::grammar::GrammarConstraint>(g, trie, tok.vocab().eog_tokens);
+    tf::grammar::LazyConstraint lazy(inner, trie, {"<call>"});
+    const int64_t V = static_cast<int64_t>(tok.vocab().size());
+    std::vector<float> logits(static_cast<size_t>(V));
+    auto allowed = [&](const std::string& text) {
+        const auto ids = tok.encode(text, false);
+        EXPECT_EQ(ids.size(), 1u) << text;
+        return !std::isinf(logits[static_cast<size_t>(ids[0])]);
+    };
+    const auto before = tok.encode("Let me look that up. <ca", false);
+    for (int32_t id : before) {
+        std::fill(logits.begin(), logits.end(), 0.0f);
+        lazy.apply(logits.data(), V);
+        EXPECT_EQ(std::count_if(logits.begin(), logits.end(), [](float x) { return std::isinf(x); }), 0) << "free text is not constrained";
+        lazy.accept(id);
+    }
+    EXPECT_FALSE(lazy.active());
+    for (int32_t id : tok.encode("ll>12", false)) lazy.accept(id);
+    ASSERT_TRUE(lazy.active()) << "the trigger straddled tokens";
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    lazy.apply(logits.data(), V);
+    EXPECT_TRUE(allowed("3"));
+    EXPECT_FALSE(allowed(" hello"));
+    EXPECT_FALSE(allowed("x"));
+    for (int32_t id : tok.encode("</call>", false)) lazy.accept(id);
+    EXPECT_TRUE(inner->can_end());
+
+    // Text that merely resembles the trigger stays free.
+    auto inner2 = std::make_shared<tf::grammar::GrammarConstraint>(g, trie, tok.vocab().eog_tokens);
+    tf::grammar::LazyConstraint other(inner2, trie, {"<call>"});
+    for (int32_t id : tok.encode("a <cal l> and <c all>", false)) other.accept(id);
+    EXPECT_FALSE(other.active());
 }
 
 }  // namespace

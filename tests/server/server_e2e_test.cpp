@@ -221,6 +221,47 @@ TEST(ServerE2E, api_key_body_limit_and_shutdown) {
 
 namespace {
 
+// tool_choice "auto": the model may answer in words, but a call it starts is forced to be well
+// formed. A bias on Qwen's <tool_call> token (id 151657) makes this random model start one; the
+// grammar then carries it to a valid call of a declared tool (without it: garbage after the tag).
+TEST(ServerE2E, auto_tool_choice_forces_the_calls_a_model_starts) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("vocab-qwen2-qwen2-Q8_0"), "-t", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(120, 0);
+    json body = chat_body("What is 2 plus 3?", 120, 1.0, 1);
+    body["tools"] = json::parse(R"([
+      {"type":"function","function":{"name":"add","parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}}])");
+    body["tool_choice"] = "auto";
+    body["parallel_tool_calls"] = false;
+    body["logit_bias"] = {{"151657", 100}};
+    int calls = 0;
+    for (int seed = 1; seed <= 3; ++seed) {
+        body["seed"] = seed;
+        auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        const json j = json::parse(r->body);
+        ASSERT_EQ(j["choices"][0]["finish_reason"], "tool_calls") << r->body;
+        for (const auto& tc : j["choices"][0]["message"]["tool_calls"]) {
+            ++calls;
+            EXPECT_EQ(tc["function"]["name"], "add");
+            const json args = json::parse(tc["function"]["arguments"].get<std::string>());
+            EXPECT_TRUE(args["a"].is_number_integer() && args["b"].is_number_integer()) << args;
+        }
+    }
+    EXPECT_EQ(calls, 3);
+    // Without tools in play the same bias is just text: no grammar, no calls.
+    body.erase("tools");
+    body.erase("tool_choice");
+    body.erase("parallel_tool_calls");
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(json::parse(r->body)["choices"][0]["finish_reason"], "tool_calls");
+}
+
 // tool_choice "required": the answer is a call of one of the tools with valid arguments, in
 // the model's own syntax (Qwen: <tool_call> tags), returned as OpenAI tool_calls.
 TEST(ServerE2E, forced_tool_calls) {

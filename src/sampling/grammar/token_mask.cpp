@@ -246,6 +246,20 @@ std::string GrammarConstraint::forced_text(size_t max_bytes) {
     return out;
 }
 
+bool GrammarConstraint::accept_text(std::string_view text) {
+    if (dead_) return false;
+    int32_t s = state_;
+    for (char c : text) {
+        s = table_.next(s, static_cast<uint8_t>(c));
+        if (s < 0) {
+            dead_ = true;
+            return false;
+        }
+    }
+    state_ = s;
+    return true;
+}
+
 void GrammarConstraint::accept(int32_t token) {
     if (std::find(eog_.begin(), eog_.end(), token) != eog_.end()) return;
     if (dead_ || token < 0 || static_cast<size_t>(token) >= trie_->n_tokens()) return;

@@ -112,6 +112,10 @@ class GrammarConstraint : public sampling::Constraint {
     // cannot end, that byte (an incomplete last character is left out).
     std::string forced_text(size_t max_bytes) override;
     bool can_end() const { return table_.can_end(state_); }
+    // Advances over raw text (what a trigger started, see LazyConstraint); false, leaving the
+    // constraint unusable, when the grammar rejects it.
+    bool accept_text(std::string_view text);
+    bool dead() const { return dead_; }
 
   private:
     std::shared_ptr<MaskCache> shared_;

@@ -1,0 +1,33 @@
+// A grammar that applies only from a trigger on: free text until the output contains one of the
+// trigger strings (a tool-call marker such as "<tool_call>"), then the grammar — which must
+// start with that trigger — from the trigger's first byte. This is how tool_choice "auto" lets a
+// model answer in words or call a tool, with every call it starts forced to be well formed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sampling/grammar/token_mask.h"
+#include "sampling/sampler.h"
+
+namespace tf::grammar {
+
+class LazyConstraint : public sampling::Constraint {
+  public:
+    LazyConstraint(std::shared_ptr<GrammarConstraint> grammar, std::shared_ptr<const TokenTrie> trie, std::vector<std::string> triggers);
+    void apply(float* logits, int64_t n_vocab) override;
+    void accept(int32_t token) override;
+    std::string forced_text(size_t max_bytes) override;
+    bool active() const { return active_; }
+
+  private:
+    std::shared_ptr<GrammarConstraint> grammar_;
+    std::shared_ptr<const TokenTrie> trie_;
+    std::vector<std::string> triggers_;
+    std::string text_;  // the free text so far (only its tail is searched)
+    bool active_ = false;
+    bool given_up_ = false;  // the text after a trigger did not fit the grammar: free text again
+};
+
+}  // namespace tf::grammar
