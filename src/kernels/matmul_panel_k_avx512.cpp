@@ -65,6 +65,9 @@ inline __m512i unit_sum(const __m512i* w, const int8_t* yq) {
     return _mm512_add_epi32(a, b);
 }
 
+// The high nibbles are used in place (v·16, masked, never shifted): their unit sums come out
+// 16 times too large, are accumulated apart and divided once per super-block — exact, since the
+// sum is a multiple of 16 (|16·Σ sc·S| < 2^28, no overflow).
 template <int T>
 void q4_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t* a, int64_t a_stride, float* out, int64_t out_stride) {
     const int64_t nb = n / QK_K;
@@ -74,10 +77,10 @@ void q4_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
     const __m512i low = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* src = panel + b * kQ4kBytes;
-        __m512i isum[T], imins[T];
+        __m512i isum[T], isum16[T], imins[T];
         alignas(16) int32_t bs_pairs[T][4];  // (bsum_2j + bsum_2j+1) for units 2i, 2i+1 as two int16
         for (int t = 0; t < T; ++t) {
-            isum[t] = imins[t] = _mm512_setzero_si512();
+            isum[t] = isum16[t] = imins[t] = _mm512_setzero_si512();
             const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t][b].bsums));
             const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t][b].bsums + 8));
             _mm_store_si128(reinterpret_cast<__m128i*>(bs_pairs[t]), _mm_hadd_epi16(lo, hi));
@@ -86,21 +89,24 @@ void q4_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
         for (int i = 0; i < 4; ++i) {
             __m512i packed[8], w[8];
             for (int g = 0; g < 8; ++g) packed[g] = _mm512_loadu_si512(src + q4k_quant(i, g));
-#pragma GCC unroll 2
-            for (int par = 0; par < 2; ++par) {
-                const int j = 2 * i + par;
-                for (int g = 0; g < 8; ++g) w[g] = _mm512_and_si512(par ? _mm512_srli_epi16(packed[g], 4) : packed[g], low);
-                const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kQ4kScales + 16 * j)));
-                for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sc, unit_sum(w, y[t][b].qs + 32 * j)));
-            }
+            // Two super-blocks ahead (37 lines each): measured 20-45 % faster than the hardware
+            // prefetcher alone on a busy host (bench/README.md).
+            for (int l = 0; l < 10; ++l) _mm_prefetch(reinterpret_cast<const char*>(src + 2 * kQ4kBytes + (10 * i + l) * 64), _MM_HINT_T0);
+            for (int g = 0; g < 8; ++g) w[g] = _mm512_and_si512(packed[g], low);
+            const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kQ4kScales + 32 * i)));
+            for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sc0, unit_sum(w, y[t][b].qs + 64 * i)));
+            for (int g = 0; g < 8; ++g) w[g] = _mm512_andnot_si512(low, packed[g]);
+            const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kQ4kScales + 32 * i + 16)));
+            for (int t = 0; t < T; ++t) isum16[t] = _mm512_add_epi32(isum16[t], _mm512_mullo_epi32(sc1, unit_sum(w, y[t][b].qs + 64 * i + 32)));
             const __m512i mins = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + kQ4kMins + 32 * i)));
             for (int t = 0; t < T; ++t) imins[t] = _mm512_dpwssd_epi32(imins[t], mins, _mm512_set1_epi32(bs_pairs[t][i]));
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + kQ4kD)));
         const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + kQ4kDmin)));
         for (int t = 0; t < T; ++t) {
+            const __m512i exact = _mm512_add_epi32(isum[t], _mm512_srai_epi32(isum16[t], 4));
             const __m512 da = _mm512_set1_ps(y[t][b].d);
-            const __m512 r = _mm512_sub_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, da)),
+            const __m512 r = _mm512_sub_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(dw, da)),
                                            _mm512_mul_ps(_mm512_cvtepi32_ps(imins[t]), _mm512_mul_ps(dm, da)));
             p[t][b % 8] = _mm512_add_ps(p[t][b % 8], r);
         }
@@ -149,6 +155,8 @@ void q6_k_tokens(const uint8_t* panel, __mmask16 rows, int64_t n, const uint8_t*
 #pragma GCC unroll 4
                 for (int gg = 0; gg < 4; ++gg) {
                     const int g = 4 * half + gg;
+                    const int step = (2 * h + half) * 4 + gg;  // 16 steps, 53 lines per super-block
+                    for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(src + 2 * kQ6kBytes + (4 * step + l) * 64), _MM_HINT_T0);
                     __m512i w[4];
                     q6_group(src, h, g, w);
                     for (int t = 0; t < T; ++t) {
