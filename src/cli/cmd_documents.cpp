@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/kv_cache_flags.h"
 #include "pipeline/run.h"
 #include "util/thread_pool.h"
 
@@ -23,6 +24,7 @@ struct DocArgs {
     double watts = 15.0, poll = 1.0;
     std::vector<std::string> inputs;
     int parallel = 1, threads = 0, ctx = 4096, max_output = 1024, words = 120;
+    KvCacheFlags kv;
 };
 
 void common_flags(CLI::App* app, DocArgs& a) {
@@ -39,6 +41,7 @@ void common_flags(CLI::App* app, DocArgs& a) {
     app->add_option("-t,--threads", a.threads, "Compute threads per document (default: cores / parallel)");
     app->add_option("-c,--ctx-size", a.ctx, "Context in tokens; longer documents are processed in chunks")->capture_default_str()->check(CLI::Range(256, 1 << 20));
     app->add_option("--max-output", a.max_output, "Tokens an answer may take")->capture_default_str()->check(CLI::Range(16, 1 << 16));
+    a.kv.add_to(app);
     app->add_option("--prompt", a.prompt_file, "Prompt template file ({document}, {schema}, {labels}, {words} are replaced)");
     app->add_option("--manifest", a.manifest, "Write the run's reproducibility manifest here (default: OUT.manifest.json beside -o)");
     app->add_option("--watts-per-core", a.watts, "Energy estimate per busy core when RAPL counters are unreadable")->capture_default_str();
@@ -108,6 +111,10 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     }
     task.n_ctx = a.ctx;
     task.max_output_tokens = std::min(a.max_output, a.ctx / 2);
+    if (Status st = a.kv.types(task.k_type, task.v_type); !st) {
+        print_error(what, st.error().message);
+        return kExitUsage;
+    }
     pipeline::RunOptions o;
     o.inputs = a.inputs;
     o.output = a.output;

@@ -30,6 +30,7 @@ ojson make_manifest(const std::string& model_path, const std::string& model_sha,
     if (t.kind == "extract") task["schema"] = t.schema, task["schema_sha256"] = sha256_of(t.schema.dump());
     if (t.kind == "classify") task["labels"] = t.labels;
     if (t.kind == "summarize") task["words"] = t.summary_words;
+    task["kv_cache"] = {{"k", std::string(tensor_type_name(t.k_type))}, {"v", std::string(tensor_type_name(t.v_type))}};
     ojson d = ojson::array();
     for (const auto& x : docs) {
         d.push_back({{"path", x.path}, {"sha256", x.sha256}, {"status", x.status}, {"output_sha256", x.output_sha256}});
@@ -70,6 +71,13 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
         if (task.contains("schema")) t.schema = task["schema"];
         if (task.contains("labels")) t.labels = task["labels"].get<std::vector<std::string>>();
         if (task.contains("words")) t.summary_words = task["words"];
+        if (task.contains("kv_cache")) {  // absent in manifests written before the option: F16
+            for (const auto& [field, out] : {std::pair{"k", &t.k_type}, std::pair{"v", &t.v_type}}) {
+                const auto type = tensor_type_from_name(task["kv_cache"][field].get<std::string>());
+                if (!type || (*type != TensorType::F16 && *type != TensorType::Q8_0)) return Error{"malformed manifest: task.kv_cache." + std::string(field)};
+                *out = *type;
+            }
+        }
         auto tok = tok::Tokenizer::from_file(*(*model)->file);
         if (!tok) return tok.error();
         auto tmpl = chat::ChatTemplate::from_model(*(*model)->file);

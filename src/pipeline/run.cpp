@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "model/context.h"
 #include "model/model.h"
 #include "pipeline/manifest.h"
 #include "pipeline/store.h"
@@ -93,6 +94,10 @@ Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskCo
     auto model = model::Model::load(model_path);
     if (!model) return model.error();
     l->model = std::move(*model);
+    if (Status st = model::Context::check(*l->model, model::ContextOptions{task.n_ctx, 1, 1, model::AttentionNumerics::Float, task.k_type, task.v_type});
+        !st) {
+        return Error{model_path + ": " + st.error().message};
+    }
     auto tok = tok::Tokenizer::from_file(*l->model->file);
     if (!tok) return tok.error();
     l->tok = std::make_unique<tok::Tokenizer>(std::move(*tok));

@@ -36,6 +36,10 @@ std::string TaskConfig::key(const std::string& model_sha256) const {
     if (kind == "extract") k["schema"] = schema;
     if (kind == "classify") k["labels"] = labels;
     if (kind == "summarize") k["words"] = summary_words;
+    // Only when not the default, so that the keys of earlier runs stay valid.
+    if (k_type != TensorType::F16 || v_type != TensorType::F16) {
+        k["kv"] = {std::string(tensor_type_name(k_type)), std::string(tensor_type_name(v_type))};
+    }
     const std::string s = k.dump();
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
@@ -52,7 +56,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 TaskRunner::TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& cfg,
                        int n_threads)
     : model_(model), tok_(tokenizer), tmpl_(tmpl), cfg_(cfg) {
-    session_ = std::make_unique<engine::Session>(model, tokenizer, model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float});
+    session_ = std::make_unique<engine::Session>(model, tokenizer, model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float, cfg.k_type, cfg.v_type});
     trie_ = std::make_shared<const grammar::TokenTrie>(tokenizer);
 }
 

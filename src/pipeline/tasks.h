@@ -25,6 +25,8 @@ struct TaskConfig {
     std::string prompt;                    // template; empty: the built-in one for the task
     int n_ctx = 4096;
     int max_output_tokens = 1024;
+    TensorType k_type = TensorType::F16;  // KV cache (a q8_0 cache changes results a little)
+    TensorType v_type = TensorType::F16;
 
     // Identifies the configuration in the job store (changing any of it recomputes).
     std::string key(const std::string& model_sha256) const;

@@ -139,6 +139,34 @@ TEST(PipelineE2E, verify_detects_a_changed_model) {
     EXPECT_NE(bad.out.find("not the model that produced these results"), std::string::npos) << bad.out << bad.err;
 }
 
+// A Q8_0 KV cache is part of the run's identity: recorded in the manifest (and honoured by verify),
+// and a run with it is computed anew rather than served from an F16 run's store entries.
+TEST(PipelineE2E, a_q8_0_kv_cache_is_recorded_and_verified) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
+    std::ofstream(tmp.path / "a.txt") << "Invoice 7, issued in 1999.";
+    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
+    auto extract = [&](const std::vector<std::string>& extra, const std::string& out) {
+        std::vector<std::string> args{"extract", "-m", model, "--schema", (tmp.path / "s.json").string(), "--store", (tmp.path / "j.sqlite").string(),
+                                      "-c", "1024", "--max-output", "32", "-o", (tmp.path / out).string(), (tmp.path / "a.txt").string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return tf::test::run_terraferma(args);
+    };
+    auto f16 = extract({}, "f16.jsonl");
+    ASSERT_EQ(f16.exit_code, 0) << f16.err;
+    auto q8 = extract({"--cache-type-k", "q8_0", "--cache-type-v", "q8_0"}, "q8.jsonl");
+    ASSERT_EQ(q8.exit_code, 0) << q8.err;
+    const json m = json::parse(slurp(tmp.path / "q8.manifest.json"));
+    EXPECT_EQ(m["task"]["kv_cache"]["k"], "Q8_0");
+    EXPECT_EQ(m["task"]["kv_cache"]["v"], "Q8_0");
+    EXPECT_NE(m["task"]["key"], json::parse(slurp(tmp.path / "f16.manifest.json"))["task"]["key"]);
+    auto v = tf::test::run_terraferma({"verify", (tmp.path / "q8.manifest.json").string()});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    auto bad = extract({"--cache-type-v", "q4_0"}, "bad.jsonl");
+    EXPECT_EQ(bad.exit_code, 2) << bad.err;
+}
+
 TEST(PipelineE2E, classify_and_summarize) {
     TF_REQUIRE_REFERENCE();
     if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
