@@ -42,7 +42,8 @@ inline __m512 reduce8(const __m512* p) {
                          _mm512_add_ps(_mm512_add_ps(p[1], p[5]), _mm512_add_ps(p[3], p[7])));
 }
 
-// The block's 8 weight vectors (unsigned bytes, one 4-element group each).
+// The block's 8 weight vectors (unsigned bytes, one 4-element group each). Q4_0's high nibbles
+// stay in place (16·v, no shift): block() divides their sums by 16, exactly.
 template <bool kQ8>
 inline void load_block(const uint8_t* src, __m512i* wv) {
     if constexpr (kQ8) {
@@ -52,7 +53,7 @@ inline void load_block(const uint8_t* src, __m512i* wv) {
         for (int g = 0; g < 4; ++g) {
             const __m512i v = _mm512_loadu_si512(src + g * 64);
             wv[g] = _mm512_and_si512(v, low);
-            wv[g + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+            wv[g + 4] = _mm512_andnot_si512(low, v);
         }
     }
 }
@@ -73,15 +74,19 @@ inline void block(__m512 (&p)[T][8], int k, const uint8_t* src, const uint8_t* s
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
         const int8_t* yq = y[t].q[b].qs;
-        // Four independent dependency chains (integer sums are exact in any order).
+        // Four independent dependency chains (integer sums are exact in any order): groups 0-3
+        // in chains 0-1, groups 4-7 (Q4_0: the 16·v high nibbles) in chains 2-3.
         __m512i part[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
 #pragma GCC unroll 8
         for (int g = 0; g < 8; ++g) {
             int32_t four;
             std::memcpy(&four, yq + 4 * g, 4);
-            part[g % 4] = _mm512_dpbusd_epi32(part[g % 4], wv[g], _mm512_set1_epi32(four));
+            const int c = g / 4 * 2 + g % 2;
+            part[c] = _mm512_dpbusd_epi32(part[c], wv[g], _mm512_set1_epi32(four));
         }
-        __m512i isum = _mm512_add_epi32(_mm512_add_epi32(part[0], part[1]), _mm512_add_epi32(part[2], part[3]));
+        __m512i high = _mm512_add_epi32(part[2], part[3]);
+        if constexpr (!kQ8) high = _mm512_srai_epi32(high, 4);
+        __m512i isum = _mm512_add_epi32(_mm512_add_epi32(part[0], part[1]), high);
         isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(kBias * y[t].sum[b]));
         p[t][k] = _mm512_add_ps(p[t][k], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(y[t].d[b]))));
     }
