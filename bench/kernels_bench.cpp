@@ -54,23 +54,16 @@ std::vector<uint8_t> repeated(const std::vector<uint8_t>& proto, size_t copies) 
     return pool;
 }
 
-void BM_MemoryRead(benchmark::State& state) {
-    const size_t bytes = size_t(512) << 20;
-    std::vector<uint8_t> buf(bytes, 1);
-    for (auto _ : state) benchmark::DoNotOptimize(stream_read(buf.data(), bytes));
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
-}
-BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-// The same read with software prefetch: on a busy host the hardware prefetcher alone stays well
+// Plain, and with software prefetch: on a busy host the hardware prefetcher alone stays well
 // below what memory delivers. The bandwidth a kernel is compared with is the better of the two.
-void BM_MemoryReadPrefetch(benchmark::State& state) {
+void BM_MemoryRead(benchmark::State& state, uint64_t (*read)(const void*, size_t)) {
     const size_t bytes = size_t(512) << 20;
     std::vector<uint8_t> buf(bytes, 1);
-    for (auto _ : state) benchmark::DoNotOptimize(stream_read_prefetch(buf.data(), bytes));
+    for (auto _ : state) benchmark::DoNotOptimize(read(buf.data(), bytes));
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
 }
-BENCHMARK(BM_MemoryReadPrefetch)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MemoryRead, plain, stream_read)->Name("BM_MemoryRead")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MemoryRead, prefetch, stream_read_prefetch)->Name("BM_MemoryReadPrefetch")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Matvec(benchmark::State& state, TensorType t, Isa isa) {
     if (!isa_supported(isa)) {

@@ -17,30 +17,17 @@ namespace tf::kernels {
 namespace {
 
 #if defined(__x86_64__)
+template <bool kPrefetch>
 __attribute__((target("avx2"))) uint64_t stream_read_avx2(const void* p, size_t n) {
-    const auto* v = static_cast<const __m256i*>(p);
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0, nv = n / 32;
-    for (; i + 4 <= nv; i += 4) {
-        a0 = _mm256_xor_si256(a0, _mm256_load_si256(v + i));
-        a1 = _mm256_xor_si256(a1, _mm256_load_si256(v + i + 1));
-        a2 = _mm256_xor_si256(a2, _mm256_load_si256(v + i + 2));
-        a3 = _mm256_xor_si256(a3, _mm256_load_si256(v + i + 3));
-    }
-    a0 = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
-    uint64_t out[4];
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), a0);
-    return out[0] ^ out[1] ^ out[2] ^ out[3];
-}
-
-__attribute__((target("avx2"))) uint64_t stream_read_prefetch_avx2(const void* p, size_t n) {
     const auto* v = static_cast<const __m256i*>(p);
     const auto* bytes = static_cast<const char*>(p);
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0, nv = n / 32;
     for (; i + 4 <= nv; i += 4) {
-        _mm_prefetch(bytes + i * 32 + 4096, _MM_HINT_T0);
-        _mm_prefetch(bytes + i * 32 + 4096 + 64, _MM_HINT_T0);
+        if constexpr (kPrefetch) {
+            _mm_prefetch(bytes + i * 32 + 4096, _MM_HINT_T0);
+            _mm_prefetch(bytes + i * 32 + 4096 + 64, _MM_HINT_T0);
+        }
         a0 = _mm256_xor_si256(a0, _mm256_load_si256(v + i));
         a1 = _mm256_xor_si256(a1, _mm256_load_si256(v + i + 1));
         a2 = _mm256_xor_si256(a2, _mm256_load_si256(v + i + 2));
@@ -67,14 +54,14 @@ uint64_t stream_read_plain(const void* p, size_t n) {
 
 uint64_t stream_read(const void* p, size_t n) {
 #if defined(__x86_64__)
-    if (isa_supported(Isa::Avx2)) return stream_read_avx2(p, n);
+    if (isa_supported(Isa::Avx2)) return stream_read_avx2<false>(p, n);
 #endif
     return stream_read_plain(p, n);
 }
 
 uint64_t stream_read_prefetch(const void* p, size_t n) {
 #if defined(__x86_64__)
-    if (isa_supported(Isa::Avx2)) return stream_read_prefetch_avx2(p, n);
+    if (isa_supported(Isa::Avx2)) return stream_read_avx2<true>(p, n);
 #endif
     return stream_read_plain(p, n);
 }

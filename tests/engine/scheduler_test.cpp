@@ -5,9 +5,7 @@
 
 #include "engine/generate.h"
 #include "engine/scheduler.h"
-#include "sampling/grammar/gbnf.h"
-#include "sampling/grammar/token_mask.h"
-#include "sampling/jsonschema/to_grammar.h"
+#include "support/grammar_cache.h"
 #include "support/reference.h"
 #include "support/reference_model.h"
 
@@ -145,15 +143,8 @@ TEST(SchedulerJumpForward, forced_tokens_join_the_batch_and_change_nothing) {
     TF_REQUIRE_REFERENCE();
     auto l = load("vocab-llama3-llama-Q8_0");
     ASSERT_TRUE(l.tok);
-    const auto schema = nlohmann::ordered_json::parse(
-        R"({"type":"object","properties":{"customer_name":{"type":"string","maxLength":12},"invoice_number":{"type":"integer"},)"
-        R"("status":{"enum":["paid","open","overdue"]}},"required":["customer_name","invoice_number","status"],"additionalProperties":false})");
-    auto gbnf = tf::jsonschema::schema_to_gbnf(schema);
-    ASSERT_TRUE(gbnf.ok());
-    auto parsed = tf::grammar::parse_gbnf(*gbnf);
-    ASSERT_TRUE(parsed.ok());
-    auto cache = std::make_shared<tf::grammar::MaskCache>(std::make_shared<const tf::grammar::Grammar>(std::move(parsed.value())),
-                                                          std::make_shared<const tf::grammar::TokenTrie>(*l.tok));
+    auto cache = tf::test::schema_mask_cache(tf::test::invoice_schema(), *l.tok);
+    ASSERT_TRUE(cache);
     auto constraint = [&] { return std::make_shared<tf::grammar::GrammarConstraint>(cache, l.tok->vocab().eog_tokens); };
     const auto prompt_ids = l.tok->encode("Invoice 4711 for ACME, paid.", true);
     Scheduler s(*l.model, *l.tok, options(2, 512, 0));

@@ -9,6 +9,7 @@
 #include "sampling/grammar/token_mask.h"
 #include "sampling/jsonschema/to_grammar.h"
 #include "sampling/jsonschema/validator.h"
+#include "support/grammar_cache.h"
 #include "support/reference.h"
 #include "support/reference_model.h"
 
@@ -98,15 +99,9 @@ TEST(Session, jump_forward_appends_what_the_grammar_forces) {
     TF_REQUIRE_REFERENCE();
     auto l = load("vocab-llama3-llama-Q8_0");
     ASSERT_TRUE(l.tok);
-    const auto schema = nlohmann::ordered_json::parse(
-        R"({"type":"object","properties":{"customer_name":{"type":"string","maxLength":12},"invoice_number":{"type":"integer"},)"
-        R"("status":{"enum":["paid","open","overdue"]}},"required":["customer_name","invoice_number","status"],"additionalProperties":false})");
-    auto gbnf = tf::jsonschema::schema_to_gbnf(schema);
-    ASSERT_TRUE(gbnf.ok());
-    auto parsed = tf::grammar::parse_gbnf(*gbnf);
-    ASSERT_TRUE(parsed.ok());
-    auto cache = std::make_shared<tf::grammar::MaskCache>(std::make_shared<const tf::grammar::Grammar>(std::move(parsed.value())),
-                                                          std::make_shared<const tf::grammar::TokenTrie>(*l.tok));
+    const auto schema = tf::test::invoice_schema();
+    auto cache = tf::test::schema_mask_cache(schema, *l.tok);
+    ASSERT_TRUE(cache);
     auto validator = tf::jsonschema::Validator::compile(schema);
     ASSERT_TRUE(validator.ok());
     tf::grammar::GrammarConstraint probe(cache, l.tok->vocab().eog_tokens);

@@ -25,6 +25,7 @@ class LazyConstraint : public sampling::Constraint {
     std::shared_ptr<GrammarConstraint> grammar_;
     std::shared_ptr<const TokenTrie> trie_;
     std::vector<std::string> triggers_;
+    size_t longest_ = 0;  // of the triggers
     std::string text_;  // the free text so far (only its tail is searched)
     bool active_ = false;
     bool given_up_ = false;  // the text after a trigger did not fit the grammar: free text again
