@@ -107,6 +107,7 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
         if (!grammar) return grammar.error();
         masks_ = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(grammar.value())),
                                                       std::static_pointer_cast<const grammar::TokenTrie>(trie_));
+        std::static_pointer_cast<grammar::MaskCache>(masks_)->precompute();
     }
     auto masks = std::static_pointer_cast<grammar::MaskCache>(masks_);
     auto validator = jsonschema::Validator::compile(cfg_.schema);

@@ -64,6 +64,7 @@ std::shared_ptr<sampling::Constraint> Service::grammar_constraint(const std::str
         return nullptr;
     }
     auto cache = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(g.value())), trie_);
+    cache->precompute();  // this request and the later ones under the grammar decode without vocabulary walks
     {
         std::lock_guard<std::mutex> lock(grammar_mu_);
         grammars_.emplace_front(gbnf, cache);

@@ -6,14 +6,7 @@ namespace tf::grammar {
 
 namespace {
 
-constexpr Pos pack(uint32_t rule, uint32_t alt, uint32_t idx) {
-    return (Pos(rule) << 40) | (Pos(alt) << 20) | Pos(idx);
-}
-constexpr uint32_t rule_of(Pos p) { return static_cast<uint32_t>(p >> 40); }
-constexpr uint32_t alt_of(Pos p) { return static_cast<uint32_t>((p >> 20) & 0xFFFFF); }
-constexpr uint32_t idx_of(Pos p) { return static_cast<uint32_t>(p & 0xFFFFF); }
-
-const Element& element(const Grammar& g, Pos p) { return g.rules[rule_of(p)][alt_of(p)][idx_of(p)]; }
+const Element& element(const Grammar& g, Pos p) { return g.rules[pos_rule(p)][pos_alt(p)][pos_index(p)]; }
 
 // Expands rule references on top of `s` until every resulting stack has a terminal on top (or
 // is empty), appending them to out. A budget bounds pathological ambiguity.
@@ -31,6 +24,10 @@ void expand(const Grammar& g, Stack s, std::vector<Stack>& out, size_t& budget) 
             return;
         }
         budget -= cost;
+        if (!st.empty() && st.back() == kOpaque) {
+            out.push_back(std::move(st));
+            continue;
+        }
         if (!st.empty() && element(g, st.back()).kind == Element::Rule) {
             if (std::find(seen.begin(), seen.end(), st) != seen.end()) continue;
             seen.push_back(st);
@@ -46,11 +43,11 @@ void expand(const Grammar& g, Stack s, std::vector<Stack>& out, size_t& budget) 
             continue;
         }
         st.pop_back();
-        if (idx_of(p) + 1 < g.rules[rule_of(p)][alt_of(p)].size()) st.push_back(pack(rule_of(p), alt_of(p), idx_of(p) + 1));
+        if (pos_index(p) + 1 < g.rules[pos_rule(p)][pos_alt(p)].size()) st.push_back(pack_pos(pos_rule(p), pos_alt(p), pos_index(p) + 1));
         const auto& alts = g.rules[e.index];
         for (size_t k = 0; k < alts.size(); ++k) {
             Stack ns = st;
-            if (!alts[k].empty()) ns.push_back(pack(e.index, static_cast<uint32_t>(k), 0));
+            if (!alts[k].empty()) ns.push_back(pack_pos(e.index, static_cast<uint32_t>(k), 0));
             work.push_back(std::move(ns));
         }
     }
@@ -70,65 +67,91 @@ MatchState Matcher::initial(const Grammar& g) {
     size_t budget = kBudget;
     for (size_t k = 0; k < g.rules[g.root].size(); ++k) {
         Stack st;
-        if (!g.rules[g.root][k].empty()) st.push_back(pack(g.root, static_cast<uint32_t>(k), 0));
+        if (!g.rules[g.root][k].empty()) st.push_back(pack_pos(g.root, static_cast<uint32_t>(k), 0));
         expand(g, std::move(st), s.stacks, budget);
     }
     normalize(s.stacks);
     return s;
 }
 
-bool Matcher::step(const Grammar& g, const MatchState& in, uint8_t b, MatchState& out) {
+Utf8Byte Matcher::decode(uint32_t partial, uint8_t need_in, uint8_t len_in, uint8_t b) {
+    Utf8Byte r;
     uint32_t cp;
     uint8_t need, len;
-    if (in.need == 0) {
+    if (need_in == 0) {
         if (b < 0x80) cp = b, need = 0, len = 1;
         else if ((b >> 5) == 6) cp = b & 0x1F, need = 1, len = 2;
         else if ((b >> 4) == 14) cp = b & 0x0F, need = 2, len = 3;
         else if ((b >> 3) == 30) cp = b & 0x07, need = 3, len = 4;
-        else return false;  // a continuation byte or an invalid one cannot start a character
+        else return r;  // a continuation byte or an invalid one cannot start a character
     } else {
-        if ((b & 0xC0) != 0x80) return false;
-        cp = (in.partial << 6) | (b & 0x3F);
-        need = static_cast<uint8_t>(in.need - 1);
-        len = in.len;
+        if ((b & 0xC0) != 0x80) return r;
+        cp = (partial << 6) | (b & 0x3F);
+        need = static_cast<uint8_t>(need_in - 1);
+        len = len_in;
     }
     // Only shortest-form UTF-8 of scalar values: no overlong forms, no surrogates.
     static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
     uint32_t lo = cp << (6 * need), hi = lo | ((1u << (6 * need)) - 1);
     lo = std::max(lo, kMin[len]);
     hi = std::min(hi, 0x10FFFFu);
-    if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return false;
-    if (need > 0) {
-        // Incomplete character: keep it if some stack could accept a code point with this prefix.
-        bool possible = false;
-        for (const Stack& s : in.stacks) {
-            if (!s.empty() && g.charsets[element(g, s.back()).index].intersects(lo, hi)) {
-                possible = true;
-                break;
-            }
-        }
-        if (!possible) return false;
-        out.stacks = in.stacks;
-        out.partial = cp;
-        out.need = need;
-        out.len = len;
-        return true;
+    if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return r;
+    r.valid = true;
+    r.cp = cp;
+    r.lo = lo;
+    r.hi = hi;
+    r.need = need;
+    r.len = len;
+    return r;
+}
+
+bool Matcher::possible(const Grammar& g, const std::vector<Stack>& stacks, uint32_t lo, uint32_t hi) {
+    for (const Stack& s : stacks) {
+        if (!s.empty() && s.back() != kOpaque && g.charsets[element(g, s.back()).index].intersects(lo, hi)) return true;
     }
-    out.stacks.clear();
-    out.partial = 0;
-    out.need = 0;
-    out.len = 0;
+    return false;
+}
+
+uint64_t Matcher::accepting(const Grammar& g, const std::vector<Stack>& stacks, uint32_t cp) {
+    uint64_t m = 0;
+    for (size_t i = 0; i < stacks.size() && i < 64; ++i) {
+        const Stack& s = stacks[i];
+        if (!s.empty() && s.back() != kOpaque && g.charsets[element(g, s.back()).index].contains(cp)) m |= uint64_t(1) << i;
+    }
+    return m;
+}
+
+bool Matcher::advance(const Grammar& g, const std::vector<Stack>& in, uint32_t cp, std::vector<Stack>& out) {
+    out.clear();
     size_t budget = kBudget;
-    for (const Stack& s : in.stacks) {
-        if (s.empty()) continue;
+    for (const Stack& s : in) {
+        if (s.empty() || s.back() == kOpaque) continue;
         const Pos p = s.back();
         if (!g.charsets[element(g, p).index].contains(cp)) continue;
         Stack ns(s.begin(), s.end() - 1);
-        if (idx_of(p) + 1 < g.rules[rule_of(p)][alt_of(p)].size()) ns.push_back(pack(rule_of(p), alt_of(p), idx_of(p) + 1));
-        expand(g, std::move(ns), out.stacks, budget);
+        if (pos_index(p) + 1 < g.rules[pos_rule(p)][pos_alt(p)].size()) ns.push_back(pack_pos(pos_rule(p), pos_alt(p), pos_index(p) + 1));
+        expand(g, std::move(ns), out, budget);
     }
-    normalize(out.stacks);
-    return !out.stacks.empty();
+    normalize(out);
+    return !out.empty();
+}
+
+bool Matcher::step(const Grammar& g, const MatchState& in, uint8_t b, MatchState& out) {
+    const Utf8Byte u = decode(in.partial, in.need, in.len, b);
+    if (!u.valid) return false;
+    if (u.need > 0) {
+        // Incomplete character: keep it if some stack could accept a code point with this prefix.
+        if (!possible(g, in.stacks, u.lo, u.hi)) return false;
+        out.stacks = in.stacks;
+        out.partial = u.cp;
+        out.need = u.need;
+        out.len = u.len;
+        return true;
+    }
+    out.partial = 0;
+    out.need = 0;
+    out.len = 0;
+    return advance(g, in.stacks, u.cp, out.stacks);
 }
 
 Matcher::Matcher(std::shared_ptr<const Grammar> grammar) : g_(std::move(grammar)), state_(initial(*g_)) {}

@@ -27,32 +27,94 @@ constexpr size_t kMaxMasks = 1024;     // vocabulary / 8 bytes each
 
 }  // namespace
 
-int32_t StateTable::intern(const MatchState& s) {
-    std::string key = state_key(s);
-    auto it = ids_.find(key);
-    if (it != ids_.end()) return it->second;
+int32_t StateTable::add(MatchState s, int32_t base) {
     const int32_t id = static_cast<int32_t>(states_.size());
-    states_.push_back(s);
+    bool end = s.need == 0 && std::any_of(s.stacks.begin(), s.stacks.end(), [](const Stack& st) { return st.empty(); });
+    bool opaque = std::any_of(s.stacks.begin(), s.stacks.end(), [](const Stack& st) { return !st.empty() && st.back() == kOpaque; });
+    states_.push_back(std::move(s));
+    base_.push_back(base < 0 ? id : base);
     std::array<int32_t, 256> row;
     row.fill(kUnknown);
     next_.push_back(row);
-    bool end = s.need == 0;
-    if (end) end = std::any_of(s.stacks.begin(), s.stacks.end(), [](const Stack& st) { return st.empty(); });
     can_end_.push_back(end ? 1 : 0);
+    opaque_.push_back(opaque ? 1 : 0);
+    return id;
+}
+
+int32_t StateTable::intern(const MatchState& s) {
+    if (s.need != 0) {
+        MatchState between = s;
+        between.partial = 0;
+        between.need = 0;
+        between.len = 0;
+        return intern_partial(intern(between), s.partial, s.need, s.len);
+    }
+    std::string key = state_key(s);
+    auto it = ids_.find(key);
+    if (it != ids_.end()) return it->second;
+    const int32_t id = add(s, -1);
     ids_.emplace(std::move(key), id);
     return id;
 }
 
+int32_t StateTable::intern_partial(int32_t base, uint32_t cp, uint8_t need, uint8_t len) {
+    const uint64_t key = (uint64_t(static_cast<uint32_t>(base)) << 32) | (uint64_t(cp) << 5) | (uint64_t(need) << 3) | len;
+    auto it = partial_ids_.find(key);
+    if (it != partial_ids_.end()) return it->second;
+    MatchState s;
+    s.partial = cp;
+    s.need = need;
+    s.len = len;
+    const int32_t id = add(std::move(s), base);
+    partial_ids_.emplace(key, id);
+    return id;
+}
+
+MatchState StateTable::full_state(int32_t state) const {
+    MatchState m = states_[static_cast<size_t>(base_[static_cast<size_t>(state)])];
+    const MatchState& at = states_[static_cast<size_t>(state)];
+    m.partial = at.partial;
+    m.need = at.need;
+    m.len = at.len;
+    return m;
+}
+
 int32_t StateTable::compute(int32_t state, uint8_t byte) {
-    if (!Matcher::step(g_, states_[static_cast<size_t>(state)], byte, scratch_)) return -1;
-    return intern(scratch_);
+    const int32_t base = base_[static_cast<size_t>(state)];
+    const MatchState& at = states_[static_cast<size_t>(state)];
+    const Utf8Byte u = Matcher::decode(at.partial, at.need, at.len, byte);
+    if (!u.valid) return -1;
+    const std::vector<Stack>& stacks = states_[static_cast<size_t>(base)].stacks;
+    if (u.need > 0) {
+        if (!Matcher::possible(g_, stacks, u.lo, u.hi)) return -1;
+        return intern_partial(base, u.cp, u.need, u.len);
+    }
+    uint64_t memo = 0;
+    if (stacks.size() <= 32) {
+        const uint64_t taking = Matcher::accepting(g_, stacks, u.cp);
+        if (taking == 0) return -1;
+        memo = (uint64_t(static_cast<uint32_t>(base)) << 32) | taking;
+        auto it = by_accepting_.find(memo);
+        if (it != by_accepting_.end()) return it->second;
+    }
+    scratch_.partial = 0;
+    scratch_.need = 0;
+    scratch_.len = 0;
+    // intern may grow states_: `stacks` is not used after it.
+    const int32_t id = Matcher::advance(g_, stacks, u.cp, scratch_.stacks) ? intern(scratch_) : -1;
+    if (memo != 0) by_accepting_.emplace(memo, id);
+    return id;
 }
 
 void StateTable::clear() {
     ids_.clear();
+    partial_ids_.clear();
+    by_accepting_.clear();
     states_.clear();
+    base_.clear();
     next_.clear();
     can_end_.clear();
+    opaque_.clear();
 }
 
 TokenTrie::TokenTrie(const tok::Tokenizer& tokenizer) {
@@ -155,6 +217,188 @@ void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint64_t>&
     }
 }
 
+void TokenTrie::classify(StateTable& table, int32_t state, std::vector<uint64_t>& accepted, std::vector<int32_t>& uncertain) const {
+    accepted.assign((texts_.size() + 63) / 64, 0);
+    uncertain.clear();
+    std::vector<int32_t> at(static_cast<size_t>(max_depth_) + 1);
+    at[0] = state;
+    const uint32_t n = static_cast<uint32_t>(byte_.size());
+    uint32_t covered = 0;  // nodes before this one already have their subtree counted uncertain
+    for (uint32_t i = 1; i < n;) {
+        const uint16_t d = depth_[i];
+        const int32_t s = table.next(at[d - 1u], byte_[i]);
+        if (s < 0) {
+            i = end_[i];
+            continue;
+        }
+        at[d] = s;
+        for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) {
+            const int32_t id = tokens_[k];
+            accepted[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
+        }
+        if (i >= covered && table.opaque(s)) {
+            // A stack has popped out of the known top: the tokens ending here are accepted (the
+            // entries below are a valid continuation), the longer ones depend on those entries.
+            uncertain.insert(uncertain.end(), tokens_.begin() + tok_begin_[i + 1], tokens_.begin() + tok_begin_[end_[i]]);
+            covered = end_[i];
+        }
+        ++i;
+    }
+    std::sort(uncertain.begin(), uncertain.end());
+    uncertain.erase(std::unique(uncertain.begin(), uncertain.end()), uncertain.end());
+    std::erase_if(uncertain, [&](int32_t id) { return (accepted[static_cast<size_t>(id) / 64] >> (id % 64)) & 1; });
+}
+
+std::shared_ptr<const MaskCache::Top> MaskCache::top(const Stack& stack) {
+    Stack top;
+    if (stack.size() > kTopDepth) {
+        top.push_back(kOpaque);
+        top.insert(top.end(), stack.end() - kTopDepth, stack.end());
+    } else {
+        top = stack;
+    }
+    const std::string key(reinterpret_cast<const char*>(top.data()), top.size() * sizeof(Pos));
+    std::lock_guard<std::mutex> lock(top_mu_);
+    auto it = tops_.find(key);
+    if (it != tops_.end()) return it->second;
+    if (top_table_.size() > kMaxStates) top_table_.clear();
+    if (tops_.size() >= kMaxTops) tops_.clear();
+    MatchState s;
+    s.stacks.push_back(std::move(top));
+    auto fresh = std::make_shared<Top>();
+    trie_->classify(top_table_, top_table_.intern(s), fresh->accepted, fresh->uncertain);
+    tops_.emplace(key, fresh);
+    return fresh;
+}
+
+namespace {
+
+bool wide(const CharSet& c) {
+    if (c.negated) return true;
+    uint64_t n = 0;
+    for (const auto& [lo, hi] : c.ranges) n += hi - lo + 1;
+    return n >= 26;
+}
+
+}  // namespace
+
+size_t MaskCache::precompute(size_t max_tops) {
+    const Grammar& g = *grammar_;
+    const size_t n_rules = g.rules.size();
+    // returns[r]: the entries that can lie right below a position of rule r in a stack; bottom[r]:
+    // nothing may (r was entered from the root by tail references only).
+    std::vector<std::vector<Pos>> returns(n_rules);
+    std::vector<std::vector<uint32_t>> tails(n_rules);  // r is referenced last in these rules
+    std::vector<uint8_t> bottom(n_rules, 0);
+    bottom[g.root] = 1;
+    for (uint32_t r = 0; r < n_rules; ++r) {
+        for (uint32_t a = 0; a < g.rules[r].size(); ++a) {
+            const Alternative& alt = g.rules[r][a];
+            for (uint32_t i = 0; i < alt.size(); ++i) {
+                if (alt[i].kind != Element::Rule) continue;
+                if (i + 1 < alt.size()) returns[alt[i].index].push_back(pack_pos(r, a, i + 1));
+                else tails[alt[i].index].push_back(r);
+            }
+        }
+    }
+    constexpr size_t kMaxReturns = 1 << 20;  // bounded work on huge grammars: give up, stay lazy
+    size_t total = 0;
+    for (bool changed = true; changed;) {
+        changed = false;
+        total = 0;
+        for (uint32_t r = 0; r < n_rules; ++r) {
+            for (uint32_t p : tails[r]) {
+                if (bottom[p] && !bottom[r]) bottom[r] = 1, changed = true;
+                const size_t before = returns[r].size();
+                returns[r].insert(returns[r].end(), returns[p].begin(), returns[p].end());
+                std::sort(returns[r].begin(), returns[r].end());
+                returns[r].erase(std::unique(returns[r].begin(), returns[r].end()), returns[r].end());
+                changed |= returns[r].size() != before;
+            }
+            total += returns[r].size();
+            if (total > kMaxReturns) return 0;
+        }
+    }
+    size_t done = 0;
+    std::vector<Stack> keys;
+    // Generated rules are numbered inside out (a repetition's outermost copy comes last), so the
+    // rules are taken from the last: the copies a generation meets first are classified first.
+    for (uint32_t r = static_cast<uint32_t>(n_rules); r-- > 0 && keys.size() < max_tops;) {
+        for (uint32_t a = 0; a < g.rules[r].size(); ++a) {
+            const Alternative& alt = g.rules[r][a];
+            for (uint32_t i = 0; i < alt.size(); ++i) {
+                if (alt[i].kind != Element::Chars || !wide(g.charsets[alt[i].index])) continue;
+                const Pos p = pack_pos(r, a, i);
+                // Stacks bottom first: [kOpaque,] e3, e2, p (kTopDepth entries kept).
+                if (bottom[r]) keys.push_back({p});
+                for (auto it2 = returns[r].rbegin(); it2 != returns[r].rend(); ++it2) {
+                    const Pos e2 = *it2;
+                    const uint32_t r2 = pos_rule(e2);
+                    if (bottom[r2]) keys.push_back({e2, p});
+                    for (Pos e3 : returns[r2]) {
+                        const uint32_t r3 = pos_rule(e3);
+                        if (bottom[r3]) keys.push_back({e3, e2, p});
+                        if (!returns[r3].empty()) keys.push_back({kOpaque, e3, e2, p});
+                    }
+                }
+            }
+        }
+    }
+    for (const Stack& k : keys) {
+        if (done == max_tops) break;
+        top(k);
+        ++done;
+    }
+    return done;
+}
+
+MaskCache::Mask MaskCache::mask(StateTable& table, int32_t state) {
+    const MatchState s = table.full_state(state);
+    const std::string key = state_key(s);
+    if (Mask m = find(key)) return m;
+    auto fresh = std::make_shared<std::vector<uint64_t>>();
+    // A state whose stacks all stand on narrow character classes is walked in full: the walk
+    // prunes at the first bytes, which is cheaper than merging tops. So is one inside a
+    // character (rare).
+    const Grammar& g = *grammar_;
+    const bool any_wide = std::any_of(s.stacks.begin(), s.stacks.end(), [&](const Stack& st) {
+        if (st.empty()) return false;
+        const Pos p = st.back();
+        return wide(g.charsets[g.rules[pos_rule(p)][pos_alt(p)][pos_index(p)].index]);
+    });
+    if (s.need != 0 || !any_wide) {
+        trie_->allowed(table, state, *fresh);
+    } else {
+        std::vector<uint64_t>& bits = *fresh;
+        bits.assign((trie_->n_tokens() + 63) / 64, 0);
+        std::vector<std::shared_ptr<const Top>> tops;
+        for (const Stack& st : s.stacks) {
+            if (st.empty()) continue;  // the grammar may end: no token continues this stack
+            auto t = top(st);
+            if (std::find(tops.begin(), tops.end(), t) != tops.end()) continue;
+            tops.push_back(std::move(t));
+            const std::vector<uint64_t>& a = tops.back()->accepted;
+            for (size_t w = 0; w < bits.size(); ++w) bits[w] |= a[w];
+        }
+        // Table ids are stable while this runs (tables only grow between constraint steps).
+        for (const auto& t : tops) {
+            for (int32_t id : t->uncertain) {
+                uint64_t& word = bits[static_cast<size_t>(id) / 64];
+                const uint64_t bit = uint64_t(1) << (id % 64);
+                if (word & bit) continue;
+                int32_t cur = state;
+                for (char c : trie_->text(id)) {
+                    cur = table.next(cur, static_cast<uint8_t>(c));
+                    if (cur < 0) break;
+                }
+                if (cur >= 0) word |= bit;
+            }
+        }
+    }
+    insert(key, fresh);
+    return fresh;
+}
+
 MaskCache::Mask MaskCache::find(const std::string& key) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = masks_.find(key);
@@ -184,7 +428,7 @@ GrammarConstraint::GrammarConstraint(std::shared_ptr<MaskCache> cache, std::vect
 void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
     if (table_.size() > kMaxStates || masks_.size() > kMaxMasks) {
         // Bounded memory: start the caches over from the current state.
-        const MatchState current = table_.state(state_);
+        const MatchState current = table_.full_state(state_);
         table_.clear();
         masks_.clear();
         state_ = table_.intern(current);
@@ -193,15 +437,7 @@ void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
     if (it == masks_.end()) {
         // This constraint's first visit of the state: another answer under the same grammar may
         // have computed it already.
-        const std::string key = state_key(table_.state(state_));
-        MaskCache::Mask m = shared_->find(key);
-        if (!m) {
-            auto fresh = std::make_shared<std::vector<uint64_t>>();
-            trie_->allowed(table_, state_, *fresh);
-            m = std::move(fresh);
-            shared_->insert(key, m);
-        }
-        it = masks_.emplace(state_, std::move(m)).first;
+        it = masks_.emplace(state_, shared_->mask(table_, state_)).first;
     }
     const std::vector<uint64_t>& bits = *it->second;
     const bool can_end = !dead_ && table_.can_end(state_);
@@ -240,7 +476,7 @@ std::string GrammarConstraint::forced_text(size_t max_bytes) {
         if (only < 0) break;
         out += static_cast<char>(only);
         s = next;
-        if (table_.state(s).need == 0) complete = out.size();
+        if (table_.need(s) == 0) complete = out.size();
     }
     out.resize(complete);
     return out;

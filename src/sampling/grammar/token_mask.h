@@ -18,7 +18,10 @@ namespace tf::grammar {
 
 // Matcher states interned as small ids, with their byte transitions memoized: walking the trie
 // from a state the grammar has seen before (inside a string, after every character) is a table
-// lookup per node instead of a stack computation.
+// lookup per node instead of a stack computation. Two things keep new states cheap: a state in
+// the middle of a character is its stacks' state plus the bits read so far (no copy of the
+// stacks), and a character's successor is computed once per set of stacks that accept it (every
+// letter of a JSON string leads to the same state).
 class StateTable {
   public:
     explicit StateTable(const Grammar& g) : g_(g) {}
@@ -33,18 +36,29 @@ class StateTable {
         return computed;
     }
     bool can_end(int32_t state) const { return can_end_[static_cast<size_t>(state)] != 0; }
-    const MatchState& state(int32_t id) const { return states_[static_cast<size_t>(id)]; }
+    // Some stack of the state has popped down to kOpaque (see matcher.h).
+    bool opaque(int32_t state) const { return opaque_[static_cast<size_t>(state)] != 0; }
+    // Continuation bytes the state still expects (0: between characters).
+    uint8_t need(int32_t state) const { return states_[static_cast<size_t>(state)].need; }
+    // The stacks of a state between characters; of a state inside one, those of where it began.
+    const std::vector<Stack>& stacks(int32_t state) const { return states_[static_cast<size_t>(base_[static_cast<size_t>(state)])].stacks; }
+    MatchState full_state(int32_t state) const;
     size_t size() const { return states_.size(); }
     void clear();
 
   private:
     static constexpr int32_t kUnknown = -2;
     int32_t compute(int32_t state, uint8_t byte);
+    int32_t intern_partial(int32_t base, uint32_t cp, uint8_t need, uint8_t len);
+    int32_t add(MatchState s, int32_t base);
     const Grammar& g_;
-    std::unordered_map<std::string, int32_t> ids_;
-    std::vector<MatchState> states_;
+    std::unordered_map<std::string, int32_t> ids_;           // states between characters, by state_key
+    std::unordered_map<uint64_t, int32_t> partial_ids_;      // inside a character: base, bits, need, length
+    std::unordered_map<uint64_t, int32_t> by_accepting_;     // base and the stacks taking a character → successor
+    std::vector<MatchState> states_;                         // inside a character: no stacks (see base_)
+    std::vector<int32_t> base_;
     std::vector<std::array<int32_t, 256>> next_;
-    std::vector<uint8_t> can_end_;
+    std::vector<uint8_t> can_end_, opaque_;
     MatchState scratch_;
 };
 
@@ -56,6 +70,10 @@ class TokenTrie {
     void allowed(const Grammar& g, const MatchState& state, std::vector<uint8_t>& allowed) const;
     // The same as a bitset (bit id % 64 of word id / 64).
     void allowed(StateTable& table, int32_t state, std::vector<uint64_t>& bits) const;
+    // For a state whose stacks stand on kOpaque: `accepted` gets the tokens it accepts, and
+    // `uncertain` (sorted, none of them accepted) the tokens that go on after a stack has popped
+    // down to kOpaque — whether the grammar takes those depends on the entries left out.
+    void classify(StateTable& table, int32_t state, std::vector<uint64_t>& accepted, std::vector<int32_t>& uncertain) const;
     const std::string& text(int32_t id) const { return texts_[static_cast<size_t>(id)]; }
     size_t n_tokens() const { return texts_.size(); }
 
@@ -75,25 +93,52 @@ class TokenTrie {
 // The masks of one grammar, shared by every constraint that runs it (thread-safe): the states a
 // JSON schema's grammar goes through repeat from one document (or request) to the next, so a
 // server or a document pipeline walks the vocabulary for each state once, not once per answer.
-// Bounded: past kMaxEntries masks the cache starts over.
+//
+// A state seen for the first time is not walked over the whole vocabulary either: whether a
+// token is allowed mostly depends on the top few entries of each stack (inside a JSON string,
+// on the string's own rules, whichever property the string belongs to). So each stack's top
+// kTopDepth entries, the rest replaced by kOpaque, are classified once per grammar (tokens
+// accepted there / rejected there / uncertain: they pop below the top), and a new state costs
+// the union of its stacks' accepted sets plus an exact check of their few uncertain tokens.
+// Bounded: past kMaxEntries masks (or tops) a cache starts over.
 class MaskCache {
   public:
     MaskCache(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
-        : grammar_(std::move(grammar)), trie_(std::move(trie)) {}
+        : grammar_(std::move(grammar)), trie_(std::move(trie)), top_table_(*grammar_) {}
     using Mask = std::shared_ptr<const std::vector<uint64_t>>;
     Mask find(const std::string& state_key) const;
     void insert(const std::string& state_key, Mask mask);
+    // The mask of `state`, a state of `table` (a constraint's own table over this grammar):
+    // found, or computed and inserted. Equal bit for bit to TokenTrie::allowed's.
+    Mask mask(StateTable& table, int32_t state);
+    // Classifies ahead of time the tops that are expensive to classify on first use: those whose
+    // character class is wide (most of the vocabulary gets past it, as inside a JSON string),
+    // in every stack context the grammar allows, at most max_tops of them. What a grammar's
+    // compilation does for a server or a pipeline, which answer many requests under it;
+    // returns how many tops it classified.
+    size_t precompute(size_t max_tops = 64);
     size_t size() const;
     const std::shared_ptr<const Grammar>& grammar() const { return grammar_; }
     const std::shared_ptr<const TokenTrie>& trie() const { return trie_; }
 
     static constexpr size_t kMaxEntries = 4096;  // 16 KiB each on a 128k vocabulary
+    static constexpr size_t kMaxTops = 1024;     // 16 KiB and their uncertain tokens each
+    static constexpr size_t kTopDepth = 3;       // a JSON string's own rules: quote, repetition, character
 
   private:
+    struct Top {
+        std::vector<uint64_t> accepted;
+        std::vector<int32_t> uncertain;
+    };
+    std::shared_ptr<const Top> top(const Stack& stack);
+
     std::shared_ptr<const Grammar> grammar_;
     std::shared_ptr<const TokenTrie> trie_;
     mutable std::mutex mu_;
     std::unordered_map<std::string, Mask> masks_;
+    std::mutex top_mu_;  // guards the two below
+    StateTable top_table_;
+    std::unordered_map<std::string, std::shared_ptr<const Top>> tops_;
 };
 
 // The key a matcher state is known by (its stacks and any half-read character).
