@@ -1,5 +1,9 @@
 #include "engine/tool_calls.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
 #include "sampling/jsonschema/to_grammar.h"
 
 namespace tf::engine {
@@ -7,6 +11,7 @@ namespace tf::engine {
 using ojson = nlohmann::ordered_json;
 
 ToolSyntax detect_tool_syntax(const std::string& src) {
+    if (src.find("<|tool_call>call:") != std::string::npos) return ToolSyntax::Gemma;
     if (src.find("[TOOL_CALLS]") != std::string::npos) return ToolSyntax::Mistral;
     if (src.find("<tool_call>") != std::string::npos) return ToolSyntax::Hermes;
     if (src.find("<|tool|>") != std::string::npos) return ToolSyntax::Phi4;
@@ -20,9 +25,70 @@ const char* tool_syntax_name(ToolSyntax s) {
         case ToolSyntax::Llama3: return "llama3";
         case ToolSyntax::Mistral: return "mistral";
         case ToolSyntax::Phi4: return "phi4";
+        case ToolSyntax::Gemma: return "gemma";
     }
     return "hermes";
 }
+
+namespace {
+
+// Renames every rule of a generated grammar (names start with a letter; literals and character
+// classes are left alone), so that several grammars can share one file.
+std::string prefix_rules(const std::string& gbnf, const std::string& prefix) {
+    std::string out;
+    out.reserve(gbnf.size() * 2);
+    for (size_t i = 0; i < gbnf.size();) {
+        const char c = gbnf[i];
+        if (c == '"' || c == '[') {
+            const char close = c == '"' ? '"' : ']';
+            size_t j = i + 1;
+            while (j < gbnf.size() && gbnf[j] != close) j += gbnf[j] == '\\' ? 2 : 1;
+            j = std::min(j + 1, gbnf.size());
+            out.append(gbnf, i, j - i);
+            i = j;
+        } else if (std::isalpha(static_cast<unsigned char>(c))) {
+            size_t j = i;
+            while (j < gbnf.size() && (std::isalnum(static_cast<unsigned char>(gbnf[j])) || gbnf[j] == '-' || gbnf[j] == '_')) ++j;
+            out += prefix;
+            out.append(gbnf, i, j - i);
+            i = j;
+        } else {
+            out += c;
+            ++i;
+        }
+    }
+    return out;
+}
+
+Result<std::string> gemma_call_grammar(const ojson& tools, bool parallel, const std::string& only) {
+    std::string gbnf, calls;
+    size_t k = 0;
+    for (const auto& t : tools) {
+        const std::string name = t["function"]["name"];
+        if (!only.empty() && name != only) continue;
+        ojson params = t["function"].value("parameters", ojson{{"type", "object"}});
+        if (params.is_object() && params.empty()) params = {{"type", "object"}};
+        jsonschema::GrammarOptions o;
+        o.notation = jsonschema::Notation::Gemma;
+        o.ignore_unsupported = true;
+        auto g = jsonschema::schema_to_gbnf(params, o);
+        if (!g) return Error{"tool '" + name + "': " + g.error().message};
+        const std::string p = "t" + std::to_string(k++) + "-";
+        gbnf += prefix_rules(*g, p);
+        std::string literal;
+        for (unsigned char c : name) {
+            if (c == '"' || c == '\\') literal += '\\';
+            literal += static_cast<char>(c);
+        }
+        calls += (calls.empty() ? "" : " | ") + ("\"" + literal + "\" " + p + "root");
+    }
+    if (k == 0) return Error{"tool_choice names '" + only + "', which is not among the tools"};
+    gbnf += "tc ::= \"<|tool_call>call:\" (" + calls + ") \"<tool_call|>\"\n";
+    gbnf += parallel ? "root ::= tc+\n" : "root ::= tc\n";
+    return gbnf;
+}
+
+}  // namespace
 
 Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, bool parallel, const std::string& only) {
     if (!tools.is_array() || tools.empty()) return Error{"'tools' must be a non-empty array"};
@@ -43,6 +109,7 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
                           {"additionalProperties", false}});
     }
     if (any_of.empty()) return Error{"tool_choice names '" + only + "', which is not among the tools"};
+    if (syntax == ToolSyntax::Gemma) return gemma_call_grammar(tools, parallel, only);
     ojson call = any_of.size() == 1 ? any_of[0] : ojson{{"anyOf", any_of}};
     jsonschema::GrammarOptions o;
     o.flexible_whitespace = false;
@@ -68,6 +135,7 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
         case ToolSyntax::Phi4:
             gbnf += parallel ? "root ::= \"functools[\" call (\", \" call)* \"]\"\n" : "root ::= \"functools[\" call \"]\"\n";
             break;
+        case ToolSyntax::Gemma: break;  // above
     }
     return gbnf;
 }
@@ -100,6 +168,7 @@ std::vector<std::string> tool_call_triggers(ToolSyntax syntax) {
         case ToolSyntax::Llama3: return {"{\"name\":"};
         case ToolSyntax::Mistral: return {"[TOOL_CALLS]"};
         case ToolSyntax::Phi4: return {"functools["};
+        case ToolSyntax::Gemma: return {"<|tool_call>"};
     }
     return {};
 }
@@ -120,9 +189,119 @@ void attach_tools(ToolSyntax syntax, chat::ChatRequest& request) {
     if (!system->contains("tools")) (*system)["tools"] = request.tools->dump();
 }
 
+namespace {
+
+constexpr std::string_view kMark = "<|\"|>";
+
+struct GemmaReader {
+    std::string_view t;
+    size_t pos = 0;
+    Error fail(const std::string& what) const { return Error{"gemma arguments: " + what + " at byte " + std::to_string(pos)}; }
+    Result<ojson> value(int depth) {
+        if (depth > 64) return fail("nested deeper than 64 levels");
+        if (t.substr(pos, kMark.size()) == kMark) {
+            const size_t end = t.find(kMark, pos + kMark.size());
+            if (end == std::string_view::npos) return fail("unterminated string");
+            ojson s = std::string(t.substr(pos + kMark.size(), end - pos - kMark.size()));
+            pos = end + kMark.size();
+            return s;
+        }
+        if (pos < t.size() && (t[pos] == '{' || t[pos] == '[')) {
+            const bool object = t[pos] == '{';
+            const char close = object ? '}' : ']';
+            ojson out = object ? ojson::object() : ojson::array();
+            ++pos;
+            if (pos < t.size() && t[pos] == close) {
+                ++pos;
+                return out;
+            }
+            while (true) {
+                std::string key;
+                if (object) {
+                    if (t.substr(pos, kMark.size()) == kMark) {
+                        auto k = value(depth + 1);
+                        if (!k) return k.error();
+                        key = k->get<std::string>();
+                    } else {
+                        const size_t colon = t.find(':', pos);
+                        if (colon == std::string_view::npos || colon == pos) return fail("expected a key");
+                        key = std::string(t.substr(pos, colon - pos));
+                        pos = colon;
+                    }
+                    if (pos >= t.size() || t[pos] != ':') return fail("expected ':'");
+                    ++pos;
+                }
+                auto v = value(depth + 1);
+                if (!v) return v.error();
+                if (object) out[key] = std::move(*v);
+                else out.push_back(std::move(*v));
+                if (pos < t.size() && t[pos] == ',') {
+                    ++pos;
+                    continue;
+                }
+                if (pos < t.size() && t[pos] == close) {
+                    ++pos;
+                    return out;
+                }
+                return fail(std::string("expected ',' or '") + close + "'");
+            }
+        }
+        for (const auto& [word, v] : {std::pair<std::string_view, ojson>{"true", true}, {"false", false}, {"null", nullptr}, {"None", nullptr}}) {
+            if (t.substr(pos, word.size()) == word) {
+                pos += word.size();
+                return v;
+            }
+        }
+        size_t end = pos;
+        while (end < t.size() && std::strchr("+-0123456789.eE", t[end]) != nullptr && t[end] != '\0') ++end;
+        if (end == pos) return fail("expected a value");
+        auto n = ojson::parse(t.substr(pos, end - pos), nullptr, false);
+        if (n.is_discarded() || !n.is_number()) return fail("malformed number");
+        pos = end;
+        return n;
+    }
+};
+
+}  // namespace
+
+Result<ojson> parse_gemma_value(std::string_view text) {
+    GemmaReader r{text};
+    auto v = r.value(0);
+    if (!v) return v.error();
+    if (r.pos != text.size()) return r.fail("unexpected text after the value");
+    return v;
+}
+
 ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text) {
     ParsedAnswer a;
-    if (syntax == ToolSyntax::Hermes) {
+    if (syntax == ToolSyntax::Gemma) {
+        constexpr std::string_view open_mark = "<|tool_call>call:", close_mark = "<tool_call|>";
+        size_t pos = 0;
+        while (true) {
+            const size_t open = text.find(open_mark, pos);
+            const size_t close = open == std::string::npos ? open : text.find(close_mark, open);
+            if (close == std::string::npos) {
+                a.content += text.substr(pos);
+                break;
+            }
+            const std::string body = text.substr(open + open_mark.size(), close - open - open_mark.size());
+            const size_t brace = body.find('{');
+            ToolCall c;
+            bool ok = brace != std::string::npos && brace > 0;
+            if (ok) {
+                auto args = parse_gemma_value(std::string_view(body).substr(brace));
+                ok = args.ok() && args->is_object();
+                if (ok) c = {body.substr(0, brace), std::move(*args)};
+            }
+            if (ok) {
+                a.content += text.substr(pos, open - pos);
+                a.calls.push_back(std::move(c));
+            } else {
+                a.content += text.substr(pos, close + close_mark.size() - pos);
+            }
+            pos = close + close_mark.size();
+        }
+    } else if (syntax == ToolSyntax::Hermes) {
         size_t pos = 0;
         while (true) {
             const size_t open = text.find("<tool_call>", pos);

@@ -6,6 +6,8 @@
 //   mistral (Mistral, Nemo): [TOOL_CALLS][{"name": …, "arguments": {…}}, …]
 //   phi4    (Phi-4-mini): functools[{"name": …, "arguments": {…}}, …] — its template lists the
 //           tools inside the system message (<|tool|>…<|/tool|>), not from a `tools` variable
+//   gemma   (Gemma 4): <|tool_call>call:NAME{key:VALUE,…}<tool_call|>, one block per call, the
+//           arguments in Gemma's notation (bare keys, strings raw between <|"|> marks)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,7 +19,7 @@
 
 namespace tf::engine {
 
-enum class ToolSyntax { Hermes, Llama3, Mistral, Phi4 };
+enum class ToolSyntax { Hermes, Llama3, Mistral, Phi4, Gemma };
 
 // From the model's chat template (Hermes when nothing identifies the family).
 ToolSyntax detect_tool_syntax(const std::string& chat_template_source);
@@ -47,5 +49,9 @@ struct ParsedAnswer {
     std::vector<ToolCall> calls;
 };
 ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text);
+
+// A value in Gemma's argument notation ({city:<|"|>Oslo<|"|>,days:3}) as JSON; an error names
+// the byte offset where the text stops making sense.
+Result<nlohmann::ordered_json> parse_gemma_value(std::string_view text);
 
 }  // namespace tf::engine

@@ -130,3 +130,72 @@ TEST(ToolCalls, parsing_recovers_calls_and_text) {
 }
 
 }  // namespace
+
+namespace {
+
+// Gemma 4: detected from its published template; the grammar accepts the call exactly as the
+// template renders it (../shared's expected rendering), parsing gives the call back, and the
+// notation's strings are raw (quotes, newlines, '<') but never hold the <|"|> mark.
+TEST(ToolCalls, gemma_calls_in_its_own_notation) {
+    const auto base = tf::test::shared_dir() / "peer-tests/chat-templates";
+    if (!std::filesystem::exists(base / "cases.json")) GTEST_SKIP() << "no templates";
+    auto read = [](const std::filesystem::path& p) {
+        std::ifstream in(p);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    };
+    EXPECT_EQ(tf::engine::detect_tool_syntax(read(base / "templates/google-gemma-4-31B-it.jinja")), ToolSyntax::Gemma);
+    EXPECT_NE(tf::engine::detect_tool_syntax(read(base / "templates/gemma-3-it.jinja")), ToolSyntax::Gemma);
+    const json cases = json::parse(read(base / "cases.json"));
+    const json* tools_case = nullptr;
+    for (const auto& c : cases) {
+        if (c["template"] == "templates/google-gemma-4-31B-it.jinja" && c["conversation"] == "tools") tools_case = &c;
+    }
+    ASSERT_NE(tools_case, nullptr);
+    const std::string expected = (*tools_case)["expected"];
+    const size_t open = expected.find("<|tool_call>"), close = expected.find("<tool_call|>");
+    ASSERT_NE(open, std::string::npos);
+    ASSERT_NE(close, std::string::npos);
+    const std::string rendered = expected.substr(open, close + 12 - open);
+    auto g = tf::engine::tool_call_grammar(ToolSyntax::Gemma, (*tools_case)["tools"], true);
+    ASSERT_TRUE(g.ok()) << g.error().message;
+    EXPECT_TRUE(accepts(*g, rendered)) << rendered << "\n" << *g;
+    const auto parsed = tf::engine::parse_tool_calls(ToolSyntax::Gemma, "Let me check. " + rendered);
+    ASSERT_EQ(parsed.calls.size(), 1u);
+    EXPECT_EQ(parsed.calls[0].name, "get_weather");
+    EXPECT_EQ(parsed.calls[0].arguments, (*tools_case)["messages"][2]["tool_calls"][0]["function"]["arguments"]);
+    EXPECT_EQ(parsed.content, "Let me check.");
+
+    auto both = tf::engine::tool_call_grammar(ToolSyntax::Gemma, kTools, true);
+    ASSERT_TRUE(both.ok()) << both.error().message;
+    const std::string q = "<|\"|>";
+    EXPECT_TRUE(accepts(*both, "<|tool_call>call:add{a:1,b:-2}<tool_call|><|tool_call>call:get_weather{city:" + q + "São \"Paulo\"\n<b>|<|" + q +
+                                   ",unit:" + q + "c" + q + "}<tool_call|>"));
+    EXPECT_FALSE(accepts(*both, "<|tool_call>call:get_weather{city:" + q + "a" + q + "b" + q + "}<tool_call|>"));  // the mark inside
+    EXPECT_FALSE(accepts(*both, "<|tool_call>call:add{a:1}<tool_call|>"));                                   // b missing
+    EXPECT_FALSE(accepts(*both, "<|tool_call>call:add{\"a\":1,\"b\":2}<tool_call|>"));                         // JSON keys
+    EXPECT_FALSE(accepts(*both, "<|tool_call>call:get_weather{city:" + q + "x" + q + ",unit:" + q + "k" + q + "}<tool_call|>"));  // enum
+    EXPECT_FALSE(accepts(*both, "<|tool_call>call:delete_all{}<tool_call|>"));
+    auto only = tf::engine::tool_call_grammar(ToolSyntax::Gemma, kTools, false, "add");
+    ASSERT_TRUE(only.ok());
+    EXPECT_TRUE(accepts(*only, "<|tool_call>call:add{a:3,b:4}<tool_call|>"));
+    EXPECT_FALSE(accepts(*only, "<|tool_call>call:add{a:3,b:4}<tool_call|><|tool_call>call:add{a:3,b:4}<tool_call|>"));
+    EXPECT_EQ(tf::engine::tool_call_triggers(ToolSyntax::Gemma), std::vector<std::string>{"<|tool_call>"});
+
+    const auto two = tf::engine::parse_tool_calls(
+        ToolSyntax::Gemma, "<|tool_call>call:add{a:1,b:2.5e1}<tool_call|><|tool_call>call:plan{steps:[" + q + "a" + q + ",{n:null,ok:true}],x:{}}<tool_call|>");
+    ASSERT_EQ(two.calls.size(), 2u);
+    EXPECT_EQ(two.calls[0].arguments, json::parse(R"({"a":1,"b":25.0})"));
+    EXPECT_EQ(two.calls[1].arguments, json::parse(R"({"steps":["a",{"n":null,"ok":true}],"x":{}})"));
+    EXPECT_TRUE(two.content.empty());
+    // Malformed calls stay text; the notation's errors say where.
+    EXPECT_EQ(tf::engine::parse_tool_calls(ToolSyntax::Gemma, "<|tool_call>call:add{a:<tool_call|>").calls.size(), 0u);
+    auto bad = tf::engine::parse_gemma_value("{city:" + q + "Oslo}");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("unterminated string at byte 6"), std::string::npos) << bad.error().message;
+    EXPECT_FALSE(tf::engine::parse_gemma_value("{a:1 b:2}").ok());
+    EXPECT_FALSE(tf::engine::parse_gemma_value(std::string(100, '[')).ok());
+}
+
+}  // namespace

@@ -76,6 +76,10 @@ class Converter {
     }
 
   private:
+    bool gemma() const { return o_.notation == Notation::Gemma; }
+    std::string quote() const { return gemma() ? "\"<|\\\"|>\"" : "\"\\\"\""; }
+    std::string key_literal(const std::string& key) const { return gbnf_literal(gemma() ? key : json(key).dump()); }
+
     Error error(const std::string& where, const std::string& what) const { return Error{"json schema: " + what + " (at " + where + ")"}; }
 
     std::string define(const std::string& base, const std::string& body) {
@@ -87,6 +91,19 @@ class Converter {
 
     std::string prim(const std::string& name) {
         if ((name == "value" || name == "object" || name == "array") && rules_.count(name)) return name;
+        if (gemma() && name == "char") return define("char", "[^<]");
+        if (gemma() && name == "string") {
+            // Raw text without the closing mark <|"|> in it: a scanner's states for how much of
+            // the mark the text ends with (the mark overlaps no shifted copy of itself).
+            rules_["gstr0"] = "([^<] gstr0 | \"<\" gstr1)?";
+            rules_["gstr1"] = "([^<|] gstr0 | \"<\" gstr1 | \"|\" gstr2)?";
+            rules_["gstr2"] = "([^<\"] gstr0 | \"<\" gstr1 | \"\\\"\" gstr3)?";
+            rules_["gstr3"] = "([^<|] gstr0 | \"<\" gstr1 | \"|\" gstr4)?";
+            rules_["gstr4"] = "([^<>] gstr0 | \"<\" gstr1)?";
+            return define("string", quote() + " gstr0 " + quote());
+        }
+        if (gemma() && name == "key") return define("key", "[a-zA-Z_] [a-zA-Z0-9_.-]*");
+        if (name == "key") return prim("string");
         if (name == "char") return define("char", "[^\"\\\\\\x7F\\x00-\\x1F] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})");
         if (name == "string") return define("string", "\"\\\"\" " + prim("char") + "* \"\\\"\"");
         // At most 16 digits, as llama.cpp: what JSON parsers read back exactly as doubles; exponents
@@ -105,7 +122,7 @@ class Converter {
         }
         if (name == "object") {
             rules_.emplace("object", "");
-            const std::string kv = prim("string") + S_ + " \":\"" + S_ + " " + prim("value");
+            const std::string kv = prim("key") + S_ + " \":\"" + S_ + " " + prim("value");
             rules_["object"] = "\"{\"" + S_ + " (" + kv + S_ + " (\",\"" + S_ + " " + kv + S_ + ")*)? \"}\"";
             return "object";
         }
@@ -186,7 +203,8 @@ class Converter {
 
     // A JSON value as grammar; an integral number also in its "2.0" spellings, which JSON Schema
     // counts as the same value.
-    static std::string value_literal(const json& v) {
+    std::string value_literal(const json& v) const {
+        if (gemma() && v.is_string()) return gbnf_literal("<|\"|>" + v.get<std::string>() + "<|\"|>");
         if (v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>() &&
                                       std::fabs(v.get<double>()) < 1e15)) {
             const std::string digits = v.is_number_integer() ? v.dump() : std::to_string(static_cast<int64_t>(v.get<double>()));
@@ -309,7 +327,7 @@ class Converter {
     }
 
     Result<std::string> string_rule(const json& s, const std::string& name) {
-        const std::string q = "\"\\\"\"";
+        const std::string q = quote();
         if (s.contains("pattern")) {
             auto r = regex_to_gbnf(s["pattern"].get<std::string>(), prim("char"));
             if (!r) return error(name, r.error().message);
@@ -426,9 +444,10 @@ class Converter {
         return define(name, body);
     }
 
-    // A string that is none of `keys` (for additional properties beside the declared ones).
+    // A string that is none of `keys` (for additional properties beside the declared ones). In
+    // Gemma's notation any bare key (a declared one may then come twice).
     std::string other_key(const std::vector<std::string>& keys, const std::string& name) {
-        if (keys.empty()) return prim("string");
+        if (keys.empty() || gemma()) return prim("key");
         // A trie of the keys' bytes; from each node: end here if that is not a key, or any char
         // that leaves the trie followed by anything, or a char that follows it further.
         struct Node {
@@ -481,7 +500,7 @@ class Converter {
                 const std::string pname = name + "-" + sanitize(it.key());
                 auto v = visit(*it, pname, depth + 1);
                 if (!v) return v.error();
-                const std::string kv = define(pname + "-kv", gbnf_literal(json(it.key()).dump()) + S_ + " \":\"" + S_ + " " + *v);
+                const std::string kv = define(pname + "-kv", key_literal(it.key()) + S_ + " \":\"" + S_ + " " + *v);
                 props.push_back({it.key(), kv});
                 keys.push_back(it.key());
             }
@@ -489,7 +508,7 @@ class Converter {
         for (const auto& r : required) {
             if (std::find(keys.begin(), keys.end(), r) == keys.end()) {
                 // Required but not described: any value under that name.
-                const std::string kv = define(name + "-" + sanitize(r) + "-kv", gbnf_literal(json(r).dump()) + S_ + " \":\"" + S_ + " " + prim("value"));
+                const std::string kv = define(name + "-" + sanitize(r) + "-kv", key_literal(r) + S_ + " \":\"" + S_ + " " + prim("value"));
                 props.push_back({r, kv});
                 keys.push_back(r);
             }

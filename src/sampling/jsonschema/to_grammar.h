@@ -15,7 +15,14 @@
 
 namespace tf::jsonschema {
 
+// The notation values are written in. Gemma: the argument notation of Gemma 4's tool calls —
+// JSON's numbers, booleans, null, arrays and objects, but object keys bare (`city:`) and strings
+// raw between <|"|> marks (no escapes; a string cannot contain the mark itself). In strings
+// with a pattern, a format or a length, '<' is not offered (the character rule is one class).
+enum class Notation { Json, Gemma };
+
 struct GrammarOptions {
+    Notation notation = Notation::Json;
     // Compact: no whitespace between tokens (the default: fewer tokens, one canonical form).
     // Flexible: optional whitespace where JSON allows it (llama.cpp's "space" rule).
     bool flexible_whitespace = false;
