@@ -161,6 +161,30 @@ void BM_PanelMatmul(benchmark::State& state, TensorType t) {
                                                    benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+// Activation quantization of a 512-token prompt through a 2048-column matrix: the scalar
+// quantizer against what quantize_activations runs on this CPU (AVX-512 when present).
+void BM_QuantizeActivations(benchmark::State& state, TensorType weight, bool scalar) {
+    const int64_t cols = 2048, tokens = 512;
+    std::vector<float> x(static_cast<size_t>(cols * tokens));
+    std::mt19937 rng(3);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (auto& v : x) v = dist(rng);
+    const int64_t arb = activation_row_bytes(weight, cols);
+    std::vector<uint8_t> act(static_cast<size_t>(arb * tokens));
+    for (auto _ : state) {
+        for (int64_t t = 0; t < tokens; ++t) {
+            if (scalar) quantize_row(activation_type(weight), x.data() + t * cols, act.data() + t * arb, cols);
+            else quantize_activations(weight, x.data() + t * cols, act.data() + t * arb, cols);
+        }
+        benchmark::DoNotOptimize(act.data());
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * cols * tokens * 4);
+}
+BENCHMARK_CAPTURE(BM_QuantizeActivations, q8_0_scalar, TensorType::Q8_0, true)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_QuantizeActivations, q8_0_vector, TensorType::Q8_0, false)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_QuantizeActivations, q8_k_scalar, TensorType::Q4_K, true)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_QuantizeActivations, q8_k_vector, TensorType::Q4_K, false)->Unit(benchmark::kMicrosecond);
+
 const bool registered = [] {
     for (TensorType t : kTypes) {
         for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {

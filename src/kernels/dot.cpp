@@ -2,6 +2,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/convert.h"
+#include "kernels/quant_act.h"
 #include "util/half.h"
 
 #include <cstdlib>
@@ -58,6 +59,19 @@ int64_t activation_row_bytes(TensorType w, int64_t n) {
 
 void quantize_activations(TensorType w, const float* x, void* out, int64_t n) {
     const TensorType at = activation_type(w);
+    static const bool vector = best_isa() == Isa::Avx512;
+    if (vector && at == TensorType::Q8_0) {
+        auto* bytes = static_cast<uint8_t*>(out);
+        const int64_t blocks = q8_0_act_blocks_bytes(n);
+        for (int64_t i = n / 32 * 34; i < blocks; ++i) bytes[i] = 0;
+        avx512::quantize_act_q8_0(x, static_cast<BlockQ8_0*>(out), reinterpret_cast<float*>(bytes + blocks),
+                                  reinterpret_cast<int32_t*>(bytes + blocks + n / 32 * 4), n);
+        return;
+    }
+    if (vector && at == TensorType::Q8_K) {
+        avx512::quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+        return;
+    }
     quantize_row(at, x, out, n);
     if (at == TensorType::F16) {
         const auto* half = static_cast<const uint16_t*>(out);
