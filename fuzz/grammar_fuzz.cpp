@@ -1,5 +1,6 @@
 // libFuzzer target for structured output's parsers of outside input: GBNF grammars and JSON
-// Schemas arrive from users and API clients. The first byte picks the parser; the rest is the
+// Schemas arrive from users and API clients. The first byte picks the parser (and a schema's
+// options: whitespace, unsupported keywords, JSON or Gemma's notation); the rest is the
 // text. A grammar that parses is then run over the input's own bytes, so the matcher sees
 // arbitrary grammars and arbitrary text. No crash, no hang, no runaway memory.
 #include <cstdint>
@@ -21,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         tf::jsonschema::GrammarOptions o;
         o.flexible_whitespace = data[0] & 2;
         o.ignore_unsupported = data[0] & 4;
+        if (data[0] & 8) o.notation = tf::jsonschema::Notation::Gemma;
         auto g = tf::jsonschema::schema_to_gbnf(schema, o);
         if (!g.ok()) {
             if (g.error().message.empty()) std::abort();
