@@ -21,6 +21,8 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     app->add_flag("--ignore-eos", ignore_eos, "Do not stop at end-of-generation tokens");
     app->add_flag("--no-jump-forward", no_jump_forward,
                   "With --grammar/--json-schema: sample every token, even where the grammar allows only one continuation");
+    app->add_flag("--no-close-at-limit", no_close_at_limit,
+                  "With --grammar/--json-schema: do not steer the output to close before -n runs out (it may end cut open)");
     app->add_option("--stop", stop, "Stop before this text (repeatable)");
     app->add_option("--temp", sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
     app->add_option("--top-k", sampling.top_k, "Top-k (0: off)")->capture_default_str();
@@ -48,6 +50,7 @@ Result<engine::GenerateOptions> GenerationFlags::options(int64_t n_vocab) const 
     o.max_tokens = n_predict;
     o.ignore_eos = ignore_eos;
     o.jump_forward = !no_jump_forward;
+    o.finish_within_limit = !no_close_at_limit;
     o.stop = stop;
     o.sampling = sampling;
     for (const std::string& b : logit_bias) {

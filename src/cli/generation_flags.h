@@ -20,6 +20,7 @@ struct GenerationFlags {
     int n_predict = -1;
     bool ignore_eos = false;
     bool no_jump_forward = false;
+    bool no_close_at_limit = false;
     std::vector<std::string> stop;
     std::vector<std::string> logit_bias;  // "ID=BIAS" or "ID=-inf"
     sampling::SamplingParams sampling;

@@ -27,6 +27,13 @@ const char* stop_reason_name(StopReason r) {
     return "length";
 }
 
+int remaining_budget(const GenerateOptions& o, int generated, int context_room) {
+    if (!o.finish_within_limit) return -1;
+    int left = std::max(0, context_room);
+    if (o.max_tokens >= 0) left = std::min(left, std::max(0, o.max_tokens - generated));
+    return left;
+}
+
 Session::Session(const model::Model& model, const tok::Tokenizer& tokenizer, const model::ContextOptions& options)
     : tok_(tokenizer), ctx_(model, options) {}
 
@@ -85,6 +92,7 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
             res.stop_reason = StopReason::Length;
             break;
         }
+        if (constraint) constraint->set_budget(remaining_budget(o, static_cast<int>(res.ids.size()), ctx_.n_ctx() - ctx_.seq_len(0)));
         auto next = sampler.sample(cur.data());
         if (!next) return next.error();
         const int32_t id = next.value();

@@ -26,7 +26,15 @@ struct GenerateOptions {
     // Structured output: where the grammar admits a single continuation (a JSON key and its
     // quotes after "{", say), append its tokens without sampling and evaluate them in one pass.
     bool jump_forward = true;
+    // Structured output: as the token limit (or the end of the context) nears, keep to tokens
+    // after which the grammar can still be completed in the tokens left, so that an answer cut
+    // off by the limit is still complete JSON (stop reason "length" all the same).
+    bool finish_within_limit = true;
 };
+
+// The tokens a constrained answer may still take, for Constraint::set_budget: -1 when the
+// option is off or nothing limits it.
+int remaining_budget(const GenerateOptions& o, int generated, int context_room);
 
 enum class StopReason { Eos, Length, Stop, Context, Cancelled };
 const char* stop_reason_name(StopReason r);

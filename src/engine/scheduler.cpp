@@ -326,6 +326,9 @@ void Scheduler::step() {
         }
         s.t_last = now;
         const GenerateOptions& o = s.req.options;
+        if (s.req.constraint) {
+            s.req.constraint->set_budget(remaining_budget(o, static_cast<int>(s.generated.size()), o_.n_ctx_per_slot - static_cast<int>(s.cached.size())));
+        }
         auto tok = s.sampler->sample(logits->data() + static_cast<int64_t>(r) * V);
         if (!tok) {
             finish(s, StopReason::Cancelled, tok.error().message);

@@ -96,6 +96,7 @@ Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens
     if (!r) return r.error();
     tokens_in_ += static_cast<uint64_t>(r->timings.n_prompt);
     tokens_out_ += static_cast<uint64_t>(r->timings.n_generated);
+    last_stop_ = r->stop_reason;
     return r->text;
 }
 
@@ -119,8 +120,11 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
         auto constraint = std::make_shared<grammar::GrammarConstraint>(masks, tok_.vocab().eog_tokens);
         auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, constraint);
         if (!text) return text.error();
+        // The grammar closes an answer the limit cuts off, so it parses — but a field may be
+        // missing or short: never taken as the document's data.
+        const bool cut_off = last_stop_ == engine::StopReason::Length || last_stop_ == engine::StopReason::Context;
         const ojson part = ojson::parse(*text, nullptr, false);
-        if (part.is_discarded()) return Error{"the model's answer was cut off before the JSON was complete (raise --max-output)"};
+        if (cut_off || part.is_discarded()) return Error{"the model's answer was cut off before the JSON was complete (raise --max-output)"};
         if (!part.is_object() || chunks.size() == 1) {
             merged = part;
             if (part.is_object()) {

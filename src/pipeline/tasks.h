@@ -66,6 +66,7 @@ class TaskRunner {
     std::shared_ptr<void> masks_;       // grammar::MaskCache of the schema, built at the first extract
     uint64_t tokens_in_ = 0, tokens_out_ = 0;
     double model_seconds_ = 0;
+    engine::StopReason last_stop_ = engine::StopReason::Eos;  // of the last generate
 };
 
 }  // namespace tf::pipeline

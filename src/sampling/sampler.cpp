@@ -72,7 +72,19 @@ Result<int32_t> Sampler::sample(const float* logits) {
     for (const auto& [id, bias] : p_.logit_bias) l[id] += bias;
     if (constraint_) constraint_->apply(l, n_vocab_);
     apply_penalties(l);
+    auto id = choose(l);
+    if (!id || !constraint_ || constraint_->fits(*id)) return id;
+    // The choice would leave the constraint unable to finish in the tokens left: choose again
+    // among those that can (or keep it when none can, as when every byte token is banned).
+    const std::vector<TokenProb> first = cand_;
+    constraint_->narrow(l, n_vocab_);
+    auto again = choose(l);
+    if (again) return again;
+    cand_ = first;
+    return id;
+}
 
+Result<int32_t> Sampler::choose(const float* l) {
     cand_.clear();
     for (int64_t i = 0; i < n_vocab_; ++i) {
         if (l[i] != -INFINITY && !std::isnan(l[i])) cand_.push_back({static_cast<int32_t>(i), l[i], 0.0f});

@@ -51,6 +51,20 @@ class Constraint {
         (void)max_bytes;
         return {};
     }
+    // Finishing within the token limit: the tokens the answer may still take, this one included
+    // (< 0: no limit), set before each sample. A constraint that cannot be left half-done (an
+    // open JSON document) then refuses, through fits, a token after which it could not be
+    // completed in the tokens left, and narrow bans every such token (the sampler calls it when
+    // its choice did not fit, and chooses again).
+    virtual void set_budget(int tokens) { (void)tokens; }
+    virtual bool fits(int32_t token) {
+        (void)token;
+        return true;
+    }
+    virtual void narrow(float* logits, int64_t n_vocab) {
+        (void)logits;
+        (void)n_vocab;
+    }
 };
 
 struct TokenProb {
@@ -78,6 +92,7 @@ class Sampler {
 
   private:
     void apply_penalties(float* logits) const;
+    Result<int32_t> choose(const float* logits);  // the chain over prepared logits
 
     SamplingParams p_;
     int64_t n_vocab_;

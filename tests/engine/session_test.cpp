@@ -137,4 +137,61 @@ TEST(Session, jump_forward_appends_what_the_grammar_forces) {
     }
 }
 
+// Finishing within the token limit: a constrained answer the limit cuts off still closes its
+// JSON in time (stop reason "length", never more tokens than the limit), down to the fewest
+// tokens the schema allows; without it, the same answers are cut open.
+TEST(Session, a_constrained_answer_closes_within_the_token_limit) {
+    TF_REQUIRE_REFERENCE();
+    auto l = load("vocab-llama3-llama-Q8_0");
+    ASSERT_TRUE(l.tok);
+    const auto schema = nlohmann::ordered_json::parse(
+        R"({"type":"object","properties":{"note":{"type":"string"},"tags":{"type":"array","items":{"type":"string","minLength":2}},)"
+        R"("n":{"type":"integer"}},"required":["note","tags","n"],"additionalProperties":false})");
+    auto cache = tf::test::schema_mask_cache(schema, *l.tok);
+    ASSERT_TRUE(cache);
+    auto validator = tf::jsonschema::Validator::compile(schema);
+    ASSERT_TRUE(validator.ok());
+    tf::grammar::GrammarConstraint probe(cache, l.tok->vocab().eog_tokens);
+    const int shortest = static_cast<int>(probe.completion_bytes());
+    EXPECT_EQ(shortest, static_cast<int>(std::string(R"({"note":"","tags":[],"n":0})").size()));
+    const auto prompt = l.tok->encode("Notes:", true);
+    int closed = 0, open_without = 0;
+    for (int limit : {shortest, shortest + 1, shortest + 7, 40, 64}) {
+        for (uint64_t seed : {1u, 2u, 3u}) {
+            for (bool finish : {true, false}) {
+                tf::engine::GenerateOptions o;
+                o.max_tokens = limit;
+                o.sampling.temperature = seed == 1 ? 0.0f : 0.9f;
+                o.sampling.seed = seed;
+                o.finish_within_limit = finish;
+                tf::engine::Session session(*l.model, *l.tok, {512, 1, 1});
+                auto c = std::make_shared<tf::grammar::GrammarConstraint>(cache, l.tok->vocab().eog_tokens);
+                auto r = session.generate(prompt, o, nullptr, c);
+                ASSERT_TRUE(r.ok()) << r.error().message;
+                EXPECT_LE(static_cast<int>(r->ids.size()), limit);
+                const auto j = nlohmann::ordered_json::parse(r->text, nullptr, false);
+                if (!finish) {
+                    if (j.is_discarded()) ++open_without;
+                    continue;
+                }
+                ASSERT_FALSE(j.is_discarded()) << "limit " << limit << " seed " << seed << ": " << r->text;
+                EXPECT_TRUE(validator->valid(j)) << r->text;
+                EXPECT_TRUE(c->can_end());
+                if (r->stop_reason == tf::engine::StopReason::Length) ++closed;
+            }
+        }
+    }
+    EXPECT_GT(closed, 0) << "no answer reached the limit: the test shows nothing";
+    EXPECT_GT(open_without, 0) << "without the option answers should be cut open";
+    // Below the fewest tokens the schema allows, generation goes on as before (and stops open).
+    tf::engine::GenerateOptions o;
+    o.max_tokens = 3;
+    o.sampling.temperature = 0.0f;
+    tf::engine::Session session(*l.model, *l.tok, {512, 1, 1});
+    auto r = session.generate(prompt, o, nullptr, std::make_shared<tf::grammar::GrammarConstraint>(cache, l.tok->vocab().eog_tokens));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->stop_reason, tf::engine::StopReason::Length);
+    EXPECT_EQ(r->ids.size(), 3u);
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 // The sampler chain's semantics on hand-made logits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -138,6 +139,51 @@ TEST(Sampler, constraint_masks_before_sampling_and_sees_generated_tokens_only) {
     EXPECT_EQ(t, 3);
     s.accept(t);
     EXPECT_EQ(c->seen, std::vector<int32_t>{3});
+}
+
+// A choice the constraint cannot finish from is replaced by the best one it can; when narrowing
+// leaves nothing (every fitting token banned by a bias), the first choice stands.
+TEST(Sampler, a_choice_that_does_not_fit_the_budget_is_chosen_again) {
+    struct Fitting : Constraint {
+        std::vector<int32_t> fitting;
+        int narrowed = 0;
+        void apply(float*, int64_t) override {}
+        void accept(int32_t) override {}
+        bool fits(int32_t t) override { return std::find(fitting.begin(), fitting.end(), t) != fitting.end(); }
+        void narrow(float* logits, int64_t n) override {
+            ++narrowed;
+            for (int64_t i = 0; i < n; ++i) {
+                if (!fits(static_cast<int32_t>(i))) logits[i] = -INFINITY;
+            }
+        }
+    };
+    const std::vector<float> l = {9.0f, 1.0f, 8.0f, 2.0f};
+    auto c = std::make_shared<Fitting>();
+    c->fitting = {1, 3};
+    Sampler s(greedy(), 4);
+    s.set_constraint(c);
+    EXPECT_EQ(*s.sample(l.data()), 3);
+    EXPECT_EQ(c->narrowed, 1);
+    c->fitting = {0, 1};
+    EXPECT_EQ(*s.sample(l.data()), 0);
+    EXPECT_EQ(c->narrowed, 1) << "a choice that fits is not narrowed";
+
+    SamplingParams banned = greedy();
+    banned.logit_bias = {{1, -INFINITY}, {3, -INFINITY}};
+    Sampler b(banned, 4);
+    b.set_constraint(c);
+    c->fitting = {1, 3};
+    EXPECT_EQ(*b.sample(l.data()), 0);
+    ASSERT_EQ(b.last_candidates().size(), 1u);
+    EXPECT_EQ(b.last_candidates()[0].id, 0);
+
+    // Sampled, never a token that does not fit.
+    Sampler r(pure(1.0f), 4);
+    r.set_constraint(c);
+    for (int i = 0; i < 200; ++i) {
+        const int32_t t = *r.sample(l.data());
+        EXPECT_TRUE(t == 1 || t == 3) << t;
+    }
 }
 
 }  // namespace

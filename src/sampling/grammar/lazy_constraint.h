@@ -19,6 +19,12 @@ class LazyConstraint : public sampling::Constraint {
     void apply(float* logits, int64_t n_vocab) override;
     void accept(int32_t token) override;
     std::string forced_text(size_t max_bytes) override;
+    // The limit concerns the call once one has begun; free text can stop anywhere.
+    void set_budget(int tokens) override { grammar_->set_budget(tokens); }
+    bool fits(int32_t token) override { return !active_ || grammar_->fits(token); }
+    void narrow(float* logits, int64_t n_vocab) override {
+        if (active_) grammar_->narrow(logits, n_vocab);
+    }
     bool active() const { return active_; }
 
   private:

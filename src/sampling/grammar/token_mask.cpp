@@ -249,6 +249,28 @@ void TokenTrie::classify(StateTable& table, int32_t state, std::vector<uint64_t>
     std::erase_if(uncertain, [&](int32_t id) { return (accepted[static_cast<size_t>(id) / 64] >> (id % 64)) & 1; });
 }
 
+void TokenTrie::allowed_ending(StateTable& table, int32_t state, const std::function<bool(int32_t)>& keep, std::vector<uint64_t>& out) const {
+    out.assign((texts_.size() + 63) / 64, 0);
+    std::vector<int32_t> at(static_cast<size_t>(max_depth_) + 1);
+    at[0] = state;
+    const uint32_t n = static_cast<uint32_t>(byte_.size());
+    for (uint32_t i = 1; i < n;) {
+        const int32_t s = table.next(at[depth_[i] - 1u], byte_[i]);
+        if (s < 0) {
+            i = end_[i];
+            continue;
+        }
+        at[depth_[i]] = s;
+        if (tok_begin_[i] < tok_begin_[i + 1] && keep(s)) {
+            for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) {
+                const int32_t id = tokens_[k];
+                out[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
+            }
+        }
+        ++i;
+    }
+}
+
 std::shared_ptr<const MaskCache::Top> MaskCache::top(const Stack& stack) {
     Stack top;
     if (stack.size() > kTopDepth) {
@@ -431,6 +453,7 @@ void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
         const MatchState current = table_.full_state(state_);
         table_.clear();
         masks_.clear();
+        costs_.clear();
         state_ = table_.intern(current);
     }
     auto it = masks_.find(state_);
@@ -480,6 +503,56 @@ std::string GrammarConstraint::forced_text(size_t max_bytes) {
     }
     out.resize(complete);
     return out;
+}
+
+const CompletionCost& MaskCache::cost() {
+    std::call_once(cost_once_, [&] { cost_ = std::make_unique<const CompletionCost>(*grammar_); });
+    return *cost_;
+}
+
+uint32_t GrammarConstraint::cost(int32_t state) {
+    if (costs_.size() <= static_cast<size_t>(state)) costs_.resize(table_.size(), kUnknownCost);
+    uint32_t& c = costs_[static_cast<size_t>(state)];
+    if (c != kUnknownCost) return c;
+    const CompletionCost& cc = shared_->cost();
+    const uint8_t need = table_.need(state);
+    if (need == 0) {
+        c = cc.stacks(table_.stacks(state));
+    } else {
+        const uint32_t lo = table_.partial(state) << (6 * need);
+        c = cc.inside_char(table_.stacks(state), lo, lo | ((1u << (6 * need)) - 1), need);
+    }
+    return c;
+}
+
+int32_t GrammarConstraint::after(int32_t token) {
+    if (token < 0 || static_cast<size_t>(token) >= trie_->n_tokens()) return -1;
+    int32_t s = state_;
+    for (char ch : trie_->text(token)) {
+        s = table_.next(s, static_cast<uint8_t>(ch));
+        if (s < 0) return -1;
+    }
+    return s;
+}
+
+bool GrammarConstraint::fits(int32_t token) {
+    if (budget_ < 0 || dead_ || std::find(eog_.begin(), eog_.end(), token) != eog_.end()) return true;
+    // Already beyond reach (a limit smaller than the shortest answer): nothing to protect.
+    if (cost(state_) > static_cast<uint32_t>(budget_)) return true;
+    const int32_t s = after(token);
+    return s < 0 || cost(s) + 1 <= static_cast<uint32_t>(budget_);
+}
+
+void GrammarConstraint::narrow(float* logits, int64_t n_vocab) {
+    if (budget_ < 1 || dead_) return;
+    const uint32_t left = static_cast<uint32_t>(budget_) - 1;  // after this token (budget_ >= 1 here)
+    std::vector<uint64_t> bits;
+    trie_->allowed_ending(table_, state_, [&](int32_t s) { return cost(s) <= left; }, bits);
+    for (int32_t id : eog_) {  // where the grammar may end, ending always fits
+        if (id >= 0 && static_cast<size_t>(id) / 64 < bits.size()) bits[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
+    }
+    const int64_t covered = std::min<int64_t>(static_cast<int64_t>(bits.size()) * 64, n_vocab);
+    tf::mask_logits(logits, covered, bits.data());
 }
 
 bool GrammarConstraint::accept_text(std::string_view text) {

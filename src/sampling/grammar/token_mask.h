@@ -4,12 +4,14 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "sampling/grammar/completion_cost.h"
 #include "sampling/grammar/matcher.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -40,6 +42,7 @@ class StateTable {
     bool opaque(int32_t state) const { return opaque_[static_cast<size_t>(state)] != 0; }
     // Continuation bytes the state still expects (0: between characters).
     uint8_t need(int32_t state) const { return states_[static_cast<size_t>(state)].need; }
+    uint32_t partial(int32_t state) const { return states_[static_cast<size_t>(state)].partial; }
     // The stacks of a state between characters; of a state inside one, those of where it began.
     const std::vector<Stack>& stacks(int32_t state) const { return states_[static_cast<size_t>(base_[static_cast<size_t>(state)])].stacks; }
     MatchState full_state(int32_t state) const;
@@ -74,6 +77,8 @@ class TokenTrie {
     // `uncertain` (sorted, none of them accepted) the tokens that go on after a stack has popped
     // down to kOpaque — whether the grammar takes those depends on the entries left out.
     void classify(StateTable& table, int32_t state, std::vector<uint64_t>& accepted, std::vector<int32_t>& uncertain) const;
+    // The tokens the grammar accepts after `state` whose end state passes `keep`.
+    void allowed_ending(StateTable& table, int32_t state, const std::function<bool(int32_t)>& keep, std::vector<uint64_t>& bits) const;
     const std::string& text(int32_t id) const { return texts_[static_cast<size_t>(id)]; }
     size_t n_tokens() const { return texts_.size(); }
 
@@ -119,6 +124,7 @@ class MaskCache {
     size_t precompute(size_t max_tops = 64);
     size_t size() const;
     const std::shared_ptr<const Grammar>& grammar() const { return grammar_; }
+    const CompletionCost& cost();  // built on first use
     const std::shared_ptr<const TokenTrie>& trie() const { return trie_; }
 
     static constexpr size_t kMaxEntries = 4096;  // 16 KiB each on a 128k vocabulary
@@ -139,6 +145,8 @@ class MaskCache {
     std::mutex top_mu_;  // guards the two below
     StateTable top_table_;
     std::unordered_map<std::string, std::shared_ptr<const Top>> tops_;
+    std::once_flag cost_once_;
+    std::unique_ptr<const CompletionCost> cost_;
 };
 
 // The key a matcher state is known by (its stacks and any half-read character).
@@ -161,6 +169,14 @@ class GrammarConstraint : public sampling::Constraint {
     // constraint unusable, when the grammar rejects it.
     bool accept_text(std::string_view text);
     bool dead() const { return dead_; }
+    // Finishing within the token limit (see sampling::Constraint): bytes bound tokens from
+    // above, so a state the grammar can leave in B bytes can be left in B tokens.
+    void set_budget(int tokens) override { budget_ = tokens; }
+    bool fits(int32_t token) override;
+    void narrow(float* logits, int64_t n_vocab) override;
+    // The fewest bytes that complete the text from the current state (CompletionCost::kInfinite
+    // when nothing does).
+    uint32_t completion_bytes() { return cost(state_); }
 
   private:
     std::shared_ptr<MaskCache> shared_;
@@ -170,6 +186,11 @@ class GrammarConstraint : public sampling::Constraint {
     StateTable table_;
     int32_t state_ = 0;  // the matcher's state, as an id of table_
     bool dead_ = false;  // a token the grammar rejects was accepted (cannot happen through apply)
+    int budget_ = -1;
+    uint32_t cost(int32_t state);
+    int32_t after(int32_t token);  // the state after a token; -1 when the grammar rejects it
+    std::vector<uint32_t> costs_;  // by state id; kUnknownCost until computed
+    static constexpr uint32_t kUnknownCost = ~0u;
     std::unordered_map<int32_t, MaskCache::Mask> masks_;  // by state id
 };
 
