@@ -196,7 +196,8 @@ void TokenTrie::allowed(const Grammar& g, const MatchState& state, std::vector<u
     }
 }
 
-void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint64_t>& out) const {
+template <typename Keep>
+void TokenTrie::walk(StateTable& table, int32_t state, const Keep& keep, std::vector<uint64_t>& out) const {
     out.assign((texts_.size() + 63) / 64, 0);
     std::vector<int32_t> at(static_cast<size_t>(max_depth_) + 1);
     at[0] = state;
@@ -209,12 +210,22 @@ void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint64_t>&
             continue;
         }
         at[d] = s;
-        for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) {
-            const int32_t id = tokens_[k];
-            out[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
+        if (tok_begin_[i] < tok_begin_[i + 1] && keep(s)) {
+            for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) {
+                const int32_t id = tokens_[k];
+                out[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
+            }
         }
         ++i;
     }
+}
+
+void TokenTrie::allowed(StateTable& table, int32_t state, std::vector<uint64_t>& out) const {
+    walk(table, state, [](int32_t) { return true; }, out);
+}
+
+void TokenTrie::allowed_ending(StateTable& table, int32_t state, const std::function<bool(int32_t)>& keep, std::vector<uint64_t>& out) const {
+    walk(table, state, keep, out);
 }
 
 void TokenTrie::classify(StateTable& table, int32_t state, std::vector<uint64_t>& accepted, std::vector<int32_t>& uncertain) const {
@@ -247,28 +258,6 @@ void TokenTrie::classify(StateTable& table, int32_t state, std::vector<uint64_t>
     std::sort(uncertain.begin(), uncertain.end());
     uncertain.erase(std::unique(uncertain.begin(), uncertain.end()), uncertain.end());
     std::erase_if(uncertain, [&](int32_t id) { return (accepted[static_cast<size_t>(id) / 64] >> (id % 64)) & 1; });
-}
-
-void TokenTrie::allowed_ending(StateTable& table, int32_t state, const std::function<bool(int32_t)>& keep, std::vector<uint64_t>& out) const {
-    out.assign((texts_.size() + 63) / 64, 0);
-    std::vector<int32_t> at(static_cast<size_t>(max_depth_) + 1);
-    at[0] = state;
-    const uint32_t n = static_cast<uint32_t>(byte_.size());
-    for (uint32_t i = 1; i < n;) {
-        const int32_t s = table.next(at[depth_[i] - 1u], byte_[i]);
-        if (s < 0) {
-            i = end_[i];
-            continue;
-        }
-        at[depth_[i]] = s;
-        if (tok_begin_[i] < tok_begin_[i + 1] && keep(s)) {
-            for (uint32_t k = tok_begin_[i]; k < tok_begin_[i + 1]; ++k) {
-                const int32_t id = tokens_[k];
-                out[static_cast<size_t>(id) / 64] |= uint64_t(1) << (id % 64);
-            }
-        }
-        ++i;
-    }
 }
 
 std::shared_ptr<const MaskCache::Top> MaskCache::top(const Stack& stack) {
@@ -572,13 +561,10 @@ bool GrammarConstraint::accept_text(std::string_view text) {
 void GrammarConstraint::accept(int32_t token) {
     if (std::find(eog_.begin(), eog_.end(), token) != eog_.end()) return;
     if (dead_ || token < 0 || static_cast<size_t>(token) >= trie_->n_tokens()) return;
-    int32_t s = state_;
-    for (char c : trie_->text(token)) {
-        s = table_.next(s, static_cast<uint8_t>(c));
-        if (s < 0) {
-            dead_ = true;  // nothing is allowed any more (a caller accepted a masked token)
-            return;
-        }
+    const int32_t s = after(token);
+    if (s < 0) {
+        dead_ = true;  // nothing is allowed any more (a caller accepted a masked token)
+        return;
     }
     state_ = s;
 }

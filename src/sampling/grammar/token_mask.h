@@ -83,6 +83,9 @@ class TokenTrie {
     size_t n_tokens() const { return texts_.size(); }
 
   private:
+    // The tokens the grammar accepts after `state` whose end state passes keep(state).
+    template <typename Keep>
+    void walk(StateTable& table, int32_t state, const Keep& keep, std::vector<uint64_t>& bits) const;
     // The trie in preorder, flat, so that a walk reads memory front to back: node i has the
     // edge byte byte_[i] from its parent at depth depth_[i], its subtree ends before end_[i],
     // and the tokens ending there are tokens_[tok_begin_[i] .. tok_begin_[i + 1]). Node 0 is
