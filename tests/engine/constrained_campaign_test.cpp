@@ -5,6 +5,7 @@
 // fewer under the sanitizers.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -28,8 +29,12 @@ constexpr int kSeedsPerPair = 2;
 constexpr int kSeedsPerPair = 40;
 #endif
 
-TEST(ConstrainedCampaign, every_answer_is_valid_against_its_schema) {
+// One test per model, so CTest runs them side by side.
+class ConstrainedCampaign : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ConstrainedCampaign, every_answer_is_valid_against_its_schema) {
     TF_REQUIRE_REFERENCE();
+    const char* model_name = GetParam();
     const std::filesystem::path dir = std::filesystem::path(TF_SOURCE_DIR) / "bench" / "schemas";
     std::vector<std::pair<std::string, ojson>> schemas;
     for (const char* name : {"support_ticket", "address", "product_review", "openai_tool_call", "receipt"}) {
@@ -41,7 +46,7 @@ TEST(ConstrainedCampaign, every_answer_is_valid_against_its_schema) {
     }
     int runs = 0, finished = 0, closed = 0, valid = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    for (const char* model_name : {"tiny-llama", "tiny-qwen2", "tiny-gemma3", "vocab-llama3-llama-Q8_0", "vocab-qwen2-qwen2-Q8_0"}) {
+    {
         auto m = tf::model::Model::load((tf::test::reference_dir() / "models" / (std::string(model_name) + ".gguf")).string());
         ASSERT_TRUE(m.ok()) << model_name;
         auto tok = tf::tok::Tokenizer::from_file(*(*m)->file);
@@ -86,10 +91,18 @@ TEST(ConstrainedCampaign, every_answer_is_valid_against_its_schema) {
         }
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("[campaign] %d constrained runs (5 models x 5 schemas, greedy and sampled): %d ended by the model, %d closed at the limit, %d valid (%.1f s)\n",
-                runs, finished, closed, valid, secs);
+    std::printf("[campaign] %s: %d constrained runs (5 schemas, greedy and sampled): %d ended by the model, %d closed at the limit, %d valid (%.1f s)\n",
+                model_name, runs, finished, closed, valid, secs);
     EXPECT_EQ(valid, runs);
     EXPECT_GT(finished, runs / 4) << "too few answers ended by the model to mean anything";
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, ConstrainedCampaign,
+                         ::testing::Values("tiny-llama", "tiny-qwen2", "tiny-gemma3", "vocab-llama3-llama-Q8_0", "vocab-qwen2-qwen2-Q8_0"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                             std::string name = info.param;
+                             for (char& ch : name) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             return name;
+                         });
 
 }  // namespace
