@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "util/half.h"
 
@@ -29,7 +30,7 @@ void rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_
     dims[1] = std::min(static_cast<float>(n_rot - 1), end);
 }
 
-void rope(float* x, int64_t pos, const RopeParams& p) {
+void rope_angles(int64_t pos, const RopeParams& p, float* cs) {
     const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
     float theta = static_cast<float>(pos);
     for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
@@ -43,14 +44,27 @@ void rope(float* x, int64_t pos, const RopeParams& p) {
             angle = angle * (1.0f - ramp) + extrap * ramp;
             mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
         }
-        const float c = std::cos(angle) * mscale, s = std::sin(angle) * mscale;
+        cs[i0] = std::cos(angle) * mscale;
+        cs[i0 + 1] = std::sin(angle) * mscale;
+        theta *= theta_scale;
+    }
+}
+
+void rope_apply(float* x, const float* cs, const RopeParams& p) {
+    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
+        const float c = cs[i0], s = cs[i0 + 1];
         const int a = p.neox ? i0 / 2 : i0;
         const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
         const float x0 = x[a], x1 = x[b];
         x[a] = x0 * c - x1 * s;
         x[b] = x0 * s + x1 * c;
-        theta *= theta_scale;
     }
+}
+
+void rope(float* x, int64_t pos, const RopeParams& p) {
+    std::vector<float> cs(static_cast<size_t>(p.n_rot));
+    rope_angles(pos, p, cs.data());
+    rope_apply(x, cs.data(), p);
 }
 
 void softmax(float* x, int64_t n) {

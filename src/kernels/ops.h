@@ -26,6 +26,10 @@ struct RopeParams {
     float corr_dims[2] = {0.0f, 0.0f};
 };
 void rope(float* x, int64_t pos, const RopeParams& p);
+// rope() in two halves, so that a token's heads share one evaluation of the angles: cs receives
+// n_rot/2 pairs (cos, sin), magnitude scale included; rope_apply(x, cs) equals rope(x, pos).
+void rope_angles(int64_t pos, const RopeParams& p, float* cs);
+void rope_apply(float* x, const float* cs, const RopeParams& p);
 
 // YaRN's correction range: the dimensions whose wavelengths lie between beta_fast and
 // beta_slow rotations over the original context.

@@ -62,6 +62,7 @@ struct Context::Scratch {
         std::vector<float> q, scores, acc;
         std::vector<uint16_t> acc16;
         std::vector<uint8_t> q8;  // the query as a Q8_0 activation row (Q8_0 keys)
+        std::vector<float> rope_cs;  // a token's RoPE angles, shared by its heads
     };
     std::vector<Worker> workers;
 };
@@ -145,6 +146,28 @@ void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) 
     ensure(s_->activations, bytes);
     kernels::quantize_activation_rows(m.type, x, n, m.n_cols, s_->activations.data(), pool_.get());
     kernels::matmul(m, s_->activations.data(), n, out, m.n_rows, pool_.get());
+}
+
+void Context::matmuls(std::initializer_list<Product> products, const float* x, int64_t n) {
+    TensorType converted = TensorType::F32;
+    int64_t converted_cols = -1;
+    for (const Product& p : products) {
+        const kernels::WeightMatrix m = matrix(*p.w);
+        const TensorType at = kernels::activation_type(m.type);
+        if (converted_cols != m.n_cols || at != converted) {
+            ensure(s_->activations, static_cast<size_t>(kernels::activation_row_bytes(m.type, m.n_cols) * n));
+            kernels::quantize_activation_rows(m.type, x, n, m.n_cols, s_->activations.data(), pool_.get());
+            converted = at;
+            converted_cols = m.n_cols;
+        }
+        kernels::matmul(m, s_->activations.data(), n, p.out, m.n_rows, pool_.get());
+    }
+}
+
+void Context::per_token(int64_t n, const std::function<void(int64_t, int)>& fn) {
+    pool_->parallel_for(n, 4, [&](int64_t begin, int64_t end, int thread) {
+        for (int64_t t = begin; t < end; ++t) fn(t, thread);
+    });
 }
 
 // Causal attention of the batch's queries over their own sequences in the F16 cache, with one
@@ -278,13 +301,12 @@ void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, flo
     ensure(s.gate, static_cast<size_t>(n * F));
     ensure(s.up, static_cast<size_t>(n * F));
     ensure(s.act, static_cast<size_t>(n * F));
-    matmul(L.ffn_gate, x, n, s.gate.data());
-    matmul(L.ffn_up, x, n, s.up.data());
-    if (m_.activation == FfnActivation::GELU) {
-        kernels::geglu(s.gate.data(), s.up.data(), n * F, s.act.data());
-    } else {
-        kernels::swiglu(s.gate.data(), s.up.data(), n * F, s.act.data());
-    }
+    matmuls({{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, x, n);
+    const bool gelu = m_.activation == FfnActivation::GELU;
+    pool_->parallel_for(n * F, 8192, [&](int64_t begin, int64_t end, int) {
+        if (gelu) kernels::geglu(s.gate.data() + begin, s.up.data() + begin, end - begin, s.act.data() + begin);
+        else kernels::swiglu(s.gate.data() + begin, s.up.data() + begin, end - begin, s.act.data() + begin);
+    });
     matmul(L.ffn_down, s.act.data(), n, out);
 }
 
@@ -329,8 +351,7 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
         ensure(s.moe_act, static_cast<size_t>(m * F));
         ensure(s.proj, static_cast<size_t>(m * E));
         for (int64_t r = 0; r < m; ++r) std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E, static_cast<size_t>(E) * 4);
-        matmul(L.expert_gate[static_cast<size_t>(e)], s.moe_in.data(), m, s.moe_gate.data());
-        matmul(L.expert_up[static_cast<size_t>(e)], s.moe_in.data(), m, s.moe_up.data());
+        matmuls({{&L.expert_gate[static_cast<size_t>(e)], s.moe_gate.data()}, {&L.expert_up[static_cast<size_t>(e)], s.moe_up.data()}}, s.moe_in.data(), m);
         kernels::swiglu(s.moe_gate.data(), s.moe_up.data(), m * F, s.moe_act.data());
         matmul(L.expert_down[static_cast<size_t>(e)], s.moe_act.data(), m, s.proj.data());
         for (int64_t r = 0; r < m; ++r) {
@@ -419,15 +440,19 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
     }
     const float eps = hp.norm_rms_eps;
     int64_t n = T;  // rows still computed: all, until the last layer keeps only the outputs
+    auto norm_rows = [&](float* in, const std::vector<float>& weight, int64_t rows, float* out) {
+        per_token(rows, [&](int64_t t, int) { kernels::rms_norm(in + t * E, weight.data(), E, eps, out + t * E); });
+    };
+    auto add_rows = [&](const float* y, int64_t rows) {
+        per_token(rows, [&](int64_t t, int) { kernels::add_in_place(x + t * E, y + t * E, E); });
+    };
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
-        for (int64_t t = 0; t < T; ++t) kernels::rms_norm(x + t * E, L.attn_norm.data(), E, eps, xn + t * E);
-        matmul(L.wq, xn, T, s.q.data());
-        matmul(L.wk, xn, T, s.k.data());
-        matmul(L.wv, xn, T, s.v.data());
+        norm_rows(x, L.attn_norm, T, xn);
+        matmuls({{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, xn, T);
         const kernels::RopeParams& rope = rope_[il];
-        for (int64_t t = 0; t < T; ++t) {
+        per_token(T, [&](int64_t t, int thread) {
             float* qt = s.q.data() + t * H * Dk;
             float* kt = s.k.data() + t * Hkv * Dk;
             float* vt = s.v.data() + t * Hkv * Dv;
@@ -435,21 +460,24 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             if (!L.bk.empty()) kernels::add_in_place(kt, L.bk.data(), Hkv * Dk);
             if (!L.bv.empty()) kernels::add_in_place(vt, L.bv.data(), Hkv * Dv);
             const int64_t pos = b.pos[static_cast<size_t>(t)];
+            std::vector<float>& cs = s.workers[static_cast<size_t>(thread)].rope_cs;
+            ensure(cs, static_cast<size_t>(rope.n_rot));
+            kernels::rope_angles(pos, rope, cs.data());
             for (int64_t h = 0; h < H; ++h) {
                 float* qh = qt + h * Dk;
                 if (!L.q_norm.empty()) kernels::rms_norm(qh, L.q_norm.data(), Dk, eps, qh);
-                kernels::rope(qh, pos, rope);
+                kernels::rope_apply(qh, cs.data(), rope);
                 if (m_.q_scale != 1.0f) kernels::scale_in_place(qh, m_.q_scale, Dk);
             }
             for (int64_t h = 0; h < Hkv; ++h) {
                 float* kh = kt + h * Dk;
                 if (!L.k_norm.empty()) kernels::rms_norm(kh, L.k_norm.data(), Dk, eps, kh);
-                kernels::rope(kh, pos, rope);
+                kernels::rope_apply(kh, cs.data(), rope);
             }
             const int64_t cell = kv_.cell(b.seq[static_cast<size_t>(t)], static_cast<int>(pos));
             store_kv(kv_.k_type(), kt, Hkv * Dk, kv_.k(static_cast<int>(il), cell));
             store_kv(kv_.v_type(), vt, Hkv * Dv, kv_.v(static_cast<int>(il), cell));
-        }
+        });
         attention(static_cast<int>(il), b, s.q.data(), s.attn.data());
         if (il + 1 == hp.n_layer) {
             // Only the rows whose logits were asked for matter from here on.
@@ -463,19 +491,15 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             if (n == 0) break;
         }
         matmul(L.wo, s.attn.data(), n, s.proj.data());
-        if (!L.attn_post_norm.empty()) {
-            for (int64_t t = 0; t < n; ++t) kernels::rms_norm(s.proj.data() + t * E, L.attn_post_norm.data(), E, eps, s.proj.data() + t * E);
-        }
-        kernels::add_in_place(x, s.proj.data(), n * E);
+        if (!L.attn_post_norm.empty()) norm_rows(s.proj.data(), L.attn_post_norm, n, s.proj.data());
+        add_rows(s.proj.data(), n);
 
-        for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x + t * E, L.ffn_norm.data(), E, eps, xn + t * E);
+        norm_rows(x, L.ffn_norm, n, xn);
         std::vector<float>& ffn_out = s.logits_in;
         ensure(ffn_out, static_cast<size_t>(n * E));
         feed_forward(L, xn, n, ffn_out.data());
-        if (!L.ffn_post_norm.empty()) {
-            for (int64_t t = 0; t < n; ++t) kernels::rms_norm(ffn_out.data() + t * E, L.ffn_post_norm.data(), E, eps, ffn_out.data() + t * E);
-        }
-        kernels::add_in_place(x, ffn_out.data(), n * E);
+        if (!L.ffn_post_norm.empty()) norm_rows(ffn_out.data(), L.ffn_post_norm, n, ffn_out.data());
+        add_rows(ffn_out.data(), n);
     }
 
     const int64_t n_out = static_cast<int64_t>(s.out_rows.size());

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -96,6 +98,16 @@ class Context {
     void feed_forward(const LayerWeights& L, const float* x, int64_t n, float* out);
     void moe(const LayerWeights& L, const float* x, int64_t n, float* out);
     void matmul(const TensorRef& w, const float* x, int64_t n, float* out);
+    // Several products of the same activation rows (Q/K/V, gate/up): the rows are converted once
+    // per activation format instead of once per matrix.
+    struct Product {
+        const TensorRef* w;
+        float* out;
+    };
+    void matmuls(std::initializer_list<Product> products, const float* x, int64_t n);
+    // fn(t, thread) for each of n tokens, spread over the pool; per-token work is independent,
+    // so results do not depend on the split.
+    void per_token(int64_t n, const std::function<void(int64_t t, int thread)>& fn);
 
     const Model& m_;
     int n_ctx_;
