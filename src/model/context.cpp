@@ -63,6 +63,7 @@ struct Context::Scratch {
         std::vector<uint16_t> acc16;
         std::vector<uint8_t> q8;  // the query as a Q8_0 activation row (Q8_0 keys)
         std::vector<float> rope_cs;  // a token's RoPE angles, shared by its heads
+        std::vector<const uint8_t*> k_rows, v_rows;  // the cache cells of a query's positions
     };
     std::vector<Worker> workers;
 };
@@ -210,6 +211,27 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             ensure(w.q8, static_cast<size_t>(kernels::activation_row_bytes(TensorType::Q8_0, Dk)));
             kernels::quantize_activations(TensorType::Q8_0, qh, w.q8.data(), Dk);
         }
+        float* o = out + (t * H + h) * Dv;
+        if (kernel == Kernel::Float && !q8_keys && !q8_values) {
+            // The common case, over all positions at once: the same scores and sums as the loops below.
+            const int64_t n_pos = pos + 1 - lo;
+            ensure(w.k_rows, static_cast<size_t>(n_pos));
+            ensure(w.v_rows, static_cast<size_t>(n_pos));
+            for (int64_t j = lo; j <= pos; ++j) {
+                const int64_t c = kv.cell(seq, static_cast<int>(j));
+                w.k_rows[static_cast<size_t>(j - lo)] = kv.k(layer, c);
+                w.v_rows[static_cast<size_t>(j - lo)] = kv.v(layer, c);
+            }
+            kernels::dot_f16_f32_rows(w.k_rows.data(), kvh * k_head_bytes, n_pos, qh, Dk, scores + lo);
+            for (int64_t j = lo; j <= pos; ++j) {
+                float sc = scores[j] * scale;
+                if (cap != 0.0f) sc = cap * std::tanh(sc);
+                scores[j] = sc;
+            }
+            kernels::softmax(scores + lo, n_pos);
+            kernels::weighted_sum_f16_rows(scores + lo, w.v_rows.data(), kvh * v_head_bytes, n_pos, o, Dv);
+            return;
+        }
         for (int64_t j = lo; j <= pos; ++j) {
             const uint8_t* kj = kv.k(layer, kv.cell(seq, static_cast<int>(j))) + kvh * k_head_bytes;
             float s = 0.0f;
@@ -226,7 +248,6 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
         }
         auto value_bytes = [&](int64_t j) { return kv.v(layer, kv.cell(seq, static_cast<int>(j))) + kvh * v_head_bytes; };
         auto value = [&](int64_t j) { return reinterpret_cast<const uint16_t*>(value_bytes(j)); };
-        float* o = out + (t * H + h) * Dv;
         if (kernel == Kernel::HalfRow) {
             // Online softmax over positions, the running value sum kept in half precision.
             float M = -INFINITY, S = 0.0f;

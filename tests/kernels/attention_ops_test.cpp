@@ -32,6 +32,36 @@ TEST(AttentionOps, simd_paths_equal_the_scalar_specification) {
     }
 }
 
+// The many-rows forms give exactly the one-row functions' bits, for row counts around the 16-key
+// block and head sizes that are and are not multiples of 16 or of the 128-value register chunk.
+TEST(AttentionOps, many_rows_equal_one_row_at_a_time) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> dist(0.0f, 2.0f);
+    for (int64_t n : {16, 40, 64, 128, 144, 256}) {
+        for (int64_t rows : {1, 15, 16, 17, 33, 70}) {
+            const int64_t offset = 2 * 8;  // a head that does not start the row
+            std::vector<std::vector<uint16_t>> store(static_cast<size_t>(rows), std::vector<uint16_t>(static_cast<size_t>(n + 8)));
+            std::vector<const uint8_t*> ptrs;
+            for (auto& r : store) {
+                for (auto& x : r) x = tf::fp32_to_fp16(dist(rng));
+                ptrs.push_back(reinterpret_cast<const uint8_t*>(r.data()));
+            }
+            std::vector<float> q(static_cast<size_t>(n)), p(static_cast<size_t>(rows));
+            for (auto& x : q) x = dist(rng);
+            for (auto& x : p) x = dist(rng);
+            std::vector<float> got(static_cast<size_t>(rows)), want_o(static_cast<size_t>(n), 0.0f), got_o(static_cast<size_t>(n), 7.0f);
+            tf::kernels::dot_f16_f32_rows(ptrs.data(), offset, rows, q.data(), n, got.data());
+            for (int64_t j = 0; j < rows; ++j) {
+                const float want = tf::kernels::scalar::dot_f16_f32(store[static_cast<size_t>(j)].data() + 8, q.data(), n);
+                ASSERT_EQ(std::memcmp(&want, &got[static_cast<size_t>(j)], 4), 0) << "n=" << n << " rows=" << rows << " j=" << j;
+                tf::kernels::scalar::axpy_f16(p[static_cast<size_t>(j)], store[static_cast<size_t>(j)].data() + 8, want_o.data(), n);
+            }
+            tf::kernels::weighted_sum_f16_rows(p.data(), ptrs.data(), offset, rows, got_o.data(), n);
+            ASSERT_EQ(std::memcmp(want_o.data(), got_o.data(), want_o.size() * 4), 0) << "n=" << n << " rows=" << rows;
+        }
+    }
+}
+
 // A Q8_0 value row: the SIMD path gives the scalar bits, and both are o + p * (the dequantized row).
 TEST(AttentionOps, q8_0_value_rows_accumulate_their_dequantized_values) {
     std::mt19937 rng(5);
