@@ -74,20 +74,19 @@ inline void block(__m512 (&p)[T][8], int k, const uint8_t* src, const uint8_t* s
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
         const int8_t* yq = y[t].q[b].qs;
-        // Four independent dependency chains (integer sums are exact in any order): groups 0-3
-        // in chains 0-1, groups 4-7 (Q4_0: the 16·v high nibbles) in chains 2-3.
-        __m512i part[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+        // Two dependency chains (integer sums are exact in any order; the unrolled blocks and
+        // tokens give the core enough independent chains): groups 0-3 in `low`, which starts from
+        // the bias term, groups 4-7 (Q4_0: the 16·v high nibbles) in `high`.
+        __m512i low = _mm512_set1_epi32(-kBias * y[t].sum[b]), high = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int g = 0; g < 8; ++g) {
             int32_t four;
             std::memcpy(&four, yq + 4 * g, 4);
-            const int c = g / 4 * 2 + g % 2;
-            part[c] = _mm512_dpbusd_epi32(part[c], wv[g], _mm512_set1_epi32(four));
+            if (g < 4) low = _mm512_dpbusd_epi32(low, wv[g], _mm512_set1_epi32(four));
+            else high = _mm512_dpbusd_epi32(high, wv[g], _mm512_set1_epi32(four));
         }
-        __m512i high = _mm512_add_epi32(part[2], part[3]);
         if constexpr (!kQ8) high = _mm512_srai_epi32(high, 4);
-        __m512i isum = _mm512_add_epi32(_mm512_add_epi32(part[0], part[1]), high);
-        isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(kBias * y[t].sum[b]));
+        const __m512i isum = _mm512_add_epi32(low, high);
         p[t][k] = _mm512_add_ps(p[t][k], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(y[t].d[b]))));
     }
 }

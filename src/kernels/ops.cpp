@@ -68,8 +68,9 @@ void rope(float* x, int64_t pos, const RopeParams& p) {
 }
 
 void softmax(float* x, int64_t n) {
+    // The same maximum as std::fmax (a NaN never replaces it), without a libm call per element.
     float max = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) max = std::fmax(max, x[i]);
+    for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
     double sum = 0.0;
     for (int64_t i = 0; i < n; ++i) {
         const float e = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - max);
