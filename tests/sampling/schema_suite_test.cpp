@@ -75,6 +75,7 @@ TEST(SchemaSuite, grammar_agrees_with_the_suite) {
     if (!std::filesystem::exists(suite_dir())) GTEST_SKIP() << "no test suite at " << suite_dir();
     size_t groups = 0, compiled = 0, valid = 0, valid_accepted = 0, invalid = 0, invalid_rejected = 0;
     std::string misses;
+    std::map<std::string, size_t> misses_per_file;
     for (const auto& path : files("draft2020-12")) {
         for (const auto& group : load(path)) {
             ++groups;
@@ -90,6 +91,7 @@ TEST(SchemaSuite, grammar_agrees_with_the_suite) {
                 if (test["valid"].get<bool>()) {
                     ++valid;
                     valid_accepted += accepted;
+                    if (!accepted) ++misses_per_file[path.stem().string()];
                     if (!accepted && misses.size() < 1200) misses += "\n  " + path.stem().string() + ": " + group["description"].get<std::string>() + " / " + test["data"].dump();
                 } else {
                     ++invalid;
@@ -101,6 +103,9 @@ TEST(SchemaSuite, grammar_agrees_with_the_suite) {
     std::printf("[schema-suite] grammar: %zu/%zu schemas compiled; valid instances accepted %zu/%zu (%.1f %%); invalid rejected %zu/%zu (%.1f %%)%s\n",
                 compiled, groups, valid_accepted, valid, 100.0 * valid_accepted / valid, invalid_rejected, invalid,
                 100.0 * invalid_rejected / invalid, misses.c_str());
+    std::string per_file;
+    for (const auto& [file, n] : misses_per_file) per_file += " " + file + " " + std::to_string(n) + ";";
+    std::printf("  valid instances refused, per file:%s\n", per_file.c_str());
     // Below 100 % by design: property order fixed, no extra properties unless allowed explicitly,
     // an untyped schema with string/array keywords read as that type (llama.cpp's choices).
     EXPECT_GE(100.0 * valid_accepted / valid, 70.0);
