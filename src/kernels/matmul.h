@@ -28,6 +28,12 @@ void quantize_activation_rows(TensorType weight, const float* x, int64_t n_token
 void matmul(const WeightMatrix& w, const void* activations, int64_t n_tokens, float* out, int64_t out_stride,
             ThreadPool* pool);
 
+// Several matrices against the same activation rows (all weights of one activation_type), in one
+// parallel pass: one join instead of one per matrix, and the threads balance across matrices.
+// outs[i] receives matrix i's products with stride ws[i].n_rows. Each element is the same dot()
+// as in matmul().
+void matmul_group(const WeightMatrix* ws, float* const* outs, int count, const void* activations, int64_t n_tokens, ThreadPool* pool);
+
 // Convenience: converts float activations and multiplies, with an internal scratch buffer.
 void matmul_f32(const WeightMatrix& w, const float* x, int64_t n_tokens, float* out, ThreadPool* pool);
 

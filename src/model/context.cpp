@@ -150,19 +150,30 @@ void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) 
 }
 
 void Context::matmuls(std::initializer_list<Product> products, const float* x, int64_t n) {
-    TensorType converted = TensorType::F32;
-    int64_t converted_cols = -1;
+    constexpr int kMax = 4;
+    kernels::WeightMatrix ws[kMax];
+    float* outs[kMax];
+    int count = 0;
+    auto flush = [&] {
+        if (count == 0) return;
+        kernels::matmul_group(ws, outs, count, s_->activations.data(), n, pool_.get());
+        count = 0;
+    };
     for (const Product& p : products) {
         const kernels::WeightMatrix m = matrix(*p.w);
-        const TensorType at = kernels::activation_type(m.type);
-        if (converted_cols != m.n_cols || at != converted) {
+        // Products whose weights take the same activation format share one conversion and one pass.
+        const bool same = count > 0 && count < kMax && ws[0].n_cols == m.n_cols &&
+                          kernels::activation_type(ws[0].type) == kernels::activation_type(m.type);
+        if (!same) {
+            flush();
             ensure(s_->activations, static_cast<size_t>(kernels::activation_row_bytes(m.type, m.n_cols) * n));
             kernels::quantize_activation_rows(m.type, x, n, m.n_cols, s_->activations.data(), pool_.get());
-            converted = at;
-            converted_cols = m.n_cols;
         }
-        kernels::matmul(m, s_->activations.data(), n, p.out, m.n_rows, pool_.get());
+        ws[count] = m;
+        outs[count] = p.out;
+        ++count;
     }
+    flush();
 }
 
 void Context::per_token(int64_t n, const std::function<void(int64_t, int)>& fn) {
