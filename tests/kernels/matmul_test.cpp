@@ -53,6 +53,47 @@ TEST(Matmul, results_do_not_depend_on_batch_or_threads) {
 }
 
 
+// Matrices sharing activation rows in one pass (Q/K/V, gate/up) give each matrix's own products,
+// whatever the thread count: different row counts (partial panels), two weight types of the same
+// activation format, panels and per-row paths mixed.
+TEST(Matmul, a_group_equals_its_matrices_one_by_one) {
+    std::mt19937 rng(17);
+    std::normal_distribution<float> dist(0.0f, 0.05f);
+    const int64_t cols = 256;
+    const std::pair<TensorType, int64_t> shapes[] = {{TensorType::Q4_0, 67}, {TensorType::Q8_0, 16}, {TensorType::Q4_0, 5}};
+    std::vector<std::vector<uint8_t>> storage;
+    std::vector<WeightMatrix> ws;
+    for (const auto& [type, rows] : shapes) {
+        const int64_t rb = static_cast<int64_t>(*tf::tensor_row_bytes(type, cols));
+        std::vector<float> wf(static_cast<size_t>(rows * cols));
+        for (auto& v : wf) v = dist(rng);
+        storage.emplace_back(static_cast<size_t>(rows * rb));
+        for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * cols, storage.back().data() + r * rb, cols);
+        ws.push_back({type, storage.back().data(), rows, cols});
+    }
+    for (int64_t tokens : {1, 2, 7}) {
+        std::vector<float> x(static_cast<size_t>(tokens * cols));
+        for (auto& v : x) v = dist(rng) * 20;
+        std::vector<uint8_t> act(static_cast<size_t>(activation_row_bytes(TensorType::Q8_0, cols) * tokens));
+        quantize_activation_rows(TensorType::Q8_0, x.data(), tokens, cols, act.data(), nullptr);
+        for (int threads : {1, 2, 3}) {
+            tf::ThreadPool pool(threads);
+            std::vector<std::vector<float>> want, got;
+            std::vector<float*> outs;
+            for (const WeightMatrix& w : ws) {
+                want.emplace_back(static_cast<size_t>(w.n_rows * tokens));
+                got.emplace_back(static_cast<size_t>(w.n_rows * tokens), -1.0f);
+                matmul(w, act.data(), tokens, want.back().data(), w.n_rows, nullptr);
+            }
+            for (auto& g : got) outs.push_back(g.data());
+            matmul_group(ws.data(), outs.data(), static_cast<int>(ws.size()), act.data(), tokens, &pool);
+            for (size_t i = 0; i < ws.size(); ++i) {
+                ASSERT_EQ(std::memcmp(want[i].data(), got[i].data(), want[i].size() * 4), 0) << "matrix " << i << " tokens " << tokens << " threads " << threads;
+            }
+        }
+    }
+}
+
 // Prompt batches take the 16-row panel kernels where the CPU has them; each output must still
 // equal the scalar reference dot() bit for bit — partial panels, block counts that are not a
 // multiple of 8, odd token counts included.
