@@ -105,8 +105,10 @@ TEST(Matmul, panel_products_equal_the_scalar_dot) {
         const std::vector<int64_t> widths = k_quant ? std::vector<int64_t>{256, 2304, 3072}
                                             : t == TensorType::F16 ? std::vector<int64_t>{8, 904, 2048}
                                                                    : std::vector<int64_t>{256, 896, 2080};
+        // 7 and 8 tokens: every token grouping of the kernels (F16 batches: 3+3+1 and 3+3+2).
+        for (int64_t tokens : {7, 8})
         for (int64_t cols : widths) {
-            const int64_t rows = 37, tokens = 7;
+            const int64_t rows = 37;
             std::vector<float> wf(static_cast<size_t>(rows * cols));
             for (auto& v : wf) v = dist(rng);
             const int64_t rb = static_cast<int64_t>(*tf::tensor_row_bytes(t, cols));
