@@ -1,7 +1,9 @@
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "pipeline/store.h"
 
@@ -145,10 +147,21 @@ Result<std::unique_ptr<JobStore>> open_sqlite_store(const std::string& path) {
         "  started_at INTEGER, task TEXT, model_sha256 TEXT, model_name TEXT, documents INTEGER, computed INTEGER,"
         "  errors INTEGER, tokens_in INTEGER, tokens_out INTEGER, wall_seconds REAL, cpu_seconds REAL, energy_wh REAL,"
         "  energy_source TEXT);";
-    char* err = nullptr;
-    if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
+    // Two runs opening a new store at once race to switch it to WAL mode; SQLite answers the loser
+    // SQLITE_BUSY at once, without its busy handler (seen under the sanitizers' slower start-up).
+    // Every statement here is idempotent, so the loser retries for as long as the busy timeout.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        char* err = nullptr;
+        const int rc = sqlite3_exec(db, schema, nullptr, nullptr, &err);
+        if (rc == SQLITE_OK) break;
         std::string msg = err ? err : "unknown error";
         sqlite3_free(err);
+        const int primary = rc & 0xff;
+        if ((primary == SQLITE_BUSY || primary == SQLITE_LOCKED) && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            continue;
+        }
         sqlite3_close(db);
         return Error{path + ": not a usable job store: " + msg};
     }
