@@ -141,13 +141,7 @@ void store_kv(TensorType type, const float* x, int64_t n, uint8_t* cell) {
 
 // out = W x for n rows of x, the activations converted into the context's scratch (no
 // allocation once it has grown to the largest batch).
-void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) {
-    const kernels::WeightMatrix m = matrix(w);
-    const size_t bytes = static_cast<size_t>(kernels::activation_row_bytes(m.type, m.n_cols) * n);
-    ensure(s_->activations, bytes);
-    kernels::quantize_activation_rows(m.type, x, n, m.n_cols, s_->activations.data(), pool_.get());
-    kernels::matmul(m, s_->activations.data(), n, out, m.n_rows, pool_.get());
-}
+void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) { matmuls({{&w, out}}, x, n); }
 
 void Context::matmuls(std::initializer_list<Product> products, const float* x, int64_t n) {
     constexpr int kMax = 4;
