@@ -30,7 +30,7 @@ void add_logits_command(CLI::App& root, Commands& commands) {
     app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
     a->kv.add_to(app);
     app->add_flag("--llama-cpp-attention", a->llama_cpp_numerics,
-                  "Round attention as llama.cpp's CPU flash attention does (depends on the batch; for comparisons)");
+                  "Compute as llama.cpp's x86 CPU backend does: its attention kernels (depend on the batch) and, where known, its matrix-product order (for comparisons)");
     commands.push_back({app, [a]() {
         auto model = model::Model::load(a->model);
         if (!model) {

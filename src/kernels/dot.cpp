@@ -3,6 +3,7 @@
 #include "kernels/blocks.h"
 #include "kernels/convert.h"
 #include "kernels/quant_act.h"
+#include "kernels/quant_legacy.h"
 #include "util/half.h"
 
 #include <cstdlib>
@@ -72,7 +73,9 @@ void quantize_activations(TensorType w, const float* x, void* out, int64_t n) {
         avx512::quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
         return;
     }
-    quantize_row(at, x, out, n);
+    if (at == TensorType::Q8_0) quantize_act_row_q8_0(x, static_cast<BlockQ8_0*>(out), n);
+    else if (at == TensorType::Q8_1) quantize_act_row_q8_1(x, static_cast<BlockQ8_1*>(out), n);
+    else quantize_row(at, x, out, n);
     if (at == TensorType::F16) {
         const auto* half = static_cast<const uint16_t*>(out);
         auto* floats = reinterpret_cast<float*>(static_cast<uint8_t*>(out) + f16_act_half_bytes(n));

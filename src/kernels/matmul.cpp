@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/dot.h"
+#include "kernels/dot_llama_cpp.h"
 #include "kernels/matmul_panel.h"
 
 namespace tf::kernels {
@@ -37,7 +38,7 @@ Job plan(const WeightMatrix& w, int64_t n_tokens, float* out, int64_t out_stride
     // (On-the-fly packing only for the 32-column types, whose packing is a few copies.)
     constexpr int64_t kPanelMinTokens = 4;
     const bool cheap_pack = w.type == TensorType::Q8_0 || w.type == TensorType::Q4_0;
-    const bool panels = panel_fits(w.type, w.n_cols) && has_panel_kernel(w.type) &&
+    const bool panels = !(w.llama_cpp_order && llama_cpp_dot_kernel(w.type, w.n_rows) != nullptr) && panel_fits(w.type, w.n_cols) && has_panel_kernel(w.type) &&
                         (w.panels != nullptr || (cheap_pack && n_tokens >= kPanelMinTokens));
     return {&w, out, out_stride, panels, (w.n_rows + kPanelRows - 1) / kPanelRows};
 }
@@ -60,7 +61,8 @@ void run_units(const Job& j, const void* activations, int64_t n_tokens, int64_t 
         }
         return;
     }
-    const DotFn dot = dot_kernel(w.type);
+    const DotFn llama = w.llama_cpp_order ? llama_cpp_dot_kernel(w.type, w.n_rows) : nullptr;
+    const DotFn dot = llama != nullptr ? llama : dot_kernel(w.type);
     const auto* wbytes = static_cast<const uint8_t*>(w.data);
     const auto* abytes = static_cast<const uint8_t*>(activations);
     // Rows in the outer loop and tokens inside: each weight row is read from memory once and

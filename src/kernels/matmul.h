@@ -17,6 +17,9 @@ struct WeightMatrix {
     int64_t n_rows;    // output features
     int64_t n_cols;    // input features (row length)
     const uint8_t* panels = nullptr;  // the same rows repacked (matmul_panel.h), when prepared at load
+    // Multiply in llama.cpp's accumulation order where dot_llama_cpp.h has it (reference checks;
+    // slower, per-row path).
+    bool llama_cpp_order = false;
 };
 
 // Converts n_tokens rows of n_cols floats (stride n_cols) to the weight's activation format.

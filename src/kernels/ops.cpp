@@ -4,9 +4,12 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu_features.h"
+#include "kernels/ops_simd.h"
 #include "util/half.h"
 
 namespace tf::kernels {
+
 
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
     double sum = 0.0;
@@ -56,8 +59,10 @@ void rope_apply(float* x, const float* cs, const RopeParams& p) {
         const int a = p.neox ? i0 / 2 : i0;
         const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
         const float x0 = x[a], x1 = x[b];
-        x[a] = x0 * c - x1 * s;
-        x[b] = x0 * s + x1 * c;
+        // Fused as ggml's compiler contracts these (its rope is plain C++ built with FMA
+        // contraction): the same bits as llama.cpp's rotated queries and keys.
+        x[a] = std::fma(x0, c, -(x1 * s));
+        x[b] = std::fma(x0, s, x1 * c);
     }
 }
 
@@ -81,10 +86,29 @@ void softmax(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+float ggml_expf(float x) {
+    // e^x = 2^n * e^b with n = round(x / ln 2) (the 1.5 * 2^23 shifter rounds) and
+    // b = x - n ln 2 (ln 2 in two parts), e^b a degree-5 polynomial.
+    const float shifter = 0x1.8p23f;
+    const float z = std::fma(x, 0x1.715476p+0f, shifter);
+    const float n = z - shifter;
+    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                             std::fma(0x1.ffffecp-1f, b, 1.0f));
+    if (std::isnan(n)) return n;
+    if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+    return std::ldexp(j, static_cast<int>(n));
+}
+
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-    for (int64_t i = 0; i < n; ++i) {
+    static const Isa isa = best_isa();
+    int64_t i = 0;
+    if (isa == Isa::Avx512) i = avx512::swiglu(gate, up, n, out);
+    else if (isa == Isa::Avx2) i = avx2::swiglu(gate, up, n, out);
+    for (; i < n; ++i) {
         const float g = gate[i];
-        out[i] = (g / (1.0f + std::exp(-g))) * up[i];
+        out[i] = (g / (1.0f + ggml_expf(0.0f - g))) * up[i];
     }
 }
 

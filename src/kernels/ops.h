@@ -38,8 +38,12 @@ void rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_
 // In place: x[i] = exp(x[i] - max) / Σ — the sum in double, as ggml does.
 void softmax(float* x, int64_t n);
 
-// out[i] = silu(gate[i]) * up[i]
+// out[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + e^-x) and e^x as ggml's vector
+// expf approximation computes it (max error 1.45 ulp; every real model's feed-forward width is a
+// multiple of its 16 lanes), so activations match llama.cpp's bit for bit.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// That e^x, one value (the specification the vector path is tested against).
+float ggml_expf(float x);
 
 // out[i] = gelu(gate[i]) * up[i], GELU in its tanh form looked up at half precision (ggml's
 // table): |gate| >= 10 short-cuts to 0 or gate.

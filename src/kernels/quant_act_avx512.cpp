@@ -1,6 +1,6 @@
 // AVX-512 activation quantizers, bit-identical to the scalar ones: the same products, the same
-// rounding (Q8_0 rounds half away from zero like roundf, done as truncate-and-correct, which is
-// exact; Q8_K rounds half to even like nearest_int), maxima taken in any order (max is exact).
+// rounding (half to even, the conversion's default mode, for both), maxima taken in any order
+// (max is exact).
 #include "kernels/quant_act.h"
 
 #if defined(__x86_64__)
@@ -21,16 +21,6 @@ namespace tf::kernels::avx512 {
 
 namespace {
 
-inline __m512 round_half_away(__m512 v) {
-    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m512 frac = _mm512_sub_ps(v, t);  // exact: t holds v's leading bits
-    const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
-    const __m512 abs_frac = _mm512_andnot_ps(sign_mask, frac);
-    const __mmask16 up = _mm512_cmp_ps_mask(abs_frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-    const __m512 one = _mm512_or_ps(_mm512_and_ps(v, sign_mask), _mm512_set1_ps(1.0f));  // ±1 with v's sign
-    return _mm512_mask_add_ps(t, up, t, one);
-}
-
 inline __m512 abs_ps(__m512 v) {
     return _mm512_andnot_ps(_mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u))), v);
 }
@@ -43,11 +33,11 @@ void quantize_act_q8_0(const float* x, BlockQ8_0* y, float* d_out, int32_t* sums
         const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(a), abs_ps(b)));
         const float d = amax / ((1 << 7) - 1);
-        const float id = d ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
         y[i].d = fp32_to_fp16(d);
         const __m512 vid = _mm512_set1_ps(id);
-        const __m512i qa = _mm512_cvttps_epi32(round_half_away(_mm512_mul_ps(a, vid)));
-        const __m512i qb = _mm512_cvttps_epi32(round_half_away(_mm512_mul_ps(b, vid)));
+        const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, vid));
+        const __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, vid));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs), _mm512_cvtepi32_epi8(qa));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + 16), _mm512_cvtepi32_epi8(qb));
         if (d_out != nullptr) d_out[i] = fp16_to_fp32(y[i].d);

@@ -132,6 +132,34 @@ void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t k) {
     }
 }
 
+namespace {
+
+// One block's amax, d (as stored) and quants, the x86 way.
+float act_block(const float* x, int8_t* q, uint16_t* d_out) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.f;
+    *d_out = fp32_to_fp16(d);
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+    return d;
+}
+
+}  // namespace
+
+void quantize_act_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
+    for (int64_t i = 0; i < k / 32; ++i, x += 32) act_block(x, y[i].qs, &y[i].d);
+}
+
+void quantize_act_row_q8_1(const float* x, BlockQ8_1* y, int64_t k) {
+    for (int64_t i = 0; i < k / 32; ++i, x += 32) {
+        const float d = act_block(x, y[i].qs, &y[i].d);
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j) sum += y[i].qs[j];
+        y[i].s = fp32_to_fp16(static_cast<float>(sum) * d);
+    }
+}
+
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t k) {
     for (int64_t i = 0; i < k / QK4_0; ++i, y += QK4_0) {
         const float d = fp16_to_fp32(x[i].d);

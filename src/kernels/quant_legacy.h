@@ -13,6 +13,11 @@ void quantize_row_q4_1(const float* x, BlockQ4_1* y, int64_t k);
 void quantize_row_q5_0(const float* x, BlockQ5_0* y, int64_t k);
 void quantize_row_q5_1(const float* x, BlockQ5_1* y, int64_t k);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
+// Activation rows, as ggml-cpu quantizes them on x86 before a product: id = 127/amax rather than
+// 1/d, rounding half to even. Its reference quantizer above (model files) rounds half away from
+// zero, and the two differ in rare last bits — which the reference logits see.
+void quantize_act_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
+void quantize_act_row_q8_1(const float* x, BlockQ8_1* y, int64_t k);
 void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t k);
 
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t k);

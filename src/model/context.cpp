@@ -154,7 +154,8 @@ void Context::matmuls(std::initializer_list<Product> products, const float* x, i
         count = 0;
     };
     for (const Product& p : products) {
-        const kernels::WeightMatrix m = matrix(*p.w);
+        kernels::WeightMatrix m = matrix(*p.w);
+        m.llama_cpp_order = numerics_ == AttentionNumerics::LlamaCppCompatible;
         // Products whose weights take the same activation format share one conversion and one pass.
         const bool same = count > 0 && count < kMax && ws[0].n_cols == m.n_cols &&
                           kernels::activation_type(ws[0].type) == kernels::activation_type(m.type);
@@ -244,6 +245,10 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                 s = dot_q8(Dk, kj, w.q8.data());
             } else if (kernel == Kernel::HalfRow) {
                 s = ggml_dot_f16(qh, reinterpret_cast<const uint16_t*>(kj), Dk);
+            } else if (kernel == Kernel::Tiled) {
+                // ggml's tile GEMM: one fused chain over the head's dimensions.
+                const auto* kh = reinterpret_cast<const uint16_t*>(kj);
+                for (int64_t d = 0; d < Dk; ++d) s = std::fma(qh[d], fp16_to_fp32(kh[d]), s);
             } else {
                 s = kernels::dot_f16_f32(reinterpret_cast<const uint16_t*>(kj), qh, Dk);
             }
@@ -272,21 +277,25 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                 }
                 const uint16_t* vj = value(j);
                 for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vj[d]), vs, fp16_to_fp32(acc[d])));
-                S = S * ms + vs;
+                S = std::fma(S, ms, vs);  // fused, as ggml's compiler contracts it
             }
-            for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]) / S;
+            const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+            for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]) * inv;
             return;
         }
         if (kernel == Kernel::Tiled) {
-            // Online softmax over tiles of 64 positions (aligned to position 0), float sums.
+            // ggml's tiled kernel: online softmax over tiles of 64 positions (aligned to position
+            // 0); a tile's weights from its vector e^x, summed 16 lanes at a time in its reduction
+            // tree and in double; value sums one fused chain over the positions.
             constexpr int64_t kTile = 64;
-            float M = -INFINITY;
-            double S = 0.0;
+            float M = -INFINITY, S = 0.0f;
             for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
+            float p[kTile];
             for (int64_t j0 = lo - lo % kTile; j0 <= pos; j0 += kTile) {
                 const int64_t j1 = std::min(pos + 1, j0 + kTile), jb = std::max(j0, lo);
                 float tile_max = -INFINITY;
                 for (int64_t j = jb; j < j1; ++j) tile_max = std::fmax(tile_max, scores[j]);
+                if (tile_max == -INFINITY) continue;
                 const float m_new = std::fmax(M, tile_max);
                 if (m_new > M) {
                     const float ms = std::exp(M - m_new);
@@ -294,16 +303,24 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                     S *= ms;
                 }
                 M = m_new;
-                double tile_sum = 0.0;
-                for (int64_t j = jb; j < j1; ++j) {
-                    const float p = std::exp(scores[j] - M);
-                    tile_sum += p;
-                    const uint16_t* vj = value(j);
-                    for (int64_t d = 0; d < Dv; ++d) o[d] += p * fp16_to_fp32(vj[d]);
+                for (int64_t k = 0; k < kTile; ++k) {
+                    const int64_t j = j0 + k;
+                    p[k] = j >= jb && j < j1 ? kernels::ggml_expf(scores[j] - M) : 0.0f;
                 }
-                S += tile_sum;
+                double tile_sum = 0.0;
+                for (int64_t k = 0; k < kTile; k += 16) {
+                    float t8[8], t4[4];
+                    for (int l = 0; l < 8; ++l) t8[l] = p[k + l] + p[k + l + 8];
+                    for (int l = 0; l < 4; ++l) t4[l] = t8[l] + t8[l + 4];
+                    tile_sum += static_cast<double>((t4[0] + t4[2]) + (t4[1] + t4[3]));
+                }
+                S = static_cast<float>(static_cast<double>(S) + tile_sum);
+                for (int64_t j = jb; j < j1; ++j) {
+                    const uint16_t* vj = value(j);
+                    for (int64_t d = 0; d < Dv; ++d) o[d] = std::fma(p[j - j0], fp16_to_fp32(vj[d]), o[d]);
+                }
             }
-            const float inv = S == 0.0 ? 0.0f : 1.0f / static_cast<float>(S);
+            const float inv = S == 0.0f ? 0.0f : 1.0f / S;
             for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;
         }

@@ -26,8 +26,9 @@ enum class AttentionNumerics {
     Float,
     // llama.cpp's CPU flash attention, which depends on the batch: with 64 or more query tokens
     // its tiled kernel (float, online softmax over tiles of 64 keys); otherwise its row kernel
-    // (queries rounded to half, value sums kept in half). Reproduces llama.cpp's logits, at the
-    // price of results that depend on how the prompt is batched — for reference checks only.
+    // (queries rounded to half, value sums kept in half). Matrix products also take llama.cpp's
+    // accumulation order where kernels/dot_llama_cpp.h has it. Reproduces llama.cpp's logits, at
+    // the price of results that depend on how the prompt is batched — for reference checks only.
     LlamaCppCompatible,
 };
 

@@ -48,7 +48,7 @@ TEST(QuantAct, q8_0_equals_the_scalar_quantizer_with_its_extras) {
     const int64_t n = 2048;
     for (const auto& x : rows(n)) {
         std::vector<BlockQ8_0> want(static_cast<size_t>(n / 32)), got(want.size());
-        quantize_row_q8_0(x.data(), want.data(), n);
+        quantize_act_row_q8_0(x.data(), want.data(), n);
         std::vector<float> d(want.size());
         std::vector<int32_t> sums(want.size());
         avx512::quantize_act_q8_0(x.data(), got.data(), d.data(), sums.data(), n);
