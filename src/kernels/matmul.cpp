@@ -38,7 +38,7 @@ Job plan(const WeightMatrix& w, int64_t n_tokens, float* out, int64_t out_stride
     // (On-the-fly packing only for the 32-column types, whose packing is a few copies.)
     constexpr int64_t kPanelMinTokens = 4;
     const bool cheap_pack = w.type == TensorType::Q8_0 || w.type == TensorType::Q4_0;
-    const bool panels = !(w.llama_cpp_order && llama_cpp_dot_kernel(w.type, w.n_rows) != nullptr) && panel_fits(w.type, w.n_cols) && has_panel_kernel(w.type) &&
+    const bool panels = !(w.llama_cpp_order && llama_cpp_kernels(w.type, w.n_rows).gemv != nullptr) && panel_fits(w.type, w.n_cols) && has_panel_kernel(w.type) &&
                         (w.panels != nullptr || (cheap_pack && n_tokens >= kPanelMinTokens));
     return {&w, out, out_stride, panels, (w.n_rows + kPanelRows - 1) / kPanelRows};
 }
@@ -61,15 +61,17 @@ void run_units(const Job& j, const void* activations, int64_t n_tokens, int64_t 
         }
         return;
     }
-    const DotFn llama = w.llama_cpp_order ? llama_cpp_dot_kernel(w.type, w.n_rows) : nullptr;
-    const DotFn dot = llama != nullptr ? llama : dot_kernel(w.type);
+    const LlamaCppKernels llama = w.llama_cpp_order ? llama_cpp_kernels(w.type, w.n_rows) : LlamaCppKernels{};
+    const DotFn dot = llama.gemv != nullptr ? llama.gemv : dot_kernel(w.type);
+    const DotFn dot4 = llama.gemm != nullptr ? llama.gemm : dot;
+    const int64_t n_gemm = llama.gemv != nullptr && !w.llama_cpp_rowwise ? llama.gemm_rows(n_tokens) : 0;
     const auto* wbytes = static_cast<const uint8_t*>(w.data);
     const auto* abytes = static_cast<const uint8_t*>(activations);
     // Rows in the outer loop and tokens inside: each weight row is read from memory once and
     // reused from cache for every token of the batch.
     for (int64_t r = begin * kPanelRows; r < std::min(w.n_rows, end * kPanelRows); ++r) {
         const uint8_t* wr = wbytes + r * wrb;
-        for (int64_t t = 0; t < n_tokens; ++t) j.out[t * j.out_stride + r] = dot(w.n_cols, wr, abytes + t * arb);
+        for (int64_t t = 0; t < n_tokens; ++t) j.out[t * j.out_stride + r] = (t < n_gemm ? dot4 : dot)(w.n_cols, wr, abytes + t * arb);
     }
 }
 

@@ -20,6 +20,8 @@ struct WeightMatrix {
     // Multiply in llama.cpp's accumulation order where dot_llama_cpp.h has it (reference checks;
     // slower, per-row path).
     bool llama_cpp_order = false;
+    // With llama_cpp_order: every row as a single one (ggml's MUL_MAT_ID, the experts' products).
+    bool llama_cpp_rowwise = false;
 };
 
 // Converts n_tokens rows of n_cols floats (stride n_cols) to the weight's activation format.

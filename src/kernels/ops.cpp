@@ -44,8 +44,9 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cs) {
         if (p.ext_factor != 0.0f) {
             const float y = static_cast<float>(i0 / 2 - p.corr_dims[0]) / std::max(0.001f, p.corr_dims[1] - p.corr_dims[0]);
             const float ramp = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
-            angle = angle * (1.0f - ramp) + extrap * ramp;
-            mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+            // Fused where ggml's compiler contracts (its rope is plain C++ built with FMA).
+            angle = std::fma(angle, 1.0f - ramp, extrap * ramp);
+            mscale *= std::fma(0.1f, std::log(1.0f / p.freq_scale), 1.0f);
         }
         cs[i0] = std::cos(angle) * mscale;
         cs[i0 + 1] = std::sin(angle) * mscale;
@@ -53,17 +54,31 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cs) {
     }
 }
 
-void rope_apply(float* x, const float* cs, const RopeParams& p) {
-    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
-        const float c = cs[i0], s = cs[i0 + 1];
-        const int a = p.neox ? i0 / 2 : i0;
-        const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
-        const float x0 = x[a], x1 = x[b];
-        // Fused as ggml's compiler contracts these (its rope is plain C++ built with FMA
-        // contraction): the same bits as llama.cpp's rotated queries and keys.
-        x[a] = std::fma(x0, c, -(x1 * s));
-        x[b] = std::fma(x0, s, x1 * c);
+namespace {
+
+// Fused as ggml's compiler contracts these (its rope is plain C++ built with FMA contraction):
+// the same bits as llama.cpp's rotated queries and keys.
+#define TF_ROPE_ROTATE(FMA)                                             \
+    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {                           \
+        const float c = cs[i0], s = cs[i0 + 1];                         \
+        const int a = p.neox ? i0 / 2 : i0;                             \
+        const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;           \
+        const float x0 = x[a], x1 = x[b];                               \
+        x[a] = FMA(x0, c, -(x1 * s));                                   \
+        x[b] = FMA(x0, s, x1 * c);                                      \
     }
+
+// With the FMA instruction inline (std::fma is a library call in the portable build).
+__attribute__((target("fma"))) void rope_rotate_fma(float* x, const float* cs, const RopeParams& p) { TF_ROPE_ROTATE(__builtin_fmaf) }
+void rope_rotate_libm(float* x, const float* cs, const RopeParams& p) { TF_ROPE_ROTATE(std::fma) }
+#undef TF_ROPE_ROTATE
+
+}  // namespace
+
+void rope_apply(float* x, const float* cs, const RopeParams& p) {
+    static const bool fma = isa_supported(Isa::Avx2);
+    if (fma) rope_rotate_fma(x, cs, p);
+    else rope_rotate_libm(x, cs, p);
 }
 
 void rope(float* x, int64_t pos, const RopeParams& p) {
@@ -123,7 +138,8 @@ void geglu(const float* gate, const float* up, int64_t n, float* out) {
             out[i] = g * up[i];
         } else {
             const float h = fp16_to_fp32(fp32_to_fp16(g));
-            const float gelu = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoefA * h * h)));
+            // 1 + a·h·h fused, as ggml's compiler contracts it when it fills its GELU table.
+            const float gelu = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * std::fma(kCoefA * h, h, 1.0f)));
             out[i] = fp16_to_fp32(fp32_to_fp16(gelu)) * up[i];
         }
     }

@@ -156,6 +156,7 @@ void Context::matmuls(std::initializer_list<Product> products, const float* x, i
     for (const Product& p : products) {
         kernels::WeightMatrix m = matrix(*p.w);
         m.llama_cpp_order = numerics_ == AttentionNumerics::LlamaCppCompatible;
+        m.llama_cpp_rowwise = expert_products_;
         // Products whose weights take the same activation format share one conversion and one pass.
         const bool same = count > 0 && count < kMax && ws[0].n_cols == m.n_cols &&
                           kernels::activation_type(ws[0].type) == kernels::activation_type(m.type);
@@ -394,9 +395,11 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
         ensure(s.moe_act, static_cast<size_t>(m * F));
         ensure(s.proj, static_cast<size_t>(m * E));
         for (int64_t r = 0; r < m; ++r) std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E, static_cast<size_t>(E) * 4);
+        expert_products_ = true;
         matmuls({{&L.expert_gate[static_cast<size_t>(e)], s.moe_gate.data()}, {&L.expert_up[static_cast<size_t>(e)], s.moe_up.data()}}, s.moe_in.data(), m);
         kernels::swiglu(s.moe_gate.data(), s.moe_up.data(), m * F, s.moe_act.data());
         matmul(L.expert_down[static_cast<size_t>(e)], s.moe_act.data(), m, s.proj.data());
+        expert_products_ = false;
         for (int64_t r = 0; r < m; ++r) {
             const int64_t slot = slots[static_cast<size_t>(r)];
             std::memcpy(&s.moe_out[static_cast<size_t>(slot * E)], &s.proj[static_cast<size_t>(r * E)], static_cast<size_t>(E) * 4);

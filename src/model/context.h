@@ -113,6 +113,7 @@ class Context {
     const Model& m_;
     int n_ctx_;
     AttentionNumerics numerics_;
+    bool expert_products_ = false;  // inside moe(): products as llama.cpp's MUL_MAT_ID makes them
     std::unique_ptr<ThreadPool> pool_;
     KvCache kv_;
     std::vector<kernels::RopeParams> rope_;  // per layer

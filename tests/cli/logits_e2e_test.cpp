@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -29,6 +30,42 @@ TEST(LogitsE2E, prints_the_contract_json_and_writes_the_last_vector) {
     }
     EXPECT_EQ(std::filesystem::file_size(out), 512u * 4);
     std::filesystem::remove(out);
+}
+
+// The three models with real vocabularies, from text: the reference's top-16 (ids in order, and
+// logits to the 6 significant digits it prints) at every position of every prompt, with
+// llama.cpp-compatible numerics; the default numerics give the same top-1 everywhere.
+TEST(LogitsE2E, real_vocabularies_give_the_reference_top_16_at_every_position) {
+    TF_REQUIRE_REFERENCE();
+    for (const char* name : {"vocab-llama-spm-llama-Q8_0", "vocab-llama3-llama-Q8_0", "vocab-qwen2-qwen2-Q8_0"}) {
+        SCOPED_TRACE(name);
+        const auto model = (tf::test::reference_dir() / "models" / (std::string(name) + ".gguf")).string();
+        const auto ref = nlohmann::json::parse(std::ifstream(tf::test::reference_dir() / "outputs" / (std::string(name) + ".json")));
+        for (const auto& p : ref["prompts"]) {
+            const std::string text = p["text"].get<std::string>();
+            for (bool compat : {true, false}) {
+                std::vector<std::string> args = {"logits", "-m", model, "-p", text, "--all-positions", "--top", "16", "-t", "2"};
+                if (compat) args.push_back("--llama-cpp-attention");
+                auto r = run_terraferma(args);
+                ASSERT_EQ(r.exit_code, 0) << r.err;
+                const auto j = nlohmann::json::parse(r.out);
+                ASSERT_EQ(j["tokens"], p["tokens"]) << text;
+                ASSERT_EQ(j["positions"].size(), p["positions"].size());
+                for (size_t i = 0; i < p["positions"].size(); ++i) {
+                    const auto& want = p["positions"][i]["top"];
+                    const auto& got = j["positions"][i]["top"];
+                    ASSERT_EQ(got.size(), 16u);
+                    EXPECT_EQ(got[0][0], want[0][0]) << "top-1 at position " << i << (compat ? " (compatible)" : " (default)");
+                    if (!compat) continue;
+                    for (size_t k = 0; k < 16; ++k) {
+                        EXPECT_EQ(got[k][0], want[k][0]) << "position " << i << " rank " << k;
+                        const double w = want[k][1].get<double>(), g = got[k][1].get<double>();
+                        EXPECT_LE(std::fabs(g - w), 5e-6 * std::max(1.0, std::fabs(w))) << "position " << i << " rank " << k;
+                    }
+                }
+            }
+        }
+    }
 }
 
 TEST(LogitsE2E, bad_input_is_a_clear_error) {

@@ -102,7 +102,7 @@ TEST(LlamaCppOrder, kernels_stay_close_to_ours_and_do_not_depend_on_the_batch) {
                          TensorType::IQ4_NL}) {
         const std::string name(tensor_type_name(t));
         SCOPED_TRACE(name);
-        ASSERT_NE(llama_cpp_dot_kernel(t, rows), nullptr);
+        ASSERT_NE(llama_cpp_kernels(t, rows).gemv, nullptr);
         const int64_t rb = static_cast<int64_t>(*tensor_row_bytes(t, cols));
         std::vector<uint8_t> w(static_cast<size_t>(rows * rb));
         for (int64_t r = 0; r < rows; ++r) quantize_row(t, wf.data() + r * cols, w.data() + r * rb, cols);
@@ -125,7 +125,38 @@ TEST(LlamaCppOrder, kernels_stay_close_to_ours_and_do_not_depend_on_the_batch) {
         std::printf("[llama.cpp order %s] %d of %zu products differ from ours in the last bits\n", name.c_str(), differ,
                     all.size());
     }
-    EXPECT_EQ(llama_cpp_dot_kernel(TensorType::Q6_K, rows), nullptr);
+    EXPECT_EQ(llama_cpp_kernels(TensorType::Q4_K, rows + 1).gemv, nullptr);
+}
+
+TEST(LlamaCppOrder, repacked_k_quants_take_the_gemm_order_for_rows_in_fours_like_llama_cpp) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    const int64_t cols = 512, rows = 16, tokens = 7;
+    std::vector<float> wf(static_cast<size_t>(rows * cols)), x(static_cast<size_t>(tokens * cols));
+    for (auto& v : wf) v = dist(rng);
+    for (auto& v : x) v = dist(rng);
+    for (TensorType t : {TensorType::Q4_K, TensorType::Q2_K}) {
+        const std::string name(tensor_type_name(t));
+        SCOPED_TRACE(name);
+        const int64_t rb = static_cast<int64_t>(*tensor_row_bytes(t, cols));
+        std::vector<uint8_t> w(static_cast<size_t>(rows * rb));
+        for (int64_t r = 0; r < rows; ++r) quantize_row(t, wf.data() + r * cols, w.data() + r * rb, cols);
+        WeightMatrix m{t, w.data(), rows, cols};
+        m.llama_cpp_order = true;
+        std::vector<float> seven(static_cast<size_t>(tokens * rows)), four(static_cast<size_t>(4 * rows)), one(static_cast<size_t>(rows));
+        matmul_f32(m, x.data(), tokens, seven.data(), nullptr);
+        matmul_f32(m, x.data(), 4, four.data(), nullptr);
+        // Tokens 0-3 of 7 are the GEMM's, like a batch of 4; tokens 4-6 the GEMV's, like one token.
+        EXPECT_EQ(std::memcmp(seven.data(), four.data(), four.size() * 4), 0);
+        int gemm_differs = 0;
+        for (int64_t tok = 0; tok < tokens; ++tok) {
+            matmul_f32(m, x.data() + tok * cols, 1, one.data(), nullptr);
+            const int cmp = std::memcmp(one.data(), seven.data() + tok * rows, one.size() * 4);
+            if (tok >= 4) EXPECT_EQ(cmp, 0) << "token " << tok;
+            else gemm_differs += cmp != 0;
+        }
+        EXPECT_GT(gemm_differs, 0) << "the two orders should round differently somewhere";
+    }
 }
 
 }  // namespace
