@@ -11,6 +11,11 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gguf/writer.h"
 #include "support/reference.h"
 #include "support/server.h"
 
@@ -317,6 +322,64 @@ TEST(ServerE2E, forced_tool_calls) {
     }
     // The model may run out of tokens before closing the call; with 200 it closes it here.
     EXPECT_TRUE(saw_call) << s->body.substr(0, 2000);
+}
+
+}  // namespace
+
+namespace {
+
+// Gemma 4's tool-call notation decoded by a real model: a copy of a reference model carrying
+// Gemma 4's published chat template, so the server detects the syntax from the template, renders
+// the tools through it, constrains the answer to <|tool_call>call:name{...}<tool_call|> with each
+// tool's schema, and parses it back into OpenAI tool_calls.
+TEST(ServerE2E, gemma_tool_calls_are_decoded_in_its_notation_and_parsed) {
+    TF_REQUIRE_REFERENCE();
+    const auto tmpl_path = tf::test::shared_dir() / "peer-tests/chat-templates/templates/google-gemma-4-31B-it.jinja";
+    if (!std::filesystem::exists(tmpl_path)) GTEST_SKIP() << "no " << tmpl_path;
+    std::stringstream tmpl;
+    tmpl << std::ifstream(tmpl_path).rdbuf();
+    auto f = tf::gguf::File::open(model_path("vocab-qwen2-qwen2-Q8_0"));
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    auto w = tf::gguf::Writer::from_file(*f);
+    w.set("tokenizer.chat_template", tf::gguf::Value::string(tmpl.str()));
+    const auto path = (std::filesystem::temp_directory_path() / ("tf-gemma4-tools-" + std::to_string(::getpid()) + ".gguf")).string();
+    ASSERT_TRUE(w.write(path).ok());
+    {
+        tf::test::ServerProcess srv({"-m", path, "-t", "1"});
+        ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+        httplib::Client c("127.0.0.1", srv.port());
+        json body = chat_body("What is the weather in Paris?", 200, 1.0, 1);
+        body["tools"] = json::parse(R"([
+          {"type":"function","function":{"name":"get_weather","description":"Current weather","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":20},"unit":{"enum":["c","f"]}},"required":["city"]}}},
+          {"type":"function","function":{"name":"add","parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}}])");
+        body["tool_choice"] = "required";
+        int calls = 0;
+        for (int seed = 1; seed <= 4; ++seed) {
+            body["seed"] = seed;
+            auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->status, 200) << r->body;
+            const json j = json::parse(r->body);
+            if (j["choices"][0]["finish_reason"] != "tool_calls") continue;
+            for (const auto& tc : j["choices"][0]["message"]["tool_calls"]) {
+                ++calls;
+                const std::string name = tc["function"]["name"];
+                const json args = json::parse(tc["function"]["arguments"].get<std::string>());
+                if (name == "get_weather") {
+                    ASSERT_TRUE(args["city"].is_string()) << args;
+                    EXPECT_LE(args["city"].get<std::string>().size(), 20u * 4);
+                    if (args.contains("unit")) {
+                        EXPECT_TRUE(args["unit"] == "c" || args["unit"] == "f") << args;
+                    }
+                } else {
+                    EXPECT_EQ(name, "add");
+                    EXPECT_TRUE(args["a"].is_number_integer() && args["b"].is_number_integer()) << args;
+                }
+            }
+        }
+        EXPECT_GT(calls, 0);
+    }
+    std::filesystem::remove(path);
 }
 
 }  // namespace
