@@ -1,4 +1,4 @@
-// terraferma logits -m MODEL (--prompt TEXT | --ids 1,2,3) [--top K] [--all-positions] [--out FILE.bin]
+// terraferma logits -m MODEL (--prompt TEXT | --ids 1,2,3) [--top K] [--all-positions] [--out FILE.bin] [-c N]
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -15,7 +15,7 @@ namespace tf::cli {
 void add_logits_command(CLI::App& root, Commands& commands) {
     struct Args {
         std::string model, prompt, ids, out;
-        int top = 16, threads = 0;
+        int top = 16, threads = 0, ctx = 0;
         bool all_positions = false, llama_cpp_numerics = false;
         KvCacheFlags kv;
     };
@@ -28,6 +28,9 @@ void add_logits_command(CLI::App& root, Commands& commands) {
     app->add_flag("--all-positions", a->all_positions, "Print every position, not only the last");
     app->add_option("--out", a->out, "Also write the last position's full logits (little-endian float32)");
     app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
+    app->add_option("-c,--ctx-size", a->ctx,
+                    "Context size in tokens (default: the prompt's length); LongRoPE models choose their factors by it, as llama.cpp's -c does")
+        ->check(CLI::Range(1, 1 << 20));
     a->kv.add_to(app);
     app->add_flag("--llama-cpp-attention", a->llama_cpp_numerics,
                   "Compute as llama.cpp's x86 CPU backend does: its attention kernels (depend on the batch) and, where known, its matrix-product order (for comparisons)");
@@ -63,7 +66,11 @@ void add_logits_command(CLI::App& root, Commands& commands) {
         }
         const int threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
         model::ContextOptions co;
-        co.n_ctx = static_cast<int>(std::max<size_t>(ids.size(), 1));
+        if (a->ctx > 0 && static_cast<size_t>(a->ctx) < ids.size()) {
+            print_error("logits", "the prompt's " + std::to_string(ids.size()) + " tokens do not fit a context of " + std::to_string(a->ctx));
+            return kExitUsage;
+        }
+        co.n_ctx = a->ctx > 0 ? a->ctx : static_cast<int>(std::max<size_t>(ids.size(), 1));
         co.n_threads = threads;
         if (a->llama_cpp_numerics) co.attention = model::AttentionNumerics::LlamaCppCompatible;
         if (Status st = a->kv.apply(**model, co); !st) {

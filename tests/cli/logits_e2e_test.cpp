@@ -68,6 +68,36 @@ TEST(LogitsE2E, real_vocabularies_give_the_reference_top_16_at_every_position) {
     }
 }
 
+// LongRoPE picks its factors by the context size: at the reference's context (512) the CLI gives
+// llama.cpp's top-1 everywhere; sized to the prompt (shorter than the original 64) it does not.
+TEST(LogitsE2E, the_context_size_selects_longrope_factors_as_in_llama_cpp) {
+    TF_REQUIRE_REFERENCE();
+    const std::string name = "tiny-phi3-longrope-Q8_0";
+    const auto model = (tf::test::reference_dir() / "models" / (name + ".gguf")).string();
+    const auto ref = nlohmann::json::parse(std::ifstream(tf::test::reference_dir() / "outputs" / (name + ".json")));
+    int differ_without = 0;
+    for (const auto& p : ref["prompts"]) {
+        std::string ids;
+        for (const auto& t : p["tokens"]) ids += (ids.empty() ? "" : ",") + std::to_string(t.get<int>());
+        for (bool at_512 : {true, false}) {
+            std::vector<std::string> args = {"logits", "-m", model, "--ids", ids, "--all-positions", "--top", "1", "--llama-cpp-attention"};
+            if (at_512) args.insert(args.end(), {"-c", "512"});
+            auto r = run_terraferma(args);
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            const auto j = nlohmann::json::parse(r.out);
+            for (size_t i = 0; i < p["positions"].size(); ++i) {
+                const bool same = j["positions"][i]["top"][0][0] == p["positions"][i]["top"][0][0];
+                if (at_512) EXPECT_TRUE(same) << "position " << i;
+                else differ_without += !same;
+            }
+        }
+    }
+    EXPECT_GT(differ_without, 0);
+    auto small = run_terraferma({"logits", "-m", model, "--ids", "1,2,3,4", "-c", "3"});
+    EXPECT_EQ(small.exit_code, 2);
+    EXPECT_NE(small.err.find("the prompt's 4 tokens do not fit a context of 3"), std::string::npos) << small.err;
+}
+
 TEST(LogitsE2E, bad_input_is_a_clear_error) {
     TF_REQUIRE_REFERENCE();
     const auto model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
