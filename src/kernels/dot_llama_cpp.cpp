@@ -38,7 +38,7 @@ void values_q8_0(const BlockQ8_0& b, Values v) {
     for (int j = 0; j < 32; ++j) v[j] = b.qs[j];
 }
 
-template <class W, class A>
+template <class A>
 void lanes_add(const Values v, const A& a, float d, float acc[8]) {
     for (int l = 0; l < 8; ++l) {
         int32_t s = 0;
@@ -56,7 +56,7 @@ float lanes(int64_t n, const void* w, const void* a) {
     Values v;
     for (int64_t b = 0; b < n / 32; ++b) {
         Decode(x[b], v);
-        lanes_add<W>(v, y[b], fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
+        lanes_add(v, y[b], fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
     }
     return reduce_lanes8(acc);
 }
@@ -72,7 +72,7 @@ float lanes_min(int64_t n, const void* w, const void* a) {
     for (int64_t b = 0; b < n / 32; ++b) {
         summs += fp16_to_fp32(x[b].m) * fp16_to_fp32(y[b].s);
         Decode(x[b], v);
-        lanes_add<W>(v, y[b], fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
+        lanes_add(v, y[b], fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
     }
     return reduce_lanes8(acc) + summs;
 }
@@ -324,7 +324,6 @@ float dpbf16(float acc, float a1, float b1, float a0, float b0) {
     return daz(acc + daz(a0) * daz(b0));
 }
 
-float bf16_tinyblas(int64_t n, const void* w, const void* a);
 float bf16_vec_dot(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const uint16_t*>(w);
     auto y = static_cast<const uint16_t*>(a);
