@@ -156,6 +156,7 @@ void add_bench_command(CLI::App& root, Commands& commands) {
             j["peak_rss_bytes"] = static_cast<uint64_t>(rss) * 1024;
             j["file_bytes"] = m.file->bytes().size();
             j["kv_cache_bytes"] = ctx.kv().bytes();
+            j["kv_cache_peak_bytes"] = ctx.kv().peak_bytes();
             j["load_seconds"] = load_s;
             std::printf("%s\n", j.dump().c_str());
         } else {
@@ -166,8 +167,9 @@ void add_bench_command(CLI::App& root, Commands& commands) {
             std::printf("bandwidth  %8.1f GB/s read (%d threads)\n", bw_gbs, threads);
             std::printf("weights    %s per token -> roofline %.1f tok/s; tg at %.0f %%\n", human_bytes(bytes).c_str(), roofline,
                         100.0 * tg_med / roofline);
-            std::printf("memory     peak resident %s (KV cache %s); load + first token %.2f s\n",
-                        human_bytes(static_cast<uint64_t>(rss) * 1024).c_str(), human_bytes(ctx.kv().bytes()).c_str(), load_s);
+            std::printf("memory     peak resident %s (KV cache %s reserved, %s written); load + first token %.2f s\n",
+                        human_bytes(static_cast<uint64_t>(rss) * 1024).c_str(), human_bytes(ctx.kv().bytes()).c_str(),
+                        human_bytes(ctx.kv().peak_bytes()).c_str(), load_s);
         }
         return kExitOk;
     }});

@@ -111,6 +111,7 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     }
     task.n_ctx = a.ctx;
     task.max_output_tokens = std::min(a.max_output, a.ctx / 2);
+    task.swa_extra = a.kv.swa_extra();
     if (Status st = a.kv.types(task.k_type, task.v_type); !st) {
         print_error(what, st.error().message);
         return kExitUsage;

@@ -85,6 +85,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         so.scheduler.n_slots = a->parallel;
         so.scheduler.n_ctx_per_slot = a->ctx;
         so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
+        so.scheduler.swa_extra = kv->swa_extra();
         if (Status st = kv->types(so.scheduler.k_type, so.scheduler.v_type); !st) {
             print_error("serve", st.error().message);
             return kExitUsage;

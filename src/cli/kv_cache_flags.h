@@ -1,5 +1,6 @@
 // --cache-type-k / --cache-type-v (llama.cpp's names): the element type
-// of the KV cache, f16 (default) or q8_0 (half the memory, keys and values quantized per head).
+// of the KV cache, f16 (default) or q8_0 (half the memory, keys and values quantized per head);
+// --swa-full (llama.cpp's name): sliding-window layers keep every position.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,9 @@ namespace tf::cli {
 
 struct KvCacheFlags {
     std::string k = "f16", v = "f16";
+    bool swa_full = false;  // --swa-full: sliding-window layers keep every position
+
+    int swa_extra() const { return swa_full ? -1 : model::ContextOptions::kDefaultSwaExtra; }
 
     void add_to(CLI::App* app);
     // Sets options' k_type/v_type, or says what is wrong (a type we cannot store, or a model

@@ -41,7 +41,8 @@ Result<std::vector<float>> Session::prefill(const std::vector<int32_t>& prompt, 
     size_t reuse = 0;
     while (reuse < cached_.size() && reuse < prompt.size() && cached_[reuse] == prompt[reuse]) ++reuse;
     if (reuse == prompt.size()) --reuse;  // the last prompt token is evaluated again for its logits
-    ctx_.seq_truncate(0, static_cast<int>(reuse));
+    // Sliding-window layers may no longer hold what the first new token needs: then nothing is kept.
+    reuse = static_cast<size_t>(ctx_.seq_truncate(0, static_cast<int>(reuse)));
     cached_.resize(reuse);
     t.n_reused = static_cast<int>(reuse);
     std::vector<float> logits;

@@ -47,7 +47,7 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tokenizer,
       tok_(tokenizer),
       o_(o),
       ctx_(model, model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots + std::max(0, o.prefix_cache), o.n_threads,
-                                        model::AttentionNumerics::Float, o.k_type, o.v_type}) {
+                                        model::AttentionNumerics::Float, o.k_type, o.v_type, o.swa_extra}) {
     for (int i = 0; i < o.n_slots; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->id = i;
@@ -112,7 +112,9 @@ void Scheduler::stash(const Slot& s, const CacheEntry* keep) {
         }
     }
     for (CacheEntry& e : cache_) {
-        if (&e != keep && !e.tokens.empty() && std::equal(e.tokens.begin(), e.tokens.end(), s.cached.begin())) {
+        // (Not when the slot's sliding-window layers have let go of what the entry still offers.)
+        if (&e != keep && !e.tokens.empty() && std::equal(e.tokens.begin(), e.tokens.end(), s.cached.begin()) &&
+            ctx_.seq_reusable(s.id, static_cast<int>(e.tokens.size())) == static_cast<int>(e.tokens.size())) {
             ctx_.seq_clear(e.seq);
             e.tokens.clear();
         }
@@ -212,16 +214,20 @@ void Scheduler::assign() {
             queue_.pop_front();
             continue;
         }
-        auto common = [&](const std::vector<int32_t>& cached) {
+        // The prompt tokens a sequence can give: the shared prefix, short of the last prompt
+        // token (evaluated again for its logits), and none when sliding-window layers have
+        // already let go of what the first new token attends to.
+        auto common = [&](int seq, const std::vector<int32_t>& cached) {
             size_t c = 0;
             while (c < cached.size() && c < req.prompt.size() && cached[c] == req.prompt[c]) ++c;
-            return c;
+            if (c == req.prompt.size() && c > 0) --c;
+            return static_cast<size_t>(ctx_.seq_reusable(seq, static_cast<int>(c)));
         };
         Slot* best = nullptr;
         size_t best_common = 0;
         for (auto& s : slots_) {
             if (s->active()) continue;
-            const size_t c = common(s->cached);
+            const size_t c = common(s->id, s->cached);
             if (best == nullptr || c > best_common) best = s.get(), best_common = c;
         }
         if (best == nullptr) return;
@@ -229,7 +235,7 @@ void Scheduler::assign() {
         CacheEntry* hit = nullptr;
         size_t hit_common = best_common;
         for (CacheEntry& e : cache_) {
-            if (const size_t c = common(e.tokens); c > hit_common) hit = &e, hit_common = c;
+            if (const size_t c = common(e.seq, e.tokens); c > hit_common) hit = &e, hit_common = c;
         }
         // What the slot holds beyond the shared part would be lost: keep it in the cache.
         if (s.cached.size() > best_common) stash(s, hit);
@@ -240,8 +246,7 @@ void Scheduler::assign() {
             best_common = hit_common;
             ++stats_.cache_hits;
         }
-        if (best_common == req.prompt.size()) --best_common;  // re-evaluate the last token for its logits
-        ctx_.seq_truncate(s.id, static_cast<int>(best_common));
+        best_common = static_cast<size_t>(ctx_.seq_truncate(s.id, static_cast<int>(best_common)));
         s.cached.resize(best_common);
         s.req = std::move(req);
         s.job = job;

@@ -69,6 +69,7 @@ struct SchedulerOptions {
     int prefix_cache = 8;  // prompts kept beyond the slots for reuse (LRU); 0: only the slots' own
     TensorType k_type = TensorType::F16;  // KV cache element types (model::ContextOptions)
     TensorType v_type = TensorType::F16;
+    int swa_extra = model::ContextOptions::kDefaultSwaExtra;  // negative: sliding-window layers keep everything
 };
 
 struct SchedulerStats {

@@ -80,6 +80,12 @@ const ContextOptions& checked(const Model& model, const ContextOptions& o) {
     return o;
 }
 
+std::vector<uint32_t> layer_windows(const Model& model) {
+    std::vector<uint32_t> w;
+    for (const LayerWeights& l : model.layers) w.push_back(l.window);
+    return w;
+}
+
 }  // namespace
 
 Context::Context(const Model& model, const ContextOptions& o)
@@ -87,8 +93,8 @@ Context::Context(const Model& model, const ContextOptions& o)
       n_ctx_(std::max(o.n_ctx, 1)),
       numerics_(o.attention),
       pool_(std::make_unique<ThreadPool>(std::max(o.n_threads, 1))),
-      kv_(static_cast<int>(model.hp.n_layer), int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_k,
-          int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_v, n_ctx_, o.n_seq_max, o.k_type, o.v_type),
+      kv_(layer_windows(model), int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_k,
+          int64_t(model.hp.n_head_kv) * model.hp.n_embd_head_v, n_ctx_, o.n_seq_max, o.k_type, o.v_type, o.swa_extra),
       s_(std::make_unique<Scratch>()) {
     const HParams& hp = model.hp;
     s_->workers.resize(static_cast<size_t>(pool_->size()));
@@ -225,7 +231,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             ensure(w.k_rows, static_cast<size_t>(n_pos));
             ensure(w.v_rows, static_cast<size_t>(n_pos));
             for (int64_t j = lo; j <= pos; ++j) {
-                const int64_t c = kv.cell(seq, static_cast<int>(j));
+                const int64_t c = kv.cell(layer, seq, static_cast<int>(j));
                 w.k_rows[static_cast<size_t>(j - lo)] = kv.k(layer, c);
                 w.v_rows[static_cast<size_t>(j - lo)] = kv.v(layer, c);
             }
@@ -240,7 +246,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             return;
         }
         for (int64_t j = lo; j <= pos; ++j) {
-            const uint8_t* kj = kv.k(layer, kv.cell(seq, static_cast<int>(j))) + kvh * k_head_bytes;
+            const uint8_t* kj = kv.k(layer, kv.cell(layer, seq, static_cast<int>(j))) + kvh * k_head_bytes;
             float s = 0.0f;
             if (q8_keys) {
                 s = dot_q8(Dk, kj, w.q8.data());
@@ -257,7 +263,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             if (cap != 0.0f) s = cap * std::tanh(s);
             scores[j] = s;
         }
-        auto value_bytes = [&](int64_t j) { return kv.v(layer, kv.cell(seq, static_cast<int>(j))) + kvh * v_head_bytes; };
+        auto value_bytes = [&](int64_t j) { return kv.v(layer, kv.cell(layer, seq, static_cast<int>(j))) + kvh * v_head_bytes; };
         auto value = [&](int64_t j) { return reinterpret_cast<const uint16_t*>(value_bytes(j)); };
         if (kernel == Kernel::HalfRow) {
             // Online softmax over positions, the running value sum kept in half precision.
@@ -520,7 +526,7 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
                 if (!L.k_norm.empty()) kernels::rms_norm(kh, L.k_norm.data(), Dk, eps, kh);
                 kernels::rope_apply(kh, cs.data(), rope);
             }
-            const int64_t cell = kv_.cell(b.seq[static_cast<size_t>(t)], static_cast<int>(pos));
+            const int64_t cell = kv_.cell(static_cast<int>(il), b.seq[static_cast<size_t>(t)], static_cast<int>(pos));
             store_kv(kv_.k_type(), kt, Hkv * Dk, kv_.k(static_cast<int>(il), cell));
             store_kv(kv_.v_type(), vt, Hkv * Dv, kv_.v(static_cast<int>(il), cell));
         });
@@ -547,6 +553,7 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
         if (!L.ffn_post_norm.empty()) norm_rows(ffn_out.data(), L.ffn_post_norm, n, ffn_out.data());
         add_rows(ffn_out.data(), n);
     }
+    for (const auto& [seq, end] : next) kv_.slide(seq);
 
     const int64_t n_out = static_cast<int64_t>(s.out_rows.size());
     if (what == Output::Embeddings) {

@@ -39,6 +39,11 @@ struct ContextOptions {
     AttentionNumerics attention = AttentionNumerics::Float;
     TensorType k_type = TensorType::F16;  // KV cache element types: F16 or Q8_0
     TensorType v_type = TensorType::F16;
+    // Positions a sliding-window layer keeps beyond its window, so that a sequence can be cut
+    // back that far and continued without recomputing it (prefix reuse); older ones free their
+    // memory. Negative: keep every position (llama.cpp's --swa-full). No effect on the results.
+    int swa_extra = kDefaultSwaExtra;
+    static constexpr int kDefaultSwaExtra = 256;
 };
 
 // Tokens to evaluate: token i is at position pos[i] of sequence seq[i]. A sequence's tokens
@@ -86,8 +91,12 @@ class Context {
     int n_seq_max() const { return kv_.n_seq_max(); }
     int seq_len(int seq) const { return kv_.seq_len(seq); }
     void clear() { kv_.clear(0); }
-    // Sequence operations for prefix reuse and cancelled requests.
-    void seq_truncate(int seq, int len) { kv_.truncate(seq, len); }
+    // Sequence operations for prefix reuse and cancelled requests. seq_truncate returns the
+    // length kept: `len`, or 0 when sliding-window layers no longer hold what position `len`
+    // would attend to (the sequence is then forgotten and must be evaluated from the start).
+    int seq_truncate(int seq, int len) { return kv_.truncate(seq, len); }
+    // What seq_truncate(seq, len) would keep, without changing anything.
+    int seq_reusable(int seq, int len) const { return kv_.reusable(seq, len); }
     void seq_copy(int src, int dst) { kv_.copy(src, dst); }
     void seq_clear(int seq) { kv_.clear(seq); }
     const KvCache& kv() const { return kv_; }

@@ -56,7 +56,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 TaskRunner::TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& cfg,
                        int n_threads)
     : model_(model), tok_(tokenizer), tmpl_(tmpl), cfg_(cfg) {
-    session_ = std::make_unique<engine::Session>(model, tokenizer, model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float, cfg.k_type, cfg.v_type});
+    session_ = std::make_unique<engine::Session>(model, tokenizer, model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float, cfg.k_type, cfg.v_type, cfg.swa_extra});
     trie_ = std::make_shared<const grammar::TokenTrie>(tokenizer);
 }
 

@@ -27,6 +27,9 @@ struct TaskConfig {
     int max_output_tokens = 1024;
     TensorType k_type = TensorType::F16;  // KV cache (a q8_0 cache changes results a little)
     TensorType v_type = TensorType::F16;
+    // Sliding-window layers' slack (model::ContextOptions::swa_extra). Results do not depend on
+    // it, so it is not part of key().
+    int swa_extra = model::ContextOptions::kDefaultSwaExtra;
 
     // Identifies the configuration in the job store (changing any of it recomputes).
     std::string key(const std::string& model_sha256) const;

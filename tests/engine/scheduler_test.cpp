@@ -197,3 +197,45 @@ TEST(SchedulerJumpForward, forced_tokens_join_the_batch_and_change_nothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// Sliding-window layers (Gemma 2, window 16) release what no later position can see: a prompt
+// that continues the cached tokens near their end still reuses them, one that shares only an
+// older prefix falls back to evaluating from the start — and the answers never change.
+TEST(PrefixCache, sliding_window_layers_reuse_what_their_window_still_holds) {
+    TF_REQUIRE_REFERENCE();
+    auto l = load("tiny-gemma2");
+    ASSERT_TRUE(l.tok);
+    auto make = [](int tail) {
+        std::vector<int32_t> p{1};
+        for (int i = 1; i < 200; ++i) p.push_back(3 + (i * 131) % 400);
+        for (int i = 0; i < 40; ++i) p.push_back(5 + (tail * 17 + i * 7) % 400);
+        return p;
+    };
+    const auto p1 = make(0), p2 = make(1);
+    std::vector<Answer> got[2];
+    for (int full = 0; full < 2; ++full) {
+        SchedulerOptions o = options(1, 1024, 4);
+        o.swa_extra = full ? -1 : 32;
+        Scheduler s(*l.model, *l.tok, o);
+        for (const auto* p : {&p1, &p1, &p2}) got[full].push_back(run(s, *p));
+    }
+    Scheduler fresh(*l.model, *l.tok, options(1, 1024, 0));
+    for (int full = 0; full < 2; ++full) {
+        SCOPED_TRACE(full ? "--swa-full" : "window + 32");
+        for (const Answer& a : got[full]) ASSERT_EQ(a.error, "");
+        EXPECT_EQ(got[full][0].reused, 0);
+        // The same prompt again: all of it but the last token, whose logits are needed.
+        EXPECT_EQ(got[full][1].reused, 239);
+        EXPECT_EQ(got[full][1].text, got[full][0].text);
+    }
+    // 247 tokens cached; positions from 247 - 16 + 1 - 32 = 200 are kept (whole pages: 192 on),
+    // and the first new token of p2, at 200, would attend back to 185.
+    EXPECT_EQ(got[0][2].reused, 0);
+    EXPECT_EQ(got[1][2].reused, 200);
+    EXPECT_EQ(got[0][2].text, got[1][2].text);
+    EXPECT_EQ(got[0][2].text, run(fresh, p2).text);
+}
+
+}  // namespace
