@@ -148,7 +148,9 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
                 }
             }
         }
+        if (constraint) prefetch_.start({constraint.get()});
         auto step = ctx_.decode(step_tokens, false);
+        prefetch_.wait();
         if (!step) return step.error();
         cached_.insert(cached_.end(), step_tokens.begin(), step_tokens.end());
         cur = std::move(step.value());

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/mask_prefetch.h"
 #include "model/context.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -81,6 +82,7 @@ class Session {
     const tok::Tokenizer& tok_;
     model::Context ctx_;
     std::vector<int32_t> cached_;
+    MaskPrefetch prefetch_;
 };
 
 }  // namespace tf::engine

@@ -302,7 +302,13 @@ void Scheduler::step() {
     }
     if (batch.size() == 0) return;
     make_room(batch);
+    std::vector<sampling::Constraint*> next_masks;
+    for (Slot* s : rows) {
+        if (s->req.constraint) next_masks.push_back(s->req.constraint.get());
+    }
+    prefetch_.start(std::move(next_masks));
     auto logits = ctx_.decode(batch);
+    prefetch_.wait();
     if (!logits) {
         for (auto& sp : slots_) {
             if (sp->active()) finish(*sp, StopReason::Cancelled, logits.error().message);

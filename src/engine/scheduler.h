@@ -117,6 +117,7 @@ class Scheduler {
     const tok::Tokenizer& tok_;
     SchedulerOptions o_;
     model::Context ctx_;
+    MaskPrefetch prefetch_;  // the next masks of constrained slots, during each forward pass
     std::vector<std::unique_ptr<Slot>> slots_;
     std::vector<CacheEntry> cache_;  // sequences n_slots .. n_slots + prefix_cache - 1
     uint64_t clock_ = 0;

@@ -45,6 +45,10 @@ class Constraint {
     // Sets the logits of tokens not allowed next to -inf.
     virtual void apply(float* logits, int64_t n_vocab) = 0;
     virtual void accept(int32_t token) = 0;
+    // Computes ahead what apply() will need in the current state. The engine calls it on
+    // another thread while the model evaluates the last tokens, so that a mask not seen before
+    // costs no time of its own; nothing else touches the constraint until it returns.
+    virtual void prepare() {}
     // Text the constraint admits as the only continuation (at most max_bytes, whole UTF-8
     // characters), for jump-forward decoding; empty when there is a choice.
     virtual std::string forced_text(size_t max_bytes) {

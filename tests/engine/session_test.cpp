@@ -2,9 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
 
 #include "engine/chat_prompt.h"
 #include "engine/generate.h"
+#include "engine/mask_prefetch.h"
 #include "sampling/grammar/gbnf.h"
 #include "sampling/grammar/token_mask.h"
 #include "sampling/jsonschema/to_grammar.h"
@@ -192,6 +197,39 @@ TEST(Session, a_constrained_answer_closes_within_the_token_limit) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->stop_reason, tf::engine::StopReason::Length);
     EXPECT_EQ(r->ids.size(), 3u);
+}
+
+}  // namespace
+
+namespace {
+
+struct RecordingConstraint : tf::sampling::Constraint {
+    std::thread::id prepared_on;
+    std::atomic<int> prepared{0};
+    bool throws = false;
+    void apply(float*, int64_t) override {}
+    void accept(int32_t) override {}
+    void prepare() override {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        prepared_on = std::this_thread::get_id();
+        ++prepared;
+        if (throws) throw std::runtime_error("mask too large");
+    }
+};
+
+TEST(MaskPrefetch, prepares_every_constraint_on_its_own_thread_before_wait_returns) {
+    tf::engine::MaskPrefetch p;
+    p.wait();  // nothing started: returns at once
+    RecordingConstraint a, b;
+    b.throws = true;  // a failure is left for apply() to meet again, not thrown across threads
+    for (int round = 1; round <= 3; ++round) {
+        p.start({&a, &b});
+        p.wait();
+        EXPECT_EQ(a.prepared.load(), round);
+        EXPECT_EQ(b.prepared.load(), round);
+        EXPECT_NE(a.prepared_on, std::this_thread::get_id());
+    }
+    p.start({&a});  // left running: the destructor waits for it
 }
 
 }  // namespace

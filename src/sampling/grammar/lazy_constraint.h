@@ -18,6 +18,9 @@ class LazyConstraint : public sampling::Constraint {
     LazyConstraint(std::shared_ptr<GrammarConstraint> grammar, std::shared_ptr<const TokenTrie> trie, std::vector<std::string> triggers);
     void apply(float* logits, int64_t n_vocab) override;
     void accept(int32_t token) override;
+    void prepare() override {
+        if (active_) grammar_->prepare();
+    }
     std::string forced_text(size_t max_bytes) override;
     // The limit concerns the call once one has begun; free text can stop anywhere.
     void set_budget(int tokens) override { grammar_->set_budget(tokens); }

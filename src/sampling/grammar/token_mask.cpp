@@ -436,7 +436,7 @@ GrammarConstraint::GrammarConstraint(std::shared_ptr<MaskCache> cache, std::vect
     state_ = table_.intern(Matcher::initial(*grammar_));
 }
 
-void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
+const std::vector<uint64_t>& GrammarConstraint::current_mask() {
     if (table_.size() > kMaxStates || masks_.size() > kMaxMasks) {
         // Bounded memory: start the caches over from the current state.
         const MatchState current = table_.full_state(state_);
@@ -451,7 +451,11 @@ void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
         // have computed it already.
         it = masks_.emplace(state_, shared_->mask(table_, state_)).first;
     }
-    const std::vector<uint64_t>& bits = *it->second;
+    return *it->second;
+}
+
+void GrammarConstraint::apply(float* logits, int64_t n_vocab) {
+    const std::vector<uint64_t>& bits = current_mask();
     const bool can_end = !dead_ && table_.can_end(state_);
     std::vector<float> eog_logits;
     for (int32_t id : eog_) eog_logits.push_back(id >= 0 && id < n_vocab ? logits[id] : -INFINITY);

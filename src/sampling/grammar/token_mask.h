@@ -164,6 +164,7 @@ class GrammarConstraint : public sampling::Constraint {
     GrammarConstraint(std::shared_ptr<MaskCache> cache, std::vector<int32_t> eog);
     void apply(float* logits, int64_t n_vocab) override;
     void accept(int32_t token) override;
+    void prepare() override { (void)current_mask(); }
     // The bytes the grammar forces from here: while exactly one byte can follow and the grammar
     // cannot end, that byte (an incomplete last character is left out).
     std::string forced_text(size_t max_bytes) override;
@@ -191,6 +192,7 @@ class GrammarConstraint : public sampling::Constraint {
     bool dead_ = false;  // a token the grammar rejects was accepted (cannot happen through apply)
     int budget_ = -1;
     uint32_t cost(int32_t state);
+    const std::vector<uint64_t>& current_mask();
     int32_t after(int32_t token);  // the state after a token; -1 when the grammar rejects it
     std::vector<uint32_t> costs_;  // by state id; kUnknownCost until computed
     static constexpr uint32_t kUnknownCost = ~0u;
