@@ -87,6 +87,7 @@ void add_run_command(CLI::App& root, Commands& commands) {
                             {"generated_tokens", t.n_generated},
                             {"forced_tokens", t.n_forced},
                             {"generate_ms", t.generate_ms},
+                            {"sample_ms", t.sample_ms},
                             {"generate_tokens_per_second", t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0}};
             // Random-weight and truncated outputs need not be valid UTF-8: replace, do not throw.
             std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());

@@ -94,7 +94,9 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
             break;
         }
         if (constraint) constraint->set_budget(remaining_budget(o, static_cast<int>(res.ids.size()), ctx_.n_ctx() - ctx_.seq_len(0)));
+        const auto ts = std::chrono::steady_clock::now();
         auto next = sampler.sample(cur.data());
+        res.timings.sample_ms += ms_since(ts);
         if (!next) return next.error();
         const int32_t id = next.value();
         if (!o.ignore_eos && tok_.vocab().is_eog(id)) {
@@ -124,7 +126,9 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
         if (constraint && o.jump_forward) {
             size_t room = static_cast<size_t>(ctx_.n_ctx() - ctx_.seq_len(0) - 1);
             if (o.max_tokens > 0) room = std::min(room, static_cast<size_t>(o.max_tokens) - res.ids.size());
+            const auto tj = std::chrono::steady_clock::now();
             const std::vector<int32_t> ft = jump_forward_tokens(*constraint, tok_, room);
+            res.timings.sample_ms += ms_since(tj);
             if (!ft.empty()) {
                 for (int32_t t : ft) {
                     sampler.accept(t);

@@ -46,6 +46,9 @@ struct Timings {
     int n_generated = 0;
     int n_forced = 0;  // of the generated tokens, those appended by jump-forward
     double prompt_ms = 0, generate_ms = 0;
+    // Of generate_ms, choosing tokens: the sampler chain with any constraint mask, and the
+    // jump-forward text — the time the model is not running.
+    double sample_ms = 0;
 };
 
 struct GenerateResult {
