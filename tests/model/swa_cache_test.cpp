@@ -173,15 +173,22 @@ TEST(SlidingWindowCache, many_sequences_cycle_through_few_pages) {
     auto m = load("tiny-gemma2");
     ASSERT_TRUE(m);
     const Windowed w = layers(*m);
-    Context ctx(*m, options(4096, 4, 0));
-    // Four sequences of 600 tokens, interleaved 20 at a time.
+    const int64_t V = m->hp.n_vocab;
+    Context ctx(*m, options(4096, 4, 0)), alone(*m, options(4096, 1, -1));
+    // Four sequences of 600 tokens, interleaved 20 at a time; the last one also alone, keeping
+    // every position: its pages are others' recycled ones in the first context, its logits the same.
     for (int step = 0; step < 30; ++step) {
-        Batch b;
+        Batch b, b3;
         for (int s = 0; s < 4; ++s) {
             for (int i = 0; i < 20; ++i) b.add(3 + (step * 20 + i + s) % 400, step * 20 + i, s, i == 19);
         }
-        ASSERT_TRUE(ctx.decode(b).ok());
+        for (int i = 0; i < 20; ++i) b3.add(3 + (step * 20 + i + 3) % 400, step * 20 + i, 0, i == 19);
+        auto r = ctx.decode(b);
+        auto r3 = alone.decode(b3);
+        ASSERT_TRUE(r.ok() && r3.ok());
+        ASSERT_EQ(0, std::memcmp(r->data() + 3 * V, r3->data(), static_cast<size_t>(V) * sizeof(float))) << "step " << step;
     }
+    EXPECT_GT(ctx.kv().released_pages(), 4 * 15);
     const uint64_t per_page_layer = ctx.kv().bytes() / (ctx.kv().capacity() / KvCache::kPage) / m->layers.size();
     const uint64_t full = uint64_t(600 / KvCache::kPage + 1) * 4 * w.full;
     const uint64_t windowed = uint64_t((w.window - 1 + 20 + KvCache::kPage - 1) / KvCache::kPage + 1) * 4 * w.windowed;
