@@ -218,9 +218,9 @@ struct RecordingConstraint : tf::sampling::Constraint {
 };
 
 TEST(MaskPrefetch, prepares_every_constraint_on_its_own_thread_before_wait_returns) {
+    RecordingConstraint a, b;  // outlive the prefetcher, whose destructor waits for its work
     tf::engine::MaskPrefetch p;
     p.wait();  // nothing started: returns at once
-    RecordingConstraint a, b;
     b.throws = true;  // a failure is left for apply() to meet again, not thrown across threads
     for (int round = 1; round <= 3; ++round) {
         p.start({&a, &b});
