@@ -14,6 +14,7 @@
 
 #include "model/context.h"
 #include "support/reference.h"
+#include "support/reference_weights.h"
 
 namespace {
 
@@ -22,17 +23,9 @@ using tf::model::Context;
 using tf::model::ContextOptions;
 using tf::model::Model;
 
-std::unique_ptr<Model> load(const std::string& name) {
-    auto m = Model::load((tf::test::reference_dir() / "models" / (name + ".gguf")).string());
-    EXPECT_TRUE(m.ok()) << m.error().message;
-    return m.ok() ? std::move(m.value()) : nullptr;
-}
+std::unique_ptr<Model> load(const std::string& name) { return tf::test::load_weights(name); }
 
-std::vector<int32_t> prompt(int n, int salt) {
-    std::vector<int32_t> ids{1};
-    for (int i = 1; i < n; ++i) ids.push_back(3 + (i * 37 + salt * 101) % 500);
-    return ids;
-}
+std::vector<int32_t> prompt(int n, int salt) { return tf::test::synthetic_prompt(n, salt); }
 
 bool same(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 

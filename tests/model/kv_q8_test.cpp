@@ -11,6 +11,7 @@
 
 #include "model/context.h"
 #include "support/reference.h"
+#include "support/reference_weights.h"
 
 namespace {
 
@@ -20,17 +21,9 @@ using tf::model::Context;
 using tf::model::ContextOptions;
 using tf::model::Model;
 
-std::unique_ptr<Model> load(const std::string& name) {
-    auto m = Model::load((tf::test::reference_dir() / "models" / (name + ".gguf")).string());
-    EXPECT_TRUE(m.ok()) << m.error().message;
-    return m.ok() ? std::move(m.value()) : nullptr;
-}
+std::unique_ptr<Model> load(const std::string& name) { return tf::test::load_weights(name); }
 
-std::vector<int32_t> prompt(int n, int salt) {
-    std::vector<int32_t> ids{1};
-    for (int i = 1; i < n; ++i) ids.push_back(3 + (i * 37 + salt * 101) % 500);
-    return ids;
-}
+std::vector<int32_t> prompt(int n, int salt) { return tf::test::synthetic_prompt(n, salt); }
 
 ContextOptions q8(int n_ctx, int n_seq, int threads, TensorType k = TensorType::Q8_0, TensorType v = TensorType::Q8_0) {
     ContextOptions o{n_ctx, n_seq, threads};
