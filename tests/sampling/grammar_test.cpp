@@ -6,7 +6,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 
 #include "model/model.h"
@@ -121,6 +123,35 @@ TEST(Gbnf, errors_name_the_place_and_limits_hold) {
     auto gp = std::make_shared<const Grammar>(std::move(g.value()));
     EXPECT_TRUE(matches(gp, "ababcababab"));
     EXPECT_FALSE(matches(gp, "abc"));
+}
+
+// A bounded repetition's chain of copies is marked with its head and counts (what token masks
+// share work by); a chain whose item can match nothing is not, nor are unbounded repetitions.
+TEST(Gbnf, bounded_repetitions_mark_their_counted_copies) {
+    auto g = tf::grammar::parse_gbnf("root ::= [a]{2,22} ([b]?){0,5} [c]* x{0,3}\nx ::= \"x\" | \"yz\"");
+    ASSERT_TRUE(g.ok()) << g.error().message;
+    ASSERT_EQ(g->counted.size(), g->rules.size());
+    std::map<uint32_t, std::vector<uint32_t>> chains;  // head -> counts of its copies
+    for (size_t r = 0; r < g->rules.size(); ++r) {
+        const tf::grammar::Counted c = g->counted[r];
+        if (c.head == tf::grammar::Counted::kNone) continue;
+        chains[c.head].push_back(c.count);
+        EXPECT_EQ(g->rules[r].size(), 2u);  // item (next copy) | nothing
+    }
+    std::vector<std::vector<uint32_t>> counts;
+    for (auto& [head, cs] : chains) {
+        std::sort(cs.begin(), cs.end());
+        EXPECT_EQ(g->counted[head].count, cs.back()) << "the head allows the most";
+        counts.push_back(cs);
+    }
+    std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    std::vector<uint32_t> twenty(20);
+    std::iota(twenty.begin(), twenty.end(), 1u);
+    // [b]? is a chain of one; ([b]?){0,5} repeats a nullable item and is not marked.
+    ASSERT_EQ(counts.size(), 3u);
+    EXPECT_EQ(counts[0], (std::vector<uint32_t>{1}));
+    EXPECT_EQ(counts[1], (std::vector<uint32_t>{1, 2, 3}));
+    EXPECT_EQ(counts[2], twenty);
 }
 
 // Left recursion hidden behind a rule that can match nothing (found by grammar_fuzz: the

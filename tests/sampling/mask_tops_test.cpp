@@ -133,6 +133,35 @@ TEST_F(MaskTops, equal_the_whole_vocabulary_walk_on_real_world_schemas) {
     }
 }
 
+// Counted copies of a bounded repetition share their chain head's top (MaskCache::top_key);
+// random walks run each string to its maxLength, through the copies below the sharing
+// threshold and the long tokens the head accepts but a copy may not. Strings with multi-byte
+// and escaped characters, nested counts, a count that is not a string's.
+TEST_F(MaskTops, equal_the_whole_vocabulary_walk_through_counted_copies) {
+    const char* grammars[] = {
+        R"(root ::= "\"" [^"\\]{0,60} "\"")",
+        R"(root ::= "{\"a\":\"" ([^"\\\x00-\x1F] | "\\" ["\\nt]){3,45} "\",\"b\":" [0-9]{1,30} "}")",
+        R"(root ::= ("<" [a-z ]{0,24} ">"){0,20} "." )",
+        R"(root ::= [^x]{0,17} "x" | "y" [ -~]{16,40})",
+    };
+    for (const char* text : grammars) {
+        auto parsed = tf::grammar::parse_gbnf(text);
+        ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.error().message;
+        auto g = std::make_shared<const Grammar>(std::move(parsed.value()));
+        size_t shared = 0;
+        for (const auto& c : g->counted) shared += c.head != tf::grammar::Counted::kNone && c.count >= MaskCache::kMinSharedCount;
+        EXPECT_GT(shared, 0u) << text;
+        for (unsigned seed : {1u, 2u, 3u}) {
+            Walker w(g, trie_, seed == 2);
+            std::mt19937 rng(seed);
+            for (int k = 0; k < 40; ++k) {
+                if (!w.step(-1, rng, std::string(text) + " seed " + std::to_string(seed) + " step " + std::to_string(k))) break;
+                if (HasFailure()) return;
+            }
+        }
+    }
+}
+
 // Multi-byte characters (japanese), deep nesting (json), and a grammar with left-out context
 // everywhere (c), by random walks.
 TEST_F(MaskTops, equal_the_whole_vocabulary_walk_on_peer_grammars) {

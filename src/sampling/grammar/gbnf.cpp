@@ -62,6 +62,7 @@ class Parser {
         if (root < 0) return Error{"grammar: no '" + std::string(root_name) + "' rule (the start symbol)"};
         g_.root = static_cast<uint32_t>(root);
         if (Status st = check_left_recursion(); !st) return st.error();
+        mark_counted();
         return std::move(g_);
     }
 
@@ -322,13 +323,16 @@ class Parser {
         } else if (max > min) {
             // opt_k ::= item opt_{k-1} | ε, nested so that at most max - min more items follow.
             uint32_t next = UINT32_MAX;
+            Chain chain{item, {}};
             for (uint32_t k = 0; k < max - min; ++k) {
                 const uint32_t r = new_rule(rule_name);
                 Alternative a{item};
                 if (next != UINT32_MAX) a.push_back({Element::Rule, next});
                 g_.rules[r] = {a, Alternative{}};
+                chain.rules.push_back(r);
                 next = r;
             }
+            chains_.push_back(std::move(chain));
             seq.push_back({Element::Rule, next});
         }
         if (g_.rules.size() > limits_.max_rules) return error("grammar too large after expanding repetitions");
@@ -408,22 +412,7 @@ class Parser {
     // nullability computed to a fixpoint) that holds a non-tail edge.
     Status check_growing_left_recursion() {
         const size_t n = g_.rules.size();
-        std::vector<char> nullable(n, 0);
-        for (bool changed = true; changed;) {
-            changed = false;
-            for (size_t r = 0; r < n; ++r) {
-                if (nullable[r]) continue;
-                for (const Alternative& a : g_.rules[r]) {
-                    bool all = true;
-                    for (const Element& e : a) all = all && e.kind == Element::Rule && nullable[e.index];
-                    if (all) {
-                        nullable[r] = 1;
-                        changed = true;
-                        break;
-                    }
-                }
-            }
-        }
+        const std::vector<char> nullable = nullable_rules();
         struct Edge {
             uint32_t to;
             bool tail;
@@ -489,6 +478,46 @@ class Parser {
         }
         return Status::success();
     }
+
+    // Grammar::counted for the chains of bounded repetitions whose item cannot match nothing
+    // (a copy then consumes at least one byte, which is what token masks rely on).
+    void mark_counted() {
+        const std::vector<char> nullable = nullable_rules();
+        g_.counted.assign(g_.rules.size(), Counted{});
+        for (const Chain& c : chains_) {
+            if (c.item.kind == Element::Rule && nullable[c.item.index]) continue;
+            const uint32_t head = c.rules.back();
+            for (size_t i = 0; i < c.rules.size(); ++i) g_.counted[c.rules[i]] = {head, static_cast<uint32_t>(i + 1)};
+        }
+    }
+
+    // Rules that can match the empty string (a fixpoint).
+    std::vector<char> nullable_rules() const {
+        const size_t n = g_.rules.size();
+        std::vector<char> nullable(n, 0);
+        for (bool changed = true; changed;) {
+            changed = false;
+            for (size_t r = 0; r < n; ++r) {
+                if (nullable[r]) continue;
+                for (const Alternative& a : g_.rules[r]) {
+                    bool all = true;
+                    for (const Element& e : a) all = all && e.kind == Element::Rule && nullable[e.index];
+                    if (all) {
+                        nullable[r] = 1;
+                        changed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        return nullable;
+    }
+
+    struct Chain {
+        Element item;
+        std::vector<uint32_t> rules;  // opt_1 first
+    };
+    std::vector<Chain> chains_;
 
     static constexpr int kMaxNesting = 256;
     std::string_view s_;

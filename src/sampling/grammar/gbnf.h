@@ -29,10 +29,21 @@ struct Element {
 
 using Alternative = std::vector<Element>;
 
+// A bounded repetition x{m,n} becomes a chain of rules opt_k ::= x opt_{k-1} | ε (k = n-m
+// down to 1), the same rule but for how many more copies of x it allows. A rule of such a
+// chain knows the chain's head (its largest k) and its own k, so that token masks can classify
+// one copy for all of them (token_mask.h). Only chains whose item always consumes input.
+struct Counted {
+    static constexpr uint32_t kNone = UINT32_MAX;
+    uint32_t head = kNone;  // kNone: not a counted copy
+    uint32_t count = 0;     // copies of the item this rule still allows
+};
+
 struct Grammar {
     std::vector<std::string> names;                 // one per rule; generated rules get "name~N"
     std::vector<std::vector<Alternative>> rules;    // alternatives of each rule
     std::vector<CharSet> charsets;
+    std::vector<Counted> counted;                   // one per rule
     uint32_t root = 0;
 
     int find(std::string_view name) const;  // -1 when absent

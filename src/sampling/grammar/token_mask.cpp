@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_set>
 
 #include "util/mask_logits.h"
 
@@ -178,6 +179,15 @@ TokenTrie::TokenTrie(const tok::Tokenizer& tokenizer) {
         }
     }
     tok_begin_.push_back(static_cast<uint32_t>(tokens_.size()));
+    for (size_t id = 0; id < texts_.size(); ++id) {
+        if (!texts_[id].empty()) by_length_.push_back(static_cast<int32_t>(id));
+    }
+    std::stable_sort(by_length_.begin(), by_length_.end(), [&](int32_t a, int32_t b) { return text(a).size() > text(b).size(); });
+}
+
+std::span<const int32_t> TokenTrie::at_least(size_t bytes) const {
+    const auto end = std::partition_point(by_length_.begin(), by_length_.end(), [&](int32_t id) { return text(id).size() >= bytes; });
+    return {by_length_.data(), static_cast<size_t>(end - by_length_.begin())};
 }
 
 void TokenTrie::allowed(const Grammar& g, const MatchState& state, std::vector<uint8_t>& out) const {
@@ -260,18 +270,34 @@ void TokenTrie::classify(StateTable& table, int32_t state, std::vector<uint64_t>
     std::erase_if(uncertain, [&](int32_t id) { return (accepted[static_cast<size_t>(id) / 64] >> (id % 64)) & 1; });
 }
 
-std::shared_ptr<const MaskCache::Top> MaskCache::top(const Stack& stack) {
-    Stack top;
+uint32_t MaskCache::top_key(const Stack& stack, Stack& top) const {
+    top.clear();
     if (stack.size() > kTopDepth) {
         top.push_back(kOpaque);
         top.insert(top.end(), stack.end() - kTopDepth, stack.end());
     } else {
         top = stack;
     }
+    uint32_t exact_from = UINT32_MAX;
+    const std::vector<Counted>& counted = grammar_->counted;
+    for (Pos& p : top) {
+        if (p == kOpaque || pos_rule(p) >= counted.size()) continue;
+        const Counted c = counted[pos_rule(p)];
+        if (c.head == Counted::kNone || c.head == pos_rule(p) || c.count < kMinSharedCount) continue;
+        // The same rule but for the count: the same alternative and index exist in the head.
+        p = pack_pos(c.head, pos_alt(p), pos_index(p));
+        exact_from = std::min(exact_from, c.count);
+    }
+    return exact_from;
+}
+
+MaskCache::TopUse MaskCache::top(const Stack& stack) {
+    Stack top;
+    const uint32_t exact_from = top_key(stack, top);
     const std::string key(reinterpret_cast<const char*>(top.data()), top.size() * sizeof(Pos));
     std::lock_guard<std::mutex> lock(top_mu_);
     auto it = tops_.find(key);
-    if (it != tops_.end()) return it->second;
+    if (it != tops_.end()) return {it->second, exact_from};
     if (top_table_.size() > kMaxStates) top_table_.clear();
     if (tops_.size() >= kMaxTops) tops_.clear();
     MatchState s;
@@ -279,7 +305,7 @@ std::shared_ptr<const MaskCache::Top> MaskCache::top(const Stack& stack) {
     auto fresh = std::make_shared<Top>();
     trie_->classify(top_table_, top_table_.intern(s), fresh->accepted, fresh->uncertain);
     tops_.emplace(key, fresh);
-    return fresh;
+    return {fresh, exact_from};
 }
 
 namespace {
@@ -330,8 +356,14 @@ size_t MaskCache::precompute(size_t max_tops) {
             if (total > kMaxReturns) return 0;
         }
     }
-    size_t done = 0;
+    // Counted copies share their head's top (top_key): each shared top is collected once.
     std::vector<Stack> keys;
+    std::unordered_set<std::string> seen;
+    Stack canonical;
+    auto add = [&](Stack k) {
+        top_key(k, canonical);
+        if (seen.emplace(reinterpret_cast<const char*>(canonical.data()), canonical.size() * sizeof(Pos)).second) keys.push_back(std::move(k));
+    };
     // Generated rules are numbered inside out (a repetition's outermost copy comes last), so the
     // rules are taken from the last: the copies a generation meets first are classified first.
     for (uint32_t r = static_cast<uint32_t>(n_rules); r-- > 0 && keys.size() < max_tops;) {
@@ -341,20 +373,21 @@ size_t MaskCache::precompute(size_t max_tops) {
                 if (alt[i].kind != Element::Chars || !wide(g.charsets[alt[i].index])) continue;
                 const Pos p = pack_pos(r, a, i);
                 // Stacks bottom first: [kOpaque,] e3, e2, p (kTopDepth entries kept).
-                if (bottom[r]) keys.push_back({p});
+                if (bottom[r]) add({p});
                 for (auto it2 = returns[r].rbegin(); it2 != returns[r].rend(); ++it2) {
                     const Pos e2 = *it2;
                     const uint32_t r2 = pos_rule(e2);
-                    if (bottom[r2]) keys.push_back({e2, p});
+                    if (bottom[r2]) add({e2, p});
                     for (Pos e3 : returns[r2]) {
                         const uint32_t r3 = pos_rule(e3);
-                        if (bottom[r3]) keys.push_back({e3, e2, p});
-                        if (!returns[r3].empty()) keys.push_back({kOpaque, e3, e2, p});
+                        if (bottom[r3]) add({e3, e2, p});
+                        if (!returns[r3].empty()) add({kOpaque, e3, e2, p});
                     }
                 }
             }
         }
     }
+    size_t done = 0;
     for (const Stack& k : keys) {
         if (done == max_tops) break;
         top(k);
@@ -382,27 +415,45 @@ MaskCache::Mask MaskCache::mask(StateTable& table, int32_t state) {
     } else {
         std::vector<uint64_t>& bits = *fresh;
         bits.assign((trie_->n_tokens() + 63) / 64, 0);
-        std::vector<std::shared_ptr<const Top>> tops;
+        std::vector<TopUse> tops;
         for (const Stack& st : s.stacks) {
             if (st.empty()) continue;  // the grammar may end: no token continues this stack
-            auto t = top(st);
-            if (std::find(tops.begin(), tops.end(), t) != tops.end()) continue;
+            TopUse t = top(st);
+            auto same = std::find_if(tops.begin(), tops.end(), [&](const TopUse& u) { return u.top == t.top; });
+            if (same != tops.end()) {
+                same->exact_from = std::min(same->exact_from, t.exact_from);
+                continue;
+            }
             tops.push_back(std::move(t));
-            const std::vector<uint64_t>& a = tops.back()->accepted;
+            const std::vector<uint64_t>& a = tops.back().top->accepted;
             for (size_t w = 0; w < bits.size(); ++w) bits[w] |= a[w];
         }
         // Table ids are stable while this runs (tables only grow between constraint steps).
-        for (const auto& t : tops) {
-            for (int32_t id : t->uncertain) {
+        auto accepts = [&](int32_t id) {
+            int32_t cur = state;
+            for (char c : trie_->text(id)) {
+                cur = table.next(cur, static_cast<uint8_t>(c));
+                if (cur < 0) return false;
+            }
+            return true;
+        };
+        // Tokens a shared top accepted for a count its state may not allow: decided exactly
+        // (against the whole state, so whatever the other tops said).
+        for (const TopUse& t : tops) {
+            if (t.exact_from == UINT32_MAX) continue;
+            for (int32_t id : trie_->at_least(t.exact_from)) {
+                const size_t w = static_cast<size_t>(id) / 64;
+                const uint64_t bit = uint64_t(1) << (id % 64);
+                if (!(t.top->accepted[w] & bit)) continue;
+                bits[w] = accepts(id) ? bits[w] | bit : bits[w] & ~bit;
+            }
+        }
+        for (const TopUse& t : tops) {
+            for (int32_t id : t.top->uncertain) {
                 uint64_t& word = bits[static_cast<size_t>(id) / 64];
                 const uint64_t bit = uint64_t(1) << (id % 64);
                 if (word & bit) continue;
-                int32_t cur = state;
-                for (char c : trie_->text(id)) {
-                    cur = table.next(cur, static_cast<uint8_t>(c));
-                    if (cur < 0) break;
-                }
-                if (cur >= 0) word |= bit;
+                if (accepts(id)) word |= bit;
             }
         }
     }

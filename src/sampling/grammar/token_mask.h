@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +82,8 @@ class TokenTrie {
     void allowed_ending(StateTable& table, int32_t state, const std::function<bool(int32_t)>& keep, std::vector<uint64_t>& bits) const;
     const std::string& text(int32_t id) const { return texts_[static_cast<size_t>(id)]; }
     size_t n_tokens() const { return texts_.size(); }
+    // The tokens whose text is at least `bytes` long, longest first.
+    std::span<const int32_t> at_least(size_t bytes) const;
 
   private:
     // The tokens the grammar accepts after `state` whose end state passes keep(state).
@@ -96,6 +99,7 @@ class TokenTrie {
     std::vector<int32_t> tokens_;
     uint16_t max_depth_ = 0;
     std::vector<std::string> texts_;  // generated text of each token; empty for control tokens
+    std::vector<int32_t> by_length_;  // tokens with a text, longest first
 };
 
 // The masks of one grammar, shared by every constraint that runs it (thread-safe): the states a
@@ -108,6 +112,11 @@ class TokenTrie {
 // kTopDepth entries, the rest replaced by kOpaque, are classified once per grammar (tokens
 // accepted there / rejected there / uncertain: they pop below the top), and a new state costs
 // the union of its stacks' accepted sets plus an exact check of their few uncertain tokens.
+// The counted copies of a bounded repetition (a string's maxLength: 80 copies of its character
+// rule, see Grammar::counted) share one top: a copy that allows k more items is classified as
+// the chain's head, which allows more. The verdicts agree for every token shorter than k bytes
+// (each copy consumes at least a byte, so such a token cannot tell k from more); the head's
+// accepted tokens of k bytes or more are checked exactly.
 // Bounded: past kMaxEntries masks (or tops) a cache starts over.
 class MaskCache {
   public:
@@ -133,13 +142,23 @@ class MaskCache {
     static constexpr size_t kMaxEntries = 4096;  // 16 KiB each on a 128k vocabulary
     static constexpr size_t kMaxTops = 1024;     // 16 KiB and their uncertain tokens each
     static constexpr size_t kTopDepth = 3;       // a JSON string's own rules: quote, repetition, character
+    // Counted copies allowing fewer items keep tops of their own: the head's long accepted
+    // tokens would be most of them, and their own classification prunes early.
+    static constexpr uint32_t kMinSharedCount = 16;
 
   private:
     struct Top {
         std::vector<uint64_t> accepted;
         std::vector<int32_t> uncertain;
     };
-    std::shared_ptr<const Top> top(const Stack& stack);
+    struct TopUse {
+        std::shared_ptr<const Top> top;
+        uint32_t exact_from = UINT32_MAX;  // the top's accepted tokens this long or longer need an exact check
+    };
+    // The top of `stack` (kTopDepth entries, below them kOpaque), counted copies replaced by
+    // their chain's head; returns the shortest token length the replacement may misjudge.
+    uint32_t top_key(const Stack& stack, Stack& top) const;
+    TopUse top(const Stack& stack);
 
     std::shared_ptr<const Grammar> grammar_;
     std::shared_ptr<const TokenTrie> trie_;
