@@ -1,5 +1,7 @@
 #include "sampling/sampler.h"
 
+#include "sampling/rank.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -7,9 +9,6 @@
 namespace tf::sampling {
 
 namespace {
-
-// Higher logit first; equal logits by lower id, so the order never depends on the sort.
-bool before(const TokenProb& a, const TokenProb& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
 
 // Probabilities from logits, in place (max-subtracted, double sum).
 void softmax(std::vector<TokenProb>& c) {
@@ -22,8 +21,6 @@ void softmax(std::vector<TokenProb>& c) {
     }
     for (TokenProb& t : c) t.p = static_cast<float>(t.p / sum);
 }
-
-void sort_all(std::vector<TokenProb>& c) { std::sort(c.begin(), c.end(), before); }
 
 }  // namespace
 
@@ -85,25 +82,22 @@ Result<int32_t> Sampler::sample(const float* logits) {
 }
 
 Result<int32_t> Sampler::choose(const float* l) {
-    cand_.clear();
-    for (int64_t i = 0; i < n_vocab_; ++i) {
-        if (l[i] != -INFINITY && !std::isnan(l[i])) cand_.push_back({static_cast<int32_t>(i), l[i], 0.0f});
+    // Greedy is the best candidate; top-k the k best, chosen in one pass over the logits.
+    const bool greedy = p_.temperature <= 0.0f;
+    if (greedy) {
+        top_k_candidates(l, n_vocab_, 1, cand_);
+    } else if (p_.top_k > 0) {
+        top_k_candidates(l, n_vocab_, static_cast<size_t>(p_.top_k), cand_);
+    } else {
+        collect_candidates(l, n_vocab_, cand_);
     }
     if (cand_.empty()) return Error{"no token is allowed: every token is banned by the logit biases or the output constraint"};
-
-    if (p_.temperature <= 0.0f) {
-        const auto best = std::min_element(cand_.begin(), cand_.end(), before);
-        TokenProb chosen = *best;
-        chosen.p = 1.0f;
-        cand_.assign(1, chosen);
-        return chosen.id;
+    if (greedy) {
+        cand_[0].p = 1.0f;
+        return cand_[0].id;
     }
 
     bool sorted = false;
-    if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < cand_.size()) {
-        std::nth_element(cand_.begin(), cand_.begin() + p_.top_k, cand_.end(), before);
-        cand_.resize(static_cast<size_t>(p_.top_k));
-    }
     if (p_.typical_p < 1.0f && cand_.size() > 1) {
         // Locally typical sampling: keep the tokens whose surprise is closest to the entropy.
         softmax(cand_);
@@ -132,7 +126,7 @@ Result<int32_t> Sampler::choose(const float* l) {
         cand_.swap(kept);
     }
     if (p_.top_p < 1.0f && cand_.size() > 1) {
-        sort_all(cand_);
+        sort_ranked(cand_);
         sorted = true;
         softmax(cand_);
         double cum = 0.0;
@@ -151,7 +145,7 @@ Result<int32_t> Sampler::choose(const float* l) {
         cand_.erase(std::remove_if(cand_.begin(), cand_.end(), [&](const TokenProb& t) { return t.logit < floor; }), cand_.end());
     }
     for (TokenProb& t : cand_) t.logit /= p_.temperature;
-    if (!sorted) sort_all(cand_);
+    if (!sorted) sort_ranked(cand_);
     softmax(cand_);
 
     const double r = rng_.uniform();
