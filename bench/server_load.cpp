@@ -3,7 +3,7 @@
 // and time to first token (p50/p99). With --prefix-words W every request starts with the same
 // W-word system prompt (--prefix shared: the prefix cache's case) or with one of its own
 // (--prefix unique: nothing to reuse), followed by a short question.
-//   server_load --port P [--clients 4] [--requests 4] [--max-tokens 64] [--prefix-words 0]
+//   server_load --port P [--clients 4] [--requests 4] [--max-tokens 64] [--temperature 0] [--prefix-words 0]
 //               [--prefix shared|unique] [--model NAME] [--warmup 1] [--json]
 #include <httplib.h>
 
@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 struct Args {
     std::string host = "127.0.0.1", model = "default", prefix = "shared";
     int port = 8080, clients = 4, requests = 4, max_tokens = 64, prefix_words = 0, warmup = 1;
+    double temperature = 0;  // 1: what an OpenAI client that sets nothing samples with (no top-k or top-p)
     bool json_out = false;
 };
 
@@ -49,7 +50,7 @@ std::string prefix_text(int words, int variant) {
 
 Result one_request(const Args& a, int client, int index) {
     Result r;
-    json body = {{"model", a.model}, {"stream", true}, {"max_tokens", a.max_tokens}, {"temperature", 0}, {"seed", 1},
+    json body = {{"model", a.model}, {"stream", true}, {"max_tokens", a.max_tokens}, {"temperature", a.temperature}, {"seed", 1 + client * 1000 + index},
                  {"ignore_eos", true}, {"stream_options", {{"include_usage", true}}}};
     json messages = json::array();
     if (a.prefix_words > 0) {
@@ -125,13 +126,14 @@ int main(int argc, char** argv) {
         else if (k == "--clients") a.clients = std::stoi(next());
         else if (k == "--requests") a.requests = std::stoi(next());
         else if (k == "--max-tokens") a.max_tokens = std::stoi(next());
+        else if (k == "--temperature") a.temperature = std::stod(next());
         else if (k == "--prefix-words") a.prefix_words = std::stoi(next());
         else if (k == "--prefix") a.prefix = next();
         else if (k == "--model") a.model = next();
         else if (k == "--warmup") a.warmup = std::stoi(next());
         else if (k == "--json") a.json_out = true;
         else {
-            std::fprintf(stderr, "usage: server_load --port P [--clients N] [--requests R] [--max-tokens T] [--prefix-words W] "
+            std::fprintf(stderr, "usage: server_load --port P [--clients N] [--requests R] [--max-tokens T] [--temperature T] [--prefix-words W] "
                                  "[--prefix shared|unique] [--model NAME] [--warmup K] [--json]\n");
             return k == "--help" ? 0 : 2;
         }

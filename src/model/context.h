@@ -101,6 +101,8 @@ class Context {
     void seq_clear(int seq) { kv_.clear(seq); }
     const KvCache& kv() const { return kv_; }
     const Model& model() const { return m_; }
+    // The threads decode() runs on, idle between calls: for the caller's own parallel work.
+    ThreadPool& pool() { return *pool_; }
 
   private:
     struct Scratch;
