@@ -343,7 +343,7 @@ void Scheduler::step() {
     });
     for (size_t r = 0; r < rows.size(); ++r) {
         Slot& s = *rows[r];
-        if (!s.active()) continue;
+        if (!s.active() || !chosen[r]) continue;
         const auto now = std::chrono::steady_clock::now();
         if (s.generated.empty()) {
             s.t_first = now;
