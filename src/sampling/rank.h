@@ -17,8 +17,8 @@ inline bool ranks_before(const TokenProb& a, const TokenProb& b) {
 }
 
 // Sorts into the canonical order. Large sets (a whole vocabulary: top-p without top-k, plain
-// sampling) go through a radix sort on (logit, id) keys, 10x faster than a comparison sort on
-// 128k tokens and the same order. NaN logits are not allowed; -0 is stored as +0 (they rank alike).
+// sampling) go through a radix sort on (logit, id) keys, about 7x faster than a comparison sort
+// on 128k tokens and the same order. NaN logits are not allowed; -0 is stored as +0 (they rank alike).
 void sort_ranked(std::vector<TokenProb>& c);
 
 // The candidates of logits[0, n) that are neither -inf nor NaN, in id order, p = 0 (-0 as +0).

@@ -1,10 +1,10 @@
 #include "sampling/sampler.h"
 
-#include "sampling/rank.h"
-
 #include <algorithm>
 #include <cmath>
 #include <string>
+
+#include "sampling/rank.h"
 
 namespace tf::sampling {
 
