@@ -1,4 +1,5 @@
 // terraferma run -m MODEL -p PROMPT [-n N] [sampling flags] [--json]
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -49,7 +50,9 @@ void add_run_command(CLI::App& root, Commands& commands) {
             print_error("run", opts.error().message);
             return kExitUsage;
         }
+        const auto grammar_start = std::chrono::steady_clock::now();
         auto constraint = a->gen.constraint(*loaded->tokenizer);
+        const double grammar_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - grammar_start).count();
         if (!constraint) {
             print_error("run", constraint.error().message);
             return kExitFailure;
@@ -89,6 +92,8 @@ void add_run_command(CLI::App& root, Commands& commands) {
                             {"generate_ms", t.generate_ms},
                             {"sample_ms", t.sample_ms},
                             {"generate_tokens_per_second", t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0}};
+            // Compiling --grammar/--json-schema: schema to grammar, vocabulary trie, precomputed masks.
+            if (*constraint) j["timings"]["grammar_ms"] = grammar_ms;
             // Random-weight and truncated outputs need not be valid UTF-8: replace, do not throw.
             std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         } else {
