@@ -233,6 +233,8 @@ TEST(GrammarE2E, json_schema_output_satisfies_the_schema) {
                                                "--json-schema", path.string(), "--json"});
             ASSERT_EQ(r.exit_code, 0) << r.err;
             const auto j = nlohmann::json::parse(r.out);
+            // Compiling the schema (precomputed masks included) is timed apart from decoding.
+            EXPECT_GT(j["timings"].value("grammar_ms", 0.0), 0.0) << r.out;
             if (j["stop_reason"] != "eos") continue;
             ++ended;
             const std::string text = j["text"];
