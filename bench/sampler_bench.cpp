@@ -3,13 +3,15 @@
 // generated token after the forward pass. Logits: normal noise with a few dozen peaks, as a
 // model's are; the chains: greedy, the defaults (top-k 40, top-p 0.95, min-p 0.05, temperature
 // 0.8), top-p alone (no top-k: everything sorted), and the defaults under a mask allowing
-// about 2 % of the vocabulary.
+// about 2 % of the vocabulary. Also token_logprob (an API request's logprobs, computed per
+// generated token on top of sampling) without and with 5 alternatives.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "sampling/logprobs.h"
 #include "sampling/sampler.h"
 #include "util/mask_logits.h"
 
@@ -67,10 +69,19 @@ void TopPOnly(benchmark::State& state) {
 
 void DefaultsMasked(benchmark::State& state) { run(state, tf::sampling::SamplingParams{}, true); }
 
+void Logprobs(benchmark::State& state) {
+    const std::vector<float> l = model_like_logits(1);
+    for (auto _ : state) {
+        auto lp = tf::sampling::token_logprob(l.data(), kVocab, 7, static_cast<int>(state.range(0)));
+        benchmark::DoNotOptimize(lp);
+    }
+}
+
 BENCHMARK(Greedy)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Defaults)->Unit(benchmark::kMicrosecond);
 BENCHMARK(TopPOnly)->Unit(benchmark::kMicrosecond);
 BENCHMARK(DefaultsMasked)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Logprobs)->Arg(0)->Arg(5)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
