@@ -24,11 +24,22 @@ const std::set<std::string> kAnnotations = {"$schema", "$id", "$comment", "$anch
 // Keywords a grammar cannot express but the validator checks after generation.
 const std::set<std::string> kValidatedOnly = {"uniqueItems", "multipleOf", "minProperties", "maxProperties", "contains",
                                               "minContains", "maxContains", "dependentRequired", "propertyNames"};
+// Keywords of the JSON Schema vocabularies (draft-04 to 2020-12) that constrain instances in
+// ways the grammar cannot follow, and that the validator cannot check afterwards either: an error
+// unless ignore_unsupported. A keyword in no vocabulary at all (x-kubernetes-…, javaType, a
+// draft-04 "id", a typo) is an annotation: the specification has implementations ignore it.
+const std::set<std::string> kUnsupported = {"not", "if", "then", "else", "patternProperties", "dependencies", "dependentSchemas",
+                                            "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$dynamicAnchor",
+                                            "$recursiveRef", "$recursiveAnchor", "contentSchema"};
 // Keywords the grammar honours.
 const std::set<std::string> kHonoured = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
                                          "prefixItems", "additionalItems", "minItems", "maxItems", "anyOf", "oneOf", "allOf",
                                          "$ref", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
                                          "exclusiveMinimum", "exclusiveMaximum"};
+
+bool is_annotation(const std::string& key) {
+    return kAnnotations.count(key) > 0 || (kHonoured.count(key) == 0 && kValidatedOnly.count(key) == 0 && kUnsupported.count(key) == 0);
+}
 
 std::string gbnf_literal(const std::string& text) {
     std::string out = "\"";
@@ -221,7 +232,7 @@ class Converter {
         }
         if (!s.is_object()) return error(name, "a schema must be an object or a boolean");
         for (auto it = s.begin(); it != s.end(); ++it) {
-            if (kAnnotations.count(it.key()) || kHonoured.count(it.key())) continue;
+            if (is_annotation(it.key()) || kHonoured.count(it.key())) continue;
             if (kValidatedOnly.count(it.key())) {
                 if (o_.warn) o_.warn("keyword '" + it.key() + "' at " + name + " is checked by the validator, not the grammar");
                 continue;
@@ -235,7 +246,7 @@ class Converter {
             json rest = s;
             rest.erase("$ref");
             bool only_annotations = true;
-            for (auto it = rest.begin(); it != rest.end(); ++it) only_annotations &= kAnnotations.count(it.key()) > 0;
+            for (auto it = rest.begin(); it != rest.end(); ++it) only_annotations &= is_annotation(it.key());
             if (!only_annotations) {
                 auto m = merge(rest, json{{"$ref", ref}}, name);
                 if (!m) return m.error();
@@ -313,7 +324,7 @@ class Converter {
             type = "string";
         } else {
             bool empty = true;
-            for (auto it = s.begin(); it != s.end(); ++it) empty &= kAnnotations.count(it.key()) > 0;
+            for (auto it = s.begin(); it != s.end(); ++it) empty &= is_annotation(it.key());
             return depth == 0 && empty ? prim("object") : prim("value");
         }
         if (type == "string") return string_rule(s, name);
