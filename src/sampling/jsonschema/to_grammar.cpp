@@ -37,6 +37,62 @@ const std::set<std::string> kHonoured = {"type", "enum", "const", "properties", 
                                          "$ref", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
                                          "exclusiveMinimum", "exclusiveMaximum"};
 
+// A pattern that is one repeated character class from end to end (^[a-z0-9-]*$, ^\d{3,}$: the
+// common shape of identifiers and codes) with a string's length bounds folded into its
+// repetition, as a pattern again; "" when the pattern has another shape (the grammar then follows
+// the pattern alone). Each class item is one character, so the bounds count what JSON Schema
+// counts.
+Result<std::string> bound_repetition(const std::string& p, int64_t min_len, int64_t max_len) {
+    if (min_len < 0 || (max_len >= 0 && max_len < min_len)) return Error{"minLength/maxLength out of order"};
+    if (p.size() < 4 || p.front() != '^' || p.back() != '$' || p[p.size() - 2] == '\\') return std::string();
+    size_t i = 1;
+    std::string atom;
+    if (p[i] == '[') {
+        size_t j = i + 1;
+        if (j < p.size() && p[j] == '^') ++j;
+        if (j < p.size() && p[j] == ']') ++j;  // a leading ']' is literal
+        for (; j < p.size() && p[j] != ']'; ++j) {
+            if (p[j] == '\\') ++j;
+            else if (p[j] == '[') return std::string();
+        }
+        if (j >= p.size()) return std::string();
+        atom = p.substr(i, j + 1 - i);
+        i = j + 1;
+    } else if (p[i] == '\\' && i + 1 < p.size() && std::string_view("dDwWsS").find(p[i + 1]) != std::string_view::npos) {
+        atom = p.substr(i, 2);
+        i += 2;
+    } else if (p[i] == '.') {
+        atom = ".";
+        i += 1;
+    } else {
+        return std::string();
+    }
+    int64_t lo = 0, hi = -1;  // the pattern's own repetition
+    const std::string_view q(p.data() + i, p.size() - 1 - i);
+    if (q == "*") {
+    } else if (q == "+") {
+        lo = 1;
+    } else if (q.size() >= 3 && q.front() == '{' && q.back() == '}') {
+        const std::string_view body = q.substr(1, q.size() - 2);
+        const size_t comma = body.find(',');
+        auto num = [](std::string_view d, int64_t& out) {
+            if (d.empty() || d.size() > 6 || d.find_first_not_of("0123456789") != std::string_view::npos) return false;
+            out = std::stoll(std::string(d));
+            return true;
+        };
+        if (!num(body.substr(0, comma), lo)) return std::string();
+        if (comma == std::string_view::npos) hi = lo;
+        else if (comma + 1 < body.size() && !num(body.substr(comma + 1), hi)) return std::string();
+    } else {
+        return std::string();
+    }
+    lo = std::max(lo, min_len);
+    if (max_len >= 0) hi = hi < 0 ? max_len : std::min(hi, max_len);
+    if (hi >= 0 && hi < lo) return Error{"no string matches the pattern within minLength/maxLength"};
+    if (lo > 10000 || hi > 10000) return Error{"string lengths above 10000 are not supported"};
+    return "^" + atom + "{" + std::to_string(lo) + "," + (hi < 0 ? std::string() : std::to_string(hi)) + "}$";
+}
+
 bool is_annotation(const std::string& key) {
     return kAnnotations.count(key) > 0 || (kHonoured.count(key) == 0 && kValidatedOnly.count(key) == 0 && kUnsupported.count(key) == 0);
 }
@@ -340,12 +396,25 @@ class Converter {
     Result<std::string> string_rule(const json& s, const std::string& name) {
         const std::string q = quote();
         if (s.contains("pattern")) {
-            auto r = regex_to_gbnf(s["pattern"].get<std::string>(), prim("char"));
+            std::string pattern = s["pattern"].get<std::string>();
+            if (s.contains("minLength") || s.contains("maxLength")) {
+                auto bounded = bound_repetition(pattern, s.value("minLength", int64_t(0)), s.contains("maxLength") ? s["maxLength"].get<int64_t>() : -1);
+                if (!bounded) return error(name, bounded.error().message);
+                if (bounded->empty()) {
+                    if (o_.warn) o_.warn("minLength/maxLength beside the pattern at " + name + " are checked by the validator, not the grammar");
+                } else {
+                    pattern = *bounded;
+                }
+            }
+            auto r = regex_to_gbnf(pattern, prim("char"));
             if (!r) return error(name, r.error().message);
             return define(name, q + " " + *r + " " + q);
         }
         if (s.contains("format")) {
             const std::string f = s["format"].get<std::string>();
+            if ((s.contains("minLength") || s.contains("maxLength")) && o_.warn) {
+                o_.warn("minLength/maxLength beside format '" + f + "' at " + name + " are checked by the validator, not the grammar");
+            }
             static const std::map<std::string, std::string> formats = {
                 {"date", R"([0-9]{4} "-" ("0" [1-9] | "1" [0-2]) "-" ("0" [1-9] | [1-2] [0-9] | "3" [0-1]))"},
                 {"time", R"(([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9]))"},
