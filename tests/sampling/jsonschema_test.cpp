@@ -244,6 +244,22 @@ TEST(JsonSchemaGrammar, keywords_of_no_vocabulary_are_annotations) {
     ASSERT_TRUE(r) << err;
     EXPECT_TRUE(matches(r, "true"));
     EXPECT_FALSE(matches(r, "1"));
+    // const and enum values obey the type; an optional property nothing satisfies is left out,
+    // a required one makes the schema fail, also when a $ref seen before leads to it.
+    auto e = compile(nlohmann::ordered_json::parse(R"({"$defs": {"never": {"type": "object", "enum": ["A", "B"]}},
+        "type": "object", "properties": {"b": {"$ref": "#/$defs/never"}, "c": false, "n": {"type": "integer", "enum": [1, "1", 2.0, 2.5]}},
+        "required": ["n"], "additionalProperties": false})"), false, &err);
+    ASSERT_TRUE(e) << err;
+    EXPECT_TRUE(matches(e, R"({"n":1})"));
+    EXPECT_TRUE(matches(e, R"({"n":2.0})"));
+    EXPECT_FALSE(matches(e, R"({"n":"1"})"));
+    EXPECT_FALSE(matches(e, R"({"n":2.5})"));
+    EXPECT_FALSE(matches(e, R"({"b":"A","n":1})"));
+    EXPECT_FALSE(matches(e, R"({"b":{},"n":1})"));
+    EXPECT_FALSE(matches(e, R"({"c":1,"n":1})"));
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"$defs": {"never": {"type": "object", "enum": ["A"]}},
+        "type": "object", "properties": {"a": {"$ref": "#/$defs/never"}, "b": {"$ref": "#/$defs/never"}}, "required": ["b"]})"), false, &err));
+    EXPECT_NE(err.find("accepts nothing"), std::string::npos) << err;
     // A vocabulary keyword the grammar cannot follow is still refused by name.
     for (const char* k : {"if", "patternProperties", "dependencies", "unevaluatedProperties"}) {
         nlohmann::ordered_json bad = {{"type", "object"}, {k, nlohmann::ordered_json::object()}};

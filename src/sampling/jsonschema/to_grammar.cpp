@@ -93,6 +93,22 @@ Result<std::string> bound_repetition(const std::string& p, int64_t min_len, int6
     return "^" + atom + "{" + std::to_string(lo) + "," + (hi < 0 ? std::string() : std::to_string(hi)) + "}$";
 }
 
+// Whether v is of the schema's "type" (true without one).
+bool of_type(const json& v, const json& schema) {
+    if (!schema.contains("type")) return true;
+    auto one = [&](const json& t) {
+        if (!t.is_string()) return false;
+        const std::string n = t.get<std::string>();
+        if (n == "integer") return v.is_number_integer() || (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>());
+        if (n == "number") return v.is_number();
+        return (n == "string" && v.is_string()) || (n == "boolean" && v.is_boolean()) || (n == "null" && v.is_null()) ||
+               (n == "object" && v.is_object()) || (n == "array" && v.is_array());
+    };
+    const json& t = schema["type"];
+    if (!t.is_array()) return one(t);
+    return std::any_of(t.begin(), t.end(), one);
+}
+
 bool is_annotation(const std::string& key) {
     return kAnnotations.count(key) > 0 || (kHonoured.count(key) == 0 && kValidatedOnly.count(key) == 0 && kUnsupported.count(key) == 0);
 }
@@ -315,15 +331,30 @@ class Converter {
             const std::string rule = define("ref" + sanitize(ref.substr(1)), "");
             ref_rules_[ref] = rule;
             auto body = visit(**target, rule, depth + 1);
-            if (!body) return body.error();
+            if (!body) {
+                // An optional property may skip this failure: a later reference must then fail
+                // the same way, not find the rule half-made. Rules made on the way stay, out of
+                // reach; this one matches nothing, for them.
+                ref_rules_.erase(ref);
+                rules_[rule] = R"([^\x00-\U0010FFFF])";
+                return body.error();
+            }
             rules_[rule] = *body;
             return rule;
         }
-        if (s.contains("const")) return value_literal(s["const"]);
+        // The values of const and enum also obey the schema's type ({"type": "object", "enum":
+        // ["A", "B"]} accepts nothing, not "A").
+        if (s.contains("const")) {
+            if (!of_type(s["const"], s)) return error(name, "the schema accepts nothing: its 'const' is not of its 'type'");
+            return value_literal(s["const"]);
+        }
         if (s.contains("enum")) {
             if (!s["enum"].is_array() || s["enum"].empty()) return error(name, "'enum' must be a non-empty array");
             std::vector<std::string> alts;
-            for (const auto& v : s["enum"]) alts.push_back(value_literal(v));
+            for (const auto& v : s["enum"]) {
+                if (of_type(v, s)) alts.push_back(value_literal(v));
+            }
+            if (alts.empty()) return error(name, "the schema accepts nothing: no value of its 'enum' is of its 'type'");
             return alternatives(alts);
         }
         if (s.contains("allOf")) {
@@ -579,6 +610,9 @@ class Converter {
             for (auto it = s["properties"].begin(); it != s["properties"].end(); ++it) {
                 const std::string pname = name + "-" + sanitize(it.key());
                 auto v = visit(*it, pname, depth + 1);
+                // An optional property no value satisfies ({"x": false}, a type its enum misses)
+                // is one the object never has.
+                if (!v && !required.count(it.key()) && v.error().message.find("accepts nothing") != std::string::npos) continue;
                 if (!v) return v.error();
                 const std::string kv = define(pname + "-kv", key_literal(it.key()) + S_ + " \":\"" + S_ + " " + *v);
                 props.push_back({it.key(), kv});
