@@ -7,7 +7,10 @@
 // verdicts against the same labels, and with --vocab the mask times: the first mask after
 // compiling (TTFM, compile included) and the masks between tokens (TBM) over the valid
 // instances' tokens, each schema with a cold mask cache, as the upstream benchmark measures.
-//   zstd -dc ../shared/peer-tests/jsonschemabench/maskbench.jsonl.zst | maskbench [--vocab V.gguf] [--threads N] [--details FILE]
+// --open-objects reads an absent additionalProperties as the specification does (see
+// jsonschema::GrammarOptions). --precompute classifies the grammar's expensive mask tops at compile time, as `serve` and the
+// pipeline do (TTFM then includes it).
+//   zstd -dc ../shared/peer-tests/jsonschemabench/maskbench.jsonl.zst | maskbench [--vocab V.gguf [--precompute]] [--threads N] [--details FILE]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -70,7 +73,10 @@ std::string error_kind(const std::string& e) {
 struct Vocab {
     std::shared_ptr<const tf::tok::Tokenizer> tok;
     std::shared_ptr<const tf::grammar::TokenTrie> trie;
+    bool precompute = false;
 };
+
+bool g_open_objects = false;
 
 Outcome run_schema(const json& row, const Vocab* vocab) {
     Outcome o;
@@ -92,7 +98,9 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
     }
 
     const auto c0 = Clock::now();
-    auto text = tf::jsonschema::schema_to_gbnf(schema);
+    tf::jsonschema::GrammarOptions go;
+    go.open_objects = g_open_objects;
+    auto text = tf::jsonschema::schema_to_gbnf(schema, go);
     if (!text) {
         o.status = Status::CompileError;
         o.error = text.error().message;
@@ -138,6 +146,11 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
         // the grammar accepts (the cache warms up over a schema's instances, as it would over
         // a server's requests).
         auto cache = std::make_shared<tf::grammar::MaskCache>(grammar, vocab->trie);
+        if (vocab->precompute) {
+            const auto p0 = Clock::now();
+            cache->precompute();
+            o.compile_us += us(p0, Clock::now());
+        }
         const int64_t n_vocab = static_cast<int64_t>(vocab->trie->n_tokens());
         std::vector<float> logits(static_cast<size_t>(n_vocab));
         bool first = true;
@@ -178,6 +191,7 @@ int main(int argc, char** argv) {
     std::string vocab_path, details_path;
     unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     size_t limit = SIZE_MAX;
+    bool precompute = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -190,10 +204,12 @@ int main(int argc, char** argv) {
         if (a == "--vocab") vocab_path = next();
         else if (a == "--threads") threads = static_cast<unsigned>(std::max(1, std::atoi(next().c_str())));
         else if (a == "--details") details_path = next();
+        else if (a == "--precompute") precompute = true;
+        else if (a == "--open-objects") g_open_objects = true;
         else if (a == "--limit") limit = static_cast<size_t>(std::max(0L, std::atol(next().c_str())));
         else {
             std::fprintf(stderr,
-                         "usage: zstd -dc maskbench.jsonl.zst | maskbench [--vocab V.gguf] [--threads N] [--limit N] [--details FILE]\n");
+                         "usage: zstd -dc maskbench.jsonl.zst | maskbench [--open-objects] [--vocab V.gguf [--precompute]] [--threads N] [--limit N] [--details FILE]\n");
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -212,6 +228,7 @@ int main(int argc, char** argv) {
         vocab = std::make_unique<Vocab>();
         vocab->tok = std::make_shared<const tf::tok::Tokenizer>(std::move(tok.value()));
         vocab->trie = std::make_shared<const tf::grammar::TokenTrie>(*vocab->tok);
+        vocab->precompute = precompute;
     }
 
     std::vector<std::string> lines;

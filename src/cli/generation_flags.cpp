@@ -38,6 +38,9 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     app->add_option("--json-schema", json_schema_file, "Constrain the output to JSON valid against this JSON Schema (file)")
         ->excludes(app->get_option("--grammar"));
     app->add_flag("--json-whitespace", flexible_whitespace, "Allow optional whitespace in --json-schema output (default: compact)");
+    app->add_flag("--open-objects", open_objects,
+                  "With --json-schema: where a schema does not set additionalProperties, allow properties it does not list, "
+                  "as JSON Schema reads it (default: only the listed ones)");
     app->add_flag("--ignore-unsupported-keywords", ignore_unsupported,
                   "Ignore JSON Schema keywords the grammar cannot express (with a warning) instead of failing");
     app->add_option("-s,--seed", sampling.seed, "Random seed (same seed, same output)")->capture_default_str();
@@ -91,6 +94,7 @@ Result<std::shared_ptr<sampling::Constraint>> GenerationFlags::constraint(const 
         jsonschema::GrammarOptions o;
         o.flexible_whitespace = flexible_whitespace;
         o.ignore_unsupported = ignore_unsupported;
+        o.open_objects = open_objects;
         o.warn = [&](const std::string& w) { std::fprintf(stderr, "terraferma: warning: %s: %s\n", file.c_str(), w.c_str()); };
         auto text = jsonschema::schema_to_gbnf(schema, o);
         if (!text) return Error{file + ": " + text.error().message};

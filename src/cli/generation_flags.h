@@ -25,7 +25,7 @@ struct GenerationFlags {
     std::vector<std::string> logit_bias;  // "ID=BIAS" or "ID=-inf"
     sampling::SamplingParams sampling;
     std::string grammar_file, json_schema_file;
-    bool flexible_whitespace = false, ignore_unsupported = false;
+    bool flexible_whitespace = false, ignore_unsupported = false, open_objects = false;
     KvCacheFlags kv;
 
     // The grammar constraint of --grammar or --json-schema, or null without one.

@@ -226,6 +226,29 @@ TEST(JsonSchemaGrammar, lengths_bound_a_repeated_class_pattern) {
     EXPECT_TRUE(matches(other, R"("abc")"));
 }
 
+// additionalProperties left out: only the listed properties by default, others too with
+// open_objects (the specification's reading); an explicit false or schema decides either way.
+TEST(JsonSchemaGrammar, open_objects_read_an_absent_additional_properties_as_the_specification) {
+    auto build = [](const char* schema, bool open) {
+        tf::jsonschema::GrammarOptions o;
+        o.open_objects = open;
+        auto text = tf::jsonschema::schema_to_gbnf(nlohmann::ordered_json::parse(schema), o);
+        EXPECT_TRUE(text.ok());
+        auto g = tf::grammar::parse_gbnf(*text);
+        EXPECT_TRUE(g.ok());
+        return std::make_shared<const Grammar>(std::move(g.value()));
+    };
+    const char* plain = R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})";
+    EXPECT_FALSE(matches(build(plain, false), R"({"a":1,"zz":"x"})"));
+    const auto open = build(plain, true);
+    EXPECT_TRUE(matches(open, R"({"a":1,"zz":"x"})"));
+    EXPECT_TRUE(matches(open, R"({"a":1})"));
+    EXPECT_FALSE(matches(open, R"({"a":"1","zz":"x"})"));
+    EXPECT_FALSE(matches(open, R"({"a":1,"a":2})"));  // a listed name is not an "other" property
+    const auto closed = build(R"({"type":"object","properties":{"a":{"type":"integer"}},"additionalProperties":false})", true);
+    EXPECT_FALSE(matches(closed, R"({"a":1,"zz":"x"})"));
+}
+
 // A keyword in no JSON Schema vocabulary is an annotation (the specification has implementations
 // ignore it): Kubernetes' x-kubernetes-…, draft-04's "id", generator hints. Real-world schemas
 // are full of them (MaskBench: 3,300 of 11,305 schemas were refused for one).

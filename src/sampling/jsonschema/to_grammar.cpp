@@ -628,7 +628,7 @@ class Converter {
             }
         }
         std::string additional;
-        const json ap = s.contains("additionalProperties") ? s["additionalProperties"] : json(s.contains("properties") ? false : true);
+        const json ap = s.contains("additionalProperties") ? s["additionalProperties"] : json(o_.open_objects || !s.contains("properties"));
         if (!(ap.is_boolean() && !ap.get<bool>())) {
             std::string value = prim("value");
             if (ap.is_object()) {

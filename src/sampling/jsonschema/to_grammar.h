@@ -3,7 +3,9 @@
 // properties in the schema's order, required ones first (as llama.cpp, XGrammar and OpenAI's
 // strict mode do); integer bounds are exact; number bounds, uniqueness and other semantic
 // keywords are left to the validator (uniqueItems, multipleOf, …: accepted with a warning).
-// An empty schema at the top means an object, as in llama.cpp (a document extraction wants one). A keyword we cannot honour is an error naming it, unless
+// An empty schema at the top means an object, as in llama.cpp (a document extraction wants one).
+// An object lists only its schema's properties unless additionalProperties (or open_objects)
+// allows more. A keyword we cannot honour is an error naming it, unless
 // ignore_unsupported, which reports it through `warn` instead.
 #pragma once
 
@@ -27,6 +29,11 @@ struct GrammarOptions {
     // Flexible: optional whitespace where JSON allows it (llama.cpp's "space" rule).
     bool flexible_whitespace = false;
     bool ignore_unsupported = false;
+    // Where a schema lists properties but says nothing of additionalProperties: false (the
+    // default) allows only the listed ones, as an extraction wants and OpenAI's strict mode
+    // requires; true allows others too, as the JSON Schema specification reads the schema
+    // (MaskBench: 76.4 % of real-world schemas pass closed, 80.4 % open).
+    bool open_objects = false;
     std::function<void(const std::string&)> warn;
 };
 
