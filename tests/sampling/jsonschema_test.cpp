@@ -249,6 +249,29 @@ TEST(JsonSchemaGrammar, open_objects_read_an_absent_additional_properties_as_the
     EXPECT_FALSE(matches(closed, R"({"a":1,"zz":"x"})"));
 }
 
+// Dates exist on the calendar: the grammar knows each month's length (February 29 allowed), the
+// validator also the leap years (MaskBench labels 2020-02-31 invalid; both took it).
+TEST(JsonSchemaGrammar, dates_have_days_their_month_has) {
+    std::string err;
+    auto g = compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"date"})"), false, &err);
+    ASSERT_TRUE(g) << err;
+    for (const char* ok : {R"("2022-12-31")", R"("2022-04-30")", R"("2024-02-29")", R"("2021-02-29")", R"("2022-01-01")"}) EXPECT_TRUE(matches(g, ok)) << ok;
+    for (const char* bad : {R"("2022-04-31")", R"("2022-02-30")", R"("2022-11-31")", R"("2022-13-01")", R"("2022-00-10")"}) EXPECT_FALSE(matches(g, bad)) << bad;
+    tf::jsonschema::ValidatorOptions vo;
+    vo.assert_formats = true;
+    auto v = tf::jsonschema::Validator::compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"date"})"), vo);
+    ASSERT_TRUE(v.ok());
+    EXPECT_TRUE(v->valid("2024-02-29"));
+    EXPECT_TRUE(v->valid("2000-02-29"));
+    EXPECT_FALSE(v->valid("2021-02-29"));
+    EXPECT_FALSE(v->valid("1900-02-29"));
+    EXPECT_FALSE(v->valid("2022-06-31"));
+    auto dt = tf::jsonschema::Validator::compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"date-time"})"), vo);
+    ASSERT_TRUE(dt.ok());
+    EXPECT_TRUE(dt->valid("2024-02-29T10:00:00Z"));
+    EXPECT_FALSE(dt->valid("2023-02-29T10:00:00Z"));
+}
+
 // A keyword in no JSON Schema vocabulary is an annotation (the specification has implementations
 // ignore it): Kubernetes' x-kubernetes-…, draft-04's "id", generator hints. Real-world schemas
 // are full of them (MaskBench: 3,300 of 11,305 schemas were refused for one).
