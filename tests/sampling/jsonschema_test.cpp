@@ -272,6 +272,48 @@ TEST(JsonSchemaGrammar, dates_have_days_their_month_has) {
     EXPECT_FALSE(dt->valid("2023-02-29T10:00:00Z"));
 }
 
+// multipleOf the grammar spells: a power of ten below one as fraction digits (with or without
+// bounds), an integer as the residues of the digits (without bounds), 1 as an integer.
+TEST(JsonSchemaGrammar, multiple_of_spelled_out_where_the_grammar_can) {
+    std::string err;
+    auto cents = compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":0.01})"), false, &err);
+    ASSERT_TRUE(cents) << err;
+    for (const char* ok : {"12", "12.5", "12.34", "-0.01", "0"}) EXPECT_TRUE(matches(cents, ok)) << ok;
+    for (const char* bad : {"12.345", "1e3", "0.001"}) EXPECT_FALSE(matches(cents, bad)) << bad;
+    auto bounded = compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":0.1,"minimum":0,"maximum":5})"), false, &err);
+    ASSERT_TRUE(bounded) << err;
+    EXPECT_TRUE(matches(bounded, "4.5"));
+    EXPECT_FALSE(matches(bounded, "4.55"));
+    EXPECT_FALSE(matches(bounded, "5.5"));
+    for (int k : {1, 2, 3, 7, 11, 25, 100}) {
+        auto g = compile(nlohmann::ordered_json::parse(R"({"type":"integer","multipleOf":)" + std::to_string(k) + "}"), false, &err);
+        ASSERT_TRUE(g) << err;
+        for (int64_t v = -300; v <= 300; ++v) {
+            EXPECT_EQ(matches(g, std::to_string(v)), v % k == 0) << k << " " << v;
+        }
+        EXPECT_FALSE(matches(g, "007")) << k;
+        EXPECT_EQ(matches(g, "123456789012"), 123456789012LL % k == 0) << k;
+    }
+    auto whole = compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":1})"), false, &err);
+    ASSERT_TRUE(whole) << err;
+    EXPECT_TRUE(matches(whole, "-42"));
+    EXPECT_TRUE(matches(whole, "10000.0"));
+    EXPECT_FALSE(matches(whole, "4.2"));
+    auto fives = compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":5})"), false, &err);
+    ASSERT_TRUE(fives) << err;
+    EXPECT_TRUE(matches(fives, "25.00"));
+    EXPECT_FALSE(matches(fives, "25.5"));
+    EXPECT_FALSE(matches(fives, "26"));
+    // Beside bounds, or a step the grammar cannot spell: the validator's (any number passes here).
+    auto left = compile(nlohmann::ordered_json::parse(R"({"type":"integer","multipleOf":5,"minimum":0})"), false, &err);
+    ASSERT_TRUE(left) << err;
+    EXPECT_TRUE(matches(left, "7"));
+    auto quarter = compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":0.25})"), false, &err);
+    ASSERT_TRUE(quarter) << err;
+    EXPECT_TRUE(matches(quarter, "0.3"));
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":0})"), false, &err));
+}
+
 // A keyword in no JSON Schema vocabulary is an annotation (the specification has implementations
 // ignore it): Kubernetes' x-kubernetes-…, draft-04's "id", generator hints. Real-world schemas
 // are full of them (MaskBench: 3,300 of 11,305 schemas were refused for one).

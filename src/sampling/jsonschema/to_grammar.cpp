@@ -22,7 +22,7 @@ const std::set<std::string> kAnnotations = {"$schema", "$id", "$comment", "$anch
                                             "default", "deprecated", "readOnly", "writeOnly", "$defs", "definitions",
                                             "contentMediaType", "contentEncoding", "$vocabulary", "discriminator", "nullable"};
 // Keywords a grammar cannot express but the validator checks after generation.
-const std::set<std::string> kValidatedOnly = {"uniqueItems", "multipleOf", "minProperties", "maxProperties", "contains",
+const std::set<std::string> kValidatedOnly = {"uniqueItems", "minProperties", "maxProperties", "contains",
                                               "minContains", "maxContains", "dependentRequired", "propertyNames"};
 // Keywords of the JSON Schema vocabularies (draft-04 to 2020-12) that constrain instances in
 // ways the grammar cannot follow, and that the validator cannot check afterwards either: an error
@@ -35,7 +35,7 @@ const std::set<std::string> kUnsupported = {"not", "if", "then", "else", "patter
 const std::set<std::string> kHonoured = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
                                          "prefixItems", "additionalItems", "minItems", "maxItems", "anyOf", "oneOf", "allOf",
                                          "$ref", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
-                                         "exclusiveMinimum", "exclusiveMaximum"};
+                                         "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
 
 // A pattern that is one repeated character class from end to end (^[a-z0-9-]*$, ^\d{3,}$: the
 // common shape of identifiers and codes) with a string's length bounds folded into its
@@ -415,6 +415,9 @@ class Converter {
             return depth == 0 && empty ? prim("object") : prim("value");
         }
         if (type == "string") return string_rule(s, name);
+        if (type == "integer" || type == "number") {
+            if (auto m = multiple_of_rule(s, type, name); !m || !m->empty()) return m;
+        }
         if (type == "integer") return integer_rule(s, name);
         if (type == "number") return number_rule(s, name);
         if (type == "boolean") return prim("boolean");
@@ -482,6 +485,66 @@ class Converter {
         return define(name, q + " " + prim("char") + reps + " " + q);
     }
 
+    // multipleOf where the grammar can spell it: a power of ten below one (0.01: prices) limits a
+    // number's fraction digits; an integer k up to kMaxModulus makes the digits a walk through
+    // the residues mod k, when there are no bounds (both together: left to the validator);
+    // multipleOf 1 makes a number an integer. "" when the caller's rule applies: no multipleOf,
+    // one implied by the type, or one left to the validator (with a warning).
+    Result<std::string> multiple_of_rule(const json& s, const std::string& type, const std::string& name) {
+        if (!s.contains("multipleOf")) return std::string();
+        const json& mv = s["multipleOf"];
+        if (!mv.is_number() || !(mv.get<double>() > 0) || !std::isfinite(mv.get<double>())) {
+            return error(name, "'multipleOf' must be a number above 0");
+        }
+        const double m = mv.get<double>();
+        const bool bounded = s.contains("minimum") || s.contains("maximum") || s.contains("exclusiveMinimum") || s.contains("exclusiveMaximum");
+        auto left_to_validator = [&]() -> Result<std::string> {
+            if (o_.warn) o_.warn("multipleOf " + mv.dump() + " at " + name + " is checked by the validator, not the grammar");
+            return std::string();
+        };
+        int digits = 0;  // m = 10^-digits
+        for (int d = 1; d <= 6 && digits == 0; ++d) {
+            if (std::fabs(m * std::pow(10.0, d) - 1.0) < 1e-9) digits = d;
+        }
+        if (digits > 0) {
+            if (type == "integer") return std::string();  // every integer is a multiple
+            max_fraction_digits_ = digits;
+            auto r = number_rule(s, name);
+            max_fraction_digits_ = 6;
+            return r;
+        }
+        if (m != std::floor(m)) return left_to_validator();
+        // A number that is a multiple of an integer may still be written 10000.0.
+        const std::string point_zero = type == "number" ? " (\".\" \"0\"{1,6})?" : "";
+        if (m == 1) {
+            auto r = integer_rule(s, name);
+            if (!r || point_zero.empty()) return r;
+            return define(name + "-whole", "(" + *r + ")" + point_zero);
+        }
+        if (m > kMaxModulus || bounded) return left_to_validator();
+        const auto k = static_cast<int>(m);
+        // state i: the digits read so far are ≡ i (mod k), at least one read, none left to read
+        // only in state 0.
+        std::string base = name + "-mod";
+        while (rules_.count(base + "-0")) base += "x";
+        auto state = [&](int i) { return base + "-" + std::to_string(i); };
+        auto moves = [&](int from, int first_digit) {
+            std::string alts;
+            for (int t = 0; t < k; ++t) {
+                std::string cls;
+                for (int d = first_digit; d <= 9; ++d) {
+                    if ((10 * from + d) % k == t) cls += static_cast<char>('0' + d);
+                }
+                if (cls.empty()) continue;
+                alts += (alts.empty() ? "" : " | ") + ("[" + cls + "] " + state(t));
+            }
+            return alts;
+        };
+        for (int i = 0; i < k; ++i) rules_[state(i)] = i == 0 ? "(" + moves(0, 0) + ")?" : moves(i, 0);
+        // The first digit: from residue 0, not a leading zero ("0" alone is a multiple).
+        return define(name, "\"-\"? (\"0\" | " + moves(0, 1) + ")" + point_zero);
+    }
+
     Result<std::string> integer_rule(const json& s, const std::string& name) {
         std::optional<int64_t> lo, hi;
         auto bound = [&](const char* key, bool is_min, bool exclusive) -> Status {
@@ -523,10 +586,13 @@ class Converter {
             if (is_min && (!lo || d > *lo || (d == *lo && excl))) lo = d, lo_ex = excl;
             if (!is_min && (!hi || d < *hi || (d == *hi && excl))) hi = d, hi_ex = excl;
         }
-        if (!lo && !hi) return prim("number");
+        if (!lo && !hi) {
+            if (max_fraction_digits_ == 6 && !s.contains("multipleOf")) return prim("number");
+            return define(name, "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1," + std::to_string(max_fraction_digits_) + "})?");
+        }
         auto at_least = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::floor(d) + 1 : std::ceil(d)); };
         auto at_most = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::ceil(d) - 1 : std::floor(d)); };
-        const std::string frac = " \".\" [0-9]{1,6}";
+        const std::string frac = " \".\" [0-9]{1," + std::to_string(max_fraction_digits_) + "}";
         std::vector<std::string> alts;
         std::optional<int64_t> ilo, ihi;
         if (lo) ilo = at_least(*lo, lo_ex);
@@ -541,7 +607,7 @@ class Converter {
         if (lo) nh = static_cast<int64_t>(std::floor(-*lo)) - 1;
         if (!nh || nl <= *nh) alts.push_back("\"-\" (" + integer_range_gbnf(nl, nh) + ")" + frac);
         // An exclusive integral bound: its own integer part with a fraction that is not zero.
-        const std::string nonzero_frac = " \".\" [0-9]{0,5} [1-9]";
+        const std::string nonzero_frac = " \".\" [0-9]{0," + std::to_string(max_fraction_digits_ - 1) + "} [1-9]";
         if (lo && lo_ex && *lo == std::floor(*lo) && *lo >= 0 && (!hi || *lo + 1 <= *hi)) {
             const auto k = static_cast<int64_t>(*lo);
             alts.push_back("(" + integer_range_gbnf(k, k) + ")" + nonzero_frac);
@@ -735,6 +801,8 @@ class Converter {
     const GrammarOptions& o_;
     const std::string S_;
     std::map<std::string, std::string> rules_;
+    static constexpr double kMaxModulus = 100;  // rules per multipleOf grammar
+    int max_fraction_digits_ = 6;               // of a bounded number (see multiple_of_rule)
     std::map<std::string, std::string> ref_rules_;
     int merge_depth_ = 0;
 };

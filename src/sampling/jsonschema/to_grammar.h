@@ -2,7 +2,8 @@
 // texts the schema accepts — within what a context-free grammar can say. Objects list their
 // properties in the schema's order, required ones first (as llama.cpp, XGrammar and OpenAI's
 // strict mode do); integer bounds are exact; number bounds, uniqueness and other semantic
-// keywords are left to the validator (uniqueItems, multipleOf, …: accepted with a warning).
+// keywords are left to the validator (uniqueItems, minProperties, multipleOf beside bounds, …: accepted
+// with a warning); multipleOf alone is spelled out (0.01: two fraction digits; 7: residues mod 7).
 // An empty schema at the top means an object, as in llama.cpp (a document extraction wants one).
 // An object lists only its schema's properties unless additionalProperties (or open_objects)
 // allows more. A keyword we cannot honour is an error naming it, unless
