@@ -314,6 +314,23 @@ TEST(JsonSchemaGrammar, multiple_of_spelled_out_where_the_grammar_can) {
     EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"type":"number","multipleOf":0})"), false, &err));
 }
 
+// minProperties 1 without a required property: not every member may be skipped.
+TEST(JsonSchemaGrammar, min_properties_one_forbids_the_empty_object) {
+    std::string err;
+    auto g = compile(nlohmann::ordered_json::parse(R"({"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"}},"minProperties":1,"additionalProperties":false})"), false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_FALSE(matches(g, "{}"));
+    EXPECT_TRUE(matches(g, R"({"a":1})"));
+    EXPECT_TRUE(matches(g, R"({"b":"x"})"));
+    EXPECT_TRUE(matches(g, R"({"a":1,"b":"x"})"));
+    auto open = compile(nlohmann::ordered_json::parse(R"({"type":"object","minProperties":1})"), false, &err);
+    ASSERT_TRUE(open) << err;
+    EXPECT_FALSE(matches(open, "{}"));
+    EXPECT_TRUE(matches(open, R"({"z":null})"));
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"type":"object","properties":{},"additionalProperties":false,"minProperties":1})"), false, &err));
+    EXPECT_NE(err.find("accepts nothing"), std::string::npos) << err;
+}
+
 // A keyword in no JSON Schema vocabulary is an annotation (the specification has implementations
 // ignore it): Kubernetes' x-kubernetes-…, draft-04's "id", generator hints. Real-world schemas
 // are full of them (MaskBench: 3,300 of 11,305 schemas were refused for one).

@@ -306,7 +306,8 @@ class Converter {
         for (auto it = s.begin(); it != s.end(); ++it) {
             if (is_annotation(it.key()) || kHonoured.count(it.key())) continue;
             if (kValidatedOnly.count(it.key())) {
-                if (o_.warn) o_.warn("keyword '" + it.key() + "' at " + name + " is checked by the validator, not the grammar");
+                const bool grammar_too = it.key() == "minProperties" && it->is_number() && it->get<double>() <= 1;
+                if (o_.warn && !grammar_too) o_.warn("keyword '" + it.key() + "' at " + name + " is checked by the validator, not the grammar");
                 continue;
             }
             const std::string msg = "keyword '" + it.key() + "' is not supported";
@@ -711,9 +712,13 @@ class Converter {
         const std::string sep = "\",\"" + S_ + " ";
         const std::string extra = additional.empty() ? "" : additional + S_ + " (" + sep + additional + S_ + ")*";
         const size_t n = props.size();
+        // minProperties 1 (MaskBench: "at least one of these"): the members cannot all be
+        // skipped. Larger counts are the validator's.
+        const bool nonempty = s.contains("minProperties") && s["minProperties"].is_number() && s["minProperties"].get<double>() >= 1;
+        if (nonempty && n == 0 && additional.empty()) return error(name, "the schema accepts nothing: minProperties and no property allowed");
         std::vector<std::string> first(n + 1), rest(n + 1);
         rest[n] = additional.empty() ? "" : "(" + sep + additional + S_ + ")*";
-        first[n] = additional.empty() ? "" : "(" + extra + ")?";
+        first[n] = additional.empty() ? "" : nonempty ? extra : "(" + extra + ")?";
         for (size_t i = n; i-- > 0;) {
             const bool req = required.count(props[i].first) > 0;
             const std::string kv = props[i].second + S_;
@@ -721,7 +726,7 @@ class Converter {
             rest[i] = define(name + "-rest" + std::to_string(i), r);
             const std::string after = rest[i + 1].empty() ? kv : kv + " " + rest[i + 1];
             std::string f = req || first[i + 1].empty() ? after : after + " | " + first[i + 1];
-            if (!req && first[i + 1].empty()) f = "(" + after + ")?";
+            if (!req && first[i + 1].empty()) f = nonempty ? after : "(" + after + ")?";
             first[i] = define(name + "-first" + std::to_string(i), f);
         }
         std::string body = "\"{\"" + S_;
