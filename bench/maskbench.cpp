@@ -63,11 +63,27 @@ struct Outcome {
     std::vector<std::string> let_through;  // for each invalid instance accepted: the keywords our validator faults it on
 };
 
-// The kind of a compile error, for the summary: its text up to the first quote or colon.
-std::string error_kind(const std::string& e) {
-    std::string k = e.substr(0, e.find_first_of("'\":"));
-    while (!k.empty() && k.back() == ' ') k.pop_back();
-    return k.size() > 70 ? k.substr(0, 70) : k;
+// The kind of a compile error, for the summary: the message without where it happened, the
+// keyword or format kept, other quoted text and offsets left out.
+std::string error_kind(std::string e) {
+    if (e.rfind("json schema: ", 0) == 0) e.erase(0, 13);
+    if (size_t at = e.find(" (at "); at != std::string::npos) e.erase(at);
+    // "keyword 'not' is not supported": the name is the kind; elsewhere quoted text is detail.
+    const bool keeps_first = e.rfind("keyword '", 0) == 0 || e.rfind("format '", 0) == 0;
+    std::string k;
+    int quote = 0;  // quotes seen
+    for (char c : e) {
+        if (c == '\'') {
+            ++quote;
+            if (keeps_first && quote <= 2) k += c;
+            else if (quote % 2 == 1) k += "'…'";
+            continue;
+        }
+        const bool inside = quote % 2 == 1;
+        if (inside && !(keeps_first && quote == 1)) continue;
+        k += (c >= '0' && c <= '9') ? '#' : c;
+    }
+    return k.size() > 90 ? k.substr(0, 90) : k;
 }
 
 struct Vocab {
