@@ -340,34 +340,39 @@ size_t MaskCache::precompute(size_t max_tops) {
         }
     }
     constexpr size_t kMaxReturns = 1 << 20;  // bounded work on huge grammars: give up, stay lazy
-    // To a fixed point, merging only what changed in the round before (sorted sets, merged in
-    // linear time): re-sorting every rule's set each round took 4 s on a Snowplow schema.
-    for (auto& v : returns) {
-        std::sort(v.begin(), v.end());
-        v.erase(std::unique(v.begin(), v.end()), v.end());
+    // To a fixed point by a worklist: a rule whose set (or bottom) grew passes it on to the
+    // rules it is referenced last in. Sorted sets, merged in linear time. (Rounds over every
+    // rule took 6,000 rounds of 58k rules, 1.2 s, for a Snowplow schema's grammar.)
+    std::vector<std::vector<uint32_t>> dependents(n_rules);
+    size_t total = 0;
+    for (uint32_t r = 0; r < n_rules; ++r) {
+        for (uint32_t p : tails[r]) dependents[p].push_back(r);
+        std::sort(returns[r].begin(), returns[r].end());
+        returns[r].erase(std::unique(returns[r].begin(), returns[r].end()), returns[r].end());
+        total += returns[r].size();
     }
-    std::vector<uint8_t> dirty(n_rules, 1), next_dirty(n_rules, 0);
+    if (total > kMaxReturns) return 0;
+    std::vector<uint32_t> work(n_rules);
+    for (uint32_t r = 0; r < n_rules; ++r) work[r] = n_rules - 1 - r;
+    std::vector<uint8_t> queued(n_rules, 1);
     std::vector<Pos> merged;
-    for (bool changed = true; changed;) {
-        changed = false;
-        std::fill(next_dirty.begin(), next_dirty.end(), 0);
-        size_t total = 0;
-        for (uint32_t r = 0; r < n_rules; ++r) {
-            for (uint32_t p : tails[r]) {
-                if (!dirty[p]) continue;
-                if (bottom[p] && !bottom[r]) bottom[r] = 1, changed = true, next_dirty[r] = 1;
-                merged.clear();
-                std::set_union(returns[r].begin(), returns[r].end(), returns[p].begin(), returns[p].end(), std::back_inserter(merged));
-                if (merged.size() != returns[r].size()) {
-                    returns[r].swap(merged);
-                    changed = true;
-                    next_dirty[r] = 1;
-                }
+    while (!work.empty()) {
+        const uint32_t p = work.back();
+        work.pop_back();
+        queued[p] = 0;
+        for (uint32_t r : dependents[p]) {
+            bool grew = false;
+            if (bottom[p] && !bottom[r]) bottom[r] = 1, grew = true;
+            merged.clear();
+            std::set_union(returns[r].begin(), returns[r].end(), returns[p].begin(), returns[p].end(), std::back_inserter(merged));
+            if (merged.size() != returns[r].size()) {
+                total += merged.size() - returns[r].size();
+                if (total > kMaxReturns) return 0;
+                returns[r].swap(merged);
+                grew = true;
             }
-            total += returns[r].size();
-            if (total > kMaxReturns) return 0;
+            if (grew && !queued[r]) queued[r] = 1, work.push_back(r);
         }
-        dirty.swap(next_dirty);
     }
     // Counted copies share their head's top (top_key): each shared top is collected once.
     std::vector<Stack> keys;
@@ -387,11 +392,14 @@ size_t MaskCache::precompute(size_t max_tops) {
                 const Pos p = pack_pos(r, a, i);
                 // Stacks bottom first: [kOpaque,] e3, e2, p (kTopDepth entries kept).
                 if (bottom[r]) add({p});
-                for (auto it2 = returns[r].rbegin(); it2 != returns[r].rend(); ++it2) {
+                // Stopping at max_tops: a grammar with thousands of contexts (Snowplow schemas)
+                // spent a second listing tops it would never classify.
+                for (auto it2 = returns[r].rbegin(); it2 != returns[r].rend() && keys.size() < max_tops; ++it2) {
                     const Pos e2 = *it2;
                     const uint32_t r2 = pos_rule(e2);
                     if (bottom[r2]) add({e2, p});
                     for (Pos e3 : returns[r2]) {
+                        if (keys.size() >= max_tops) break;
                         const uint32_t r3 = pos_rule(e3);
                         if (bottom[r3]) add({e3, e2, p});
                         if (!returns[r3].empty()) add({kOpaque, e3, e2, p});
