@@ -110,9 +110,10 @@ TEST(MaskBench, real_world_schemas_compile_and_judge_their_instances_as_measured
     const double through_pct = 100.0 * static_cast<double>(letting_through) / static_cast<double>(schemas);
     std::printf("[maskbench] %zu schemas (every %zu): %zu compiled, %zu passing (%.1f %%), %zu letting an invalid instance through (%.2f %%); %zu masks checked\n",
                 schemas, kStride, compiled, passing, pass_pct, letting_through, through_pct, masks_checked);
-    // Measured over all 11,305 (bench/README, maskbench): 76.4 % passing, 0.97 % letting through.
-    EXPECT_GE(pass_pct, 75.0);
-    EXPECT_LE(through_pct, 1.5);
+    // Measured over all 11,305 (bench/README, maskbench): 77.0 % passing, 0.40 % letting an
+    // invalid instance through; over the sanitizers' stride, 77.7 % and 0.62 %.
+    EXPECT_GE(pass_pct, 76.0);
+    EXPECT_LE(through_pct, 1.0);
     EXPECT_GT(masks_checked, 1000u);
 }
 

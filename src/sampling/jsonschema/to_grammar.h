@@ -33,7 +33,7 @@ struct GrammarOptions {
     // Where a schema lists properties but says nothing of additionalProperties: false (the
     // default) allows only the listed ones, as an extraction wants and OpenAI's strict mode
     // requires; true allows others too, as the JSON Schema specification reads the schema
-    // (MaskBench: 76.4 % of real-world schemas pass closed, 80.4 % open).
+    // (MaskBench: 77.0 % of real-world schemas pass closed, 81.0 % open).
     bool open_objects = false;
     std::function<void(const std::string&)> warn;
 };
