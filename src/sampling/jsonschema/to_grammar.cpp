@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sampling/jsonschema/int_range.h"
+#include "sampling/jsonschema/json_type.h"
 #include "sampling/jsonschema/regex.h"
 
 namespace tf::jsonschema {
@@ -94,20 +95,7 @@ Result<std::string> bound_repetition(const std::string& p, int64_t min_len, int6
 }
 
 // Whether v is of the schema's "type" (true without one).
-bool of_type(const json& v, const json& schema) {
-    if (!schema.contains("type")) return true;
-    auto one = [&](const json& t) {
-        if (!t.is_string()) return false;
-        const std::string n = t.get<std::string>();
-        if (n == "integer") return v.is_number_integer() || (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>());
-        if (n == "number") return v.is_number();
-        return (n == "string" && v.is_string()) || (n == "boolean" && v.is_boolean()) || (n == "null" && v.is_null()) ||
-               (n == "object" && v.is_object()) || (n == "array" && v.is_array());
-    };
-    const json& t = schema["type"];
-    if (!t.is_array()) return one(t);
-    return std::any_of(t.begin(), t.end(), one);
-}
+bool of_schema_type(const json& v, const json& schema) { return !schema.contains("type") || of_type(v, schema["type"]); }
 
 bool is_annotation(const std::string& key) {
     return kAnnotations.count(key) > 0 || (kHonoured.count(key) == 0 && kValidatedOnly.count(key) == 0 && kUnsupported.count(key) == 0);
@@ -346,14 +334,14 @@ class Converter {
         // The values of const and enum also obey the schema's type ({"type": "object", "enum":
         // ["A", "B"]} accepts nothing, not "A").
         if (s.contains("const")) {
-            if (!of_type(s["const"], s)) return error(name, "the schema accepts nothing: its 'const' is not of its 'type'");
+            if (!of_schema_type(s["const"], s)) return error(name, "the schema accepts nothing: its 'const' is not of its 'type'");
             return value_literal(s["const"]);
         }
         if (s.contains("enum")) {
             if (!s["enum"].is_array() || s["enum"].empty()) return error(name, "'enum' must be a non-empty array");
             std::vector<std::string> alts;
             for (const auto& v : s["enum"]) {
-                if (of_type(v, s)) alts.push_back(value_literal(v));
+                if (of_schema_type(v, s)) alts.push_back(value_literal(v));
             }
             if (alts.empty()) return error(name, "the schema accepts nothing: no value of its 'enum' is of its 'type'");
             return alternatives(alts);
@@ -509,10 +497,7 @@ class Converter {
         }
         if (digits > 0) {
             if (type == "integer") return std::string();  // every integer is a multiple
-            max_fraction_digits_ = digits;
-            auto r = number_rule(s, name);
-            max_fraction_digits_ = 6;
-            return r;
+            return number_rule(s, name, digits);
         }
         if (m != std::floor(m)) return left_to_validator();
         // A number that is a multiple of an integer may still be written 10000.0.
@@ -575,7 +560,10 @@ class Converter {
     // every fraction keeps I.F in range (I >= lo, I + 1 <= hi); and -I.F likewise. Values the
     // grammar cannot spell this way (90.5 when the maximum is 90.7) are left out; the fraction
     // has at most 6 digits so that no spelling rounds onto an exclusive bound.
-    Result<std::string> number_rule(const json& s, const std::string& name) {
+    // fraction_digits: a multipleOf's limit (multiple_of_rule); without one, any number when
+    // unbounded and up to kFractionDigits when bounded.
+    Result<std::string> number_rule(const json& s, const std::string& name, std::optional<int> fraction_digits = std::nullopt) {
+        const int digits = fraction_digits.value_or(kFractionDigits);
         std::optional<double> lo, hi;
         bool lo_ex = false, hi_ex = false;
         for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false}, {"exclusiveMinimum", true, true},
@@ -588,12 +576,12 @@ class Converter {
             if (!is_min && (!hi || d < *hi || (d == *hi && excl))) hi = d, hi_ex = excl;
         }
         if (!lo && !hi) {
-            if (max_fraction_digits_ == 6 && !s.contains("multipleOf")) return prim("number");
-            return define(name, "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1," + std::to_string(max_fraction_digits_) + "})?");
+            if (!fraction_digits) return prim("number");
+            return define(name, "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1," + std::to_string(digits) + "})?");
         }
         auto at_least = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::floor(d) + 1 : std::ceil(d)); };
         auto at_most = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::ceil(d) - 1 : std::floor(d)); };
-        const std::string frac = " \".\" [0-9]{1," + std::to_string(max_fraction_digits_) + "}";
+        const std::string frac = " \".\" [0-9]{1," + std::to_string(digits) + "}";
         std::vector<std::string> alts;
         std::optional<int64_t> ilo, ihi;
         if (lo) ilo = at_least(*lo, lo_ex);
@@ -608,7 +596,7 @@ class Converter {
         if (lo) nh = static_cast<int64_t>(std::floor(-*lo)) - 1;
         if (!nh || nl <= *nh) alts.push_back("\"-\" (" + integer_range_gbnf(nl, nh) + ")" + frac);
         // An exclusive integral bound: its own integer part with a fraction that is not zero.
-        const std::string nonzero_frac = " \".\" [0-9]{0," + std::to_string(max_fraction_digits_ - 1) + "} [1-9]";
+        const std::string nonzero_frac = " \".\" [0-9]{0," + std::to_string(digits - 1) + "} [1-9]";
         if (lo && lo_ex && *lo == std::floor(*lo) && *lo >= 0 && (!hi || *lo + 1 <= *hi)) {
             const auto k = static_cast<int64_t>(*lo);
             alts.push_back("(" + integer_range_gbnf(k, k) + ")" + nonzero_frac);
@@ -807,7 +795,7 @@ class Converter {
     const std::string S_;
     std::map<std::string, std::string> rules_;
     static constexpr double kMaxModulus = 100;  // rules per multipleOf grammar
-    int max_fraction_digits_ = 6;               // of a bounded number (see multiple_of_rule)
+    static constexpr int kFractionDigits = 6;   // of a bounded number: no spelling rounds onto an exclusive bound
     std::map<std::string, std::string> ref_rules_;
     int merge_depth_ = 0;
 };

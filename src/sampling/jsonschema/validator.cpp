@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 
+#include "sampling/jsonschema/json_type.h"
+
 namespace tf::jsonschema {
 
 using json = nlohmann::ordered_json;
@@ -55,24 +57,6 @@ size_t code_points(const std::string& s) {
     size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
     return n;
-}
-
-bool is_type(const json& v, const std::string& t) {
-    if (t == "null") return v.is_null();
-    if (t == "boolean") return v.is_boolean();
-    if (t == "object") return v.is_object();
-    if (t == "array") return v.is_array();
-    if (t == "string") return v.is_string();
-    if (t == "number") return v.is_number();
-    if (t == "integer") {
-        if (v.is_number_integer()) return true;
-        if (v.is_number_float()) {
-            const double d = v.get<double>();
-            return std::isfinite(d) && std::floor(d) == d;
-        }
-        return false;
-    }
-    return false;
 }
 
 // JSON equality with 1 == 1.0.
@@ -135,12 +119,7 @@ class Run {
             if (target == nullptr) return fail(path, "$ref", "cannot resolve " + it->get<std::string>(), quiet);
             ok &= sub(*target, v, path);
         }
-        if (auto it = s.find("type"); it != s.end()) {
-            bool any = false;
-            if (it->is_string()) any = is_type(v, *it);
-            else if (it->is_array()) for (const auto& t : *it) any |= t.is_string() && is_type(v, t);
-            if (!any) ok &= fail(path, "type", "expected " + it->dump(), quiet);
-        }
+        if (auto it = s.find("type"); it != s.end() && !of_type(v, *it)) ok &= fail(path, "type", "expected " + it->dump(), quiet);
         if (auto it = s.find("enum"); it != s.end() && it->is_array()) {
             bool any = false;
             for (const auto& e : *it) any |= equal(e, v);
