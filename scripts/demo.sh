@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh release >/dev/null
+# The program alone: the tests and benchmarks (scripts/test.sh builds them) are most of the compile time.
+echo "== build (build/release/bin/terraferma only; the first build takes a few minutes)" >&2
+bash scripts/build.sh release terraferma >/dev/null
 tf=build/release/bin/terraferma
 model=${1:-}
 if [[ -z "$model" ]]; then
@@ -22,6 +24,10 @@ if [[ -z "$model" ]]; then
     fi
 fi
 echo "== model" >&2
+if [[ -z ${1:-} ]]; then
+    echo "note: this model has random weights, so the extracted values are nonsense (valid against the schema all the same);" \
+        "for real answers give a GGUF instruct model: bash scripts/demo.sh path/to/model.gguf" >&2
+fi
 "$tf" inspect --no-hash "$model" | head -8 >&2
 echo "== extract --schema examples/invoice.schema.json examples/documents" >&2
 "$tf" extract -m "$model" --schema examples/invoice.schema.json --store build/demo/jobs.sqlite -c 2048 --max-output 160 \
