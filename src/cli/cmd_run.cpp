@@ -51,10 +51,10 @@ void add_run_command(CLI::App& root, Commands& commands) {
             return kExitUsage;
         }
         const auto grammar_start = std::chrono::steady_clock::now();
-        auto constraint = a->gen.constraint(*loaded->tokenizer);
+        auto contract = a->gen.contract(*loaded->tokenizer);
         const double grammar_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - grammar_start).count();
-        if (!constraint) {
-            print_error("run", constraint.error().message);
+        if (!contract) {
+            print_error("run", contract.error().message);
             return kExitFailure;
         }
         const auto ids = loaded->tokenizer->encode(a->prompt, !a->no_bos, a->parse_special);
@@ -71,7 +71,7 @@ void add_run_command(CLI::App& root, Commands& commands) {
             }
             return true;
         };
-        auto r = session.generate(ids, *opts, sink, *constraint);
+        auto r = *contract ? session.generate(ids, *opts, sink, **contract) : session.generate(ids, *opts, sink);
         if (!r) {
             if (!a->json) std::fputc('\n', stdout);
             print_error("run", r.error().message);
@@ -93,7 +93,12 @@ void add_run_command(CLI::App& root, Commands& commands) {
                             {"sample_ms", t.sample_ms},
                             {"generate_tokens_per_second", t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0}};
             // Compiling --grammar/--json-schema: schema to grammar, vocabulary trie, precomputed masks.
-            if (*constraint) j["timings"]["grammar_ms"] = grammar_ms;
+            if (*contract) {
+                j["timings"]["grammar_ms"] = grammar_ms;
+                j["valid"] = r->violations.empty();
+                j["violations"] = nlohmann::json::array();
+                for (const auto& v : r->violations) j["violations"].push_back({{"path", v.instance_path}, {"keyword", v.keyword}, {"message", v.message}});
+            }
             // Random-weight and truncated outputs need not be valid UTF-8: replace, do not throw.
             std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         } else {
@@ -101,6 +106,13 @@ void add_run_command(CLI::App& root, Commands& commands) {
             std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n", t.n_prompt,
                          t.prompt_ms > 0 ? t.n_prompt * 1000.0 / t.prompt_ms : 0.0, t.n_generated,
                          t.generate_ms > 0 ? t.n_generated * 1000.0 / t.generate_ms : 0.0, engine::stop_reason_name(r->stop_reason));
+        }
+        // An answer that does not satisfy --json-schema/--grammar is never a success.
+        if (!r->violations.empty()) {
+            print_error("run", "the answer is not valid against " + (a->gen.grammar_file.empty() ? a->gen.json_schema_file : a->gen.grammar_file) +
+                                   ": " + engine::describe(r->violations.front()) +
+                                   (r->violations.size() > 1 ? " (and " + std::to_string(r->violations.size() - 1) + " more)" : ""));
+            return kExitFailure;
         }
         return kExitOk;
     }});

@@ -43,6 +43,10 @@ void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
                   "as JSON Schema reads it (default: only the listed ones)");
     app->add_flag("--ignore-unsupported-keywords", ignore_unsupported,
                   "Ignore JSON Schema keywords the grammar cannot express (with a warning) instead of failing");
+    app->add_flag("--strict-schema", strict_schema,
+                  "With --json-schema: refuse a schema the grammar cannot guarantee by itself (OpenAI's strict: true), naming the keyword; "
+                  "without it such keywords are checked after generation and a violating answer exits 1")
+        ->excludes(app->get_option("--ignore-unsupported-keywords"));
     app->add_option("-s,--seed", sampling.seed, "Random seed (same seed, same output)")->capture_default_str();
 }
 
@@ -80,35 +84,30 @@ Result<model::ContextOptions> GenerationFlags::context_options(const model::Mode
     return co;
 }
 
-Result<std::shared_ptr<sampling::Constraint>> GenerationFlags::constraint(const tok::Tokenizer& tokenizer) const {
+Result<std::shared_ptr<const engine::OutputContract>> GenerationFlags::contract(const tok::Tokenizer& tokenizer) const {
     const std::string& file = grammar_file.empty() ? json_schema_file : grammar_file;
-    if (file.empty()) return std::shared_ptr<sampling::Constraint>();
+    if (file.empty()) return std::shared_ptr<const engine::OutputContract>();
     std::ifstream f(file, std::ios::binary);
     if (!f) return Error{file + ": cannot open"};
     std::stringstream ss;
     ss << f.rdbuf();
-    std::string gbnf = ss.str();
-    if (!json_schema_file.empty()) {
-        auto schema = nlohmann::ordered_json::parse(gbnf, nullptr, false);
-        if (schema.is_discarded()) return Error{file + ": not valid JSON"};
-        jsonschema::GrammarOptions o;
-        o.flexible_whitespace = flexible_whitespace;
-        o.ignore_unsupported = ignore_unsupported;
-        o.open_objects = open_objects;
-        o.warn = [&](const std::string& w) { std::fprintf(stderr, "terraferma: warning: %s: %s\n", file.c_str(), w.c_str()); };
-        auto text = jsonschema::schema_to_gbnf(schema, o);
-        if (!text) return Error{file + ": " + text.error().message};
-        gbnf = std::move(text.value());
+    const engine::Vocabulary vocab{std::make_shared<const grammar::TokenTrie>(tokenizer), tokenizer.vocab().eog_tokens};
+    if (json_schema_file.empty()) {
+        auto c = engine::OutputContract::gbnf(ss.str(), vocab);
+        if (!c) return Error{file + ": " + c.error().message};
+        return c;
     }
-    auto g = grammar::parse_gbnf(gbnf);
-    if (!g) return Error{file + ": " + g.error().message};
-    auto trie = std::make_shared<const grammar::TokenTrie>(tokenizer);
-    auto masks = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(g.value())), trie);
-    // Classifying the expensive stack tops now, as the server and the pipeline do when they
-    // compile a grammar, keeps that work (tens of ms on a 128k vocabulary) off the decode steps,
-    // where it would compete with the model for the cores.
-    masks->precompute();
-    return std::shared_ptr<sampling::Constraint>(std::make_shared<grammar::GrammarConstraint>(masks, tokenizer.vocab().eog_tokens));
+    auto schema = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
+    if (schema.is_discarded()) return Error{file + ": not valid JSON"};
+    engine::ContractOptions o;
+    o.flexible_whitespace = flexible_whitespace;
+    o.ignore_unsupported = ignore_unsupported;
+    o.open_objects = open_objects;
+    o.strict = strict_schema;
+    o.warn = [&](const std::string& w) { std::fprintf(stderr, "terraferma: warning: %s: %s\n", file.c_str(), w.c_str()); };
+    auto c = engine::OutputContract::json_schema(schema, o, vocab);
+    if (!c) return Error{file + ": " + c.error().message};
+    return c;
 }
 
 Result<LoadedModel> load_model_and_tokenizer(const std::string& path) {

@@ -25,11 +25,11 @@ struct GenerationFlags {
     std::vector<std::string> logit_bias;  // "ID=BIAS" or "ID=-inf"
     sampling::SamplingParams sampling;
     std::string grammar_file, json_schema_file;
-    bool flexible_whitespace = false, ignore_unsupported = false, open_objects = false;
+    bool flexible_whitespace = false, ignore_unsupported = false, open_objects = false, strict_schema = false;
     KvCacheFlags kv;
 
-    // The grammar constraint of --grammar or --json-schema, or null without one.
-    Result<std::shared_ptr<sampling::Constraint>> constraint(const tok::Tokenizer& tokenizer) const;
+    // What --grammar or --json-schema asks of the answer, or null without either.
+    Result<std::shared_ptr<const engine::OutputContract>> contract(const tok::Tokenizer& tokenizer) const;
 
     void add_to(CLI::App* app, int default_n_predict);
     // Everything a generating command needs, or a message naming what is wrong.

@@ -169,4 +169,11 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
     return res;
 }
 
+Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
+                                         const OutputContract& contract) {
+    auto r = generate(prompt, options, sink, contract.constraint());
+    if (r) r->violations = contract.check(r->text);
+    return r;
+}
+
 }  // namespace tf::engine

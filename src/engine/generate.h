@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/mask_prefetch.h"
+#include "engine/output_contract.h"
 #include "model/context.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -56,6 +57,8 @@ struct GenerateResult {
     std::vector<int32_t> ids;  // generated ids (an end-of-generation token is not included)
     StopReason stop_reason = StopReason::Length;
     Timings timings;
+    // Under a contract: what the answer violates, the first violation first (empty: valid).
+    std::vector<jsonschema::ValidationError> violations;
 };
 
 // Receives text as it is generated; returning false cancels the generation.
@@ -69,6 +72,9 @@ class Session {
 
     Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
                                     std::shared_ptr<sampling::Constraint> constraint = nullptr);
+    // Constrained by the contract, and the answer checked against it (GenerateResult::violations).
+    Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
+                                    const OutputContract& contract);
 
     const std::vector<int32_t>& cached_tokens() const { return cached_; }
     // Forgets the cache (after the context was used directly, by score_options say).

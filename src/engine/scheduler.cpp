@@ -37,6 +37,8 @@ struct Scheduler::Slot {
     std::unique_ptr<sampling::Sampler> sampler;
     std::unique_ptr<tok::StreamDecoder> decoder;
     std::unique_ptr<StopFilter> stops;
+    std::shared_ptr<sampling::Constraint> constraint;  // from req.contract
+    std::string answer;  // everything sent, kept for the contract's check
     std::vector<int32_t> generated;
     Timings timings;
     std::chrono::steady_clock::time_point t_start, t_first, t_last;
@@ -188,6 +190,12 @@ void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
     e.done = true;
     e.reason = reason;
     e.error = error;
+    if (s.req.contract && error.empty() && reason != StopReason::Cancelled) {
+        s.answer += e.text;
+        e.violations = s.req.contract->check(s.answer);
+    }
+    s.answer.clear();
+    s.constraint.reset();
     s.timings.n_generated = static_cast<int>(s.generated.size());
     s.timings.generate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.t_first).count();
     e.timings = s.timings;
@@ -260,7 +268,8 @@ void Scheduler::assign() {
         stats_.prompt_tokens += s.req.prompt.size() - best_common;
         stats_.reused_tokens += best_common;
         s.sampler = std::make_unique<sampling::Sampler>(s.req.options.sampling, model_.hp.n_vocab);
-        if (s.req.constraint) s.sampler->set_constraint(s.req.constraint);
+        s.constraint = s.req.contract ? s.req.contract->constraint() : nullptr;
+        if (s.constraint) s.sampler->set_constraint(s.constraint);
         for (int32_t id : s.req.prompt) s.sampler->accept(id, false);
         s.decoder = std::make_unique<tok::StreamDecoder>(tok_, false, true);
         s.stops = std::make_unique<StopFilter>(s.req.options.stop);
@@ -305,7 +314,7 @@ void Scheduler::step() {
     make_room(batch);
     std::vector<sampling::Constraint*> next_masks;
     for (Slot* s : rows) {
-        if (s->req.constraint) next_masks.push_back(s->req.constraint.get());
+        if (s->constraint) next_masks.push_back(s->constraint.get());
     }
     prefetch_.start(std::move(next_masks));
     auto logits = ctx_.decode(batch);
@@ -333,8 +342,8 @@ void Scheduler::step() {
         if (!s.active()) return;
         const GenerateOptions& o = s.req.options;
         try {
-            if (s.req.constraint) {
-                s.req.constraint->set_budget(remaining_budget(o, static_cast<int>(s.generated.size()), o_.n_ctx_per_slot - static_cast<int>(s.cached.size())));
+            if (s.constraint) {
+                s.constraint->set_budget(remaining_budget(o, static_cast<int>(s.generated.size()), o_.n_ctx_per_slot - static_cast<int>(s.cached.size())));
             }
             chosen[static_cast<size_t>(r)] = s.sampler->sample(logits->data() + r * V);
         } catch (const std::exception& e) {
@@ -372,6 +381,7 @@ void Scheduler::step() {
         JobEvent e;
         e.text = s.stops->push(s.decoder->push(id), hit);
         if (o.logprobs >= 0) e.logprobs.push_back(sampling::token_logprob(logits->data() + static_cast<int64_t>(r) * V, V, id, o.logprobs));
+        if (s.req.contract) s.answer += e.text;
         if (!e.text.empty() || !e.logprobs.empty()) s.job->push(std::move(e));
         if (hit) {
             finish(s, StopReason::Stop);
@@ -390,11 +400,11 @@ void Scheduler::step() {
 // logprobs, which forced tokens do not have). Mirrors Session::generate.
 void Scheduler::jump_forward(Slot& s) {
     const GenerateOptions& o = s.req.options;
-    if (!s.req.constraint || !o.jump_forward || o.logprobs >= 0) return;
+    if (!s.constraint || !o.jump_forward || o.logprobs >= 0) return;
     // Room in the slot's context after the sampled token, and in the token limit.
     size_t room = static_cast<size_t>(std::max(0, o_.n_ctx_per_slot - static_cast<int>(s.cached.size()) - 1));
     if (o.max_tokens >= 0) room = std::min(room, static_cast<size_t>(std::max(0, o.max_tokens - static_cast<int>(s.generated.size()))));
-    const std::vector<int32_t> forced = jump_forward_tokens(*s.req.constraint, tok_, room);
+    const std::vector<int32_t> forced = jump_forward_tokens(*s.constraint, tok_, room);
     if (forced.empty()) return;
     JobEvent e;
     bool hit = false;
@@ -405,6 +415,7 @@ void Scheduler::jump_forward(Slot& s) {
         e.text += s.stops->push(s.decoder->push(t), hit);
         if (hit) break;
     }
+    if (s.req.contract) s.answer += e.text;
     if (!e.text.empty()) s.job->push(std::move(e));
     if (hit) {
         finish(s, StopReason::Stop);

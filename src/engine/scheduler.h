@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/generate.h"
+#include "engine/output_contract.h"
 #include "model/context.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
@@ -30,7 +31,9 @@ namespace tf::engine {
 struct GenerationRequest {
     std::vector<int32_t> prompt;
     GenerateOptions options;
-    std::shared_ptr<sampling::Constraint> constraint;  // may be null
+    // What the answer must satisfy (may be null): its constraint steers decoding and the
+    // finished answer is checked against it (JobEvent::violations).
+    std::shared_ptr<const OutputContract> contract;
 };
 
 // What a request produces, consumed by the thread that submitted it.
@@ -41,6 +44,8 @@ struct JobEvent {
     std::string error;  // set when the request failed
     Timings timings;    // final event only
     std::vector<sampling::TokenLogprob> logprobs;  // the tokens generated since the last event, when asked for
+    // Final event of a request with a contract: what the whole answer violates (empty: valid).
+    std::vector<jsonschema::ValidationError> violations;
 };
 
 class Job {

@@ -70,7 +70,7 @@ Result<std::string> gemma_call_grammar(const ojson& tools, bool parallel, const 
         if (params.is_object() && params.empty()) params = {{"type", "object"}};
         jsonschema::GrammarOptions o;
         o.notation = jsonschema::Notation::Gemma;
-        o.ignore_unsupported = true;
+        o.ignore_unsupported = false;  // never drop a parameter keyword silently (OutputContract names it)
         auto g = jsonschema::schema_to_gbnf(params, o);
         if (!g) return Error{"tool '" + name + "': " + g.error().message};
         const std::string p = "t" + std::to_string(k++) + "-";
@@ -113,7 +113,7 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
     ojson call = any_of.size() == 1 ? any_of[0] : ojson{{"anyOf", any_of}};
     jsonschema::GrammarOptions o;
     o.flexible_whitespace = false;
-    o.ignore_unsupported = true;
+    o.ignore_unsupported = false;  // never drop a parameter keyword silently (OutputContract names it)
     auto g = jsonschema::schema_to_gbnf(call, o);
     if (!g) return g.error();
     // The call object is the schema grammar's root; wrap it in the family's syntax.

@@ -7,10 +7,7 @@
 #include "engine/chat_prompt.h"
 #include "engine/score.h"
 #include "pipeline/chunk.h"
-#include "sampling/grammar/gbnf.h"
 #include "sampling/grammar/token_mask.h"
-#include "sampling/jsonschema/to_grammar.h"
-#include "sampling/jsonschema/validator.h"
 #include "util/sha256.h"
 
 namespace tf::pipeline {
@@ -101,24 +98,17 @@ Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens
 }
 
 Result<ojson> TaskRunner::extract(const Document& doc) {
-    if (!masks_) {  // the schema's grammar and its position masks, shared by every document
-        auto gbnf = jsonschema::schema_to_gbnf(cfg_.schema);
-        if (!gbnf) return gbnf.error();
-        auto grammar = grammar::parse_gbnf(*gbnf);
-        if (!grammar) return grammar.error();
-        masks_ = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(grammar.value())),
-                                                      std::static_pointer_cast<const grammar::TokenTrie>(trie_));
-        std::static_pointer_cast<grammar::MaskCache>(masks_)->precompute();
+    if (!contract_) {  // the schema's grammar, masks and validator, shared by every document
+        auto c = engine::OutputContract::json_schema(
+            cfg_.schema, {}, engine::Vocabulary{std::static_pointer_cast<const grammar::TokenTrie>(trie_), tok_.vocab().eog_tokens});
+        if (!c) return c.error();
+        contract_ = std::move(c.value());
     }
-    auto masks = std::static_pointer_cast<grammar::MaskCache>(masks_);
-    auto validator = jsonschema::Validator::compile(cfg_.schema);
-    if (!validator) return validator.error();
     const auto chunks = chunk_document(doc, tok_, budget_for_document(), 64);
     ojson merged = ojson::object();
     ojson provenance = ojson::object();
     for (const Chunk& ch : chunks) {
-        auto constraint = std::make_shared<grammar::GrammarConstraint>(masks, tok_.vocab().eog_tokens);
-        auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, constraint);
+        auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, contract_->constraint());
         if (!text) return text.error();
         // The grammar closes an answer the limit cuts off, so it parses — but a field may be
         // missing or short: never taken as the document's data.
@@ -146,10 +136,11 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
             }
         }
     }
-    const auto errors = validator->validate(merged);
+    // The result as written is what is judged (formats asserted: a date must exist).
+    const auto errors = contract_->check(merged.dump());
     if (!errors.empty()) {
         std::string msg = "the extracted JSON is not valid against the schema:";
-        for (const auto& e : errors) msg += " " + (e.instance_path.empty() ? std::string("/") : e.instance_path) + " " + e.keyword + ": " + e.message + ";";
+        for (const auto& e : errors) msg += " " + engine::describe(e) + ";";
         return Error{msg};
     }
     return ojson{{"output", merged}, {"provenance", provenance}, {"chunks", chunks.size()}};

@@ -66,7 +66,7 @@ class TaskRunner {
     TaskConfig cfg_;
     std::unique_ptr<engine::Session> session_;
     std::shared_ptr<const void> trie_;  // grammar::TokenTrie, built once
-    std::shared_ptr<void> masks_;       // grammar::MaskCache of the schema, built at the first extract
+    std::shared_ptr<const engine::OutputContract> contract_;  // the schema's, built at the first extract
     uint64_t tokens_in_ = 0, tokens_out_ = 0;
     double model_seconds_ = 0;
     engine::StopReason last_stop_ = engine::StopReason::Eos;  // of the last generate

@@ -128,8 +128,24 @@ inline const ojson* request_tools(const ojson& body) {
     return it != body.end() && it->is_array() && !it->empty() ? &*it : nullptr;
 }
 
-inline const char* openai_finish_reason(engine::StopReason r) {
-    return r == engine::StopReason::Length || r == engine::StopReason::Context ? "length" : "stop";
+// Why an answer ended, as the APIs say it: "length" when the limit cut it off, else "stop" —
+// or "schema_violation" when it does not satisfy what the request asked (response_format, a
+// tool's parameters, format); its violations are then listed beside (violations_json). An
+// answer is never reported as a plain "stop" unless it was checked and found valid.
+inline const char* finish_reason(const engine::JobEvent& e) {
+    if (e.reason == engine::StopReason::Length || e.reason == engine::StopReason::Context) return "length";
+    return e.violations.empty() ? "stop" : "schema_violation";
+}
+
+// [{"path","keyword","message"}] of a final event's violations.
+inline ojson violations_json(const engine::JobEvent& e) {
+    ojson out = ojson::array();
+    for (const auto& v : e.violations) out.push_back({{"path", v.instance_path}, {"keyword", v.keyword}, {"message", v.message}});
+    return out;
+}
+// Adds "violations" to a choice (OpenAI) or final object (Ollama) when there are any.
+inline void add_violations(ojson& j, const engine::JobEvent& e) {
+    if (!e.violations.empty()) j["violations"] = violations_json(e);
 }
 
 }  // namespace tf::server

@@ -35,14 +35,14 @@ bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiE
     r.options.logprobs = on ? top : -1;
     if (auto it = body.find("format"); it != body.end() && !it->is_null()) {
         if (it->is_string() && it->get<std::string>() == "json") {
-            r.constraint = svc.schema_constraint(ojson{{"type", "object"}}, err);
+            r.contract = svc.schema_contract(ojson{{"type", "object"}}, false, err);
         } else if (it->is_object()) {
-            r.constraint = svc.schema_constraint(*it, err);
+            r.contract = svc.schema_contract(*it, false, err);
         } else if (!(it->is_string() && it->get<std::string>().empty())) {
             err = {400, "'format' must be \"json\" or a JSON schema", "format"};
             return false;
         }
-        if (!r.constraint && !err.message.empty()) return false;
+        if (!r.contract && !err.message.empty()) return false;
     }
     return true;
 }
@@ -119,20 +119,18 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
     return buf;
 }
 
-const char* done_reason(engine::StopReason r) {
-    return r == engine::StopReason::Length || r == engine::StopReason::Context ? "length" : "stop";
-}
-
 ojson final_fields(const engine::JobEvent& e) {
     const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
-    return {{"done", true},
-            {"done_reason", done_reason(e.reason)},
+    ojson j = {{"done", true},
+            {"done_reason", finish_reason(e)},
             {"total_duration", ns(e.timings.prompt_ms + e.timings.generate_ms)},
             {"load_duration", 0},
             {"prompt_eval_count", e.timings.n_prompt},
             {"prompt_eval_duration", ns(e.timings.prompt_ms)},
             {"eval_count", e.timings.n_generated},
             {"eval_duration", ns(e.timings.generate_ms)}};
+    add_violations(j, e);
+    return j;
 }
 
 // Answers a job either as one JSON object or as NDJSON lines, `piece(text)` shaping the text.
@@ -223,6 +221,17 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
             send_ollama_error(res, err);
             return;
+        }
+        if (tools != nullptr && !r.contract) {
+            // The model may answer in words or call tools; a call it starts is held to the
+            // call grammar and its arguments checked against the tool's parameters.
+            engine::ToolChoice tc;
+            tc.syntax = svc.tool_syntax();
+            r.contract = svc.tools_contract(*tools, tc, err);
+            if (!r.contract) {
+                send_ollama_error(res, err);
+                return;
+            }
         }
         auto job = submit(svc, std::move(r), err);
         if (!job) {

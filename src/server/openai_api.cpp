@@ -94,8 +94,10 @@ ojson role_delta(int index) {
 // A content delta of choice `index`, or its finish when `final` (with the final event's text, if any).
 ojson content_delta(int index, const std::string& text, const engine::JobEvent* final, ojson logprobs) {
     ojson delta = final && text.empty() ? ojson::object() : ojson{{"content", text}};
-    return ojson::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
-                          {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}});
+    ojson choice = {{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
+                    {"finish_reason", final ? ojson(finish_reason(*final)) : ojson(nullptr)}};
+    if (final) add_violations(choice, *final);
+    return ojson::array({std::move(choice)});
 }
 
 // choices[].logprobs of a chat completion (or of one chunk).
@@ -147,24 +149,25 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
         if (forced || (choice == "auto" && !wants_format)) {
             // Forced: the answer must be calls, in the grammar of this model's tool-call syntax.
             // Auto: free text, but a call the model starts (its syntax's marker) must be well formed.
-            auto g = engine::tool_call_grammar(svc.tool_syntax(), *tools, body.value("parallel_tool_calls", true) && only.empty(), only);
-            if (!g) {
-                err = {400, g.error().message, "tools"};
-                return false;
-            }
-            r.constraint = forced ? svc.grammar_constraint(*g, err) : svc.lazy_grammar_constraint(*g, engine::tool_call_triggers(svc.tool_syntax()), err);
-            if (!r.constraint) return false;
+            // Either way each call's arguments are checked against its tool's parameters.
+            engine::ToolChoice tc;
+            tc.syntax = svc.tool_syntax();
+            tc.forced = forced;
+            tc.parallel = body.value("parallel_tool_calls", true) && only.empty();
+            tc.only = only;
+            r.contract = svc.tools_contract(*tools, tc, err);
+            if (!r.contract) return false;
         }
     }
-    if (auto it = body.find("response_format"); it != body.end() && !it->is_null() && !(r.constraint && it->is_object() && it->value("type", "") == "text")) {
-        if (r.constraint) {
+    if (auto it = body.find("response_format"); it != body.end() && !it->is_null() && !(r.contract && it->is_object() && it->value("type", "") == "text")) {
+        if (r.contract) {
             err = {400, "response_format cannot be combined with a forced tool_choice", "response_format"};
             return false;
         }
         const std::string type = it->is_object() ? it->value("type", "") : "";
         if (type == "json_object") {
-            r.constraint = svc.schema_constraint(ojson{{"type", "object"}}, err);
-            if (!r.constraint) return false;
+            r.contract = svc.schema_contract(ojson{{"type", "object"}}, false, err);
+            if (!r.contract) return false;
         } else if (type == "json_schema") {
             const ojson* schema = nullptr;
             if (it->contains("json_schema") && (*it)["json_schema"].is_object() && (*it)["json_schema"].contains("schema")) {
@@ -174,8 +177,10 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
                 err = {400, "response_format json_schema needs json_schema.schema", "response_format"};
                 return false;
             }
-            r.constraint = svc.schema_constraint(*schema, err);
-            if (!r.constraint) return false;
+            // strict: true (OpenAI's structured outputs) accepts only what the grammar guarantees.
+            const bool strict = (*it)["json_schema"].value("strict", ojson(false)) == true;
+            r.contract = svc.schema_contract(*schema, strict, err);
+            if (!r.contract) return false;
         } else if (type != "text") {
             err = {400, "response_format.type must be text, json_object or json_schema", "response_format"};
             return false;
@@ -241,9 +246,10 @@ std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, A
 
 ojson completion_json(const std::string& id, int64_t created, const std::string& model, const std::string& text, const engine::JobEvent* final,
                       ojson logprobs = nullptr) {
-    return ojson{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
-                 {"choices", ojson::array({{{"text", text}, {"index", 0}, {"logprobs", std::move(logprobs)},
-                                            {"finish_reason", final ? ojson(openai_finish_reason(final->reason)) : ojson(nullptr)}}})}};
+    ojson choice = {{"text", text}, {"index", 0}, {"logprobs", std::move(logprobs)},
+                    {"finish_reason", final ? ojson(finish_reason(*final)) : ojson(nullptr)}};
+    if (final) add_violations(choice, *final);
+    return ojson{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model}, {"choices", ojson::array({std::move(choice)})}};
 }
 
 std::string base64(const float* v, size_t n) {
@@ -434,19 +440,21 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
             return failure({500, e.error, ""});
         }
         ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
-        std::string finish = openai_finish_reason(e.reason);
+        std::string finish = finish_reason(e);
         if (active_tools(body) != nullptr) {
             const engine::ParsedAnswer a = engine::parse_tool_calls(svc.tool_syntax(), text);
             if (!a.calls.empty()) {
                 message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
                 message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id + (i ? "-" + std::to_string(i) : ""), false);
-                finish = "tool_calls";
+                if (e.violations.empty()) finish = "tool_calls";
             }
         }
-        choices.push_back({{"index", i},
-                           {"message", message},
-                           {"logprobs", want_logprobs ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr)},
-                           {"finish_reason", finish}});
+        ojson choice = {{"index", i},
+                        {"message", message},
+                        {"logprobs", want_logprobs ? chat_logprobs(svc.tokenizer(), lps) : ojson(nullptr)},
+                        {"finish_reason", finish}};
+        add_violations(choice, e);
+        choices.push_back(std::move(choice));
         finals.push_back(std::move(e));
     }
     return {200, ojson{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
@@ -474,9 +482,11 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
             for (auto& job : jobs) job->cancel();
             return failure({500, e.error, ""});
         }
-        j["choices"].push_back({{"text", text}, {"index", i},
-                                {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, offset) : ojson(nullptr)},
-                                {"finish_reason", openai_finish_reason(e.reason)}});
+        ojson choice = {{"text", text}, {"index", i},
+                        {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, offset) : ojson(nullptr)},
+                        {"finish_reason", finish_reason(e)}};
+        add_violations(choice, e);
+        j["choices"].push_back(std::move(choice));
         finals.push_back(std::move(e));
     }
     j["usage"] = usage_of(finals, n_prompt);
@@ -638,15 +648,17 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
                                   const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
                                   std::vector<ojson> out;
                                   auto choice = [&](ojson delta, ojson finish) {
-                                      return base(ojson::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish)}}}));
+                                      ojson c = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}};
+                                      if (!finish.is_null()) add_violations(c, e);
+                                      return base(ojson::array({std::move(c)}));
                                   };
                                   if (a.calls.empty()) {
                                       if (!text.empty()) out.push_back(choice({{"content", text}}, nullptr));
-                                      out.push_back(choice(ojson::object(), openai_finish_reason(e.reason)));
+                                      out.push_back(choice(ojson::object(), finish_reason(e)));
                                   } else {
                                       if (!a.content.empty()) out.push_back(choice({{"content", a.content}}, nullptr));
                                       out.push_back(choice({{"tool_calls", openai_tool_calls(a.calls, "call-" + id, true)}}, nullptr));
-                                      out.push_back(choice(ojson::object(), "tool_calls"));
+                                      out.push_back(choice(ojson::object(), e.violations.empty() ? "tool_calls" : finish_reason(e)));
                                   }
                                   return out;
                               })

@@ -3,9 +3,6 @@
 #include <filesystem>
 
 #include "engine/chat_prompt.h"
-#include "sampling/grammar/gbnf.h"
-#include "sampling/grammar/lazy_constraint.h"
-#include "sampling/jsonschema/to_grammar.h"
 
 namespace tf::server {
 
@@ -47,46 +44,42 @@ Result<std::vector<float>> Service::embed(const std::vector<int32_t>& tokens) {
     return engine::embed(*embed_ctx_, tokens, pooling_);
 }
 
-std::shared_ptr<sampling::Constraint> Service::grammar_constraint(const std::string& gbnf, ApiError& err) const {
+std::shared_ptr<const engine::OutputContract> Service::cached_contract(const std::string& key, const Build& build, const char* param,
+                                                                      ApiError& err) const {
     {
         std::lock_guard<std::mutex> lock(grammar_mu_);
         for (auto it = grammars_.begin(); it != grammars_.end(); ++it) {
-            if (it->first == gbnf) {
-                auto cache = it->second;
+            if (it->first == key) {
                 grammars_.splice(grammars_.begin(), grammars_, it);  // most recently used first
-                return std::make_shared<grammar::GrammarConstraint>(cache, tok_->vocab().eog_tokens);
+                return it->second;
             }
         }
     }
-    auto g = grammar::parse_gbnf(gbnf);
-    if (!g) {
-        err = {400, g.error().message, "grammar"};
+    auto c = build();
+    if (!c) {
+        err = {400, c.error().message, param};
         return nullptr;
     }
-    auto cache = std::make_shared<grammar::MaskCache>(std::make_shared<const grammar::Grammar>(std::move(g.value())), trie_);
-    cache->precompute();  // this request and the later ones under the grammar decode without vocabulary walks
-    {
-        std::lock_guard<std::mutex> lock(grammar_mu_);
-        grammars_.emplace_front(gbnf, cache);
-        if (grammars_.size() > kGrammarsKept) grammars_.pop_back();
-    }
-    return std::make_shared<grammar::GrammarConstraint>(cache, tok_->vocab().eog_tokens);
+    std::lock_guard<std::mutex> lock(grammar_mu_);
+    grammars_.emplace_front(key, *c);
+    if (grammars_.size() > kGrammarsKept) grammars_.pop_back();
+    return *c;
 }
 
-std::shared_ptr<sampling::Constraint> Service::lazy_grammar_constraint(const std::string& gbnf, std::vector<std::string> triggers,
+std::shared_ptr<const engine::OutputContract> Service::schema_contract(const nlohmann::ordered_json& schema, bool strict, ApiError& err) const {
+    engine::ContractOptions o;
+    o.strict = strict;
+    return cached_contract(std::string("schema:") + (strict ? "strict:" : "") + schema.dump(),
+                           [&] { return engine::OutputContract::json_schema(schema, o, engine::Vocabulary{trie_, tok_->vocab().eog_tokens}); },
+                           "response_format", err);
+}
+
+std::shared_ptr<const engine::OutputContract> Service::tools_contract(const nlohmann::ordered_json& tools, const engine::ToolChoice& choice,
                                                                       ApiError& err) const {
-    auto inner = std::dynamic_pointer_cast<grammar::GrammarConstraint>(grammar_constraint(gbnf, err));
-    if (!inner) return nullptr;
-    return std::make_shared<grammar::LazyConstraint>(std::move(inner), trie_, std::move(triggers));
-}
-
-std::shared_ptr<sampling::Constraint> Service::schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const {
-    auto text = jsonschema::schema_to_gbnf(schema);
-    if (!text) {
-        err = {400, text.error().message, "response_format"};
-        return nullptr;
-    }
-    return grammar_constraint(*text, err);
+    const std::string key = std::string("tools:") + engine::tool_syntax_name(choice.syntax) + ":" + (choice.forced ? "forced:" : "auto:") +
+                            (choice.parallel ? "parallel:" : "single:") + choice.only + ":" + tools.dump();
+    return cached_contract(key, [&] { return engine::OutputContract::tools(tools, choice, {}, engine::Vocabulary{trie_, tok_->vocab().eog_tokens}); },
+                           "tools", err);
 }
 
 bool Service::render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err,

@@ -3,6 +3,7 @@
 // requests. Knows nothing of HTTP itself.
 #pragma once
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "engine/embed.h"
+#include "engine/output_contract.h"
 #include "engine/scheduler.h"
 #include "engine/tool_calls.h"
 #include "model/model.h"
@@ -43,11 +45,11 @@ class Service {
     engine::Scheduler& scheduler() { return *scheduler_; }
     const std::string& path() const { return path_; }
 
-    // A grammar constraint from GBNF text or a JSON schema; null json → none.
-    std::shared_ptr<sampling::Constraint> grammar_constraint(const std::string& gbnf, ApiError& err) const;
-    // The grammar from the first of `triggers` the output contains on (tool_choice "auto").
-    std::shared_ptr<sampling::Constraint> lazy_grammar_constraint(const std::string& gbnf, std::vector<std::string> triggers, ApiError& err) const;
-    std::shared_ptr<sampling::Constraint> schema_constraint(const nlohmann::ordered_json& schema, ApiError& err) const;
+    // What a request asks of its answer, compiled once and shared by every request asking the
+    // same (masks included); null with `err` set (400, naming the keyword) when it cannot be.
+    std::shared_ptr<const engine::OutputContract> schema_contract(const nlohmann::ordered_json& schema, bool strict, ApiError& err) const;
+    std::shared_ptr<const engine::OutputContract> tools_contract(const nlohmann::ordered_json& tools, const engine::ToolChoice& choice,
+                                                                 ApiError& err) const;
     // Renders messages (and tools, when given) with the chat template; message contents stay
     // plain text.
     bool render(const nlohmann::ordered_json& messages, std::vector<int32_t>& tokens, ApiError& err,
@@ -74,7 +76,10 @@ class Service {
     // schema or grammar (every document of a pipeline, say) share them.
     static constexpr size_t kGrammarsKept = 16;
     mutable std::mutex grammar_mu_;
-    mutable std::list<std::pair<std::string, std::shared_ptr<grammar::MaskCache>>> grammars_;
+    mutable std::list<std::pair<std::string, std::shared_ptr<const engine::OutputContract>>> grammars_;
+    using Build = std::function<Result<std::shared_ptr<const engine::OutputContract>>()>;
+    std::shared_ptr<const engine::OutputContract> cached_contract(const std::string& key, const Build& build, const char* param,
+                                                                  ApiError& err) const;
     std::mutex embed_mu_;
     std::unique_ptr<model::Context> embed_ctx_;
 };

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -260,6 +261,51 @@ TEST(GrammarE2E, json_schema_output_satisfies_the_schema) {
     }
     std::filesystem::remove(path);
     EXPECT_GT(ended, 6);
+}
+
+}  // namespace
+
+namespace {
+
+// An answer the schema rejects is never a success: where the grammar cannot hold a keyword
+// (uniqueItems here), the answer is checked, and a violating one exits 1 naming the first
+// violation; --json says so too. With --strict-schema such a schema is refused up front.
+TEST(GrammarE2E, an_invalid_answer_exits_1_naming_the_violation) {
+    TF_REQUIRE_REFERENCE();
+    const auto path = std::filesystem::temp_directory_path() / ("tf-unique-" + std::to_string(::getpid()) + ".json");
+    std::ofstream(path) << R"({"type":"object","properties":{"tags":{"type":"array","items":{"enum":["red","green","blue"]},
+        "minItems":3,"maxItems":3,"uniqueItems":true}},"required":["tags"]})";
+    int valid = 0, reported = 0;
+    for (const char* seed : {"1", "2", "3", "4", "5", "6"}) {
+        auto r = tf::test::run_terraferma({"run", "-m", model_path("vocab-llama3-llama-Q8_0"), "-p", "Tags:", "-n", "64", "--temp", "1", "--seed",
+                                           seed, "--json-schema", path.string(), "--json"});
+        SCOPED_TRACE(r.out + r.err);
+        const auto j = nlohmann::json::parse(r.out);
+        const auto doc = nlohmann::json::parse(j["text"].get<std::string>(), nullptr, false);
+        ASSERT_FALSE(doc.is_discarded());
+        std::set<std::string> distinct;
+        for (const auto& t : doc["tags"]) distinct.insert(t.get<std::string>());
+        const bool unique = distinct.size() == doc["tags"].size();
+        if (unique) {
+            EXPECT_EQ(r.exit_code, 0);
+            EXPECT_EQ(j["valid"], true);
+            ++valid;
+        } else {
+            EXPECT_EQ(r.exit_code, 1);
+            EXPECT_EQ(j["valid"], false);
+            ASSERT_FALSE(j["violations"].empty());
+            EXPECT_EQ(j["violations"][0]["keyword"], "uniqueItems");
+            EXPECT_EQ(j["violations"][0]["path"], "/tags");
+            EXPECT_NE(r.err.find("/tags uniqueItems"), std::string::npos);
+            ++reported;
+        }
+    }
+    std::printf("[unique] 6 answers: %d valid (exit 0), %d with duplicates reported (exit 1)\n", valid, reported);
+    EXPECT_GT(reported, 0) << "the adversary never repeated a tag: the test proves nothing";
+    auto strict = tf::test::run_terraferma({"run", "-m", model_path("tiny-llama"), "-p", "x", "--json-schema", path.string(), "--strict-schema"});
+    EXPECT_EQ(strict.exit_code, 1);
+    EXPECT_NE(strict.err.find("'uniqueItems' at /properties/tags"), std::string::npos) << strict.err;
+    std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -143,9 +143,9 @@ TEST(SchedulerJumpForward, forced_tokens_join_the_batch_and_change_nothing) {
     TF_REQUIRE_REFERENCE();
     auto l = load("vocab-llama3-llama-Q8_0");
     ASSERT_TRUE(l.tok);
-    auto cache = tf::test::schema_mask_cache(tf::test::invoice_schema(), *l.tok);
-    ASSERT_TRUE(cache);
-    auto constraint = [&] { return std::make_shared<tf::grammar::GrammarConstraint>(cache, l.tok->vocab().eog_tokens); };
+    auto contract = tf::engine::OutputContract::json_schema(
+        tf::test::invoice_schema(), {}, {std::make_shared<const tf::grammar::TokenTrie>(*l.tok), l.tok->vocab().eog_tokens});
+    ASSERT_TRUE(contract.ok()) << contract.error().message;
     const auto prompt_ids = l.tok->encode("Invoice 4711 for ACME, paid.", true);
     Scheduler s(*l.model, *l.tok, options(2, 512, 0));
     int total_forced = 0;
@@ -159,10 +159,10 @@ TEST(SchedulerJumpForward, forced_tokens_join_the_batch_and_change_nothing) {
             o.sampling.seed = seed;
             o.jump_forward = jump;
             tf::engine::Session session(*l.model, *l.tok, {512, 1, 1});
-            auto want = session.generate(prompt_ids, o, nullptr, constraint());
+            auto want = session.generate(prompt_ids, o, nullptr, **contract);
             ASSERT_TRUE(want.ok()) << want.error().message;
 
-            tf::engine::GenerationRequest r{prompt_ids, o, constraint()};
+            tf::engine::GenerationRequest r{prompt_ids, o, *contract};
             tf::engine::GenerationRequest other{prompt(seed, 40, 1), {}, nullptr};
             other.options.max_tokens = 60;
             other.options.ignore_eos = true;
@@ -181,6 +181,8 @@ TEST(SchedulerJumpForward, forced_tokens_join_the_batch_and_change_nothing) {
             EXPECT_EQ(e.timings.n_forced, want->timings.n_forced);
             EXPECT_EQ(e.timings.n_generated, static_cast<int>(want->ids.size()));
             EXPECT_EQ(e.reason, want->stop_reason);
+            // The server and a Session judge the answer alike.
+            EXPECT_EQ(e.violations.size(), want->violations.size());
             if (!jump) {
                 EXPECT_EQ(e.timings.n_forced, 0);
             }

@@ -249,14 +249,30 @@ TEST(JsonSchemaGrammar, open_objects_read_an_absent_additional_properties_as_the
     EXPECT_FALSE(matches(closed, R"({"a":1,"zz":"x"})"));
 }
 
-// Dates exist on the calendar: the grammar knows each month's length (February 29 allowed), the
-// validator also the leap years (MaskBench labels 2020-02-31 invalid; both took it).
+// Dates exist on the calendar: the grammar and the validator know each month's length and the
+// leap years (MaskBench labels 2020-02-31 invalid; both once took it).
 TEST(JsonSchemaGrammar, dates_have_days_their_month_has) {
     std::string err;
     auto g = compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"date"})"), false, &err);
     ASSERT_TRUE(g) << err;
-    for (const char* ok : {R"("2022-12-31")", R"("2022-04-30")", R"("2024-02-29")", R"("2021-02-29")", R"("2022-01-01")"}) EXPECT_TRUE(matches(g, ok)) << ok;
-    for (const char* bad : {R"("2022-04-31")", R"("2022-02-30")", R"("2022-11-31")", R"("2022-13-01")", R"("2022-00-10")"}) EXPECT_FALSE(matches(g, bad)) << bad;
+    for (const char* ok : {R"("2022-12-31")", R"("2022-04-30")", R"("2024-02-29")", R"("2000-02-29")", R"("1996-02-29")", R"("0000-02-29")",
+                           R"("2022-01-01")", R"("2023-02-28")"}) {
+        EXPECT_TRUE(matches(g, ok)) << ok;
+    }
+    for (const char* bad : {R"("2022-04-31")", R"("2022-02-30")", R"("2022-11-31")", R"("2022-13-01")", R"("2022-00-10")", R"("2021-02-29")",
+                            R"("1900-02-29")", R"("2100-02-29")", R"("2022-02-29")"}) {
+        EXPECT_FALSE(matches(g, bad)) << bad;
+    }
+    // Every year of four centuries: the grammar takes February 29 exactly when the validator does.
+    tf::jsonschema::ValidatorOptions leap_vo;
+    leap_vo.assert_formats = true;
+    auto leap_v = tf::jsonschema::Validator::compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"date"})"), leap_vo);
+    ASSERT_TRUE(leap_v.ok());
+    for (int y = 1600; y < 2000; ++y) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04d-02-29", y);
+        EXPECT_EQ(matches(g, std::string("\"") + buf + "\""), leap_v->valid(std::string(buf))) << buf;
+    }
     tf::jsonschema::ValidatorOptions vo;
     vo.assert_formats = true;
     auto v = tf::jsonschema::Validator::compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"date"})"), vo);
@@ -398,6 +414,140 @@ TEST(JsonSchemaBench, every_benchmark_schema_compiles_and_accepts_its_document) 
         EXPECT_TRUE(m.accept(j["instance"].dump(-1, ' ', false)) && m.can_end()) << name;
     }
     EXPECT_GE(n, 20u);
+}
+
+// What the grammar does not hold exactly is reported as a gap naming the keyword and where it
+// stands in the schema (a JSON pointer), never silently: the validator then checks it.
+TEST(JsonSchemaGrammar, gaps_name_the_keyword_and_its_pointer) {
+    auto gaps_of = [](const char* schema, bool ignore = false) {
+        std::vector<tf::jsonschema::SchemaGap> gaps;
+        tf::jsonschema::GrammarOptions o;
+        o.ignore_unsupported = ignore;
+        o.gap = [&](const tf::jsonschema::SchemaGap& g) { gaps.push_back(g); };
+        auto text = tf::jsonschema::schema_to_gbnf(nlohmann::ordered_json::parse(schema), o);
+        EXPECT_TRUE(text.ok()) << (text.ok() ? "" : text.error().message);
+        return gaps;
+    };
+    auto g = gaps_of(R"({"type":"object","properties":{"tags":{"type":"array","items":{"type":"string"},"uniqueItems":true}}})");
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].keyword, "uniqueItems");
+    EXPECT_EQ(g[0].pointer, "/properties/tags");
+    EXPECT_EQ(g[0].kind, tf::jsonschema::SchemaGap::Kind::Validated);
+
+    g = gaps_of(R"({"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":1000,"multipleOf":7}}})");
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].keyword, "multipleOf");
+    EXPECT_EQ(g[0].pointer, "/properties/n");
+
+    g = gaps_of(R"({"oneOf":[{"type":"integer"},{"type":"number"}]})");
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].keyword, "oneOf");
+
+    g = gaps_of(R"({"$defs":{"x":{"type":"array","items":{"not":{"const":1}}}},"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}})", true);
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0].keyword, "not");
+    EXPECT_EQ(g[0].pointer, "/$defs/x/items");
+    EXPECT_EQ(g[0].kind, tf::jsonschema::SchemaGap::Kind::Ignored);
+
+    // Without ignoring, the error names the pointer too.
+    auto refused = tf::jsonschema::schema_to_gbnf(nlohmann::ordered_json::parse(R"({"type":"object","properties":{"a/b":{"not":{"type":"null"}}}})"));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("'not'"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find("/properties/a~1b"), std::string::npos) << refused.error().message;
+
+    // Exact schemas have none.
+    EXPECT_TRUE(gaps_of(R"({"type":"object","properties":{"d":{"type":"string","format":"date"},"n":{"type":"integer","minimum":1}},"required":["d"]})").empty());
+}
+
+// allOf and $ref with siblings are the intersection of both sides: the tighter bound, both
+// property sets, both required lists; a property one side forbids is gone.
+TEST(JsonSchemaGrammar, allof_and_ref_siblings_intersect) {
+    std::string err;
+    // A $ref'd maximum of 1000000 beside a local maximum of 100: 100 holds.
+    auto g = compile(nlohmann::ordered_json::parse(
+                         R"({"$defs":{"amount":{"type":"integer","minimum":0,"maximum":1000000}},"$ref":"#/$defs/amount","maximum":100})"),
+                     false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_TRUE(matches(g, "100"));
+    EXPECT_TRUE(matches(g, "0"));
+    EXPECT_FALSE(matches(g, "101"));
+    EXPECT_FALSE(matches(g, "-1"));
+    // The other order: the local bound is the looser one.
+    g = compile(nlohmann::ordered_json::parse(R"({"$defs":{"small":{"type":"integer","maximum":10}},"$ref":"#/$defs/small","maximum":100,"minimum":5})"),
+                false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_TRUE(matches(g, "10"));
+    EXPECT_FALSE(matches(g, "11"));
+    EXPECT_FALSE(matches(g, "4"));
+    // allOf: both property sets and both required lists; a shared property under both schemas.
+    g = compile(nlohmann::ordered_json::parse(R"({"allOf":[
+        {"type":"object","properties":{"a":{"type":"integer","minimum":0},"b":{"type":"string"}},"required":["a"]},
+        {"type":"object","properties":{"a":{"type":"integer","maximum":9},"c":{"type":"boolean"}},"required":["c"]}]})"),
+                false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_TRUE(matches(g, R"({"a":5,"c":true})"));
+    EXPECT_TRUE(matches(g, R"({"a":5,"b":"x","c":true})"));
+    EXPECT_FALSE(matches(g, R"({"a":10,"c":true})"));
+    EXPECT_FALSE(matches(g, R"({"a":5})"));
+    // One side allows nothing beyond its own properties: the other side's extra one is gone.
+    g = compile(nlohmann::ordered_json::parse(R"({"allOf":[
+        {"type":"object","properties":{"a":{"type":"integer"}},"additionalProperties":false},
+        {"type":"object","properties":{"b":{"type":"integer"}}}]})"),
+                false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_TRUE(matches(g, R"({"a":1})"));
+    EXPECT_FALSE(matches(g, R"({"a":1,"b":2})"));
+    auto v = tf::jsonschema::Validator::compile(nlohmann::ordered_json::parse(R"({"allOf":[
+        {"type":"object","properties":{"a":{"type":"integer"}},"additionalProperties":false},
+        {"type":"object","properties":{"b":{"type":"integer"}}}]})"));
+    ASSERT_TRUE(v.ok());
+    EXPECT_FALSE(v->valid(nlohmann::ordered_json::parse(R"({"a":1,"b":2})")));
+    // Types and enums intersect; nothing in common is an error naming it.
+    g = compile(nlohmann::ordered_json::parse(R"({"allOf":[{"type":["integer","string"]},{"type":"number","maximum":3,"minimum":1}]})"), false, &err);
+    ASSERT_TRUE(g) << err;
+    EXPECT_TRUE(matches(g, "2"));
+    EXPECT_FALSE(matches(g, "\"x\""));
+    EXPECT_FALSE(matches(g, "2.5"));
+    EXPECT_FALSE(compile(nlohmann::ordered_json::parse(R"({"allOf":[{"enum":["a","b"]},{"enum":["c"]}]})"), false, &err));
+    EXPECT_NE(err.find("accepts nothing"), std::string::npos) << err;
+}
+
+// With open objects, a property no value satisfies is absent — not allowed back in as an
+// "additional" property with any value.
+TEST(JsonSchemaGrammar, an_unsatisfiable_optional_property_is_never_a_free_key) {
+    tf::jsonschema::GrammarOptions o;
+    o.open_objects = true;
+    auto text = tf::jsonschema::schema_to_gbnf(
+        nlohmann::ordered_json::parse(R"({"type":"object","properties":{"a":{"type":"integer"},"x":{"type":"string","enum":[1,2]}}})"), o);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    auto g = tf::grammar::parse_gbnf(*text);
+    ASSERT_TRUE(g.ok());
+    auto grammar = std::make_shared<const Grammar>(std::move(g.value()));
+    EXPECT_TRUE(matches(grammar, R"({"a":1,"y":"free"})"));
+    EXPECT_FALSE(matches(grammar, R"({"a":1,"x":"free"})"));
+    EXPECT_FALSE(matches(grammar, R"({"x":1})"));
+}
+
+// format "uri" as RFC 3986 has it, alike in the grammar and the validator: no '<', no stray
+// '%', one fragment.
+TEST(JsonSchemaGrammar, uri_format_holds_to_rfc_3986) {
+    std::string err;
+    auto g = compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"uri"})"), false, &err);
+    ASSERT_TRUE(g) << err;
+    tf::jsonschema::ValidatorOptions vo;
+    vo.assert_formats = true;
+    auto v = tf::jsonschema::Validator::compile(nlohmann::ordered_json::parse(R"({"type":"string","format":"uri"})"), vo);
+    ASSERT_TRUE(v.ok());
+    for (const char* ok : {"http://example.com/a?b=c#frag", "mailto:someone@example.org", "urn:isbn:0451450523", "https://x.org/%20y",
+                           "ftp://user:pw@host:21/path;x=1"}) {
+        EXPECT_TRUE(matches(g, std::string("\"") + ok + "\"")) << ok;
+        EXPECT_TRUE(v->valid(std::string(ok))) << ok;
+    }
+    for (const char* bad : {"a:b<c>", "http://x/%zz", "http://x/a#b#c", "no-scheme", "http://x y", "1http://x"}) {
+        EXPECT_FALSE(matches(g, std::string("\"") + bad + "\"")) << bad;
+        EXPECT_FALSE(v->valid(std::string(bad))) << bad;
+    }
+    EXPECT_TRUE(v->valid(std::string("http://[::1]:8080/")));
 }
 
 }  // namespace

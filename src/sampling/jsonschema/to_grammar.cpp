@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <tuple>
 #include <set>
@@ -151,7 +152,38 @@ class Converter {
     std::string quote() const { return gemma() ? "\"<|\\\"|>\"" : "\"\\\"\""; }
     std::string key_literal(const std::string& key) const { return gbnf_literal(gemma() ? key : json(key).dump()); }
 
-    Error error(const std::string& where, const std::string& what) const { return Error{"json schema: " + what + " (at " + where + ")"}; }
+    // Errors and gaps name where they are as a JSON pointer into the schema (rule names mean
+    // nothing to the schema's author).
+    Error error(const std::string& /*rule*/, const std::string& what) const {
+        return Error{"json schema: " + what + " (at " + (at_.empty() ? std::string("/") : at_) + ")"};
+    }
+
+    void gap(const std::string& keyword, const std::string& why, SchemaGap::Kind kind = SchemaGap::Kind::Validated) {
+        const std::string where = at_.empty() ? std::string("/") : at_;
+        if (o_.warn) o_.warn("keyword '" + keyword + "' at " + where + ": " + why);
+        if (o_.gap) o_.gap(SchemaGap{at_, keyword, kind, why});
+    }
+
+    // Enters a part of the schema for the lifetime of the guard: errors and gaps inside it are
+    // reported there.
+    struct At {
+        std::string& at;
+        std::string saved;
+        At(std::string& a, std::string next) : at(a), saved(a) { at = std::move(next); }
+        ~At() { at = saved; }
+        At(const At&) = delete;
+        At& operator=(const At&) = delete;
+    };
+    static std::string escape(const std::string& key) {
+        std::string out;
+        for (char c : key) {
+            if (c == '~') out += "~0";
+            else if (c == '/') out += "~1";
+            else out += c;
+        }
+        return out;
+    }
+    std::string below(const std::string& a, const std::string& b = "") const { return at_ + "/" + escape(a) + (b.empty() ? "" : "/" + escape(b)); }
 
     std::string define(const std::string& base, const std::string& body) {
         std::string name = base;
@@ -251,25 +283,123 @@ class Converter {
             if (!m) return m.error();
             o = *m;
         }
-        for (auto it = o.begin(); it != o.end(); ++it) {
+        return intersect(std::move(base), o, where);
+    }
+
+    // The schema both `a` and `b` describe (allOf, a $ref with siblings, an anyOf branch with
+    // its parent's keywords): bounds the tighter of the two, both property sets (a property in
+    // both: both its schemas), the union of required, the intersection of types and enums.
+    // What cannot be written as one schema keeps a's and is reported as a gap: the validator,
+    // which reads the original schema, checks both.
+    Result<json> intersect(json a, const json& b, const std::string& where) {
+        static const std::set<std::string> kLower = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"};
+        static const std::set<std::string> kUpper = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"};
+        // What each side lets through beyond its own properties, for the other side's properties.
+        auto beyond = [](const json& side) -> json {
+            if (side.contains("additionalProperties")) return side["additionalProperties"];
+            return json(true);
+        };
+        auto listed = [](const json& side, const std::string& key) { return side.contains("properties") && side["properties"].is_object() && side["properties"].contains(key); };
+        const bool a_obj = a.contains("properties") || a.contains("additionalProperties");
+        const bool b_obj = b.contains("properties") || b.contains("additionalProperties");
+        const json a_beyond = beyond(a), b_beyond = beyond(b);
+        const json a_orig = a;
+        for (auto it = b.begin(); it != b.end(); ++it) {
             const std::string& k = it.key();
-            if (k == "properties" && base.contains("properties")) {
-                for (auto p = it->begin(); p != it->end(); ++p) base["properties"][p.key()] = *p;
-            } else if (k == "required" && base.contains("required")) {
-                for (const auto& r : *it) {
-                    if (std::find(base["required"].begin(), base["required"].end(), r) == base["required"].end()) base["required"].push_back(r);
+            if (!a.contains(k)) {
+                a[k] = *it;
+                continue;
+            }
+            json& x = a[k];
+            if (x == *it) continue;
+            if (k == "properties" && x.is_object() && it->is_object()) {
+                for (auto p = it->begin(); p != it->end(); ++p) {
+                    if (x.contains(p.key())) x[p.key()] = json{{"allOf", json::array({x[p.key()], *p})}};
+                    else x[p.key()] = *p;
                 }
-            } else if (k == "enum" && base.contains("enum")) {
+            } else if (k == "required" && x.is_array() && it->is_array()) {
+                for (const auto& r : *it) {
+                    if (std::find(x.begin(), x.end(), r) == x.end()) x.push_back(r);
+                }
+            } else if (k == "enum" && x.is_array() && it->is_array()) {
                 json both = json::array();
-                for (const auto& v : base["enum"]) {
+                for (const auto& v : x) {
                     if (std::find(it->begin(), it->end(), v) != it->end()) both.push_back(v);
                 }
-                base["enum"] = both;
+                if (both.empty()) return error(where, "the schema accepts nothing: the enums of allOf/$ref have no value in common");
+                x = both;
+            } else if (k == "const") {
+                return error(where, "the schema accepts nothing: two different 'const' values");
+            } else if ((kLower.count(k) || kUpper.count(k)) && x.is_number() && it->is_number()) {
+                const bool tighter = kLower.count(k) ? it->get<double>() > x.get<double>() : it->get<double>() < x.get<double>();
+                if (tighter) x = *it;
+            } else if (k == "type") {
+                auto names = [](const json& t) {
+                    std::set<std::string> n;
+                    if (t.is_string()) n.insert(t.get<std::string>());
+                    else if (t.is_array()) for (const auto& e : t) if (e.is_string()) n.insert(e.get<std::string>());
+                    return n;
+                };
+                const auto ta = names(x), tb = names(*it);
+                json both = json::array();
+                for (const auto& t : ta) {
+                    if (tb.count(t)) both.push_back(t);
+                    else if (t == "integer" && tb.count("number")) both.push_back(t);
+                    else if (t == "number" && tb.count("integer")) both.push_back("integer");
+                }
+                if (both.empty()) return error(where, "the schema accepts nothing: the types of allOf/$ref have none in common");
+                x = both.size() == 1 ? both[0] : both;
+            } else if ((k == "items" || k == "additionalProperties" || k == "additionalItems") && (x.is_object() || x.is_boolean()) &&
+                       (it->is_object() || it->is_boolean())) {
+                if (x == false || *it == false) x = false;
+                else if (x == true) x = *it;
+                else if (*it != true) x = json{{"allOf", json::array({x, *it})}};
+            } else if ((k == "anyOf" || (k == "oneOf" && !a.contains("anyOf"))) && x.is_array() && it->is_array() && x.size() * it->size() <= 64) {
+                // Both lists: a branch of each, every pair (oneOf's exclusivity stays the validator's).
+                json pairs = json::array();
+                for (const auto& l : x) {
+                    for (const auto& r : *it) pairs.push_back(json{{"allOf", json::array({l, r})}});
+                }
+                a["anyOf"] = pairs;
+                if (k == "oneOf") {
+                    a.erase("oneOf");
+                    gap("oneOf", "exclusivity checked by the validator, not the grammar");
+                }
+            } else if (k == "multipleOf" && x.is_number() && it->is_number() && x.get<double>() == std::floor(x.get<double>()) &&
+                       it->get<double>() == std::floor(it->get<double>()) && x.get<double>() < 1e9 && it->get<double>() < 1e9) {
+                auto p = static_cast<int64_t>(x.get<double>()), q = static_cast<int64_t>(it->get<double>());
+                x = p / std::gcd(p, q) * q;  // the least common multiple
+            } else if (is_annotation(k)) {
             } else {
-                base[k] = *it;
+                gap(k, "two different values under allOf/$ref: the grammar follows one, the validator checks both");
             }
         }
-        return base;
+        // A property one side lists and the other does not is among the other's additional ones:
+        // forbidden where it allows none, held to its additionalProperties schema otherwise.
+        if (a_obj && b_obj && a.contains("properties") && a["properties"].is_object()) {
+            std::vector<std::string> drop;
+            for (auto p = a["properties"].begin(); p != a["properties"].end(); ++p) {
+                for (const auto* side : {&a_orig, &b}) {
+                    const json& extra = side == &b ? b_beyond : a_beyond;
+                    if (listed(*side, p.key()) || extra == true) continue;
+                    if (extra == false) drop.push_back(p.key());
+                    else *p = json{{"allOf", json::array({*p, extra})}};
+                }
+            }
+            for (const auto& d : drop) {
+                a["properties"].erase(d);
+                if (a.contains("required") && std::find(a["required"].begin(), a["required"].end(), d) != a["required"].end()) {
+                    return error(where, "the schema accepts nothing: '" + d + "' is required but another part of allOf/$ref forbids it");
+                }
+            }
+        }
+        if (a.contains("const") && a.contains("enum") && a["enum"].is_array()) {
+            if (std::find(a["enum"].begin(), a["enum"].end(), a["const"]) == a["enum"].end()) {
+                return error(where, "the schema accepts nothing: its 'const' is not in its 'enum'");
+            }
+            a.erase("enum");
+        }
+        return a;
     }
 
     // A JSON value as grammar; an integral number also in its "2.0" spellings, which JSON Schema
@@ -295,12 +425,12 @@ class Converter {
             if (is_annotation(it.key()) || kHonoured.count(it.key())) continue;
             if (kValidatedOnly.count(it.key())) {
                 const bool grammar_too = it.key() == "minProperties" && it->is_number() && it->get<double>() <= 1;
-                if (o_.warn && !grammar_too) o_.warn("keyword '" + it.key() + "' at " + name + " is checked by the validator, not the grammar");
+                if (!grammar_too) gap(it.key(), "checked by the validator, not the grammar");
                 continue;
             }
             const std::string msg = "keyword '" + it.key() + "' is not supported";
             if (!o_.ignore_unsupported) return error(name, msg + " (ignore it with --ignore-unsupported-keywords)");
-            if (o_.warn) o_.warn(msg + " at " + name + ": ignored");
+            gap(it.key(), "not supported: ignored", SchemaGap::Kind::Ignored);
         }
         if (s.contains("$ref")) {
             const std::string ref = s["$ref"].get<std::string>();
@@ -319,6 +449,7 @@ class Converter {
             if (!target) return target.error();
             const std::string rule = define("ref" + sanitize(ref.substr(1)), "");
             ref_rules_[ref] = rule;
+            At here(at_, ref.substr(1));
             auto body = visit(**target, rule, depth + 1);
             if (!body) {
                 // An optional property may skip this failure: a later reference must then fail
@@ -358,12 +489,15 @@ class Converter {
         }
         for (const char* key : {"anyOf", "oneOf"}) {
             if (!s.contains(key)) continue;
+            // oneOf's "exactly one" is the validator's: the grammar offers every branch.
+            if (std::string(key) == "oneOf" && s[key].is_array() && s[key].size() > 1) gap("oneOf", "exclusivity checked by the validator, not the grammar");
             json base = s;
             base.erase(key);
             std::vector<std::string> alts;
             size_t k = 0;
             for (const auto& sub : s[key]) {
                 json branch = sub;
+                At here(at_, below(key, std::to_string(k)));
                 if (base.size() > 0) {
                     auto m = merge(base, sub, name);
                     if (!m) return m.error();
@@ -424,7 +558,7 @@ class Converter {
                 auto bounded = bound_repetition(pattern, s.value("minLength", int64_t(0)), s.contains("maxLength") ? s["maxLength"].get<int64_t>() : -1);
                 if (!bounded) return error(name, bounded.error().message);
                 if (bounded->empty()) {
-                    if (o_.warn) o_.warn("minLength/maxLength beside the pattern at " + name + " are checked by the validator, not the grammar");
+                    gap(s.contains("maxLength") ? "maxLength" : "minLength", "beside a pattern: checked by the validator, not the grammar");
                 } else {
                     pattern = *bounded;
                 }
@@ -435,19 +569,22 @@ class Converter {
         }
         if (s.contains("format")) {
             const std::string f = s["format"].get<std::string>();
-            if ((s.contains("minLength") || s.contains("maxLength")) && o_.warn) {
-                o_.warn("minLength/maxLength beside format '" + f + "' at " + name + " are checked by the validator, not the grammar");
+            if (s.contains("minLength") || s.contains("maxLength")) {
+                gap(s.contains("maxLength") ? "maxLength" : "minLength", "beside format '" + f + "': checked by the validator, not the grammar");
             }
             static const std::map<std::string, std::string> formats = {
-                // Days as long as the month (February: 29, leap or not; the validator checks the year).
-                {"date", R"([0-9]{4} "-" (("0" [13578] | "1" [02]) "-" ("0" [1-9] | [12] [0-9] | "3" [01]) | ("0" [469] | "11") "-" ("0" [1-9] | [12] [0-9] | "30") | "02-" ("0" [1-9] | [12] [0-9])))"},
+                // Days as long as the month; February 29 only in leap years (RFC 3339, as the
+                // validator: a year divisible by 4, and a century only when divisible by 400).
+                {"date", R"([0-9]{4} "-" (("0" [13578] | "1" [02]) "-" ("0" [1-9] | [12] [0-9] | "3" [01]) | ("0" [469] | "11") "-" ("0" [1-9] | [12] [0-9] | "30") | "02-" ("0" [1-9] | "1" [0-9] | "2" [0-8])) | ([0-9] [0-9] ([02468] [48] | [13579] [26] | [2468] "0") | ([02468] [048] | [13579] [26]) "00") "-02-29")"},
                 {"time", R"(([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9]))"},
                 {"uuid", R"([0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12})"},
                 {"email", R"([a-zA-Z0-9._%+-]+ "@" [a-zA-Z0-9-]+ ("." [a-zA-Z0-9-]+)+)"},
                 {"hostname", R"([a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])? ("." [a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])?)*)"},
                 {"ipv4", R"(ipv4-octet "." ipv4-octet "." ipv4-octet "." ipv4-octet)"},
                 {"ipv6", R"(([0-9a-fA-F]{1,4} ":"){7} [0-9a-fA-F]{1,4} | ([0-9a-fA-F]{1,4} ":"){0,6} [0-9a-fA-F]{0,4} "::" ([0-9a-fA-F]{1,4} ":"){0,6} [0-9a-fA-F]{0,4})"},
-                {"uri", R"([a-zA-Z] [a-zA-Z0-9+.-]* ":" [^"\\\x00-\x20\x7F]+)"},
+                // RFC 3986: a scheme, then only the characters a URI may hold (unreserved,
+                // sub-delims, ":", "@", "/", "?"; "%" only before two hex digits); one fragment.
+                {"uri", R"([a-zA-Z] [a-zA-Z0-9+.-]* ":" ([a-zA-Z0-9._~!$&'()*+,;=:@/?-] | "%" [0-9a-fA-F]{2})+ ("#" ([a-zA-Z0-9._~!$&'()*+,;=:@/?-] | "%" [0-9a-fA-F]{2})*)?)"},
             };
             if (f == "date-time") {
                 define("date-body", formats.at("date"));
@@ -458,7 +595,7 @@ class Converter {
             if (it == formats.end()) {
                 const std::string msg = "format '" + f + "' is not supported";
                 if (!o_.ignore_unsupported) return error(name, msg);
-                if (o_.warn) o_.warn(msg + " at " + name + ": any string accepted");
+                gap("format", msg + ": any string accepted", SchemaGap::Kind::Ignored);
                 return prim("string");
             }
             if (f == "ipv4") define("ipv4-octet", R"("25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9])");
@@ -488,7 +625,7 @@ class Converter {
         const double m = mv.get<double>();
         const bool bounded = s.contains("minimum") || s.contains("maximum") || s.contains("exclusiveMinimum") || s.contains("exclusiveMaximum");
         auto left_to_validator = [&]() -> Result<std::string> {
-            if (o_.warn) o_.warn("multipleOf " + mv.dump() + " at " + name + " is checked by the validator, not the grammar");
+            gap("multipleOf", mv.dump() + (bounded ? " beside bounds" : "") + ": checked by the validator, not the grammar");
             return std::string();
         };
         int digits = 0;  // m = 10^-digits
@@ -665,10 +802,14 @@ class Converter {
         if (s.contains("properties")) {
             for (auto it = s["properties"].begin(); it != s["properties"].end(); ++it) {
                 const std::string pname = name + "-" + sanitize(it.key());
+                At here(at_, below("properties", it.key()));
                 auto v = visit(*it, pname, depth + 1);
                 // An optional property no value satisfies ({"x": false}, a type its enum misses)
-                // is one the object never has.
-                if (!v && !required.count(it.key()) && v.error().message.find("accepts nothing") != std::string::npos) continue;
+                // is one the object never has — not even as an additional property.
+                if (!v && !required.count(it.key()) && v.error().message.find("accepts nothing") != std::string::npos) {
+                    keys.push_back(it.key());
+                    continue;
+                }
                 if (!v) return v.error();
                 const std::string kv = define(pname + "-kv", key_literal(it.key()) + S_ + " \":\"" + S_ + " " + *v);
                 props.push_back({it.key(), kv});
@@ -688,6 +829,7 @@ class Converter {
         if (!(ap.is_boolean() && !ap.get<bool>())) {
             std::string value = prim("value");
             if (ap.is_object()) {
+                At here(at_, below("additionalProperties"));
                 auto v = visit(ap, name + "-additional", depth + 1);
                 if (!v) return v.error();
                 value = *v;
@@ -736,6 +878,7 @@ class Converter {
             rest = s.contains("items") ? &s["items"] : &s["prefixItems"];
         } else if (s.contains("prefixItems")) {
             for (size_t i = 0; i < s["prefixItems"].size(); ++i) {
+                At here(at_, below("prefixItems", std::to_string(i)));
                 auto e = visit(s["prefixItems"][i], name + "-" + std::to_string(i), depth + 1);
                 if (!e) return e.error();
                 tuple.push_back(*e);
@@ -743,6 +886,7 @@ class Converter {
             rest = s.contains("items") ? &s["items"] : &rest_any;
         } else if (s.contains("items") && s["items"].is_array()) {  // draft-07 tuples
             for (size_t i = 0; i < s["items"].size(); ++i) {
+                At here(at_, below("items", std::to_string(i)));
                 auto e = visit(s["items"][i], name + "-" + std::to_string(i), depth + 1);
                 if (!e) return e.error();
                 tuple.push_back(*e);
@@ -754,6 +898,11 @@ class Converter {
         std::string item;
         const bool rest_allowed = !(rest->is_boolean() && !rest->get<bool>());
         if (rest_allowed) {
+            const char* rest_key = rest == &rest_any                                            ? ""
+                                   : s.contains("additionalItems") && rest == &s["additionalItems"] ? "additionalItems"
+                                   : s.contains("items") && rest == &s["items"]                 ? "items"
+                                                                                                : "prefixItems";
+            At here(at_, *rest_key ? below(rest_key) : at_);
             auto e = visit(*rest, name + "-item", depth + 1);
             if (!e) return e.error();
             item = *e;
@@ -798,6 +947,7 @@ class Converter {
     static constexpr int kFractionDigits = 6;   // of a bounded number: no spelling rounds onto an exclusive bound
     std::map<std::string, std::string> ref_rules_;
     int merge_depth_ = 0;
+    std::string at_;  // JSON pointer of the schema being compiled
 };
 
 }  // namespace

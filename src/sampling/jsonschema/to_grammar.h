@@ -24,6 +24,18 @@ namespace tf::jsonschema {
 // with a pattern, a format or a length, '<' is not offered (the character rule is one class).
 enum class Notation { Json, Gemma };
 
+// A keyword the grammar does not hold exactly: where it stands in the schema (a JSON pointer)
+// and whether the validator still checks it after generation (Validated) or nothing does
+// (Ignored: an unsupported keyword under ignore_unsupported). A schema without gaps is exact:
+// every sentence of its grammar is valid against it.
+struct SchemaGap {
+    enum class Kind { Validated, Ignored };
+    std::string pointer;  // "" for the root
+    std::string keyword;
+    Kind kind = Kind::Validated;
+    std::string why;  // one phrase, for messages
+};
+
 struct GrammarOptions {
     Notation notation = Notation::Json;
     // Compact: no whitespace between tokens (the default: fewer tokens, one canonical form).
@@ -36,6 +48,8 @@ struct GrammarOptions {
     // (MaskBench: 77.0 % of real-world schemas pass closed, 81.0 % open).
     bool open_objects = false;
     std::function<void(const std::string&)> warn;
+    // Receives each gap (see SchemaGap); `warn` also gets a sentence for it.
+    std::function<void(const SchemaGap&)> gap;
 };
 
 // The schema is an ordered_json so that properties keep the order they were written in.

@@ -98,7 +98,12 @@ bool format_ok(const std::string& f, const std::string& s) {
     if (f == "uuid") return re(R"(^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$)");
     if (f == "ipv4") return re(R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
     if (f == "hostname") return re(R"(^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$)");
-    if (f == "uri") return re(R"(^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s]*$)");
+    // RFC 3986's characters: "%" only before two hex digits, at most one "#", brackets only
+    // around an IP-literal host.
+    if (f == "uri") {
+        return re(R"(^[a-zA-Z][a-zA-Z0-9+.-]*:(//(([a-zA-Z0-9._~!$&'()*+,;=:-]|%[0-9a-fA-F]{2})*@)?\[[0-9a-fA-F:.vV]+\](:[0-9]*)?)?)"
+                  R"(([a-zA-Z0-9._~!$&'()*+,;=:@/?-]|%[0-9a-fA-F]{2})*(#([a-zA-Z0-9._~!$&'()*+,;=:@/?-]|%[0-9a-fA-F]{2})*)?$)");
+    }
     if (f == "ipv6") return re(R"(^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(([0-9a-fA-F]{1,4}:){0,7}[0-9a-fA-F]{0,4})?::(([0-9a-fA-F]{1,4}:){0,7}[0-9a-fA-F]{1,4})?)$)");
     return true;  // unknown formats are annotations
 }
