@@ -32,7 +32,7 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
             int threads = 0;
         };
         auto a = std::make_shared<Args>();
-        CLI::App* app = root.add_subcommand("verify", "Re-run a recorded run from its manifest and check every output is bit-identical");
+        CLI::App* app = root.add_subcommand("verify", "Check a recorded run: the manifest's digest, every line of its output file, and every document re-run (same result or same error)");
         app->add_option("manifest", a->manifest, "The manifest (OUT.manifest.json) of a run")->required();
         app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
         commands.push_back({app, [a]() {
@@ -53,6 +53,7 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                 print_error("verify", r.error().message);
                 return kExitFailure;
             }
+            for (const auto& n : r->notes) std::printf("NOTE     %s\n", n.c_str());
             for (const auto& p : r->problems) std::printf("DIFFERS  %s\n", p.c_str());
             std::printf("%zu documents: %zu identical, %zu skipped (standard input), %zu problems\n", r->documents, r->identical, r->skipped,
                         r->problems.size());

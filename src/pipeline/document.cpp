@@ -161,26 +161,52 @@ Result<std::string> docx_to_text(const std::string& bytes) {
     return valid_utf8(out);
 }
 
+std::string detect_format(const std::string& path, std::string_view bytes) {
+    // The bytes decide where they are unambiguous: a PDF or a zip (DOCX) named anything is read
+    // as what it is, never sent to the model as raw syntax.
+    if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
+    if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) return "docx";
+    std::string ext = path == "-" ? std::string() : std::filesystem::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!ext.empty()) ext = ext.substr(1);
+    if (ext == "txt" || ext == "text" || ext == "md" || ext == "markdown") return "txt";
+    if (ext == "html" || ext == "htm" || ext == "xhtml") return "html";
+    if (path == "-") return "txt";
+    if (ext == "pdf" || ext == "docx") return ext;  // named so, but not so inside: its reader says why
+    return ext.empty() ? "none" : "unsupported:" + ext;
+}
+
+std::string reader_id(const std::string& format) {
+    // A converter's behaviour: bump the number when its output for the same bytes changes, so
+    // that stored results of the old one are not taken for the new one's.
+    if (format == "pdf") return "pdf/poppler-layout/1";
+    if (format == "docx") return "docx/pugixml/1";
+    if (format == "html") return "html/1";
+    if (format == "txt") return "txt/1";
+    return format;
+}
+
 Result<Document> load_document(const std::string& path) {
-    Document d;
-    d.path = path;
     std::string bytes;
     if (path == "-") {
         bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-        d.kind = "txt";
     } else {
         std::ifstream f(path, std::ios::binary);
         if (!f) return Error{path + ": cannot open"};
         bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-        std::string ext = std::filesystem::path(path).extension().string();
-        for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        d.kind = ext.empty() ? "" : ext.substr(1);
     }
+    return read_document(path, bytes);
+}
+
+Result<Document> read_document(const std::string& path, const std::string& bytes) {
+    Document d;
+    d.path = path;
+    d.kind = detect_format(path, bytes);
     d.sha256 = sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     d.page_starts = {0};
-    if (d.kind == "txt" || d.kind == "text" || d.kind == "md" || d.kind == "markdown") {
+    if (d.kind == "txt") {
         d.text = valid_utf8(bytes);
-    } else if (d.kind == "html" || d.kind == "htm" || d.kind == "xhtml") {
+    } else if (d.kind == "html") {
         d.text = html_to_text(bytes);
     } else if (d.kind == "pdf") {
         auto pages = pdf_pages(bytes);
@@ -201,7 +227,8 @@ Result<Document> load_document(const std::string& path) {
         if (!text) return Error{path + ": " + text.error().message};
         d.text = std::move(text.value());
     } else {
-        return Error{path + ": unsupported document type '" + d.kind + "' (txt, md, html, pdf, docx)"};
+        const std::string ext = d.kind.rfind("unsupported:", 0) == 0 ? d.kind.substr(12) : std::string("(none)");
+        return Error{path + ": unsupported document type '" + ext + "' (txt, md, html, pdf, docx)"};
     }
     if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) return Error{path + ": the document has no text"};
     return d;

@@ -13,7 +13,7 @@ namespace tf::pipeline {
 
 struct Document {
     std::string path;
-    std::string kind;               // txt, md, html, pdf, docx
+    std::string kind;               // detect_format's: txt, html, pdf, docx
     std::string text;
     std::vector<size_t> page_starts;  // byte offset of each page in text (PDF); {0} otherwise
     std::string sha256;
@@ -21,10 +21,17 @@ struct Document {
     int page_of(size_t offset) const;  // 1-based
 };
 
-// Reads and converts one file (by extension; "-" is standard input as text). A scanned PDF
-// without text, an encrypted or corrupt file, an unknown type: an error naming the file and
-// the reason.
+// Reads and converts one file ("-" is standard input as text). A scanned PDF without text, an
+// encrypted or corrupt file, an unknown type: an error naming the file and the reason.
 Result<Document> load_document(const std::string& path);
+// The same for bytes already read.
+Result<Document> read_document(const std::string& path, const std::string& bytes);
+
+// How a file is read: its bytes decide where they are unambiguous (PDF, zip), else its
+// extension — "txt", "html", "pdf", "docx", "none" or "unsupported:EXT".
+std::string detect_format(const std::string& path, std::string_view bytes);
+// The converter that reads a format, with its version: part of a result's identity.
+std::string reader_id(const std::string& format);
 
 // The converters, for tests and fuzzing.
 std::string html_to_text(std::string_view html);

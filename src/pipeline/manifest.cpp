@@ -4,6 +4,8 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <span>
 
 #include "model/model.h"
@@ -19,7 +21,18 @@ std::string sha256_of(const std::string& b) {
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
 
-ojson make_manifest(const std::string& model_path, const std::string& model_sha, const TaskConfig& t, const std::vector<ManifestDocument>& docs) {
+namespace {
+
+// The manifest's digest: SHA-256 of its canonical text without the digest itself.
+std::string digest_of(ojson m) {
+    m.erase("digest");
+    return sha256_of(m.dump(-1, ' ', false, ojson::error_handler_t::replace));
+}
+
+}  // namespace
+
+ojson make_manifest(const std::string& model_path, const std::string& model_sha, const TaskConfig& t, const std::vector<ManifestDocument>& docs,
+                    const std::string& output) {
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&now, &tm);
@@ -33,21 +46,73 @@ ojson make_manifest(const std::string& model_path, const std::string& model_sha,
     task["kv_cache"] = {{"k", std::string(tensor_type_name(t.k_type))}, {"v", std::string(tensor_type_name(t.v_type))}};
     ojson d = ojson::array();
     for (const auto& x : docs) {
-        d.push_back({{"path", x.path}, {"sha256", x.sha256}, {"status", x.status}, {"output_sha256", x.output_sha256}});
+        d.push_back({{"path", x.path}, {"sha256", x.sha256}, {"status", x.status}, {"output_sha256", x.output_sha256}, {"line_sha256", x.line_sha256}});
     }
-    return {{"manifest_version", 1},
-            {"engine", kEngineVersion},
-            {"created", when},
-            {"model", {{"path", model_path}, {"sha256", model_sha}}},
-            {"task", task},
-            {"decoding", {{"temperature", 0}, {"note", "greedy; results do not depend on threads, batching or order"}}},
-            {"documents", d}};
+    ojson m = {{"manifest_version", 2},
+               {"engine", kEngineVersion},
+               {"created", when},
+               {"model", {{"path", model_path}, {"sha256", model_sha}}},
+               {"task", task},
+               {"decoding", {{"temperature", 0}, {"note", "greedy; results do not depend on threads, batching or order"}}},
+               {"output", output.empty() ? ojson(nullptr) : ojson{{"path", output}}},
+               {"documents", d}};
+    m["digest"] = digest_of(m);
+    return m;
 }
+
+namespace {
+
+// The output file against the manifest's lines: each line must be one the run wrote, and each
+// document must have its line. A watch writes a document's line once however often it saw it.
+void check_output_file(const ojson& m, VerifyReport& rep) {
+    if (!m.contains("output") || !m["output"].is_object()) {
+        rep.notes.push_back("the results went to standard output: no output file to check");
+        return;
+    }
+    const std::string path = m["output"]["path"];
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        rep.problems.push_back(path + ": cannot read the output file the manifest names");
+        return;
+    }
+    std::map<std::string, std::string> want;  // line hash -> path
+    for (const ojson& d : m["documents"]) want[d["line_sha256"].get<std::string>()] = d["path"].get<std::string>();
+    std::set<std::string> seen;
+    std::string line;
+    for (size_t n = 1; std::getline(in, line); ++n) {
+        const std::string h = sha256_of(line);
+        if (want.count(h)) {
+            seen.insert(h);
+            continue;
+        }
+        const ojson j = ojson::parse(line, nullptr, false);
+        const std::string what = j.is_object() && j.contains("path") && j["path"].is_string() ? " (" + j["path"].get<std::string>() + ")" : "";
+        rep.problems.push_back(path + " line " + std::to_string(n) + what + ": not the line the run wrote (edited since?)");
+        // The document's own line is then missing too: said once, here.
+        if (j.is_object() && j.contains("sha256")) {
+            for (const ojson& d : m["documents"]) {
+                if (d["sha256"] == j["sha256"] && d.value("path", "") == j.value("path", "")) seen.insert(d["line_sha256"].get<std::string>());
+            }
+        }
+    }
+    for (const auto& [h, p] : want) {
+        if (!seen.count(h)) rep.problems.push_back(path + ": no line for " + p);
+    }
+}
+
+}  // namespace
 
 Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress) {
     try {
-        if (m.value("manifest_version", 0) != 1) return Error{"not a Terraferma manifest (manifest_version 1)"};
+        const int version = m.value("manifest_version", 0);
+        if (version != 1 && version != 2) return Error{"not a Terraferma manifest (manifest_version 1 or 2)"};
         VerifyReport rep;
+        if (version == 1) {
+            rep.notes.push_back("manifest_version 1: no digest and no output lines recorded; only the results are checked");
+        } else {
+            if (m.value("digest", "") != digest_of(m)) rep.problems.push_back("the manifest was edited after the run (its digest does not match)");
+            check_output_file(m, rep);
+        }
         const std::string model_path = m["model"]["path"];
         const std::string want_sha = m["model"]["sha256"];
         std::ifstream mf(model_path, std::ios::binary);
@@ -68,7 +133,11 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
         t.prompt = task["prompt"];
         t.n_ctx = task["n_ctx"];
         t.max_output_tokens = task["max_output_tokens"];
-        if (task.contains("schema")) t.schema = task["schema"];
+        if (task.contains("prompt_sha256") && task["prompt_sha256"] != sha256_of(t.prompt)) rep.problems.push_back("the manifest's prompt was edited");
+        if (task.contains("schema")) {
+            t.schema = task["schema"];
+            if (task.contains("schema_sha256") && task["schema_sha256"] != sha256_of(t.schema.dump())) rep.problems.push_back("the manifest's schema was edited");
+        }
         if (task.contains("labels")) t.labels = task["labels"].get<std::vector<std::string>>();
         if (task.contains("words")) t.summary_words = task["words"];
         if (task.contains("kv_cache")) {  // absent in manifests written before the option: F16
@@ -103,22 +172,23 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
                 rep.problems.push_back(path + ": the document changed since the run");
                 continue;
             }
-            if (d["status"] != "ok") {
-                auto doc = load_document(path);
-                if (doc) rep.problems.push_back(path + ": failed in the run, loads now");
-                else ++rep.identical;
-                continue;
-            }
-            auto doc = load_document(path);
-            if (!doc) {
-                rep.problems.push_back(path + ": " + doc.error().message);
-                continue;
-            }
-            auto r = runner.run(*doc);
+            // Read as the run read it; the result, or the error, must come out the same.
+            auto doc = read_document(path, bytes);
+            Result<ojson> r = doc ? runner.run(*doc) : Result<ojson>(doc.error());
+            std::string error;
             if (!r) {
-                rep.problems.push_back(path + ": " + r.error().message);
-            } else if (sha256_of(r->dump()) != d["output_sha256"]) {
+                error = r.error().message;
+                if (error.rfind(path + ": ", 0) == 0) error = error.substr(path.size() + 2);
+            }
+            const bool was_ok = d["status"] == "ok";
+            if (was_ok && !r) {
+                rep.problems.push_back(path + ": gave a result in the run, fails now: " + error);
+            } else if (!was_ok && r) {
+                rep.problems.push_back(path + ": failed in the run, gives a result now");
+            } else if (was_ok && sha256_of(r->dump(-1, ' ', false, ojson::error_handler_t::replace)) != d["output_sha256"]) {
                 rep.problems.push_back(path + ": the output differs from the recorded one");
+            } else if (!was_ok && version >= 2 && sha256_of(error) != d["output_sha256"]) {
+                rep.problems.push_back(path + ": fails with another error than in the run: " + error);
             } else {
                 ++rep.identical;
             }

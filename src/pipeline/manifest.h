@@ -1,8 +1,10 @@
 // Reproducibility manifests: everything that decides a run's results — the model's SHA-256,
 // the engine version, the task configuration with its prompt, the decoding parameters — and,
-// per document, the input's and the output's SHA-256. `verify` re-runs every document from
-// scratch and reports any output that differs (none, by the engine's determinism) or a model
-// file that is not the one recorded.
+// per document, the input's SHA-256, its result's (or its error's) and that of the line written
+// for it to the output file; the manifest's own digest covers all of it. `verify` checks the
+// digest, reads the output file line by line, and re-runs every document from scratch: the same
+// result, or the same error, is expected (by the engine's determinism); anything else — an
+// edited output line, manifest, schema or prompt, another model — is reported.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,19 +16,20 @@
 
 namespace tf::pipeline {
 
-// Bumped whenever the same inputs can give other outputs (0.2.0: jump-forward in constrained decoding).
-inline constexpr const char* kEngineVersion = "terraferma 0.2.0";
-
 struct ManifestDocument {
-    std::string path, sha256, status, output_sha256;
+    std::string path, sha256, status;
+    std::string output_sha256;  // of the result (ok) or of the error message without the path (error)
+    std::string line_sha256;    // of the line written to the output file (without its newline)
 };
 
+// `output`: the output file the lines went to ("" when standard output).
 nlohmann::ordered_json make_manifest(const std::string& model_path, const std::string& model_sha256, const TaskConfig& task,
-                                     const std::vector<ManifestDocument>& docs);
+                                     const std::vector<ManifestDocument>& docs, const std::string& output = "");
 
 struct VerifyReport {
     size_t documents = 0, identical = 0, skipped = 0;
     std::vector<std::string> problems;  // one line each
+    std::vector<std::string> notes;     // what was not checked, and why
 };
 
 // Re-runs the manifest's documents (fresh contexts, no job store) and compares.

@@ -113,34 +113,47 @@ Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskCo
     return l;
 }
 
+// A document to process: its bytes' hash, and the key of its result in the store — the task's
+// key (task configuration, model, engine) with how the bytes are read (format and converter),
+// since the same bytes read another way give another result.
 struct Item {
-    std::string path, sha;
+    std::string path, sha, format, key;
     std::string read_error;
 };
 
-Item read_item(const std::string& path, const std::string& stdin_text) {
-    Item it{path, "", ""};
-    std::string bytes;
-    if (path == "-") {
-        bytes = stdin_text;
-    } else {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) it.read_error = path + ": cannot open";
-        else bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+std::string read_bytes(const std::string& path, const std::string& stdin_text, std::string& error) {
+    if (path == "-") return stdin_text;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot open";
+        return {};
     }
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Item read_item(const Loaded& l, const std::string& path, const std::string& stdin_text) {
+    Item it{path, "", "", "", ""};
+    const std::string bytes = read_bytes(path, stdin_text, it.read_error);
     it.sha = hash_bytes(bytes);
+    it.format = it.read_error.empty() ? detect_format(path, bytes) : "unreadable";
+    it.key = hash_bytes(l.key + "\nreader " + reader_id(it.format));
     return it;
 }
 
 Result<Document> load_item(const Item& item, const std::string& stdin_text) {
     if (!item.read_error.empty()) return Error{item.read_error};
-    if (item.path != "-") return load_document(item.path);
-    Document d;
-    d.path = "-";
-    d.kind = "txt";
-    d.text = valid_utf8(stdin_text);
-    d.page_starts = {0};
-    d.sha256 = item.sha;
+    std::string error;
+    const std::string bytes = read_bytes(item.path, stdin_text, error);
+    if (!error.empty()) return Error{error};
+    // The result is stored under these bytes' hash: bytes that changed since are not taken.
+    if (hash_bytes(bytes) != item.sha) return Error{"the file changed while it was being processed; run again"};
+    auto d = read_document(item.path, bytes);
+    if (!d) {
+        // Stored without the path: the same bytes may come back under another name.
+        std::string m = d.error().message;
+        if (m.rfind(item.path + ": ", 0) == 0) m = m.substr(item.path.size() + 2);
+        return Error{m};
+    }
     return d;
 }
 
@@ -162,7 +175,7 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
             if (i >= items.size()) break;
             const Item& item = items[i];
             const auto t0 = std::chrono::steady_clock::now();
-            auto existing = l.store->get(item.sha, l.key);
+            auto existing = l.store->get(item.sha, item.key);
             if (!existing) {
                 std::lock_guard<std::mutex> lock(mu);
                 failure = existing.error();
@@ -172,7 +185,7 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                 std::lock_guard<std::mutex> lock(mu);
                 ++sum.from_store;
             } else {
-                JobRecord rec{item.sha, l.key, item.path, "ok", "", ""};
+                JobRecord rec{item.sha, item.key, item.path, "ok", "", ""};
                 Result<Document> doc = load_item(item, stdin_text);
                 uint64_t tin = 0, tout = 0;
                 double model_s = 0;
@@ -189,10 +202,10 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                     tout = runner->tokens_out() - tout;
                     model_s = runner->model_seconds() - model_s;
                     if (r) {
-                        rec.output = r->dump();
+                        rec.output = r->dump(-1, ' ', false, ojson::error_handler_t::replace);
                     } else {
                         rec.status = "error";
-                        rec.error = item.path + ": " + r.error().message;
+                        rec.error = r.error().message;
                     }
                 }
                 if (Status st = l.store->put(rec); !st) {
@@ -225,11 +238,11 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
 
 // The output line of a stored result.
 Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& item, RunSummary& sum, ManifestDocument& md) {
-    auto rec = l.store->get(item.sha, l.key);
+    auto rec = l.store->get(item.sha, item.key);
     if (!rec) return rec.error();
     if (!rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
     const JobRecord& r = **rec;
-    md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : ""};
+    md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : sha256_of(r.error), ""};
     ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
     if (r.status == "ok") {
         const ojson result = ojson::parse(r.output, nullptr, false);
@@ -237,10 +250,14 @@ Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& i
             for (auto it = result.begin(); it != result.end(); ++it) line[it.key()] = *it;
         }
     } else {
-        line["error"] = r.error;
+        // Errors are stored without a path (the same bytes may have had another name): the
+        // line names the file it is about.
+        line["error"] = item.path + ": " + r.error;
         ++sum.errors;
     }
-    return line.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n";
+    std::string text = line.dump(-1, ' ', false, ojson::error_handler_t::replace);
+    md.line_sha256 = sha256_of(text);
+    return text + "\n";
 }
 
 Status write_atomically(const std::string& path, const std::string& text) {
@@ -310,7 +327,7 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
         stdin_text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     }
     std::vector<Item> items;
-    for (const auto& f : *files) items.push_back(read_item(f, stdin_text));
+    for (const auto& f : *files) items.push_back(read_item(l, f, stdin_text));
 
     RunSummary sum;
     sum.documents = items.size();
@@ -331,7 +348,7 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
         return st.error();
     }
     if (const std::string mp = default_manifest_path(o); !mp.empty()) {
-        if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs).dump(1) + "\n"); !st) return st.error();
+        if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) return st.error();
         sum.manifest_path = mp;
     }
     if (Status st = finish_run(l, task, o, sum, t0, cpu0, rapl0, started_at); !st) return st.error();
@@ -434,7 +451,8 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             m["documents"].is_array()) {
             for (const ojson& d : m["documents"]) {
                 if (!d.is_object()) continue;
-                manifest_docs.push_back({d.value("path", ""), d.value("sha256", ""), d.value("status", ""), d.value("output_sha256", "")});
+                manifest_docs.push_back({d.value("path", ""), d.value("sha256", ""), d.value("status", ""), d.value("output_sha256", ""),
+                                         d.value("line_sha256", "")});
             }
         }
     }
@@ -466,13 +484,13 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
         const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
         std::vector<Item> items;
-        for (const auto& f : ready) items.push_back(read_item(f, ""));
+        for (const auto& f : ready) items.push_back(read_item(l, f, ""));
         RunSummary round;
         round.documents = items.size();
         if (Status st = compute(l, task, items, o, "", round, w.stop); !st) return st.error();
         std::string out;
         for (const Item& item : items) {
-            auto rec = l.store->get(item.sha, l.key);
+            auto rec = l.store->get(item.sha, item.key);
             if (!rec) return rec.error();
             if (!rec->has_value()) continue;  // stopped before it: the next watch takes it
             ManifestDocument md;
@@ -497,7 +515,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             if (Status st = append_durably(o.output, out); !st) return st.error();
         }
         if (!manifest_path.empty()) {
-            if (Status st = write_atomically(manifest_path, make_manifest(model_path, l.model_sha, task, manifest_docs).dump(1) + "\n"); !st) {
+            if (Status st = write_atomically(manifest_path, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) {
                 return st.error();
             }
             round.manifest_path = manifest_path;

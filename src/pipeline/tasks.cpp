@@ -29,7 +29,9 @@ const char* default_prompt(const std::string& kind) {
 std::string TaskConfig::effective_prompt() const { return prompt.empty() ? default_prompt(kind) : prompt; }
 
 std::string TaskConfig::key(const std::string& model_sha256) const {
-    ojson k = {{"kind", kind}, {"model", model_sha256}, {"prompt", effective_prompt()}, {"n_ctx", n_ctx}, {"max_output", max_output_tokens}};
+    // The engine's version: a newer engine never serves an older one's result as its own.
+    ojson k = {{"kind", kind}, {"model", model_sha256}, {"prompt", effective_prompt()}, {"n_ctx", n_ctx}, {"max_output", max_output_tokens},
+               {"engine", kEngineVersion}};
     if (kind == "extract") k["schema"] = schema;
     if (kind == "classify") k["labels"] = labels;
     if (kind == "summarize") k["words"] = summary_words;
@@ -186,7 +188,7 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
         for (const Chunk& c : chunks) {
             auto s = generate(doc.text.substr(c.begin, c.end - c.begin), out_tokens, nullptr);
             if (!s) return s.error();
-            parts.push_back(*s);
+            parts.push_back(valid_utf8(*s));
         }
         while (true) {
             ++rounds;
@@ -205,6 +207,9 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
         }
         text = parts[0];
     }
+    // A model may stop inside a character (or, random weights, write bytes that are none): the
+    // summary is text, so invalid sequences become U+FFFD rather than break the JSON result.
+    text = valid_utf8(text);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
     return ojson{{"output", {{"summary", text}}}, {"chunks", chunks.size()}, {"reduce_rounds", rounds}};
 }

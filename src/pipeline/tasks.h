@@ -17,6 +17,10 @@
 
 namespace tf::pipeline {
 
+// Bumped whenever the same inputs can give other outputs (0.2.0: jump-forward in constrained
+// decoding; 0.3.0: answers judged with format assertion, results keyed by how a file is read).
+inline constexpr const char* kEngineVersion = "terraferma 0.3.0";
+
 struct TaskConfig {
     std::string kind;                      // extract, classify, summarize
     nlohmann::ordered_json schema;         // extract

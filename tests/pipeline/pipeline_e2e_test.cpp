@@ -418,3 +418,112 @@ TEST(PipelineE2E, concurrent_runs_share_one_store_safely) {
 }
 
 }  // namespace
+
+namespace {
+
+std::vector<std::string> extract_args(const TempDir& tmp, const std::string& out) {
+    return {"extract", "-m", (tf::test::reference_dir() / "models/tiny-llama.gguf").string(), "--schema", (tmp.path / "s.json").string(),
+            "--store", (tmp.path / "j.sqlite").string(), "-c", "1024", "--max-output", "48", "-o", (tmp.path / out).string()};
+}
+
+// A result belongs to what was read, not only to the bytes: a file is read by what its bytes
+// are (a DOCX named .pdf is a DOCX; PDF bytes named .txt are a PDF, never raw syntax for the
+// model), the same bytes read another way are another result, an error names the file it is
+// about, and a misnamed file renamed is computed anew.
+TEST(PipelineE2E, each_result_belongs_to_its_document_as_read) {
+    TF_REQUIRE_REFERENCE();
+    if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
+    TempDir tmp;
+    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"title":{"type":"string","maxLength":20}},"required":["title"]})";
+    fs::copy_file(docs() / "docx/test.docx", tmp.path / "letter.docx");
+    fs::copy_file(docs() / "docx/test.docx", tmp.path / "other-file.pdf");          // DOCX bytes, wrong name
+    fs::copy_file(docs() / "pdf/160F-2019.pdf", tmp.path / "invoice.pdf");
+    fs::copy_file(docs() / "pdf/160F-2019.pdf", tmp.path / "invoice.txt");          // PDF bytes, wrong name
+    fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken-a.pdf");
+    fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken-b.pdf");     // same bytes, same error, its own name
+    std::ofstream(tmp.path / "notes.txt") << "%PDX- not a pdf, just text about invoices.";
+    auto args = extract_args(tmp, "o.jsonl");
+    for (const char* f : {"letter.docx", "other-file.pdf", "invoice.pdf", "invoice.txt", "broken-a.pdf", "broken-b.pdf", "notes.txt"}) {
+        args.push_back((tmp.path / f).string());
+    }
+    auto r = tf::test::run_terraferma(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, json> by_name;
+    for (const auto& l : lines(slurp(tmp.path / "o.jsonl"))) by_name[fs::path(l["path"].get<std::string>()).filename().string()] = l;
+    ASSERT_EQ(by_name.size(), 7u);
+    // The DOCX named .pdf is read as a DOCX: the same result as the real .docx.
+    EXPECT_EQ(by_name["other-file.pdf"]["status"], "ok") << by_name["other-file.pdf"].dump();
+    EXPECT_EQ(by_name["other-file.pdf"]["output"], by_name["letter.docx"]["output"]);
+    // PDF bytes named .txt: read as a PDF, exactly as the same bytes named .pdf (not as tokens
+    // of PDF syntax).
+    EXPECT_EQ(by_name["invoice.txt"]["status"], by_name["invoice.pdf"]["status"]);
+    EXPECT_EQ(by_name["invoice.txt"].value("output", json()), by_name["invoice.pdf"].value("output", json())) << by_name["invoice.txt"].dump();
+    EXPECT_EQ(by_name["invoice.txt"].value("provenance", json()), by_name["invoice.pdf"].value("provenance", json()));
+    // Errors name their own file, even when the second came from the store.
+    for (const char* f : {"broken-a.pdf", "broken-b.pdf"}) {
+        EXPECT_EQ(by_name[f]["status"], "error");
+        const std::string e = by_name[f]["error"];
+        EXPECT_NE(e.find(f), std::string::npos) << e;
+        EXPECT_EQ(e.find(std::string(f) == "broken-a.pdf" ? "broken-b.pdf" : "broken-a.pdf"), std::string::npos) << e;
+    }
+    // A text file renamed to .html is read another way: computed anew, not served the .txt result.
+    fs::rename(tmp.path / "notes.txt", tmp.path / "notes.html");
+    auto again = extract_args(tmp, "o2.jsonl");
+    again.push_back((tmp.path / "notes.html").string());
+    auto r2 = tf::test::run_terraferma(again);
+    ASSERT_EQ(r2.exit_code, 0) << r2.err;
+    EXPECT_NE(r2.err.find("1 computed, 0 from the store"), std::string::npos) << r2.err;
+    // And back: the .txt result is in the store still.
+    fs::rename(tmp.path / "notes.html", tmp.path / "notes.txt");
+    auto back = extract_args(tmp, "o3.jsonl");
+    back.push_back((tmp.path / "notes.txt").string());
+    auto r3 = tf::test::run_terraferma(back);
+    ASSERT_EQ(r3.exit_code, 0) << r3.err;
+    EXPECT_NE(r3.err.find("0 computed, 1 from the store"), std::string::npos) << r3.err;
+}
+
+// verify proves what it claims: an untouched run — failures included — has no problem; an edited
+// output line, an edited manifest and a changed document are each reported, once.
+TEST(PipelineE2E, verify_reads_the_output_and_expects_the_same_errors) {
+    TF_REQUIRE_REFERENCE();
+    if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
+    TempDir tmp;
+    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
+    std::ofstream(tmp.path / "a.txt") << "Invoice 7, issued in 1999.";
+    std::ofstream(tmp.path / "b.txt") << "Order 12, placed in 2004.";
+    fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken.pdf");
+    std::ofstream(tmp.path / "empty.txt") << "   \n";
+    auto args = extract_args(tmp, "o.jsonl");
+    for (const char* f : {"a.txt", "b.txt", "broken.pdf", "empty.txt"}) args.push_back((tmp.path / f).string());
+    auto r = tf::test::run_terraferma(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string manifest = (tmp.path / "o.manifest.json").string();
+    auto ok = tf::test::run_terraferma({"verify", manifest, "-t", "1"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_NE(ok.out.find("4 documents: 4 identical, 0 skipped (standard input), 0 problems"), std::string::npos) << ok.out;
+
+    // One value edited in the output file: exactly that line is reported.
+    const std::string original = slurp(tmp.path / "o.jsonl");
+    std::string edited = original;
+    const size_t at = edited.find("\"year\":");
+    ASSERT_NE(at, std::string::npos) << edited;
+    edited.insert(at + 7, "1");
+    std::ofstream(tmp.path / "o.jsonl", std::ios::trunc) << edited;
+    auto bad = tf::test::run_terraferma({"verify", manifest, "-t", "1"});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.out.find("o.jsonl line 1"), std::string::npos) << bad.out;
+    EXPECT_NE(bad.out.find(", 1 problems"), std::string::npos) << bad.out;
+    std::ofstream(tmp.path / "o.jsonl", std::ios::trunc) << original;
+
+    // The manifest edited (its recorded schema): the digest says so.
+    std::string m = slurp(manifest);
+    const size_t sat = m.find("\"maximum\": 2100");
+    ASSERT_NE(sat, std::string::npos) << m;
+    m.replace(sat, 15, "\"maximum\": 2200");
+    std::ofstream(manifest, std::ios::trunc) << m;
+    auto edited_manifest = tf::test::run_terraferma({"verify", manifest, "-t", "1"});
+    EXPECT_EQ(edited_manifest.exit_code, 1);
+    EXPECT_NE(edited_manifest.out.find("the manifest was edited"), std::string::npos) << edited_manifest.out;
+}
+
+}  // namespace

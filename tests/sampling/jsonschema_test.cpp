@@ -551,3 +551,31 @@ TEST(JsonSchemaGrammar, uri_format_holds_to_rfc_3986) {
 }
 
 }  // namespace
+
+namespace {
+
+// uniqueItems over a small finite set of values (an enum, booleans) is exact in the grammar: a
+// state per set of values used, so no duplicate can be written, and no gap is reported.
+TEST(JsonSchemaGrammar, unique_items_over_an_enum_are_exact) {
+    std::vector<tf::jsonschema::SchemaGap> gaps;
+    tf::jsonschema::GrammarOptions o;
+    o.gap = [&](const tf::jsonschema::SchemaGap& g) { gaps.push_back(g); };
+    auto text = tf::jsonschema::schema_to_gbnf(
+        nlohmann::ordered_json::parse(R"({"type":"array","items":{"enum":["red","green","blue",1]},"minItems":2,"maxItems":3,"uniqueItems":true})"), o);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_TRUE(gaps.empty());
+    auto g = tf::grammar::parse_gbnf(*text);
+    ASSERT_TRUE(g.ok()) << g.error().message << "\n" << *text;
+    auto grammar = std::make_shared<const Grammar>(std::move(g.value()));
+    for (const char* ok : {R"(["red","green"])", R"(["blue","red",1])", R"([1,"green"])", R"([1.0,"green"])"}) EXPECT_TRUE(matches(grammar, ok)) << ok;
+    for (const char* bad : {R"(["red","red"])", R"(["red"])", R"(["red","green","blue",1])", R"([1,"red",1.0])", R"([])"}) {
+        EXPECT_FALSE(matches(grammar, bad)) << bad;
+    }
+    auto b = compile(nlohmann::ordered_json::parse(R"({"type":"array","items":{"type":"boolean"},"uniqueItems":true})"), true);
+    ASSERT_TRUE(b);
+    for (const char* ok : {"[]", "[true]", "[ false , true ]"}) EXPECT_TRUE(matches(b, ok)) << ok;
+    EXPECT_FALSE(matches(b, "[true,true]"));
+    EXPECT_FALSE(matches(b, "[true,false,true]"));
+}
+
+}  // namespace

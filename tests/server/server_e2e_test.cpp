@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -614,6 +615,102 @@ TEST(ServerE2E, a_stalled_client_does_not_block_the_others) {
     auto health = c.Get("/health");
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 200);
+}
+
+}  // namespace
+
+namespace {
+
+// Never HTTP 200 with a silently invalid answer: strict schemas the grammar cannot guarantee are
+// refused at request time (400 naming keyword and pointer), so is a tool whose parameters use a
+// keyword nothing enforces; an answer under a schema with a gap (uniqueItems) is checked, and one
+// that violates it ends with finish_reason "schema_violation" and its violations — streamed,
+// not streamed, and on Ollama's API alike.
+TEST(ServerE2E, answers_are_valid_or_say_they_are_not) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(120, 0);
+    const json schema = {{"type", "object"},
+                         {"properties", {{"tags", {{"type", "array"}, {"items", {{"type", "string"}, {"pattern", "^[ab]$"}}}, {"minItems", 2}, {"maxItems", 2},
+                                                   {"uniqueItems", true}}}}},
+                         {"required", {"tags"}}};
+    json body = chat_body("Tags:", 64, 1.0, 1);
+    body["top_k"] = 0;  // the whole distribution: the adversary repeats itself often enough
+    body["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "t"}, {"strict", true}, {"schema", schema}}}};
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("'uniqueItems' at /properties/tags"), std::string::npos) << r->body;
+
+    // A tool with patternProperties: refused, naming the tool.
+    json tools_body = chat_body("Call it.", 64, 1.0, 1);
+    tools_body["tools"] = json::array({{{"type", "function"},
+                                        {"function", {{"name", "lookup"}, {"parameters", {{"type", "object"}, {"patternProperties", {{"^x", {{"type", "string"}}}}}}}}}}});
+    tools_body["tool_choice"] = "required";
+    r = c.Post("/v1/chat/completions", tools_body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("tool 'lookup'"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("patternProperties"), std::string::npos) << r->body;
+
+    // Not strict: served, checked.
+    body["response_format"]["json_schema"]["strict"] = false;
+    auto unique = [](const json& doc) {
+        std::set<std::string> s;
+        for (const auto& t : doc["tags"]) s.insert(t.get<std::string>());
+        return s.size() == doc["tags"].size();
+    };
+    int violations = 0, valid = 0;
+    for (int seed = 1; seed <= 6; ++seed) {
+        body["seed"] = seed;
+        body["stream"] = false;
+        r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        const json choice = json::parse(r->body)["choices"][0];
+        const json doc = json::parse(choice["message"]["content"].get<std::string>());
+        if (unique(doc)) {
+            EXPECT_EQ(choice["finish_reason"], "stop") << choice.dump();
+            EXPECT_FALSE(choice.contains("violations"));
+            ++valid;
+        } else {
+            EXPECT_EQ(choice["finish_reason"], "schema_violation") << choice.dump();
+            ASSERT_TRUE(choice.contains("violations"));
+            EXPECT_EQ(choice["violations"][0]["keyword"], "uniqueItems");
+            EXPECT_EQ(choice["violations"][0]["path"], "/tags");
+            ++violations;
+        }
+        // Streamed: the same answer (same seed), the same verdict in the last chunk.
+        body["stream"] = true;
+        auto s = c.Post("/v1/chat/completions", body.dump(), "application/json");
+        ASSERT_TRUE(s);
+        std::string text;
+        json last;
+        std::istringstream lines(s->body);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind("data: {", 0) != 0) continue;
+            const json chunk = json::parse(line.substr(6));
+            if (chunk["choices"].empty()) continue;
+            text += chunk["choices"][0]["delta"].value("content", "");
+            if (!chunk["choices"][0]["finish_reason"].is_null()) last = chunk["choices"][0];
+        }
+        EXPECT_EQ(text, choice["message"]["content"].get<std::string>());
+        EXPECT_EQ(last["finish_reason"], choice["finish_reason"]);
+        EXPECT_EQ(last.value("violations", json()), choice.value("violations", json()));
+        // Ollama: done_reason says the same.
+        json ollama = {{"model", "any"}, {"messages", body["messages"]}, {"stream", false}, {"format", schema},
+                       {"options", {{"temperature", 1.0}, {"seed", seed}, {"num_predict", 64}, {"top_k", 0}, {"top_p", 1.0}, {"min_p", 0.0}}}};
+        auto o = c.Post("/api/chat", ollama.dump(), "application/json");
+        ASSERT_TRUE(o);
+        ASSERT_EQ(o->status, 200) << o->body;
+        const json oj = json::parse(o->body);
+        const json odoc = json::parse(oj["message"]["content"].get<std::string>());
+        EXPECT_EQ(oj["done_reason"], unique(odoc) ? "stop" : "schema_violation") << oj.dump();
+    }
+    std::printf("[server] 6 answers under a uniqueItems schema: %d valid, %d reported as schema_violation\n", valid, violations);
+    EXPECT_GT(violations, 0) << "the adversary never repeated a tag: the test proves nothing";
 }
 
 }  // namespace

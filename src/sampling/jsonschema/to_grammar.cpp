@@ -424,7 +424,8 @@ class Converter {
         for (auto it = s.begin(); it != s.end(); ++it) {
             if (is_annotation(it.key()) || kHonoured.count(it.key())) continue;
             if (kValidatedOnly.count(it.key())) {
-                const bool grammar_too = it.key() == "minProperties" && it->is_number() && it->get<double>() <= 1;
+                const bool grammar_too = (it.key() == "minProperties" && it->is_number() && it->get<double>() <= 1) ||
+                                         (it.key() == "uniqueItems" && (*it == false || unique_values(s)));
                 if (!grammar_too) gap(it.key(), "checked by the validator, not the grammar");
                 continue;
             }
@@ -865,10 +866,69 @@ class Converter {
         return define(name, body);
     }
 
+    // The values of an array whose items are unique and drawn from a small finite set (an
+    // enum, a const, booleans): the grammar can then follow uniqueness exactly, one rule per set
+    // of values used so far. Nothing when the array is not of that shape.
+    static std::optional<std::vector<json>> unique_values(const json& s) {
+        if (!s.is_object() || s.value("uniqueItems", false) != true || s.contains("prefixItems") || !s.contains("items") || !s["items"].is_object()) {
+            return std::nullopt;
+        }
+        const json& it = s["items"];
+        for (auto k = it.begin(); k != it.end(); ++k) {
+            if (k.key() != "enum" && k.key() != "const" && k.key() != "type" && !is_annotation(k.key())) return std::nullopt;
+        }
+        std::vector<json> values;
+        if (it.contains("const")) values.push_back(it["const"]);
+        else if (it.contains("enum") && it["enum"].is_array()) values.assign(it["enum"].begin(), it["enum"].end());
+        else if (it.value("type", json()) == "boolean") values = {json(false), json(true)};
+        else return std::nullopt;
+        std::vector<json> distinct;
+        for (const auto& v : values) {
+            if (!of_schema_type(v, it)) continue;
+            bool seen = false;
+            for (const auto& d : distinct) seen |= d == v || (d.is_number() && v.is_number() && d.get<double>() == v.get<double>());
+            if (!seen) distinct.push_back(v);
+        }
+        if (distinct.empty() || distinct.size() > kMaxUniqueValues) return std::nullopt;
+        return distinct;
+    }
+
     Result<std::string> array_rule(const json& s, const std::string& name, int depth) {
         const int64_t min = s.value("minItems", int64_t(0));
         const int64_t max = s.contains("maxItems") ? s["maxItems"].get<int64_t>() : -1;
         if (min < 0 || (max >= 0 && max < min)) return error(name, "minItems/maxItems out of order");
+        if (auto values = unique_values(s)) {
+            // State = the set of values used (a bit mask): each next item is one not used yet,
+            // and the array may close once minItems are there.
+            const auto k = static_cast<int64_t>(values->size());
+            const int64_t cap = max < 0 ? k : std::min(max, k);
+            if (min > cap) return error(name, "the schema accepts nothing: minItems above the number of distinct items");
+            std::vector<std::string> lit;
+            for (const auto& v : *values) lit.push_back(value_literal(v));
+            std::string base = name + "-set";
+            while (rules_.count(base + "-1")) base += "x";
+            const std::string sep = "\",\"" + S_ + " ";
+            for (uint32_t mask = 1; mask < (1u << k); ++mask) {
+                const int used = __builtin_popcount(mask);
+                if (used > cap) continue;
+                std::vector<std::string> alts;
+                if (used < cap) {
+                    for (int64_t i = 0; i < k; ++i) {
+                        if (!(mask & (1u << i))) alts.push_back(sep + lit[static_cast<size_t>(i)] + S_ + " " + base + "-" + std::to_string(mask | (1u << i)));
+                    }
+                }
+                std::string body = alternatives(alts).substr(1, alternatives(alts).size() - 2);
+                if (used >= min) body = alts.empty() ? "\"\"" : "(" + body + ")?";
+                rules_[base + "-" + std::to_string(mask)] = body;
+            }
+            std::vector<std::string> first;
+            if (cap > 0) {
+                for (int64_t i = 0; i < k; ++i) first.push_back(lit[static_cast<size_t>(i)] + S_ + " " + base + "-" + std::to_string(1u << i));
+            }
+            std::string inner = first.empty() ? "" : alternatives(first);
+            if (min == 0 && !inner.empty()) inner += "?";
+            return define(name, "\"[\"" + S_ + (inner.empty() ? "" : " " + inner) + " \"]\"");
+        }
         if (min > 1000 || max > 1000) return error(name, "array bounds above 1000 are not supported");
         std::vector<std::string> tuple;
         const json* rest = nullptr;
@@ -944,6 +1004,7 @@ class Converter {
     const std::string S_;
     std::map<std::string, std::string> rules_;
     static constexpr double kMaxModulus = 100;  // rules per multipleOf grammar
+    static constexpr size_t kMaxUniqueValues = 8;  // 2^8 rules for the sets of values used
     static constexpr int kFractionDigits = 6;   // of a bounded number: no spelling rounds onto an exclusive bound
     std::map<std::string, std::string> ref_rules_;
     int merge_depth_ = 0;
