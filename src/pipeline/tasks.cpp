@@ -7,6 +7,7 @@
 #include "engine/chat_prompt.h"
 #include "engine/score.h"
 #include "pipeline/chunk.h"
+#include "pipeline/merge.h"
 #include "sampling/grammar/token_mask.h"
 #include "util/sha256.h"
 
@@ -107,8 +108,7 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
         contract_ = std::move(c.value());
     }
     const auto chunks = chunk_document(doc, tok_, budget_for_document(), 64);
-    ojson merged = ojson::object();
-    ojson provenance = ojson::object();
+    std::vector<ChunkAnswer> answers;
     for (const Chunk& ch : chunks) {
         auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, contract_->constraint());
         if (!text) return text.error();
@@ -116,27 +116,24 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
         // missing or short: never taken as the document's data.
         const bool cut_off = last_stop_ == engine::StopReason::Length || last_stop_ == engine::StopReason::Context;
         const ojson part = ojson::parse(*text, nullptr, false);
-        if (cut_off || part.is_discarded()) return Error{"the model's answer was cut off before the JSON was complete (raise --max-output)"};
-        if (!part.is_object() || chunks.size() == 1) {
-            merged = part;
-            if (part.is_object()) {
-                for (auto it = part.begin(); it != part.end(); ++it) provenance[it.key()] = {{"page", ch.page}};
-            }
-            break;
+        if (cut_off || part.is_discarded()) {
+            return Error{"the model's answer was cut off before the JSON was complete" +
+                         (chunks.size() > 1 ? " (part at page " + std::to_string(ch.page) + ")" : std::string()) + " (raise --max-output)"};
         }
-        // Merge rule for several chunks: the first non-empty value of each field in document
-        // order; arrays are concatenated (exact duplicates dropped).
-        for (auto it = part.begin(); it != part.end(); ++it) {
-            const bool empty = it->is_null() || (it->is_string() && it->get<std::string>().empty()) || (it->is_array() && it->empty());
-            if (!merged.contains(it.key()) || merged[it.key()].is_null()) {
-                merged[it.key()] = *it;
-                if (!empty) provenance[it.key()] = {{"page", ch.page}};
-            } else if (merged[it.key()].is_array() && it->is_array()) {
-                for (const auto& e : *it) {
-                    if (std::find(merged[it.key()].begin(), merged[it.key()].end(), e) == merged[it.key()].end()) merged[it.key()].push_back(e);
-                }
-            }
+        answers.push_back({part, ch.page});
+    }
+    ojson merged, provenance = ojson::object(), dropped;
+    if (answers.size() == 1 || !answers[0].value.is_object()) {
+        merged = answers[0].value;
+        if (merged.is_object()) {
+            for (auto it = merged.begin(); it != merged.end(); ++it) provenance[it.key()] = {{"page", answers[0].page}};
         }
+    } else {
+        auto m = merge_chunk_answers(answers, cfg_.schema, [&](const std::string& field, const std::vector<Candidate>& c) { return choose(field, c); });
+        if (!m) return m.error();
+        merged = std::move(m->value);
+        provenance = std::move(m->provenance);
+        if (!m->dropped.empty()) dropped = std::move(m->dropped);
     }
     // The result as written is what is judged (formats asserted: a date must exist).
     const auto errors = contract_->check(merged.dump());
@@ -145,31 +142,75 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
         for (const auto& e : errors) msg += " " + engine::describe(e) + ";";
         return Error{msg};
     }
-    return ojson{{"output", merged}, {"provenance", provenance}, {"chunks", chunks.size()}};
+    ojson result = {{"output", merged}, {"provenance", provenance}, {"chunks", chunks.size()}};
+    if (!dropped.is_null()) result["dropped"] = dropped;  // array items cut at maxItems, per field
+    return result;
 }
 
-Result<ojson> TaskRunner::classify(const Document& doc) {
-    if (cfg_.labels.size() < 2) return Error{"classify needs at least two labels"};
-    // The beginning of a long document decides (one chunk).
-    const auto chunks = chunk_document(doc, tok_, budget_for_document(), 0);
-    auto prompt = prompt_tokens(doc.text.substr(chunks[0].begin, chunks[0].end - chunks[0].begin));
-    if (!prompt) return prompt.error();
+// Where a long document's parts found different values for one field, the model picks: it sees
+// every candidate with its page and the log-probability of each candidate's text as the answer
+// decides (as classify decides a label) — deterministic, and always one of the values found.
+Result<size_t> TaskRunner::choose(const std::string& field, const std::vector<Candidate>& candidates) {
+    std::string user = "The parts of one document were read one at a time. For the field \"" + field + "\"";
+    if (cfg_.schema.is_object() && cfg_.schema.contains("properties") && cfg_.schema["properties"].is_object() &&
+        cfg_.schema["properties"].contains(field) && cfg_.schema["properties"][field].is_object() &&
+        cfg_.schema["properties"][field].contains("description") && cfg_.schema["properties"][field]["description"].is_string()) {
+        user += " (" + cfg_.schema["properties"][field]["description"].get<std::string>() + ")";
+    }
+    user += " they found these values:\n";
     std::vector<std::vector<int32_t>> options;
-    for (const auto& l : cfg_.labels) options.push_back(tok_.encode(l, false));
+    for (const auto& c : candidates) {
+        const std::string v = c.value.dump(-1, ' ', false, ojson::error_handler_t::replace);
+        user += "- on page " + std::to_string(c.page) + ": " + v + "\n";
+        options.push_back(tok_.encode(v, false));
+    }
+    user += "Which value is the right one for the whole document? Answer with that value exactly.";
+    chat::ChatRequest req;
+    req.messages = ojson::array({{{"role", "user"}, {"content", user}}});
+    auto p = engine::render_chat(tok_, tmpl_, req);
+    if (!p) return p.error();
     const auto t0 = std::chrono::steady_clock::now();
-    auto scores = engine::score_options(session_->context(), *prompt, options);
+    auto scores = engine::score_options(session_->context(), p->tokens, options);
     model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     session_->forget();
     if (!scores) return scores.error();
-    tokens_in_ += prompt->size();
-    // Confidence: the labels' probabilities renormalized over the labels.
-    const double best = *std::max_element(scores->begin(), scores->end());
+    tokens_in_ += p->tokens.size();
+    return static_cast<size_t>(std::max_element(scores->begin(), scores->end()) - scores->begin());
+}
+
+// Every chunk is read: each gives the labels' log-probabilities (renormalized over the labels),
+// and the document's are their mean, chunk by chunk — so evidence anywhere in the document
+// counts, and a chunk that says nothing (all labels alike) moves nothing. The confidence is
+// the winner's share of the means, renormalized.
+Result<ojson> TaskRunner::classify(const Document& doc) {
+    if (cfg_.labels.size() < 2) return Error{"classify needs at least two labels"};
+    const auto chunks = chunk_document(doc, tok_, budget_for_document(), 0);
+    std::vector<std::vector<int32_t>> options;
+    for (const auto& l : cfg_.labels) options.push_back(tok_.encode(l, false));
+    std::vector<double> mean(options.size(), 0.0);
+    for (const Chunk& ch : chunks) {
+        auto prompt = prompt_tokens(doc.text.substr(ch.begin, ch.end - ch.begin));
+        if (!prompt) return prompt.error();
+        const auto t0 = std::chrono::steady_clock::now();
+        auto scores = engine::score_options(session_->context(), *prompt, options);
+        model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        session_->forget();
+        if (!scores) return scores.error();
+        tokens_in_ += prompt->size();
+        const double best = *std::max_element(scores->begin(), scores->end());
+        double z = 0;
+        for (double v : *scores) z += std::exp(v - best);
+        for (size_t i = 0; i < options.size(); ++i) mean[i] += ((*scores)[i] - best - std::log(z)) / static_cast<double>(chunks.size());
+    }
+    const double best = *std::max_element(mean.begin(), mean.end());
     double z = 0;
-    for (double s : *scores) z += std::exp(s - best);
-    const size_t arg = static_cast<size_t>(std::max_element(scores->begin(), scores->end()) - scores->begin());
+    for (double v : mean) z += std::exp(v - best);
+    const size_t arg = static_cast<size_t>(std::max_element(mean.begin(), mean.end()) - mean.begin());
     ojson probs = ojson::object();
-    for (size_t i = 0; i < options.size(); ++i) probs[cfg_.labels[i]] = std::exp((*scores)[i] - best) / z;
-    return ojson{{"output", {{"label", cfg_.labels[arg]}, {"confidence", std::exp((*scores)[arg] - best) / z}}}, {"probabilities", probs}};
+    for (size_t i = 0; i < options.size(); ++i) probs[cfg_.labels[i]] = std::exp(mean[i] - best) / z;
+    return ojson{{"output", {{"label", cfg_.labels[arg]}, {"confidence", std::exp(mean[arg] - best) / z}}},
+                 {"probabilities", probs},
+                 {"chunks", chunks.size()}};
 }
 
 Result<ojson> TaskRunner::summarize(const Document& doc) {
@@ -203,14 +244,23 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
                 next.push_back(*s);
             }
             parts = std::move(next);
-            if (parts.size() == 1 || rounds > 8) break;
+            if (parts.size() == 1) break;
+            if (rounds == 8) return Error{"the partial summaries still fill " + std::to_string(parts.size()) + " prompts after 8 rounds of reducing"};
         }
         text = parts[0];
     }
+    // Only a summary the model ended itself is a result: one the token limit cut off, or an
+    // empty one, is reported, never passed on as the document's summary.
+    const bool cut_off = last_stop_ == engine::StopReason::Length || last_stop_ == engine::StopReason::Context;
     // A model may stop inside a character (or, random weights, write bytes that are none): the
     // summary is text, so invalid sequences become U+FFFD rather than break the JSON result.
     text = valid_utf8(text);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+    if (cut_off) {
+        return Error{"the summary was cut off at the token limit (" + std::to_string(out_tokens) +
+                     " tokens for --words " + std::to_string(cfg_.summary_words) + "; raise --max-output or ask for fewer words)"};
+    }
+    if (text.empty()) return Error{"the model wrote an empty summary"};
     return ojson{{"output", {{"summary", text}}}, {"chunks", chunks.size()}, {"reduce_rounds", rounds}};
 }
 

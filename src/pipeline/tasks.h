@@ -12,6 +12,7 @@
 #include "engine/generate.h"
 #include "model/model.h"
 #include "pipeline/document.h"
+#include "pipeline/merge.h"
 #include "tokenizer/chat/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -63,6 +64,7 @@ class TaskRunner {
     Result<nlohmann::ordered_json> classify(const Document& doc);
     Result<nlohmann::ordered_json> summarize(const Document& doc);
     int budget_for_document() const;
+    Result<size_t> choose(const std::string& field, const std::vector<Candidate>& candidates);
 
     const model::Model& model_;
     const tok::Tokenizer& tok_;
