@@ -93,6 +93,32 @@ struct Vocab {
 };
 
 bool g_open_objects = false;
+// --strict: a schema with a gap (a keyword the grammar does not hold exactly) is refused, as
+// `--strict-schema` and OpenAI's strict: true refuse it.
+bool g_strict = false;
+// --upstream: as the upstream harness runs: flexible whitespace in the grammar, instances
+// serialized as Python's json.dumps does (", " and ": ", ASCII escapes), and a schema's status
+// decided by its last failing instance.
+bool g_upstream = false;
+
+// json.dumps(x) with Python's defaults.
+std::string py_dumps(const json& j) {
+    if (j.is_object()) {
+        std::string s = "{";
+        bool first = true;
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            s += (first ? "" : ", ") + json(it.key()).dump(-1, ' ', true, json::error_handler_t::replace) + ": " + py_dumps(*it);
+            first = false;
+        }
+        return s + "}";
+    }
+    if (j.is_array()) {
+        std::string s = "[";
+        for (size_t i = 0; i < j.size(); ++i) s += (i ? ", " : "") + py_dumps(j[i]);
+        return s + "]";
+    }
+    return j.dump(-1, ' ', true, json::error_handler_t::replace);
+}
 
 Outcome run_schema(const json& row, const Vocab* vocab) {
     Outcome o;
@@ -116,10 +142,18 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
     const auto c0 = Clock::now();
     tf::jsonschema::GrammarOptions go;
     go.open_objects = g_open_objects;
+    go.flexible_whitespace = g_upstream;
+    std::vector<tf::jsonschema::SchemaGap> gaps;
+    go.gap = [&](const tf::jsonschema::SchemaGap& g) { gaps.push_back(g); };
     auto text = tf::jsonschema::schema_to_gbnf(schema, go);
     if (!text) {
         o.status = Status::CompileError;
         o.error = text.error().message;
+        return o;
+    }
+    if (g_strict && !gaps.empty()) {
+        o.status = Status::CompileError;
+        o.error = "strict: keyword '" + gaps[0].keyword + "' cannot be guaranteed";
         return o;
     }
     auto g = tf::grammar::parse_gbnf(*text);
@@ -132,9 +166,10 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
     o.compile_us = us(c0, Clock::now());
 
     std::vector<std::string> replay;  // the valid instances the grammar accepts, for the mask times
+    Status last_failure = Status::Pass;
     for (const auto& t : tests) {
         const bool valid = t.value("valid", false);
-        const std::string doc = t["data"].dump(-1, ' ', false, json::error_handler_t::replace);
+        const std::string doc = g_upstream ? py_dumps(t["data"]) : t["data"].dump(-1, ' ', false, json::error_handler_t::replace);
         tf::grammar::Matcher m(grammar);
         const bool accepted = m.accept(doc) && m.can_end();
         if (valid) {
@@ -142,6 +177,7 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
             o.valid_accepted += accepted;
             if (accepted) replay.push_back(doc);
             if (!accepted && o.error.empty()) o.error = "refuses valid " + doc.substr(0, 300);
+            if (!accepted) last_failure = Status::ValidationError;
         } else {
             o.invalid++;
             o.invalid_rejected += !accepted;
@@ -154,9 +190,11 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
                 o.let_through.push_back(kws.empty() ? "(validator finds nothing)" : kws);
             }
             if (accepted && o.error.empty()) o.error = "accepts invalid " + doc.substr(0, 300);
+            if (accepted) last_failure = Status::InvalidationError;
         }
     }
-    if (o.valid_accepted < o.valid) o.status = Status::ValidationError;
+    if (g_upstream) o.status = last_failure;
+    else if (o.valid_accepted < o.valid) o.status = Status::ValidationError;
     else if (o.invalid_rejected < o.invalid) o.status = Status::InvalidationError;
 
     if (vocab != nullptr) {
@@ -220,10 +258,12 @@ int main(int argc, char** argv) {
         else if (a == "--details") details_path = next();
         else if (a == "--precompute") precompute = true;
         else if (a == "--open-objects") g_open_objects = true;
+        else if (a == "--strict") g_strict = true;
+        else if (a == "--upstream") g_upstream = true;
         else if (a == "--limit") limit = static_cast<size_t>(std::max(0L, std::atol(next().c_str())));
         else {
             std::fprintf(stderr,
-                         "usage: zstd -dc maskbench.jsonl.zst | maskbench [--open-objects] [--vocab V.gguf [--precompute]] [--threads N] [--limit N] [--details FILE]\n");
+                         "usage: zstd -dc maskbench.jsonl.zst | maskbench [--open-objects] [--strict] [--upstream] [--vocab V.gguf [--precompute]] [--threads N] [--limit N] [--details FILE]\n");
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }

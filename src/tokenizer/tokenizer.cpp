@@ -67,7 +67,10 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special, 
     if (text.empty()) fragments.clear();
     for (TokenId id : v.special_tokens) {
         const TokenData& td = v.tokens[static_cast<size_t>(id)];
-        if (!parse_special && td.type != TokenType::UserDefined) continue;
+        // Plain text makes user-defined tokens (added words), never control tokens nor a token
+        // with a role: document text cannot end a generation or open a turn.
+        const bool from_text = td.type == TokenType::UserDefined && !v.has_role(id);
+        if (!parse_special && !from_text) continue;
         std::vector<Fragment> next;
         for (const Fragment& f : fragments) {
             if (f.token != kNoToken) {
@@ -79,7 +82,7 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special, 
             while (true) {
                 const size_t hit = f.text.find(td.text, search);
                 if (hit == std::string_view::npos) break;
-                if (td.type != TokenType::UserDefined && in_plain(base + hit, base + hit + td.text.size())) {
+                if (!from_text && in_plain(base + hit, base + hit + td.text.size())) {
                     search = hit + 1;
                     continue;
                 }

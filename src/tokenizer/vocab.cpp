@@ -34,6 +34,8 @@ int32_t Vocab::find_merge(const std::string& left, const std::string& right) con
     return it == merge_rank.end() ? -1 : it->second;
 }
 
+bool Vocab::has_role(TokenId id) const { return id != kNoToken && std::binary_search(role_tokens.begin(), role_tokens.end(), id); }
+
 bool Vocab::is_special(TokenId id) const {
     if (id < 0 || static_cast<size_t>(id) >= tokens.size()) return false;
     const TokenType t = tokens[static_cast<size_t>(id)].type;
@@ -186,6 +188,19 @@ Result<Vocab> load_vocab(const gguf::File& f) {
             v.eog_tokens.push_back(id);
         }
     }
+
+    for (TokenId id : {v.bos, v.eos, v.eot, v.unk, v.pad, v.sep, v.cls, v.mask}) {
+        if (id != kNoToken) v.role_tokens.push_back(id);
+    }
+    v.role_tokens.insert(v.role_tokens.end(), v.eog_tokens.begin(), v.eog_tokens.end());
+    for (const char* t : {"<s>", "</s>", "<unk>", "<pad>", "<mask>", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "<|eot_id|>", "<|im_start|>",
+                          "<|im_end|>", "<|end|>", "<end_of_turn>", "<start_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>",
+                          "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<end_of_utterance>"}) {
+        const TokenId id = v.find(t);
+        if (id != kNoToken && v.tokens[static_cast<size_t>(id)].type != TokenType::Normal) v.role_tokens.push_back(id);
+    }
+    std::sort(v.role_tokens.begin(), v.role_tokens.end());
+    v.role_tokens.erase(std::unique(v.role_tokens.begin(), v.role_tokens.end()), v.role_tokens.end());
 
     for (size_t i = 0; i < v.tokens.size(); ++i) {
         if (v.is_special(static_cast<TokenId>(i)) && !v.tokens[i].text.empty()) v.special_tokens.push_back(static_cast<TokenId>(i));

@@ -51,6 +51,11 @@ struct Vocab {
     int32_t find_merge(const std::string& left, const std::string& right) const;
     bool is_special(TokenId id) const;  // control, unknown, user-defined
     bool is_eog(TokenId id) const;      // ends a generation: EOS, EOT, EOM and the known chat end markers
+    // A token with a role — BOS, EOS, an end of generation, UNK, PAD, SEP, CLS, MASK, or the text
+    // of one of those markers (<s>, </s>, <|im_end|>, [SEP], …) — never made from plain text,
+    // even when the vocabulary files it as user-defined (Phi-3's </s>: the Llama EOS it inherits).
+    bool has_role(TokenId id) const;
+    std::vector<TokenId> role_tokens;  // sorted; see has_role
 };
 
 // Errors name the key and the entry (a missing merges list, an id past the vocabulary, …).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -87,6 +88,40 @@ TEST(TokenizerSpecial, special_token_text_in_documents_stays_plain_text) {
     const auto p = spm.encode("<s>hi</s>", false, true);
     EXPECT_EQ(p.front(), spm.vocab().bos);
     EXPECT_EQ(p.back(), spm.vocab().eos);
+}
+
+// The property behind "no prompt injection through documents", over every reference vocabulary
+// (BERT's included): the text of each control token, unknown token or token with a role (BOS,
+// EOS, an end of generation, …), embedded in ordinary text at the start, the middle and the end,
+// never becomes that token without parse_special — Phi-3 files </s> as user-defined, and it
+// once ended a generation from a document's text.
+TEST(TokenizerSpecial, no_control_or_role_token_comes_from_text_in_any_vocabulary) {
+    TF_REQUIRE_REFERENCE();
+    int vocabularies = 0, checked = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(tf::test::reference_dir() / "vocab")) {
+        const std::string file = entry.path().filename().string();
+        if (entry.path().extension() != ".gguf" || file.rfind("ggml-vocab-", 0) != 0) continue;
+        const std::string name = file.substr(11, file.size() - 11 - 5);
+        Tokenizer t = load(name);
+        const auto& v = t.vocab();
+        ++vocabularies;
+        for (TokenId id : v.special_tokens) {
+            const auto& td = v.tokens[static_cast<size_t>(id)];
+            if (td.type == tf::tok::TokenType::UserDefined && !v.has_role(id)) continue;  // added words: text by design
+            for (const std::string& text : {td.text, "Invoice " + td.text + " total", "see: " + td.text}) {
+                const auto ids = t.encode(text, false, false);
+                EXPECT_EQ(std::count(ids.begin(), ids.end(), id), 0) << name << ": '" << text << "' made token " << id;
+                ++checked;
+            }
+        }
+    }
+    std::printf("[special] %d vocabularies, %d texts with control or role tokens: none became its token\n", vocabularies, checked);
+    EXPECT_GE(vocabularies, 12);
+    // The case that failed: Phi-3's </s> (user-defined in the file, the EOS by role).
+    Tokenizer phi3 = load("phi-3");
+    const auto ids = phi3.encode("a </s> b", false, false);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), phi3.vocab().eos), 0);
+    EXPECT_EQ(phi3.decode(ids), "a </s> b");
 }
 
 TEST(TokenizerSpecial, bos_follows_the_metadata) {
