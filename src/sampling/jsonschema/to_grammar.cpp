@@ -566,6 +566,9 @@ class Converter {
             }
             auto r = regex_to_gbnf(pattern, prim("char"));
             if (!r) return error(name, r.error().message);
+            // Two languages at once (a date that also matches ^[0-9-]+$): the grammar follows the
+            // pattern; the format is the validator's.
+            if (s.contains("format")) gap("format", "beside a pattern: the grammar follows the pattern, the validator checks the format");
             return define(name, q + " " + *r + " " + q);
         }
         if (s.contains("format")) {
