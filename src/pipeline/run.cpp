@@ -159,14 +159,61 @@ Result<Document> load_item(const Item& item, const std::string& stdin_text) {
 
 double since(std::chrono::steady_clock::time_point t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); }
 
+// A run's row in the ledger, written when the run starts and brought up to date as documents
+// and their steps finish — a run killed at any moment still counts the work it recorded.
+struct Ledger {
+    RunRecord row;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    double cpu0 = 0, rapl0 = -1;
+};
+
+Status update_ledger(Loaded& l, const RunOptions& o, Ledger& g, RunSummary& sum) {
+    sum.seconds = since(g.t0);
+    sum.cpu_seconds = cpu_seconds_now() - g.cpu0;
+    const double rapl1 = g.rapl0 >= 0 ? rapl_uj() : -1;
+    if (g.rapl0 >= 0 && rapl1 >= g.rapl0) {
+        sum.energy_wh = (rapl1 - g.rapl0) / 3.6e9;
+        sum.energy_source = "rapl";
+    } else {
+        sum.energy_wh = sum.cpu_seconds * o.watts_per_core / 3600.0;
+        sum.energy_source = "cpu-time x " + std::to_string(static_cast<int>(o.watts_per_core)) + " W";
+    }
+    RunRecord& rr = g.row;
+    rr.documents = static_cast<int64_t>(sum.documents);
+    rr.computed = static_cast<int64_t>(sum.computed);
+    rr.errors = static_cast<int64_t>(sum.errors);
+    rr.tokens_in = static_cast<int64_t>(sum.tokens_in);
+    rr.tokens_out = static_cast<int64_t>(sum.tokens_out);
+    rr.wall_seconds = sum.seconds;
+    rr.cpu_seconds = sum.cpu_seconds;
+    rr.energy_wh = sum.energy_wh;
+    rr.energy_source = sum.energy_source;
+    return l.store->record_run(rr);
+}
+
+Ledger start_ledger(Loaded& l, const TaskConfig& task, double cpu0, double rapl0, int64_t started_at) {
+    Ledger g;
+    g.cpu0 = cpu0;
+    g.rapl0 = rapl0;
+    g.row.started_at = started_at;
+    g.row.task = task.kind;
+    g.row.model_sha256 = l.model_sha;
+    g.row.model_name = std::filesystem::path(l.model_path).stem().string();
+    return g;
+}
+
 // Computes every item the store does not hold yet (worker threads, each with its own context)
 // and stores each result the moment it is done. With `stop` set, workers finish their current
 // document and take no new one.
 Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items, const RunOptions& o, const std::string& stdin_text,
-               RunSummary& sum, const std::atomic<bool>* stop) {
+               RunSummary& sum, const std::atomic<bool>* stop, Ledger& ledger) {
     std::atomic<size_t> next{0}, done{0};
     std::mutex mu;
     Status failure = Status::success();
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        if (Status st = update_ledger(l, o, ledger, sum); !st) return st;
+    }
     Progress progress(task.kind, o.progress, Progress::Off::Lines, "documents");
     auto worker = [&]() {
         std::unique_ptr<TaskRunner> runner;
@@ -194,12 +241,27 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                     rec.error = doc.error().message;
                 } else {
                     if (!runner) runner = std::make_unique<TaskRunner>(*l.model, *l.tok, *l.tmpl, task, o.threads_per_worker);
-                    tin = runner->tokens_in();
-                    tout = runner->tokens_out();
+                    uint64_t seen_in = runner->tokens_in(), seen_out = runner->tokens_out();
                     model_s = runner->model_seconds();
-                    auto r = runner->run(*doc);
-                    tin = runner->tokens_in() - tin;
-                    tout = runner->tokens_out() - tout;
+                    // Each finished step of the document is kept, and its work counted in the
+                    // ledger at once: a kill loses at most the step under way.
+                    StepMemo memo;
+                    memo.get = [&](const std::string& step) -> std::optional<std::string> {
+                        auto v = l.store->get_step(item.sha, item.key, step);
+                        return v ? *v : std::nullopt;
+                    };
+                    memo.put = [&](const std::string& step, const std::string& value) {
+                        (void)l.store->put_step(item.sha, item.key, step, value);
+                        std::lock_guard<std::mutex> lock(mu);
+                        sum.tokens_in += runner->tokens_in() - seen_in;
+                        sum.tokens_out += runner->tokens_out() - seen_out;
+                        seen_in = runner->tokens_in();
+                        seen_out = runner->tokens_out();
+                        (void)update_ledger(l, o, ledger, sum);
+                    };
+                    auto r = runner->run(*doc, &memo);
+                    tin = runner->tokens_in() - seen_in;
+                    tout = runner->tokens_out() - seen_out;
                     model_s = runner->model_seconds() - model_s;
                     if (r) {
                         rec.output = r->dump(-1, ' ', false, ojson::error_handler_t::replace);
@@ -218,6 +280,7 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                 sum.tokens_in += tin;
                 sum.tokens_out += tout;
                 sum.model_seconds += model_s;
+                if (Status st = update_ledger(l, o, ledger, sum); !st) failure = st;
             }
             const size_t d = ++done;
             std::lock_guard<std::mutex> lock(mu);
@@ -279,40 +342,9 @@ std::string default_manifest_path(const RunOptions& o) {
     return p + ".manifest.json";
 }
 
-// Time, energy and the ledger row of a run (or a watch round).
-Status finish_run(Loaded& l, const TaskConfig& task, const RunOptions& o, RunSummary& sum, std::chrono::steady_clock::time_point t0, double cpu0,
-                  double rapl0, int64_t started_at) {
-    sum.seconds = since(t0);
-    sum.cpu_seconds = cpu_seconds_now() - cpu0;
-    const double rapl1 = rapl0 >= 0 ? rapl_uj() : -1;
-    if (rapl0 >= 0 && rapl1 >= rapl0) {
-        sum.energy_wh = (rapl1 - rapl0) / 3.6e9;
-        sum.energy_source = "rapl";
-    } else {
-        sum.energy_wh = sum.cpu_seconds * o.watts_per_core / 3600.0;
-        sum.energy_source = "cpu-time x " + std::to_string(static_cast<int>(o.watts_per_core)) + " W";
-    }
-    RunRecord rr;
-    rr.started_at = started_at;
-    rr.task = task.kind;
-    rr.model_sha256 = l.model_sha;
-    rr.model_name = std::filesystem::path(l.model_path).stem().string();
-    rr.documents = static_cast<int64_t>(sum.documents);
-    rr.computed = static_cast<int64_t>(sum.computed);
-    rr.errors = static_cast<int64_t>(sum.errors);
-    rr.tokens_in = static_cast<int64_t>(sum.tokens_in);
-    rr.tokens_out = static_cast<int64_t>(sum.tokens_out);
-    rr.wall_seconds = sum.seconds;
-    rr.cpu_seconds = sum.cpu_seconds;
-    rr.energy_wh = sum.energy_wh;
-    rr.energy_source = sum.energy_source;
-    return l.store->record_run(rr);
-}
-
 }  // namespace
 
 Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o) {
-    const auto t0 = std::chrono::steady_clock::now();
     const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
     const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
     auto files = expand_inputs(o.inputs);
@@ -331,7 +363,8 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
 
     RunSummary sum;
     sum.documents = items.size();
-    if (Status st = compute(l, task, items, o, stdin_text, sum, nullptr); !st) return st.error();
+    Ledger ledger = start_ledger(l, task, cpu0, rapl0, started_at);
+    if (Status st = compute(l, task, items, o, stdin_text, sum, nullptr, ledger); !st) return st.error();
 
     // The output, in input order, from the store.
     std::string out;
@@ -351,7 +384,7 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
         if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) return st.error();
         sum.manifest_path = mp;
     }
-    if (Status st = finish_run(l, task, o, sum, t0, cpu0, rapl0, started_at); !st) return st.error();
+    if (Status st = update_ledger(l, o, ledger, sum); !st) return st.error();
     return sum;
 }
 
@@ -480,14 +513,14 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             for (double slept = 0; slept < w.poll_seconds && !stopped(); slept += 0.05) std::this_thread::sleep_for(std::chrono::milliseconds(50));
             continue;
         }
-        const auto t0 = std::chrono::steady_clock::now();
         const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
         const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
         std::vector<Item> items;
         for (const auto& f : ready) items.push_back(read_item(l, f, ""));
         RunSummary round;
         round.documents = items.size();
-        if (Status st = compute(l, task, items, o, "", round, w.stop); !st) return st.error();
+        Ledger ledger = start_ledger(l, task, cpu0, rapl0, started_at);
+        if (Status st = compute(l, task, items, o, "", round, w.stop, ledger); !st) return st.error();
         std::string out;
         for (const Item& item : items) {
             auto rec = l.store->get(item.sha, item.key);
@@ -520,7 +553,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             }
             round.manifest_path = manifest_path;
         }
-        if (Status st = finish_run(l, task, o, round, t0, cpu0, rapl0, started_at); !st) return st.error();
+        if (Status st = update_ledger(l, o, ledger, round); !st) return st.error();
         total.documents += round.documents;
         total.computed += round.computed;
         total.from_store += round.from_store;

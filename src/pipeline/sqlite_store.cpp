@@ -55,15 +55,54 @@ class SqliteStore : public JobStore {
         return Status::success();
     }
 
-    Status record_run(const RunRecord& r) override {
+    Result<std::optional<std::string>> get_step(const std::string& sha, const std::string& key, const std::string& step) override {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db_,
-                               "INSERT INTO runs(started_at, task, model_sha256, model_name, documents, computed, errors, tokens_in, "
-                               "tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                               -1, &st, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db_, "SELECT value FROM steps WHERE doc_sha256 = ? AND task_key = ? AND step = ?", -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
+        sqlite3_bind_text(st, 1, sha.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, step.c_str(), -1, SQLITE_TRANSIENT);
+        std::optional<std::string> out;
+        const int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const void* b = sqlite3_column_blob(st, 0);
+            out = std::string(b ? static_cast<const char*>(b) : "", static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        return out;
+    }
+
+    Status put_step(const std::string& sha, const std::string& key, const std::string& step, const std::string& value) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO steps(doc_sha256, task_key, step, value) VALUES (?, ?, ?, ?)", -1, &st, nullptr) != SQLITE_OK) {
+            return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        }
+        sqlite3_bind_text(st, 1, sha.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, step.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 4, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+        const int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        return Status::success();
+    }
+
+    Status record_run(RunRecord& r) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        sqlite3_stmt* st = nullptr;
+        const char* sql = r.id == 0 ? "INSERT INTO runs(started_at, task, model_sha256, model_name, documents, computed, errors, tokens_in, "
+                                      "tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                                    : "UPDATE runs SET started_at = ?, task = ?, model_sha256 = ?, model_name = ?, documents = ?, computed = ?, "
+                                      "errors = ?, tokens_in = ?, tokens_out = ?, wall_seconds = ?, cpu_seconds = ?, energy_wh = ?, "
+                                      "energy_source = ? WHERE rowid = ?";
+        if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
+            return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        }
+        if (r.id != 0) sqlite3_bind_int64(st, 14, r.id);
         sqlite3_bind_int64(st, 1, r.started_at);
         sqlite3_bind_text(st, 2, r.task.c_str(), -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, r.model_sha256.c_str(), -1, SQLITE_TRANSIENT);
@@ -80,6 +119,7 @@ class SqliteStore : public JobStore {
         const int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
+        if (r.id == 0) r.id = sqlite3_last_insert_rowid(db_);
         return Status::success();
     }
 
@@ -146,7 +186,10 @@ Result<std::unique_ptr<JobStore>> open_sqlite_store(const std::string& path) {
         "CREATE TABLE IF NOT EXISTS runs("
         "  started_at INTEGER, task TEXT, model_sha256 TEXT, model_name TEXT, documents INTEGER, computed INTEGER,"
         "  errors INTEGER, tokens_in INTEGER, tokens_out INTEGER, wall_seconds REAL, cpu_seconds REAL, energy_wh REAL,"
-        "  energy_source TEXT);";
+        "  energy_source TEXT);"
+        "CREATE TABLE IF NOT EXISTS steps("
+        "  doc_sha256 TEXT NOT NULL, task_key TEXT NOT NULL, step TEXT NOT NULL, value BLOB,"
+        "  PRIMARY KEY (doc_sha256, task_key, step));";
     // Two runs opening a new store at once race to switch it to WAL mode; SQLite answers the loser
     // SQLITE_BUSY at once, without its busy handler (seen under the sanitizers' slower start-up).
     // Every statement here is idempotent, so the loser retries for as long as the busy timeout.

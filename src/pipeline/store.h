@@ -20,8 +20,10 @@ struct JobRecord {
     std::string error;   // message (error)
 };
 
-// One run in the ledger.
+// One run in the ledger, written when it starts and brought up to date as its work is done, so
+// that a run killed in the middle still counts what it did.
 struct RunRecord {
+    int64_t id = 0;          // the ledger row; 0 until first recorded
     int64_t started_at = 0;  // unix seconds
     std::string task, model_sha256, model_name;
     int64_t documents = 0, computed = 0, errors = 0;
@@ -35,7 +37,12 @@ class JobStore {
     virtual ~JobStore() = default;
     virtual Result<std::optional<JobRecord>> get(const std::string& doc_sha256, const std::string& task_key) = 0;
     virtual Status put(const JobRecord& record) = 0;  // keeps an existing record
-    virtual Status record_run(const RunRecord& run) = 0;
+    // A step of a document's work (a chunk's answer), kept so that a killed run resumes a long
+    // document where it stopped: the value of `step` for (doc_sha256, task_key), if stored.
+    virtual Result<std::optional<std::string>> get_step(const std::string& doc_sha256, const std::string& task_key, const std::string& step) = 0;
+    virtual Status put_step(const std::string& doc_sha256, const std::string& task_key, const std::string& step, const std::string& value) = 0;
+    // Inserts the run (setting run.id) or, once it has an id, updates its row.
+    virtual Status record_run(RunRecord& run) = 0;
     virtual Result<std::vector<RunRecord>> runs() = 0;
 };
 

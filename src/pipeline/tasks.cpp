@@ -46,6 +46,8 @@ std::string TaskConfig::key(const std::string& model_sha256) const {
 
 namespace {
 
+std::string sha256_of_text(const std::string& s) { return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size())); }
+
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
     for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
     return s;
@@ -100,6 +102,22 @@ Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens
     return r->text;
 }
 
+Result<std::string> TaskRunner::generate_step(const std::string& step, const std::string& text, int max_tokens,
+                                              std::shared_ptr<sampling::Constraint> c) {
+    // The step's name carries a hash of its input: a value is only ever reused for the same text.
+    const std::string key = step + ":" + sha256_of_text(text).substr(0, 32);
+    if (memo_ && memo_->get) {
+        if (auto v = memo_->get(key); v && !v->empty()) {
+            last_stop_ = static_cast<engine::StopReason>((*v)[0] - '0');
+            return v->substr(1);
+        }
+    }
+    auto r = generate(text, max_tokens, std::move(c));
+    if (!r) return r;
+    if (memo_ && memo_->put) memo_->put(key, std::string(1, static_cast<char>('0' + static_cast<int>(last_stop_))) + *r);
+    return r;
+}
+
 Result<ojson> TaskRunner::extract(const Document& doc) {
     if (!contract_) {  // the schema's grammar, masks and validator, shared by every document
         auto c = engine::OutputContract::json_schema(
@@ -110,7 +128,9 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
     const auto chunks = chunk_document(doc, tok_, budget_for_document(), 64);
     std::vector<ChunkAnswer> answers;
     for (const Chunk& ch : chunks) {
-        auto text = generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, contract_->constraint());
+        auto text = chunks.size() == 1 ? generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, contract_->constraint())
+                                       : generate_step("extract:" + std::to_string(answers.size()), doc.text.substr(ch.begin, ch.end - ch.begin),
+                                                       cfg_.max_output_tokens, contract_->constraint());
         if (!text) return text.error();
         // The grammar closes an answer the limit cuts off, so it parses — but a field may be
         // missing or short: never taken as the document's data.
@@ -165,6 +185,10 @@ Result<size_t> TaskRunner::choose(const std::string& field, const std::vector<Ca
         options.push_back(tok_.encode(v, false));
     }
     user += "Which value is the right one for the whole document? Answer with that value exactly.";
+    const std::string step = "choose:" + sha256_of_text(user).substr(0, 32);
+    if (memo_ && memo_->get) {
+        if (auto v = memo_->get(step); v && !v->empty()) return static_cast<size_t>(std::stoul(*v));
+    }
     chat::ChatRequest req;
     req.messages = ojson::array({{{"role", "user"}, {"content", user}}});
     auto p = engine::render_chat(tok_, tmpl_, req);
@@ -175,7 +199,9 @@ Result<size_t> TaskRunner::choose(const std::string& field, const std::vector<Ca
     session_->forget();
     if (!scores) return scores.error();
     tokens_in_ += p->tokens.size();
-    return static_cast<size_t>(std::max_element(scores->begin(), scores->end()) - scores->begin());
+    const auto pick = static_cast<size_t>(std::max_element(scores->begin(), scores->end()) - scores->begin());
+    if (memo_ && memo_->put) memo_->put(step, std::to_string(pick));
+    return pick;
 }
 
 // Every chunk is read: each gives the labels' log-probabilities (renormalized over the labels),
@@ -188,15 +214,29 @@ Result<ojson> TaskRunner::classify(const Document& doc) {
     std::vector<std::vector<int32_t>> options;
     for (const auto& l : cfg_.labels) options.push_back(tok_.encode(l, false));
     std::vector<double> mean(options.size(), 0.0);
-    for (const Chunk& ch : chunks) {
-        auto prompt = prompt_tokens(doc.text.substr(ch.begin, ch.end - ch.begin));
-        if (!prompt) return prompt.error();
-        const auto t0 = std::chrono::steady_clock::now();
-        auto scores = engine::score_options(session_->context(), *prompt, options);
-        model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        session_->forget();
-        if (!scores) return scores.error();
-        tokens_in_ += prompt->size();
+    for (size_t c = 0; c < chunks.size(); ++c) {
+        const Chunk& ch = chunks[c];
+        const std::string piece = doc.text.substr(ch.begin, ch.end - ch.begin);
+        const std::string step = "classify:" + std::to_string(c) + ":" + sha256_of_text(piece).substr(0, 32);
+        std::optional<std::vector<double>> scores;
+        if (chunks.size() > 1 && memo_ && memo_->get) {
+            if (auto v = memo_->get(step)) {
+                const ojson j = ojson::parse(*v, nullptr, false);
+                if (j.is_array() && j.size() == options.size()) scores = j.get<std::vector<double>>();
+            }
+        }
+        if (!scores) {
+            auto prompt = prompt_tokens(piece);
+            if (!prompt) return prompt.error();
+            const auto t0 = std::chrono::steady_clock::now();
+            auto s = engine::score_options(session_->context(), *prompt, options);
+            model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            session_->forget();
+            if (!s) return s.error();
+            tokens_in_ += prompt->size();
+            scores = std::move(s.value());
+            if (chunks.size() > 1 && memo_ && memo_->put) memo_->put(step, ojson(*scores).dump());
+        }
         const double best = *std::max_element(scores->begin(), scores->end());
         double z = 0;
         for (double v : *scores) z += std::exp(v - best);
@@ -226,8 +266,9 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
         // Map: each chunk summarized; reduce: the summaries joined and summarized again until one
         // prompt holds them.
         std::vector<std::string> parts;
-        for (const Chunk& c : chunks) {
-            auto s = generate(doc.text.substr(c.begin, c.end - c.begin), out_tokens, nullptr);
+        for (size_t i = 0; i < chunks.size(); ++i) {
+            const Chunk& c = chunks[i];
+            auto s = generate_step("summarize:" + std::to_string(i), doc.text.substr(c.begin, c.end - c.begin), out_tokens, nullptr);
             if (!s) return s.error();
             parts.push_back(valid_utf8(*s));
         }
@@ -264,7 +305,11 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
     return ojson{{"output", {{"summary", text}}}, {"chunks", chunks.size()}, {"reduce_rounds", rounds}};
 }
 
-Result<ojson> TaskRunner::run(const Document& doc) {
+Result<ojson> TaskRunner::run(const Document& doc, const StepMemo* memo) {
+    struct Scope {
+        const StepMemo*& m;
+        ~Scope() { m = nullptr; }
+    } scope{memo_ = memo};
     if (cfg_.kind == "extract") return extract(doc);
     if (cfg_.kind == "classify") return classify(doc);
     if (cfg_.kind == "summarize") return summarize(doc);

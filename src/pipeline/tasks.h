@@ -4,7 +4,9 @@
 // configuration and the document — never on the order or company it was processed in.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -44,12 +46,20 @@ struct TaskConfig {
 // Built-in prompt templates; {document}, {schema}, {labels}, {words} are replaced.
 const char* default_prompt(const std::string& kind);
 
+// Where a document's finished steps are kept — a chunk's answer, a choice between values — so
+// that a run killed in the middle of a long document resumes where it stopped. A step's value
+// is what it computed, so a resumed document ends bit-identical to one done at once.
+struct StepMemo {
+    std::function<std::optional<std::string>(const std::string& step)> get;
+    std::function<void(const std::string& step, const std::string& value)> put;
+};
+
 class TaskRunner {
   public:
     TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& config,
                int n_threads);
     // The task's result for one document, as JSON: {"output": …, "provenance": …} or an error.
-    Result<nlohmann::ordered_json> run(const Document& doc);
+    Result<nlohmann::ordered_json> run(const Document& doc, const StepMemo* memo = nullptr);
     // Prompt and generated tokens of the last run.
     uint64_t tokens_in() const { return tokens_in_; }
     uint64_t tokens_out() const { return tokens_out_; }
@@ -60,6 +70,8 @@ class TaskRunner {
   private:
     Result<std::vector<int32_t>> prompt_tokens(const std::string& document_text);
     Result<std::string> generate(const std::string& document_text, int max_tokens, std::shared_ptr<sampling::Constraint> c);
+    // generate(), or its answer from the memo when an earlier (killed) run finished this step.
+    Result<std::string> generate_step(const std::string& step, const std::string& text, int max_tokens, std::shared_ptr<sampling::Constraint> c);
     Result<nlohmann::ordered_json> extract(const Document& doc);
     Result<nlohmann::ordered_json> classify(const Document& doc);
     Result<nlohmann::ordered_json> summarize(const Document& doc);
@@ -76,6 +88,7 @@ class TaskRunner {
     uint64_t tokens_in_ = 0, tokens_out_ = 0;
     double model_seconds_ = 0;
     engine::StopReason last_stop_ = engine::StopReason::Eos;  // of the last generate
+    const StepMemo* memo_ = nullptr;  // during run()
 };
 
 }  // namespace tf::pipeline

@@ -585,3 +585,91 @@ TEST(PipelineE2E, a_long_document_extracts_to_one_valid_object) {
 }
 
 }  // namespace
+
+namespace {
+
+// Durability inside a document: 20 documents of 10+ chunks each, a run killed with SIGKILL at
+// random moments 10 times, then completed. Every chunk's answer is kept when it is done, so the
+// documents resume where they stopped: the output is bit-identical to an uninterrupted run's,
+// and the model work all runs recorded in the ledger (which each killed run keeps up to date)
+// is at most 1.3 times the uninterrupted run's.
+TEST(PipelineE2E, killed_runs_resume_long_documents_where_they_stopped) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    fs::create_directories(tmp.path / "in");
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr int kDocs = 6;  // the sanitizers' build is ~10x slower; the release build runs all 20
+#else
+    constexpr int kDocs = 20;
+#endif
+    for (int d = 0; d < kDocs; ++d) {
+        std::ofstream f(tmp.path / "in" / ("report" + std::to_string(100 + d) + ".txt"));
+        for (int p = 0; p < 36; ++p) {
+            f << "Section " << p << " of report " << d << ". The committee met on day " << (p * 7 + d) % 28 + 1 << " and approved item "
+              << (p * 131 + d * 17) % 997 << " with a budget of " << (p + 1) * (d + 3) * 11 << " EUR after a long discussion of the options.\n\n";
+        }
+    }
+    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100},"items":{"type":"array","items":{"type":"integer","minimum":0,"maximum":999},"maxItems":4}},"required":["year","items"],"additionalProperties":false})";
+    const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
+    auto args = [&](const std::string& store, const std::string& out) {
+        return std::vector<std::string>{"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", store,
+                                        "--parallel", "2", "-t", "1", "-c", "512", "--max-output", "64", "-o", out, (tmp.path / "in").string()};
+    };
+    auto ledger_tokens = [&](const std::string& store) {
+        auto r = tf::test::run_terraferma({"report", "--store", store, "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        const json j = json::parse(r.out);
+        return j["total"]["tokens_in"].get<int64_t>() + j["total"]["tokens_out"].get<int64_t>();
+    };
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    auto clean = tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
+    ASSERT_EQ(clean.exit_code, 0) << clean.err;
+    const int work_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+    const std::string expected = slurp(tmp.path / "clean.jsonl");
+    const auto expected_lines = lines(expected);
+    ASSERT_EQ(expected_lines.size(), static_cast<size_t>(kDocs));
+    for (const auto& l : expected_lines) {
+        ASSERT_EQ(l["status"], "ok") << l.dump().substr(0, 600);
+        ASSERT_GE(l["chunks"].get<int>(), 10) << l.dump().substr(0, 600);
+    }
+    const int64_t clean_tokens = ledger_tokens((tmp.path / "clean.sqlite").string());
+
+    std::mt19937 rng(11);
+    const auto a = args((tmp.path / "crash.sqlite").string(), (tmp.path / "crash.jsonl").string());
+    int kills = 0;
+    for (int round = 0; kills < 10 && round < 40; ++round) {
+        std::vector<std::string> all = {TF_BINARY};
+        all.insert(all.end(), a.begin(), a.end());
+        std::vector<char*> argv;
+        for (auto& s : all) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        pid_t pid;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        // Each run gets up to a tenth of the whole work before the kill: some documents finish,
+        // most are struck in the middle of their chunks.
+        std::this_thread::sleep_for(std::chrono::milliseconds(150 + static_cast<int>(rng() % static_cast<unsigned>(std::max(work_ms / 10, 20)))));
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            ++kills;
+        }
+    }
+    auto final_run = tf::test::run_terraferma(a);
+    ASSERT_EQ(final_run.exit_code, 0) << final_run.err;
+    EXPECT_EQ(slurp(tmp.path / "crash.jsonl"), expected);
+    const int64_t crash_tokens = ledger_tokens((tmp.path / "crash.sqlite").string());
+    const double ratio = static_cast<double>(crash_tokens) / static_cast<double>(clean_tokens);
+    std::printf("[pipeline] %d long documents, %d runs killed with SIGKILL, resumed: output identical; model work %lld tokens vs %lld uninterrupted (%.2fx)\n",
+                kDocs, kills, static_cast<long long>(crash_tokens), static_cast<long long>(clean_tokens), ratio);
+    EXPECT_GE(kills, 10) << "the runs finished too fast to be interrupted";
+    EXPECT_LE(ratio, 1.3);
+    EXPECT_GE(ratio, 0.9) << "the ledger lost the killed runs' work";
+}
+
+}  // namespace
