@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "sampling/jsonschema/formats.h"
 #include "sampling/jsonschema/int_range.h"
 #include "sampling/jsonschema/json_type.h"
 #include "sampling/jsonschema/regex.h"
@@ -576,33 +577,32 @@ class Converter {
             if (s.contains("minLength") || s.contains("maxLength")) {
                 gap(s.contains("maxLength") ? "maxLength" : "minLength", "beside format '" + f + "': checked by the validator, not the grammar");
             }
-            static const std::map<std::string, std::string> formats = {
+            static const std::map<std::string, std::string> kFormatRules = {
                 // Days as long as the month; February 29 only in leap years (RFC 3339, as the
                 // validator: a year divisible by 4, and a century only when divisible by 400).
                 {"date", R"([0-9]{4} "-" (("0" [13578] | "1" [02]) "-" ("0" [1-9] | [12] [0-9] | "3" [01]) | ("0" [469] | "11") "-" ("0" [1-9] | [12] [0-9] | "30") | "02-" ("0" [1-9] | "1" [0-9] | "2" [0-8])) | ([0-9] [0-9] ([02468] [48] | [13579] [26] | [2468] "0") | ([02468] [048] | [13579] [26]) "00") "-02-29")"},
                 {"time", R"(([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9]))"},
-                {"uuid", R"([0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12})"},
-                {"email", R"([a-zA-Z0-9._%+-]+ "@" [a-zA-Z0-9-]+ ("." [a-zA-Z0-9-]+)+)"},
-                {"hostname", R"([a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])? ("." [a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])?)*)"},
-                {"ipv4", R"(ipv4-octet "." ipv4-octet "." ipv4-octet "." ipv4-octet)"},
-                {"ipv6", R"(([0-9a-fA-F]{1,4} ":"){7} [0-9a-fA-F]{1,4} | ([0-9a-fA-F]{1,4} ":"){0,6} [0-9a-fA-F]{0,4} "::" ([0-9a-fA-F]{1,4} ":"){0,6} [0-9a-fA-F]{0,4})"},
-                // RFC 3986: a scheme, then only the characters a URI may hold (unreserved,
-                // sub-delims, ":", "@", "/", "?"; "%" only before two hex digits); one fragment.
-                {"uri", R"([a-zA-Z] [a-zA-Z0-9+.-]* ":" ([a-zA-Z0-9._~!$&'()*+,;=:@/?-] | "%" [0-9a-fA-F]{2})+ ("#" ([a-zA-Z0-9._~!$&'()*+,;=:@/?-] | "%" [0-9a-fA-F]{2})*)?)"},
             };
             if (f == "date-time") {
-                define("date-body", formats.at("date"));
-                define("time-body", formats.at("time"));
+                define("date-body", kFormatRules.at("date"));
+                define("time-body", kFormatRules.at("time"));
                 return define("date-time-string", q + " date-body \"T\" time-body " + q);
             }
-            auto it = formats.find(f);
-            if (it == formats.end()) {
+            // uuid, ipv4, ipv6, hostname, email, uri: the regular expression the validator asserts
+            // too (formats.h), so both accept the same strings.
+            if (const std::string p = formats::grammar_pattern(f); !p.empty()) {
+                auto r = regex_to_gbnf("^" + p + "$", prim("char"));
+                if (!r) return error(name, "format '" + f + "': " + r.error().message);
+                const std::string body = define(sanitize(f) + "-body", *r);
+                return define(sanitize(f) + "-string", q + " " + body + " " + q);
+            }
+            auto it = kFormatRules.find(f);
+            if (it == kFormatRules.end()) {
                 const std::string msg = "format '" + f + "' is not supported";
                 if (!o_.ignore_unsupported) return error(name, msg);
                 gap("format", msg + ": any string accepted", SchemaGap::Kind::Ignored);
                 return prim("string");
             }
-            if (f == "ipv4") define("ipv4-octet", R"("25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9])");
             const std::string body = define(f + "-body", it->second);
             return define(f + "-string", q + " " + body + " " + q);
         }

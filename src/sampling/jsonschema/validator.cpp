@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "sampling/jsonschema/formats.h"
 #include "sampling/jsonschema/json_type.h"
 
 namespace tf::jsonschema {
@@ -33,6 +34,15 @@ class RegexCache {
                                        &err, &off, nullptr);
         cache_[pattern] = re;
         return re;
+    }
+    // The whole text matches (no "$ before a final newline" leniency).
+    bool whole(const std::string& pattern, const std::string& text) {
+        pcre2_code* re = get(pattern);
+        if (re == nullptr) return false;
+        pcre2_match_data* md = pcre2_match_data_create_from_pattern(re, nullptr);
+        const int rc = pcre2_match(re, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, PCRE2_ANCHORED | PCRE2_ENDANCHORED, md, nullptr);
+        pcre2_match_data_free(md);
+        return rc >= 0;
     }
     bool search(const std::string& pattern, const std::string& text) {
         pcre2_code* re = get(pattern);
@@ -89,22 +99,29 @@ bool calendar_day(const std::string& s) {
     return d <= kDays[m - 1] + (m == 2 && leap ? 1 : 0);
 }
 
-bool format_ok(const std::string& f, const std::string& s) {
-    auto re = [&](const char* p) { return regexes().search(p, s); };
-    if (f == "date") return re(R"(^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$)") && calendar_day(s);
-    if (f == "time") return re(R"(^([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([zZ]|[+-]([01]\d|2[0-3]):[0-5]\d)$)");
-    if (f == "date-time") return re(R"(^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[tT]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([zZ]|[+-]([01]\d|2[0-3]):[0-5]\d)$)") && calendar_day(s);
-    if (f == "email") return re(R"(^[^@\s]+@[^@\s]+\.[^@\s]+$)");
-    if (f == "uuid") return re(R"(^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$)");
-    if (f == "ipv4") return re(R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
-    if (f == "hostname") return re(R"(^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$)");
-    // RFC 3986's characters: "%" only before two hex digits, at most one "#", brackets only
-    // around an IP-literal host.
-    if (f == "uri") {
-        return re(R"(^[a-zA-Z][a-zA-Z0-9+.-]*:(//(([a-zA-Z0-9._~!$&'()*+,;=:-]|%[0-9a-fA-F]{2})*@)?\[[0-9a-fA-F:.vV]+\](:[0-9]*)?)?)"
-                  R"(([a-zA-Z0-9._~!$&'()*+,;=:@/?-]|%[0-9a-fA-F]{2})*(#([a-zA-Z0-9._~!$&'()*+,;=:@/?-]|%[0-9a-fA-F]{2})*)?$)");
+// A leap second (ss = 60) exists only at 23:59:60 UTC: the time's hour and minute less its offset.
+bool leap_second_ok(const std::string& t) {  // t: hh:mm:ss[.f](Z|±hh:mm), already well formed
+    if (t.substr(6, 2) != "60") return true;
+    int minutes = std::stoi(t.substr(0, 2)) * 60 + std::stoi(t.substr(3, 2));
+    const size_t z = t.find_first_of("zZ+-", 8);
+    if (z != std::string::npos && (t[z] == '+' || t[z] == '-')) {
+        const int off = std::stoi(t.substr(z + 1, 2)) * 60 + std::stoi(t.substr(z + 4, 2));
+        minutes -= t[z] == '+' ? off : -off;
     }
-    if (f == "ipv6") return re(R"(^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(([0-9a-fA-F]{1,4}:){0,7}[0-9a-fA-F]{0,4})?::(([0-9a-fA-F]{1,4}:){0,7}[0-9a-fA-F]{1,4})?)$)");
+    minutes = ((minutes % 1440) + 1440) % 1440;
+    return minutes == 23 * 60 + 59;
+}
+
+bool format_ok(const std::string& f, const std::string& s) {
+    auto re = [&](const std::string& p) { return regexes().whole(p, s); };
+    static const std::string kDate = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";
+    static const std::string kTime = "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([zZ]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+    if (f == "date") return re(kDate) && calendar_day(s);
+    if (f == "time") return re(kTime) && leap_second_ok(s);
+    if (f == "date-time") return re(kDate + "[tT]" + kTime) && calendar_day(s) && leap_second_ok(s.substr(11));
+    if (f == "hostname" && s.size() > 253) return false;
+    const std::string p = formats::validator_pattern(f);
+    if (!p.empty()) return re(p);
     return true;  // unknown formats are annotations
 }
 
