@@ -1,6 +1,7 @@
 #include "pipeline/merge.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace tf::pipeline {
 
@@ -89,6 +90,24 @@ Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers
         out.value[key] = distinct[pick].value;
     }
     return out;
+}
+
+std::vector<double> combine_label_scores(const std::vector<std::vector<double>>& per_chunk) {
+    if (per_chunk.empty()) return {};
+    const size_t n = per_chunk[0].size();
+    std::vector<double> mean(n, 0.0);
+    for (const auto& scores : per_chunk) {
+        const double best = *std::max_element(scores.begin(), scores.end());
+        double z = 0;
+        for (double v : scores) z += std::exp(v - best);
+        for (size_t i = 0; i < n; ++i) mean[i] += (scores[i] - best - std::log(z)) / static_cast<double>(per_chunk.size());
+    }
+    const double best = *std::max_element(mean.begin(), mean.end());
+    double z = 0;
+    for (double v : mean) z += std::exp(v - best);
+    std::vector<double> p(n);
+    for (size_t i = 0; i < n; ++i) p[i] = std::exp(mean[i] - best) / z;
+    return p;
 }
 
 }  // namespace tf::pipeline

@@ -40,4 +40,10 @@ struct MergedAnswer {
 
 Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers, const nlohmann::ordered_json& schema, const Chooser& choose);
 
+// classify over a long document: each chunk's label log-probabilities, renormalized over the
+// labels, averaged over the chunks, and renormalized again into the document's probabilities.
+// Evidence anywhere counts — a chunk that says nothing (every label alike) moves nothing — and
+// the result does not depend on the order of the chunks.
+std::vector<double> combine_label_scores(const std::vector<std::vector<double>>& per_chunk);
+
 }  // namespace tf::pipeline

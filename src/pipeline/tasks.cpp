@@ -204,16 +204,13 @@ Result<size_t> TaskRunner::choose(const std::string& field, const std::vector<Ca
     return pick;
 }
 
-// Every chunk is read: each gives the labels' log-probabilities (renormalized over the labels),
-// and the document's are their mean, chunk by chunk — so evidence anywhere in the document
-// counts, and a chunk that says nothing (all labels alike) moves nothing. The confidence is
-// the winner's share of the means, renormalized.
+// Every chunk is read and scored; combine_label_scores (merge.h) makes the document's verdict.
 Result<ojson> TaskRunner::classify(const Document& doc) {
     if (cfg_.labels.size() < 2) return Error{"classify needs at least two labels"};
     const auto chunks = chunk_document(doc, tok_, budget_for_document(), 0);
     std::vector<std::vector<int32_t>> options;
     for (const auto& l : cfg_.labels) options.push_back(tok_.encode(l, false));
-    std::vector<double> mean(options.size(), 0.0);
+    std::vector<std::vector<double>> per_chunk;
     for (size_t c = 0; c < chunks.size(); ++c) {
         const Chunk& ch = chunks[c];
         const std::string piece = doc.text.substr(ch.begin, ch.end - ch.begin);
@@ -237,18 +234,13 @@ Result<ojson> TaskRunner::classify(const Document& doc) {
             scores = std::move(s.value());
             if (chunks.size() > 1 && memo_ && memo_->put) memo_->put(step, ojson(*scores).dump());
         }
-        const double best = *std::max_element(scores->begin(), scores->end());
-        double z = 0;
-        for (double v : *scores) z += std::exp(v - best);
-        for (size_t i = 0; i < options.size(); ++i) mean[i] += ((*scores)[i] - best - std::log(z)) / static_cast<double>(chunks.size());
+        per_chunk.push_back(std::move(*scores));
     }
-    const double best = *std::max_element(mean.begin(), mean.end());
-    double z = 0;
-    for (double v : mean) z += std::exp(v - best);
-    const size_t arg = static_cast<size_t>(std::max_element(mean.begin(), mean.end()) - mean.begin());
+    const std::vector<double> p = combine_label_scores(per_chunk);
+    const size_t arg = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
     ojson probs = ojson::object();
-    for (size_t i = 0; i < options.size(); ++i) probs[cfg_.labels[i]] = std::exp(mean[i] - best) / z;
-    return ojson{{"output", {{"label", cfg_.labels[arg]}, {"confidence", std::exp(mean[arg] - best) / z}}},
+    for (size_t i = 0; i < options.size(); ++i) probs[cfg_.labels[i]] = p[i];
+    return ojson{{"output", {{"label", cfg_.labels[arg]}, {"confidence", p[arg]}}},
                  {"probabilities", probs},
                  {"chunks", chunks.size()}};
 }

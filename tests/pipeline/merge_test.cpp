@@ -3,6 +3,9 @@
 // page is a candidate, never lost to the first page's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "pipeline/merge.h"
 
 namespace {
@@ -48,6 +51,28 @@ TEST(MergeChunkAnswers, a_chooser_error_is_the_merge_error) {
     });
     ASSERT_FALSE(m.ok());
     EXPECT_EQ(m.error().message, "no");
+}
+
+}  // namespace
+
+namespace {
+
+// Label evidence only in the last chunk: nine chunks that cannot tell the labels apart and one
+// that can — the document takes the last chunk's label; the order of the chunks does not matter.
+TEST(CombineLabelScores, evidence_in_the_last_chunk_decides) {
+    std::vector<std::vector<double>> chunks(9, std::vector<double>{-3.0, -3.0, -3.0});  // "license, manual, paper": no idea
+    chunks.push_back({-9.0, -8.0, -0.01});                                              // the last page: clearly a paper
+    const auto p = tf::pipeline::combine_label_scores(chunks);
+    ASSERT_EQ(p.size(), 3u);
+    EXPECT_GT(p[2], p[0]);
+    EXPECT_GT(p[2], p[1]);
+    EXPECT_NEAR(p[0] + p[1] + p[2], 1.0, 1e-12);
+    std::reverse(chunks.begin(), chunks.end());
+    const auto reversed = tf::pipeline::combine_label_scores(chunks);
+    for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(reversed[i], p[i], 1e-12);
+    // One chunk alone: its own renormalized probabilities.
+    const auto one = tf::pipeline::combine_label_scores({{std::log(0.2), std::log(0.3), std::log(0.5)}});
+    EXPECT_NEAR(one[2], 0.5, 1e-12);
 }
 
 }  // namespace
