@@ -45,6 +45,10 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     kv->add_to(app);
     app->add_option("--pooling", a->pooling, "Embeddings: mean, cls or last (default: the model's metadata, else mean)")->check(CLI::IsMember({"mean", "cls", "last"}));
     app->add_option("--api-key", a->http.api_key, "Require 'Authorization: Bearer KEY' on every API call");
+    app->add_option("--allowed-hosts", a->http.allowed_hosts,
+                    "Host names requests may name besides the loopback ones (comma-separated; '.example.com' for a domain, '*' for any)")
+        ->delimiter(',');
+    app->add_option("--cors-origin", a->http.cors_origin, "The web origin whose pages may call the API (CORS), e.g. https://app.example; '*' for any");
     app->add_option("--max-queue", a->queue, "Requests allowed to wait for a slot; more get 503")->capture_default_str()->check(CLI::Range(0, 100000));
     app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")->capture_default_str()->check(CLI::Range(1, 1024));
     app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")->capture_default_str()->check(CLI::Range(1, 86400));

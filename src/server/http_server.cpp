@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 
 #include "server/api.h"
@@ -60,7 +61,54 @@ std::string metrics_text(ModelPool& pool) {
     return m;
 }
 
+bool is_loopback_name(const std::string& h) {
+    return h == "localhost" || h == "127.0.0.1" || h == "::1" || (h.size() > 10 && h.compare(h.size() - 10, 10, ".localhost") == 0) ||
+           h.rfind("127.", 0) == 0;
+}
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// "host:port", "[::1]:8080", "example.com" → the host, lower case, without brackets.
+std::string host_of(const std::string& header) {
+    std::string h = header;
+    if (!h.empty() && h[0] == '[') {
+        const size_t close = h.find(']');
+        return lower(h.substr(1, close == std::string::npos ? std::string::npos : close - 1));
+    }
+    const size_t colon = h.find(':');
+    if (colon != std::string::npos && h.find(':', colon + 1) == std::string::npos) h.resize(colon);
+    return lower(h);
+}
+
+// "https://app.example:3000" → "app.example"; "" for anything else ("null" included).
+std::string origin_host(const std::string& origin) {
+    const size_t scheme = origin.find("://");
+    if (scheme == std::string::npos) return "";
+    std::string rest = origin.substr(scheme + 3);
+    if (const size_t slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+    return host_of(rest);
+}
+
 }  // namespace
+
+bool host_allowed(const std::string& header, const HttpOptions& o) {
+    const std::string h = host_of(header);
+    if (h.empty()) return false;
+    if (is_loopback_name(h)) return true;
+    const std::string bound = lower(o.host);
+    const bool bound_loopback = is_loopback_name(bound);
+    if (h == bound && bound != "0.0.0.0" && bound != "::") return true;
+    if (o.allowed_hosts.empty()) return !bound_loopback;
+    for (const auto& a : o.allowed_hosts) {
+        const std::string al = lower(a);
+        if (al == "*" || al == h) return true;
+        if (!al.empty() && al[0] == '.' && h.size() > al.size() && h.compare(h.size() - al.size(), al.size(), al) == 0) return true;
+    }
+    return false;
+}
 
 HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
     : models_(models), o_(options), http_(std::make_unique<httplib::Server>()) {
@@ -71,15 +119,48 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
     h.set_read_timeout(30, 0);
     h.set_write_timeout(30, 0);
     h.set_keep_alive_max_count(1000);
+    // SO_REUSEADDR only: httplib's default SO_REUSEPORT let a second server bind the same port
+    // and the kernel split the connections between the two.
+    h.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+    });
 
-    // Authentication (when configured) for everything but the health probe.
-    const std::string key = o_.api_key;
-    h.set_pre_routing_handler([key](const httplib::Request& req, httplib::Response& res) {
-        if (key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-        if (req.get_header_value("Authorization") == "Bearer " + key) return httplib::Server::HandlerResponse::Unhandled;
-        if (req.path.rfind("/api/", 0) == 0) send_ollama_error(res, {401, "missing or wrong API key", ""});
-        else send_openai_error(res, {401, "missing or wrong API key (send 'Authorization: Bearer KEY')", ""});
+    // Before any route: the Host must name this server (DNS rebinding), a state-changing request
+    // from a web page must come from an allowed origin (a cross-site text/plain POST would start
+    // a generation), CORS only for --cors-origin, then the API key (everything but /health).
+    const HttpOptions opts = o_;
+    auto refuse = [](const httplib::Request& req, httplib::Response& res, int status, const std::string& message) {
+        if (req.path.rfind("/api/", 0) == 0) send_ollama_error(res, {status, message, ""});
+        else send_openai_error(res, {status, message, ""});
         return httplib::Server::HandlerResponse::Handled;
+    };
+    h.set_pre_routing_handler([opts, refuse](const httplib::Request& req, httplib::Response& res) {
+        const std::string host = req.get_header_value("Host");
+        if (!host.empty() && !host_allowed(host, opts)) {
+            return refuse(req, res, 403, "host '" + host + "' is not allowed (serve --allowed-hosts adds names)");
+        }
+        const std::string origin = req.get_header_value("Origin");
+        const bool cors = !origin.empty() && !opts.cors_origin.empty() && (opts.cors_origin == "*" || origin == opts.cors_origin);
+        if (cors) {
+            res.set_header("Access-Control-Allow-Origin", opts.cors_origin == "*" ? "*" : origin);
+            res.set_header("Vary", "Origin");
+        }
+        if (req.method == "OPTIONS") {
+            if (!cors) return refuse(req, res, 403, "cross-origin requests are not allowed (serve --cors-origin ORIGIN allows one)");
+            res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+            res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            res.set_header("Access-Control-Max-Age", "600");
+            res.status = 204;
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        const bool changes_state = req.method != "GET" && req.method != "HEAD";
+        if (changes_state && !origin.empty() && !cors && !host_allowed(origin_host(origin), opts)) {
+            return refuse(req, res, 403, "origin '" + origin + "' may not call this API (serve --cors-origin ORIGIN allows one)");
+        }
+        if (opts.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+        if (req.get_header_value("Authorization") == "Bearer " + opts.api_key) return httplib::Server::HandlerResponse::Unhandled;
+        return refuse(req, res, 401, req.path.rfind("/api/", 0) == 0 ? "missing or wrong API key" : "missing or wrong API key (send 'Authorization: Bearer KEY')");
     });
     h.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/model_pool.h"
 
@@ -20,7 +21,17 @@ struct HttpOptions {
     size_t max_body = 8u << 20;       // bytes
     int request_timeout_s = 600;      // a generation running longer is cancelled
     int http_threads = 8;
+    // Host names requests may name (beside the loopback names and the address bound): a page on
+    // another site cannot reach a loopback server through DNS rebinding. Empty while bound to a
+    // loopback address: loopback names only; bound elsewhere: any host. "*": any host.
+    std::vector<std::string> allowed_hosts;
+    // The one origin whose pages may call the API (CORS); empty: none but the allowed hosts'
+    // own, which get no CORS headers either.
+    std::string cors_origin;
 };
+
+// Whether a Host header (or an Origin's host) names this server as `o` allows; exposed for tests.
+bool host_allowed(const std::string& host_header, const HttpOptions& o);
 
 class HttpServer {
   public:

@@ -4,6 +4,8 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <random>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,6 +41,40 @@ inline void send_ollama_error(httplib::Response& res, const ApiError& e) {
     res.set_content(dump(ojson{{"error", e.message}}), "application/json");
 }
 
+// POST routes read their body themselves: JSON whatever the Content-Type (httplib refuses a
+// form-urlencoded body over 8 KiB before a route sees it, and `curl -d` sends that type), and at
+// most `max_body` bytes however it is sent — a chunked body is counted as it arrives and
+// refused with 413 past the limit, nothing more kept in memory.
+inline void post_json(httplib::Server& http, const std::string& path, size_t max_body,
+                      std::function<void(const httplib::Request&, httplib::Response&)> handler) {
+    http.Post(path, [max_body, handler, ollama = path.rfind("/api/", 0) == 0](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+        httplib::Request r = req;
+        // Past the limit nothing is kept; the rest is read and dropped up to 4x the limit, so that
+        // the client, still writing, gets to read the 413 (then the connection is closed).
+        bool too_large = false;
+        size_t seen = 0;
+        const bool read = reader([&](const char* data, size_t n) {
+            seen += n;
+            if (too_large || r.body.size() + n > max_body) {
+                too_large = true;
+                r.body.clear();
+                return seen <= 4 * max_body;
+            }
+            r.body.append(data, n);
+            return true;
+        });
+        // httplib hands a form-urlencoded body over in req.body instead of to the receiver.
+        if (read && r.body.empty() && !req.body.empty()) r.body = req.body;
+        if (too_large || !read) {
+            const ApiError e{413, "the request body is larger than the server's --max-body-mb (" + std::to_string(max_body >> 20) + " MiB)", ""};
+            if (ollama) send_ollama_error(res, e);
+            else send_openai_error(res, e);
+            return;
+        }
+        handler(r, res);
+    });
+}
+
 inline bool parse_body(const httplib::Request& req, ojson& out, ApiError& err) {
     out = ojson::parse(req.body, nullptr, false);
     if (out.is_discarded() || !out.is_object()) {
@@ -46,6 +82,22 @@ inline bool parse_body(const httplib::Request& req, ojson& out, ApiError& err) {
         return false;
     }
     return true;
+}
+
+// A request that names no seed gets a fresh one, written into its body so that it is both used
+// and reported (`"seed"` in the response): identical requests at temperature 1 then differ, as
+// a chat UI's "regenerate" expects, and each answer can still be reproduced with its seed.
+// Below 2^53, so that JavaScript clients read it exactly.
+inline uint64_t fresh_seed() {
+    static thread_local std::random_device rd;
+    return ((static_cast<uint64_t>(rd()) << 32) ^ rd()) & ((uint64_t{1} << 53) - 1);
+}
+inline void ensure_seed(ojson& body) {  // OpenAI: top-level "seed"
+    if (!body.contains("seed") || body["seed"].is_null()) body["seed"] = fresh_seed();
+}
+inline void ensure_ollama_seed(ojson& body) {  // Ollama: options.seed
+    if (!body.contains("options") || !body["options"].is_object()) body["options"] = ojson::object();
+    if (!body["options"].contains("seed") || body["options"]["seed"].is_null()) body["options"]["seed"] = fresh_seed();
 }
 
 inline int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
@@ -74,13 +126,20 @@ inline std::shared_ptr<engine::Job> submit(Service& svc, engine::GenerationReque
 
 // The next event of a job. While waiting, cancels the job once the deadline passes or
 // `client_gone()` says the client left (a cancelled job still ends with a final event).
+// The deadline is wall-clock: checked after every event as well as while none comes.
 template <typename ClientGone>
 engine::JobEvent next_event(engine::Job& job, std::chrono::steady_clock::time_point deadline, ClientGone client_gone) {
     engine::JobEvent e;
     while (!job.next(e, 200)) {
         if (client_gone() || std::chrono::steady_clock::now() > deadline) job.cancel();
     }
+    if (!e.done && std::chrono::steady_clock::now() > deadline) job.cancel();
     return e;
+}
+
+// A final event of a job the deadline cancelled.
+inline bool timed_out(const engine::JobEvent& e, std::chrono::steady_clock::time_point deadline) {
+    return e.done && e.reason == engine::StopReason::Cancelled && std::chrono::steady_clock::now() > deadline;
 }
 
 inline std::chrono::steady_clock::time_point deadline_after(int seconds) {
@@ -134,6 +193,8 @@ inline const ojson* request_tools(const ojson& body) {
 // answer is never reported as a plain "stop" unless it was checked and found valid.
 inline const char* finish_reason(const engine::JobEvent& e) {
     if (e.reason == engine::StopReason::Length || e.reason == engine::StopReason::Context) return "length";
+    // Ended by --timeout or the client: never a plain "stop" (the answer is incomplete).
+    if (e.reason == engine::StopReason::Cancelled) return "cancelled";
     return e.violations.empty() ? "stop" : "schema_violation";
 }
 

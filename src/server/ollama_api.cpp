@@ -107,6 +107,7 @@ std::shared_ptr<Service> parse_for_model(ModelPool& pool, const httplib::Request
         send_ollama_error(res, err);
         return nullptr;
     }
+    if (req.path == "/api/chat" || req.path == "/api/generate") ensure_ollama_seed(body);
     return model_for(pool, body, res, keep_out);
 }
 
@@ -199,7 +200,7 @@ void answer(httplib::Response& res, std::shared_ptr<Service> keep, std::shared_p
 }  // namespace
 
 void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt) {
-    http.Post("/api/chat", [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/api/chat", opt.max_body, [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
@@ -260,7 +261,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         answer(res, held, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
     });
 
-    http.Post("/api/generate", [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/api/generate", opt.max_body, [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
@@ -331,7 +332,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         res.set_content(dump(ojson{{"version", "0.2.0"}}), "application/json");
     });
 
-    http.Post("/api/show", [&pool](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/api/show", opt.max_body, [&pool](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         auto held = parse_for_model(pool, req, res, body);
         if (!held) return;
@@ -345,7 +346,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
 
     // /api/embed: "input" a string or strings; "truncate" (default true) cuts inputs longer than
     // the context instead of refusing them, as Ollama does.
-    http.Post("/api/embed", [&pool](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/api/embed", opt.max_body, [&pool](const httplib::Request& req, httplib::Response& res) {
         const auto t0 = std::chrono::steady_clock::now();
         ojson body;
         auto held = parse_for_model(pool, req, res, body);
@@ -404,7 +405,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
     });
 
     // The older /api/embeddings: one "prompt", one "embedding".
-    http.Post("/api/embeddings", [&pool](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/api/embeddings", opt.max_body, [&pool](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         auto held = parse_for_model(pool, req, res, body);
         if (!held) return;

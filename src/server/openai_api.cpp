@@ -439,6 +439,10 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
             for (auto& j : jobs) j->cancel();
             return failure({500, e.error, ""});
         }
+        if (timed_out(e, deadline)) {
+            for (auto& j : jobs) j->cancel();
+            return failure({504, "the request ran past the server's --timeout of " + std::to_string(timeout_s) + " s and was cancelled", ""});
+        }
         ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
         std::string finish = finish_reason(e);
         if (active_tools(body) != nullptr) {
@@ -457,10 +461,12 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
         choices.push_back(std::move(choice));
         finals.push_back(std::move(e));
     }
-    return {200, ojson{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
-                       {"choices", std::move(choices)},
-                       {"usage", usage_of(finals, n_prompt)},
-                       {"system_fingerprint", "terraferma"}}};
+    ojson out = {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
+                 {"choices", std::move(choices)},
+                 {"usage", usage_of(finals, n_prompt)},
+                 {"system_fingerprint", "terraferma"}};
+    if (body.contains("seed")) out["seed"] = body["seed"];  // choice i used seed + i
+    return {200, out};
 }
 
 ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
@@ -482,6 +488,10 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
             for (auto& job : jobs) job->cancel();
             return failure({500, e.error, ""});
         }
+        if (timed_out(e, deadline)) {
+            for (auto& job : jobs) job->cancel();
+            return failure({504, "the request ran past the server's --timeout of " + std::to_string(timeout_s) + " s and was cancelled", ""});
+        }
         ojson choice = {{"text", text}, {"index", i},
                         {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, offset) : ojson(nullptr)},
                         {"finish_reason", finish_reason(e)}};
@@ -490,6 +500,7 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
         finals.push_back(std::move(e));
     }
     j["usage"] = usage_of(finals, n_prompt);
+    if (body.contains("seed")) j["seed"] = body["seed"];
     return {200, j};
 }
 
@@ -565,7 +576,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         return svc;
     };
 
-    http.Post("/v1/chat/completions", [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/v1/chat/completions", opt.max_body, [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         bool stream = false;
@@ -573,6 +584,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
             send_openai_error(res, err);
             return;
         }
+        ensure_seed(body);
         auto held = model_for(body, res);
         if (!held) return;
         Service& svc = *held;
@@ -665,7 +677,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
                         : nullptr);
     });
 
-    http.Post("/v1/completions", [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/v1/completions", opt.max_body, [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         bool stream = false;
@@ -673,6 +685,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
             send_openai_error(res, err);
             return;
         }
+        ensure_seed(body);
         auto held = model_for(body, res);
         if (!held) return;
         Service& svc = *held;
@@ -758,7 +771,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         send_openai_error(res, {404, "the model '" + name + "' does not exist", "model"});
     });
 
-    http.Post("/v1/embeddings", [model_for](const httplib::Request& req, httplib::Response& res) {
+    post_json(http, "/v1/embeddings", opt.max_body, [model_for](const httplib::Request& req, httplib::Response& res) {
         ojson body;
         ApiError err;
         if (!parse_body(req, body, err)) {

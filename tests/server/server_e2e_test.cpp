@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <future>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 
 #include "gguf/writer.h"
 #include "support/reference.h"
+#include "support/run.h"
 #include "support/server.h"
 
 namespace {
@@ -195,6 +197,8 @@ TEST(ServerE2E, json_schema_response_format) {
 
 TEST(ServerE2E, api_key_body_limit_and_shutdown) {
     TF_REQUIRE_REFERENCE();
+    // The server may refuse a body and close while this client is still writing it.
+    ::signal(SIGPIPE, SIG_IGN);
     tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1", "--api-key", "s3cret", "--max-body-mb", "1"});
     ASSERT_GT(srv.port(), 0) << srv.stderr_text();
     httplib::Client c("127.0.0.1", srv.port());
@@ -212,6 +216,28 @@ TEST(ServerE2E, api_key_body_limit_and_shutdown) {
     auto big = c.Post("/v1/chat/completions", auth, huge, "application/json");
     ASSERT_TRUE(big);
     EXPECT_EQ(big->status, 413);
+    // The same limit for a chunked body (no Content-Length): refused as it arrives.
+    size_t sent = 0;
+    auto chunked = c.Post(
+        "/v1/chat/completions", auth,
+        [&](size_t, httplib::DataSink& sink) {
+            const std::string piece(64 << 10, ' ');
+            if (sent >= (3u << 20)) {
+                sink.done();
+                return true;
+            }
+            sent += piece.size();
+            return sink.write(piece.data(), piece.size());
+        },
+        "application/json");
+    if (chunked) {
+        EXPECT_EQ(chunked->status, 413) << chunked->body;
+    } else {  // the connection closed under the writing client: refused all the same
+        EXPECT_TRUE(chunked.error() == httplib::Error::Write || chunked.error() == httplib::Error::Canceled) << httplib::to_string(chunked.error());
+    }
+    auto still = c.Get("/health");
+    ASSERT_TRUE(still);
+    EXPECT_EQ(still->status, 200);
     // A long generation in flight when SIGTERM arrives: the server still exits cleanly.
     auto pending = std::async(std::launch::async, [&] {
         httplib::Client c2("127.0.0.1", srv.port());
@@ -711,6 +737,123 @@ TEST(ServerE2E, answers_are_valid_or_say_they_are_not) {
     }
     std::printf("[server] 6 answers under a uniqueItems schema: %d valid, %d reported as schema_violation\n", valid, violations);
     EXPECT_GT(violations, 0) << "the adversary never repeated a tag: the test proves nothing";
+}
+
+}  // namespace
+
+namespace {
+
+// Web safety: a request naming another host (DNS rebinding) is refused; a web page of another
+// origin cannot start a generation (a text/plain POST, which a browser sends without a
+// preflight); only --cors-origin gets CORS headers; JSON is read whatever the Content-Type,
+// beyond httplib's 8 KiB form limit (what `curl -d` sends).
+TEST(ServerE2E, hosts_origins_and_content_types) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1", "--cors-origin", "https://app.example"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(60, 0);
+    auto rebound = c.Get("/v1/models", {{"Host", "evil.example:" + std::to_string(srv.port())}});
+    ASSERT_TRUE(rebound);
+    EXPECT_EQ(rebound->status, 403);
+    EXPECT_NE(rebound->body.find("evil.example"), std::string::npos);
+    auto local = c.Get("/v1/models", {{"Host", "localhost:" + std::to_string(srv.port())}});
+    ASSERT_TRUE(local);
+    EXPECT_EQ(local->status, 200);
+
+    const json body = chat_body("Hello", 4, 0.0, 1);
+    const auto before = c.Get("/metrics");
+    ASSERT_TRUE(before);
+    auto cross = c.Post("/v1/chat/completions", {{"Origin", "https://evil.example"}}, body.dump(), "text/plain");
+    ASSERT_TRUE(cross);
+    EXPECT_EQ(cross->status, 403) << cross->body;
+    auto ollama_cross = c.Post("/api/generate", {{"Origin", "http://evil.example"}}, R"({"model":"x","prompt":"hi"})", "text/plain");
+    ASSERT_TRUE(ollama_cross);
+    EXPECT_EQ(ollama_cross->status, 403);
+    const auto after = c.Get("/metrics");
+    ASSERT_TRUE(after);
+    auto requests = [](const std::string& m) {
+        const size_t at = m.find("terraferma_requests_total{");
+        return at == std::string::npos ? std::string() : m.substr(at, m.find('\n', at) - at);
+    };
+    EXPECT_EQ(requests(before->body), requests(after->body)) << "a refused request started a generation";
+
+    // The configured origin: preflight and answer with CORS headers.
+    auto pre = c.Options("/v1/chat/completions", {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}});
+    ASSERT_TRUE(pre);
+    EXPECT_EQ(pre->status, 204);
+    EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+    auto allowed = c.Post("/v1/chat/completions", {{"Origin", "https://app.example"}}, body.dump(), "application/json");
+    ASSERT_TRUE(allowed);
+    EXPECT_EQ(allowed->status, 200) << allowed->body;
+    EXPECT_EQ(allowed->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+    auto other_pre = c.Options("/v1/chat/completions", {{"Origin", "https://evil.example"}});
+    ASSERT_TRUE(other_pre);
+    EXPECT_EQ(other_pre->status, 403);
+
+    // A 20 KiB body sent as curl -d sends it (form-urlencoded): read as JSON.
+    json long_body = chat_body("Hello", 2, 0.0, 1);
+    long_body["user"] = std::string(20000, 'a');  // an end-user id, ignored: just bytes
+    auto form = c.Post("/v1/chat/completions", long_body.dump(), "application/x-www-form-urlencoded");
+    ASSERT_TRUE(form);
+    EXPECT_EQ(form->status, 200) << form->body.substr(0, 300);
+}
+
+// A request without a seed gets a fresh one, reported, which reproduces the answer.
+TEST(ServerE2E, requests_without_a_seed_get_a_fresh_reported_one) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(60, 0);
+    json body = chat_body("Once upon a time", 24, 1.0, 0);
+    body.erase("seed");
+    std::set<std::string> texts;
+    std::set<uint64_t> seeds;
+    json first;
+    for (int i = 0; i < 4; ++i) {
+        auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        const json j = json::parse(r->body);
+        ASSERT_TRUE(j.contains("seed")) << r->body;
+        seeds.insert(j["seed"].get<uint64_t>());
+        texts.insert(j["choices"][0]["message"]["content"].get<std::string>());
+        if (i == 0) first = j;
+    }
+    EXPECT_EQ(seeds.size(), 4u);
+    EXPECT_GT(texts.size(), 1u) << "identical requests at temperature 1 gave identical answers";
+    body["seed"] = first["seed"];
+    auto again = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(json::parse(again->body)["choices"][0]["message"]["content"], first["choices"][0]["message"]["content"]);
+}
+
+// A second server on a port in use exits with an error (no SO_REUSEPORT sharing); --timeout is a
+// wall-clock deadline that ends a long generation with 504 (streamed: finish_reason
+// "cancelled"), never a silent "stop".
+TEST(ServerE2E, port_in_use_and_timeouts) {
+    TF_REQUIRE_REFERENCE();
+    tf::test::ServerProcess srv({"-m", model_path("vocab-llama3-llama-Q8_0"), "-t", "1", "--timeout", "1", "-c", "8192"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    auto second = tf::test::run_terraferma({"serve", "-m", model_path("tiny-llama"), "--port", std::to_string(srv.port())});
+    EXPECT_NE(second.exit_code, 0);
+    EXPECT_NE(second.err.find("cannot listen"), std::string::npos) << second.err;
+
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(60, 0);
+    json body = chat_body("Tell a long story.", 6000, 1.0, 3);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 504) << r->body.substr(0, 300);
+    EXPECT_NE(r->body.find("--timeout"), std::string::npos);
+    EXPECT_LT(secs, 10.0);  // 1 s, and one decode step (generous for a loaded CI machine)
+    body["stream"] = true;
+    auto s = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(s);
+    EXPECT_NE(s->body.find("\"finish_reason\":\"cancelled\""), std::string::npos) << s->body.substr(s->body.size() > 400 ? s->body.size() - 400 : 0);
 }
 
 }  // namespace
