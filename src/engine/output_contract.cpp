@@ -70,11 +70,7 @@ Result<std::shared_ptr<const OutputContract>> OutputContract::json_schema(const 
     if (!text) return text.error();
     auto validator = compile_validator(schema);
     if (!validator) return validator.error();
-    auto masks = compile_masks(*text, vocab);
-    if (!masks) return masks.error();
-    c->gbnf_ = std::move(text.value());
-    c->masks_ = std::move(masks.value());
-    c->eog_ = vocab.eog;
+    if (Status st = c->set_grammar(std::move(text.value()), vocab); !st) return st.error();
     c->validator_ = std::move(validator.value());
     return std::shared_ptr<const OutputContract>(std::move(c));
 }
@@ -82,11 +78,7 @@ Result<std::shared_ptr<const OutputContract>> OutputContract::json_schema(const 
 Result<std::shared_ptr<const OutputContract>> OutputContract::gbnf(const std::string& text, const Vocabulary& vocab) {
     auto c = std::make_shared<OutputContract>();
     c->kind_ = Kind::Grammar;
-    auto masks = compile_masks(text, vocab);
-    if (!masks) return masks.error();
-    c->gbnf_ = text;
-    c->masks_ = std::move(masks.value());
-    c->eog_ = vocab.eog;
+    if (Status st = c->set_grammar(text, vocab); !st) return st.error();
     return std::shared_ptr<const OutputContract>(std::move(c));
 }
 
@@ -128,12 +120,17 @@ Result<std::shared_ptr<const OutputContract>> OutputContract::tools(const ojson&
     }
     auto text = tool_call_grammar(choice.syntax, tools, choice.parallel && choice.only.empty(), choice.only);
     if (!text) return text.error();
-    auto masks = compile_masks(*text, vocab);
-    if (!masks) return masks.error();
-    c->gbnf_ = std::move(text.value());
-    c->masks_ = std::move(masks.value());
-    c->eog_ = vocab.eog;
+    if (Status st = c->set_grammar(std::move(text.value()), vocab); !st) return st.error();
     return std::shared_ptr<const OutputContract>(std::move(c));
+}
+
+Status OutputContract::set_grammar(std::string text, const Vocabulary& vocab) {
+    auto masks = compile_masks(text, vocab);
+    if (!masks) return masks.error();
+    gbnf_ = std::move(text);
+    masks_ = std::move(masks.value());
+    eog_ = vocab.eog;
+    return Status::success();
 }
 
 std::shared_ptr<sampling::Constraint> OutputContract::constraint() const {

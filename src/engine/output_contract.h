@@ -78,6 +78,9 @@ class OutputContract {
     const std::shared_ptr<grammar::MaskCache>& masks() const { return masks_; }
 
   private:
+    // The grammar and its masks (precomputed) over the vocabulary.
+    Status set_grammar(std::string text, const Vocabulary& vocab);
+
     Kind kind_ = Kind::Grammar;
     std::string gbnf_;
     std::shared_ptr<grammar::MaskCache> masks_;

@@ -54,6 +54,32 @@ std::vector<json> lines(const std::string& text) {
     return out;
 }
 
+// Runs terraferma with `args` (stderr appended to `log`), and SIGKILLs it after `ms` unless it
+// ended by itself first; -1 when it could not start, else whether it was killed (1) or not (0).
+int run_and_kill_after(const std::vector<std::string>& args, int ms, const fs::path& log, int* status_out = nullptr) {
+    std::vector<std::string> all = {TF_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : all) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_t pid;
+    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return 1;
+    }
+    if (status_out != nullptr) *status_out = status;
+    return 0;
+}
+
 const char* kSchema = R"({"type":"object","properties":{"title":{"type":"string","maxLength":30},"year":{"type":"integer","minimum":1900,"maximum":2100},"topics":{"type":"array","items":{"enum":["law","software","science","other"]},"maxItems":2}},"required":["title","year"],"additionalProperties":false})";
 
 // Every type, the broken files included; the three long documents (tracemonkey, TAMReview, the
@@ -247,27 +273,13 @@ TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
     int kills = 0;
     // Until 10 runs have been killed mid-work (a run that ends by itself first is fine too).
     for (int round = 0; kills < 10 && round < 60; ++round) {
-        std::vector<std::string> all = {TF_BINARY};
-        all.insert(all.end(), a.begin(), a.end());
-        std::vector<char*> argv;
-        for (auto& s : all) argv.push_back(s.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 2, (tmp.path / "crash.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        pid_t pid;
-        ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
         // Past the start-up, then up to an eighth of the work: ten kills leave work for the last run.
-        std::this_thread::sleep_for(std::chrono::milliseconds(startup_ms + static_cast<int>(rng() % static_cast<unsigned>(work_ms / 8))));
         int status = 0;
-        const pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == 0) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            ++kills;
-        } else if (round == 0) {
-            ADD_FAILURE() << "the first run ended by itself within the delay (waitpid " << w << ", status " << status << "): " << slurp(tmp.path / "crash.log");
+        const int killed = run_and_kill_after(a, startup_ms + static_cast<int>(rng() % static_cast<unsigned>(work_ms / 8)), tmp.path / "crash.log", &status);
+        ASSERT_GE(killed, 0) << "cannot start " << TF_BINARY;
+        kills += killed;
+        if (killed == 0 && round == 0) {
+            ADD_FAILURE() << "the first run ended by itself within the delay (status " << status << "): " << slurp(tmp.path / "crash.log");
         }
     }
     auto final_run = tf::test::run_terraferma(a);
@@ -639,26 +651,11 @@ TEST(PipelineE2E, killed_runs_resume_long_documents_where_they_stopped) {
     const auto a = args((tmp.path / "crash.sqlite").string(), (tmp.path / "crash.jsonl").string());
     int kills = 0;
     for (int round = 0; kills < 10 && round < 40; ++round) {
-        std::vector<std::string> all = {TF_BINARY};
-        all.insert(all.end(), a.begin(), a.end());
-        std::vector<char*> argv;
-        for (auto& s : all) argv.push_back(s.data());
-        argv.push_back(nullptr);
-        pid_t pid;
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
         // Each run gets up to a tenth of the whole work before the kill: some documents finish,
         // most are struck in the middle of their chunks.
-        std::this_thread::sleep_for(std::chrono::milliseconds(150 + static_cast<int>(rng() % static_cast<unsigned>(std::max(work_ms / 10, 20)))));
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == 0) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            ++kills;
-        }
+        const int killed = run_and_kill_after(a, 150 + static_cast<int>(rng() % static_cast<unsigned>(std::max(work_ms / 10, 20))), "/dev/null");
+        ASSERT_GE(killed, 0) << "cannot start " << TF_BINARY;
+        kills += killed;
     }
     auto final_run = tf::test::run_terraferma(a);
     ASSERT_EQ(final_run.exit_code, 0) << final_run.err;
