@@ -75,7 +75,60 @@ inline void post_json(httplib::Server& http, const std::string& path, size_t max
     });
 }
 
+// Limits on a request's JSON shape, checked in one linear pass before the document is built:
+// an object keeps its keys in order (a linear search per key), so 100k keys would cost seconds
+// of CPU per request and 1M keys minutes.
+constexpr size_t kMaxJsonKeys = 10000;  // per object
+constexpr size_t kMaxJsonDepth = 128;
+
+class JsonShapeCheck : public nlohmann::json_sax<ojson> {
+  public:
+    std::string problem;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return open(true); }
+    bool key(string_t&) override {
+        if (++keys_.back() > kMaxJsonKeys) return fail("an object in the request has more than " + std::to_string(kMaxJsonKeys) + " keys");
+        return true;
+    }
+    bool end_object() override { return close(); }
+    bool start_array(std::size_t) override { return open(false); }
+    bool end_array() override { return close(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+  private:
+    bool open(bool) {
+        keys_.push_back(0);
+        if (keys_.size() > kMaxJsonDepth) return fail("the request's JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        return true;
+    }
+    bool close() {
+        keys_.pop_back();
+        return true;
+    }
+    bool fail(std::string why) {
+        problem = std::move(why);
+        return false;
+    }
+    std::vector<size_t> keys_;
+};
+
 inline bool parse_body(const httplib::Request& req, ojson& out, ApiError& err) {
+    JsonShapeCheck shape;
+    const bool well_formed = ojson::sax_parse(req.body, &shape, nlohmann::detail::input_format_t::json, false);
+    if (!shape.problem.empty()) {
+        err = {413, shape.problem, ""};
+        return false;
+    }
+    if (!well_formed) {
+        err = {400, "the request body is not a JSON object", ""};
+        return false;
+    }
     out = ojson::parse(req.body, nullptr, false);
     if (out.is_discarded() || !out.is_object()) {
         err = {400, "the request body is not a JSON object", ""};

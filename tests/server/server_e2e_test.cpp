@@ -749,7 +749,7 @@ namespace {
 // beyond httplib's 8 KiB form limit (what `curl -d` sends).
 TEST(ServerE2E, hosts_origins_and_content_types) {
     TF_REQUIRE_REFERENCE();
-    tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1", "--cors-origin", "https://app.example"});
+    tf::test::ServerProcess srv({"-m", model_path("tiny-llama"), "-t", "1", "--cors-origin", "https://app.example", "--max-body-mb", "32"});
     ASSERT_GT(srv.port(), 0) << srv.stderr_text();
     httplib::Client c("127.0.0.1", srv.port());
     c.set_read_timeout(60, 0);
@@ -790,6 +790,24 @@ TEST(ServerE2E, hosts_origins_and_content_types) {
     auto other_pre = c.Options("/v1/chat/completions", {{"Origin", "https://evil.example"}});
     ASSERT_TRUE(other_pre);
     EXPECT_EQ(other_pre->status, 403);
+
+    // Objects with 100k or 1M keys and deep nesting are refused after one linear pass (an
+    // ordered object would take seconds to minutes to build), well within a second each.
+    for (size_t keys : {100000u, 1000000u}) {
+        std::string many = "{\"model\":\"x\",\"messages\":[],\"k\":{";
+        for (size_t i = 0; i < keys; ++i) many += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+        many += "}}";
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = c.Post("/v1/chat/completions", many, "application/json");
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 413) << r->body.substr(0, 200);
+        EXPECT_NE(r->body.find("10000 keys"), std::string::npos);
+        EXPECT_LT(secs, 5.0) << keys << " keys";  // linear: ~0.1 s for 1M keys here; a sanitizer build is slower
+    }
+    auto deep = c.Post("/api/chat", std::string(1000, '[') + std::string(1000, ']'), "application/json");
+    ASSERT_TRUE(deep);
+    EXPECT_EQ(deep->status, 413);
 
     // A 20 KiB body sent as curl -d sends it (form-urlencoded): read as JSON.
     json long_body = chat_body("Hello", 2, 0.0, 1);
