@@ -15,6 +15,7 @@ void add_run_command(CLI::App& root, Commands& commands) {
         GenerationFlags gen;
         std::string prompt, file;
         bool json = false, no_bos = false, parse_special = false;
+        int resample = 2;
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("run", "Generate text from a prompt, streamed as it comes");
@@ -22,6 +23,11 @@ void add_run_command(CLI::App& root, Commands& commands) {
     app->add_option("-p,--prompt", a->prompt, "Prompt text");
     app->add_option("-f,--file", a->file, "Read the prompt from a file ('-': standard input)");
     app->add_flag("--no-bos", a->no_bos, "Do not add the beginning-of-sequence token");
+    app->add_option("--resample", a->resample,
+                    "With --json-schema and --temp > 0: an answer failing a keyword the grammar cannot hold is drawn again, up to N times "
+                    "(seeds derived from --seed; 0: report the first)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 16));
     app->add_flag("--parse-special", a->parse_special, "Turn control-token text in the prompt into control tokens");
     app->add_flag("--json", a->json, R"(Print one JSON object {"text","ids","prompt_ids","stop_reason","timings"} instead)");
     commands.push_back({app, [a]() {
@@ -63,9 +69,13 @@ void add_run_command(CLI::App& root, Commands& commands) {
             print_error("run", co.error().message);
             return kExitUsage;
         }
+        // A sampled answer under a schema with gaps may be drawn again when it fails the check
+        // (twice at most): it is then printed once checked, not streamed.
+        const bool may_redraw = *contract && !(*contract)->gaps().empty() && opts->sampling.temperature > 0.0f && a->resample > 0;
+        if (may_redraw) opts->resample = a->resample;
         engine::Session session(*loaded->model, *loaded->tokenizer, *co);
         auto sink = [&](std::string_view text) {
-            if (!a->json) {
+            if (!a->json && !may_redraw) {
                 std::fwrite(text.data(), 1, text.size(), stdout);
                 std::fflush(stdout);
             }
@@ -102,6 +112,7 @@ void add_run_command(CLI::App& root, Commands& commands) {
             // Random-weight and truncated outputs need not be valid UTF-8: replace, do not throw.
             std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         } else {
+            if (may_redraw) std::fwrite(r->text.data(), 1, r->text.size(), stdout);
             std::fputc('\n', stdout);
             std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n", t.n_prompt,
                          t.prompt_ms > 0 ? t.n_prompt * 1000.0 / t.prompt_ms : 0.0, t.n_generated,

@@ -169,11 +169,29 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
     return res;
 }
 
+uint64_t resample_seed(uint64_t seed, int attempt) {
+    // SplitMix64 of the seed and the attempt: well apart from seed + 1 (the next choice's).
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(attempt + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+bool should_resample(const GenerateOptions& o, const std::vector<jsonschema::ValidationError>& violations, StopReason reason, int attempts) {
+    const bool ended = reason == StopReason::Eos || reason == StopReason::Stop;
+    return !violations.empty() && ended && o.sampling.temperature > 0.0f && attempts < o.resample;
+}
+
 Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
                                          const OutputContract& contract) {
-    auto r = generate(prompt, options, sink, contract.constraint());
-    if (r) r->violations = contract.check(r->text);
-    return r;
+    GenerateOptions o = options;
+    for (int attempt = 0;; ++attempt) {
+        if (attempt > 0) o.sampling.seed = resample_seed(options.sampling.seed, attempt);
+        auto r = generate(prompt, o, sink, contract.constraint());
+        if (!r) return r;
+        r->violations = contract.check(r->text);
+        if (!should_resample(options, r->violations, r->stop_reason, attempt)) return r;
+    }
 }
 
 }  // namespace tf::engine

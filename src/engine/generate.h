@@ -32,7 +32,13 @@ struct GenerateOptions {
     // after which the grammar can still be completed in the tokens left, so that an answer cut
     // off by the limit is still complete JSON (stop reason "length" all the same).
     bool finish_within_limit = true;
+    // Under a contract whose schema has gaps (keywords the grammar does not hold), a sampled
+    // answer that ends but fails the check is drawn again, up to this many times, each with a
+    // seed derived from the request's (resample_seed): deterministic, and never for a greedy
+    // answer (it would come out the same). The last draw is returned, with its violations.
+    int resample = 0;
 };
+
 
 // The tokens a constrained answer may still take, for Constraint::set_budget: -1 when the
 // option is off or nothing limits it.
@@ -40,6 +46,11 @@ int remaining_budget(const GenerateOptions& o, int generated, int context_room);
 
 enum class StopReason { Eos, Length, Stop, Context, Cancelled };
 const char* stop_reason_name(StopReason r);
+
+// The seed of draw `attempt` (1, 2, …) of a request seeded `seed`.
+uint64_t resample_seed(uint64_t seed, int attempt);
+// Whether an answer with these violations is drawn again under `o` (attempts already made).
+bool should_resample(const GenerateOptions& o, const std::vector<jsonschema::ValidationError>& violations, StopReason reason, int attempts);
 
 struct Timings {
     int n_prompt = 0;  // prompt tokens evaluated (not counting a reused prefix)

@@ -193,6 +193,27 @@ void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
     if (s.req.contract && error.empty() && reason != StopReason::Cancelled) {
         s.answer += e.text;
         e.violations = s.req.contract->check(s.answer);
+        if (should_resample(s.req.options, e.violations, reason, s.req.attempt)) {
+            // Drawn again from the queue's front with a derived seed; the prompt is still in this
+            // slot's cache, so only the answer is computed again.
+            JobEvent restart;
+            restart.restart = true;
+            s.job->push(std::move(restart));
+            GenerationRequest again = s.req;
+            ++again.attempt;
+            again.options.sampling.seed = resample_seed(s.req.seed0, again.attempt);
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                stats_.generated_tokens += s.generated.size();
+                queue_.emplace_front(std::move(again), s.job);
+                s.job.reset();
+            }
+            s.answer.clear();
+            s.constraint.reset();
+            s.sampler.reset();
+            s.pending.clear();
+            return;
+        }
     }
     s.answer.clear();
     s.constraint.reset();
@@ -258,6 +279,7 @@ void Scheduler::assign() {
         best_common = static_cast<size_t>(ctx_.seq_truncate(s.id, static_cast<int>(best_common)));
         s.cached.resize(best_common);
         s.req = std::move(req);
+        if (s.req.attempt == 0) s.req.seed0 = s.req.options.sampling.seed;
         s.job = job;
         s.prompt_done = best_common;
         s.pending.clear();

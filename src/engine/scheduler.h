@@ -34,6 +34,9 @@ struct GenerationRequest {
     // What the answer must satisfy (may be null): its constraint steers decoding and the
     // finished answer is checked against it (JobEvent::violations).
     std::shared_ptr<const OutputContract> contract;
+    // Draws made so far under options.resample, and the request's own seed (set by the scheduler).
+    int attempt = 0;
+    uint64_t seed0 = 0;
 };
 
 // What a request produces, consumed by the thread that submitted it.
@@ -46,6 +49,9 @@ struct JobEvent {
     std::vector<sampling::TokenLogprob> logprobs;  // the tokens generated since the last event, when asked for
     // Final event of a request with a contract: what the whole answer violates (empty: valid).
     std::vector<jsonschema::ValidationError> violations;
+    // The answer so far is dropped and drawn again (GenerateOptions::resample): whoever gathers
+    // the text starts over. Only for requests not streamed to a client.
+    bool restart = false;
 };
 
 class Job {

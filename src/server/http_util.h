@@ -118,6 +118,9 @@ class JsonShapeCheck : public nlohmann::json_sax<ojson> {
     std::vector<size_t> keys_;
 };
 
+// How many times a non-streamed answer failing a gap keyword is drawn again (GenerateOptions::resample).
+constexpr int kResampleDraws = 2;
+
 inline bool parse_body(const httplib::Request& req, ojson& out, ApiError& err) {
     JsonShapeCheck shape;
     const bool well_formed = ojson::sax_parse(req.body, &shape, nlohmann::detail::input_format_t::json, false);
@@ -205,6 +208,11 @@ inline engine::JobEvent collect_until(engine::Job& job, std::string& text, std::
                                       std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
     while (true) {
         engine::JobEvent e = next_event(job, deadline, [] { return false; });
+        if (e.restart) {  // the answer is being drawn again: what came so far is not it
+            text.clear();
+            if (logprobs != nullptr) logprobs->clear();
+            continue;
+        }
         text += e.text;
         if (logprobs != nullptr) logprobs->insert(logprobs->end(), e.logprobs.begin(), e.logprobs.end());
         if (e.done) return e;

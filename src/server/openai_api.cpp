@@ -125,6 +125,9 @@ ojson completion_logprobs(const tok::Tokenizer& t, const std::vector<sampling::T
 // Builds the request common to both endpoints; `prompt` must be filled by the caller.
 bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationRequest& r, ApiError& err) {
     if (!openai_options(body, svc.model().hp.n_vocab, r.options, err)) return false;
+    // An answer that fails a gap keyword is drawn again (twice at most) unless it is streamed:
+    // a streamed answer cannot be taken back, it is reported instead.
+    r.options.resample = body.value("stream", ojson(false)) == true ? 0 : kResampleDraws;
     if (!logprob_options(body, chat, r.options, err)) return false;
     if (const ojson* tools = active_tools(body)) {
         const ojson choice = body.value("tool_choice", ojson("auto"));

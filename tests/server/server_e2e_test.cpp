@@ -688,7 +688,7 @@ TEST(ServerE2E, answers_are_valid_or_say_they_are_not) {
         for (const auto& t : doc["tags"]) s.insert(t.get<std::string>());
         return s.size() == doc["tags"].size();
     };
-    int violations = 0, valid = 0;
+    int violations = 0, valid = 0, redrawn = 0;
     for (int seed = 1; seed <= 6; ++seed) {
         body["seed"] = seed;
         body["stream"] = false;
@@ -722,9 +722,16 @@ TEST(ServerE2E, answers_are_valid_or_say_they_are_not) {
             text += chunk["choices"][0]["delta"].value("content", "");
             if (!chunk["choices"][0]["finish_reason"].is_null()) last = chunk["choices"][0];
         }
-        EXPECT_EQ(text, choice["message"]["content"].get<std::string>());
-        EXPECT_EQ(last["finish_reason"], choice["finish_reason"]);
-        EXPECT_EQ(last.value("violations", json()), choice.value("violations", json()));
+        // A streamed answer cannot be taken back: it is the first draw, with its verdict. A
+        // non-streamed one that failed was drawn again (twice at most, derived seeds).
+        const json sdoc = json::parse(text);
+        EXPECT_EQ(last["finish_reason"], unique(sdoc) ? "stop" : "schema_violation") << last.dump();
+        if (unique(sdoc)) {
+            EXPECT_EQ(text, choice["message"]["content"].get<std::string>());
+        } else {
+            EXPECT_EQ(last["violations"][0]["keyword"], "uniqueItems");
+            redrawn += choice["finish_reason"] == "stop";
+        }
         // Ollama: done_reason says the same.
         json ollama = {{"model", "any"}, {"messages", body["messages"]}, {"stream", false}, {"format", schema},
                        {"options", {{"temperature", 1.0}, {"seed", seed}, {"num_predict", 64}, {"top_k", 0}, {"top_p", 1.0}, {"min_p", 0.0}}}};
@@ -735,8 +742,9 @@ TEST(ServerE2E, answers_are_valid_or_say_they_are_not) {
         const json odoc = json::parse(oj["message"]["content"].get<std::string>());
         EXPECT_EQ(oj["done_reason"], unique(odoc) ? "stop" : "schema_violation") << oj.dump();
     }
-    std::printf("[server] 6 answers under a uniqueItems schema: %d valid, %d reported as schema_violation\n", valid, violations);
-    EXPECT_GT(violations, 0) << "the adversary never repeated a tag: the test proves nothing";
+    std::printf("[server] 6 answers under a uniqueItems schema: %d valid, %d reported as schema_violation; %d streamed violations fixed by a redraw\n",
+                valid, violations, redrawn);
+    EXPECT_GT(violations + redrawn, 0) << "the adversary never repeated a tag: the test proves nothing";
 }
 
 }  // namespace
