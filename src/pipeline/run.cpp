@@ -436,20 +436,30 @@ Status append_durably(const std::string& path, const std::string& text) {
 }
 
 // Moves a finished file into `dir` (a free name when one is taken); its new path.
-Result<std::string> move_into(const std::string& file, const std::string& dir) {
+// Where a finished file goes in `dir`: a free name, none of `taken` (this round's others).
+std::string destination_in(const std::string& file, const std::string& dir, std::set<std::string>& taken) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    fs::create_directories(dir, ec);
     const fs::path name = fs::path(file).filename();
     fs::path to = fs::path(dir) / name;
-    for (int n = 1; fs::exists(to, ec); ++n) to = fs::path(dir) / (name.stem().string() + "-" + std::to_string(n) + name.extension().string());
+    for (int n = 1; fs::exists(to, ec) || taken.count(to.string()); ++n) {
+        to = fs::path(dir) / (name.stem().string() + "-" + std::to_string(n) + name.extension().string());
+    }
+    taken.insert(to.string());
+    return to.string();
+}
+
+Status move_file(const std::string& file, const std::string& to) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(fs::path(to).parent_path(), ec);
     fs::rename(file, to, ec);
     if (ec) {  // another file system: copy, then remove
         fs::copy_file(file, to, ec);
-        if (ec) return Error{file + ": cannot move to " + dir + ": " + ec.message()};
+        if (ec) return Error{file + ": cannot move to " + to + ": " + ec.message()};
         fs::remove(file, ec);
     }
-    return to.string();
+    return Status::success();
 }
 
 }  // namespace
@@ -522,6 +532,12 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         Ledger ledger = start_ledger(l, task, cpu0, rapl0, started_at);
         if (Status st = compute(l, task, items, o, "", round, w.stop, ledger); !st) return st.error();
         std::string out;
+        // The round's manifest first (each file at the place it is about to move to), then its
+        // lines, then the moves: a crash at any point leaves no output line the manifest does
+        // not cover; what it may leave is a line or a move still to do, which the next watch
+        // does (the file is still in the inbox).
+        std::vector<std::pair<std::string, std::string>> moves;  // from, to
+        std::set<std::string> taken;
         for (const Item& item : items) {
             auto rec = l.store->get(item.sha, item.key);
             if (!rec) return rec.error();
@@ -531,9 +547,8 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             if (!line) return line.error();
             if (o.output.empty() || in_output.insert({item.path, item.sha}).second) out += *line;
             if (!w.move_to.empty()) {
-                auto moved = move_into(item.path, w.move_to);
-                if (!moved) return moved.error();
-                md.path = *moved;
+                md.path = destination_in(item.path, w.move_to, taken);
+                moves.emplace_back(item.path, md.path);
             } else {
                 const auto mtime = fs::last_write_time(item.path, ec);
                 const uintmax_t size = fs::file_size(item.path, ec);
@@ -541,17 +556,20 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             }
             manifest_docs.push_back(md);
         }
+        if (!manifest_path.empty()) {
+            if (Status st = write_atomically(manifest_path, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) {
+                return st.error();
+            }
+            round.manifest_path = manifest_path;
+        }
         if (o.output.empty()) {
             std::fwrite(out.data(), 1, out.size(), stdout);
             std::fflush(stdout);
         } else if (!out.empty()) {
             if (Status st = append_durably(o.output, out); !st) return st.error();
         }
-        if (!manifest_path.empty()) {
-            if (Status st = write_atomically(manifest_path, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) {
-                return st.error();
-            }
-            round.manifest_path = manifest_path;
+        for (const auto& [from, to] : moves) {
+            if (Status st = move_file(from, to); !st) return st.error();
         }
         if (Status st = update_ledger(l, o, ledger, round); !st) return st.error();
         total.documents += round.documents;
