@@ -8,9 +8,10 @@
 // compiling (TTFM, compile included) and the masks between tokens (TBM) over the valid
 // instances' tokens, each schema with a cold mask cache, as the upstream benchmark measures.
 // --open-objects reads an absent additionalProperties as the specification does (see
-// jsonschema::GrammarOptions). --precompute classifies the grammar's expensive mask tops at compile time, as `serve` and the
-// pipeline do (TTFM then includes it).
-//   zstd -dc ../shared/peer-tests/jsonschemabench/maskbench.jsonl.zst | maskbench [--vocab V.gguf [--precompute]] [--threads N] [--details FILE]
+// jsonschema::GrammarOptions). --precompute classifies the grammar's expensive mask tops at compile time, as `serve`
+// and the pipeline do (TTFM then includes it).
+//   zstd -dc ../shared/peer-tests/jsonschemabench/maskbench.jsonl.zst | maskbench [--vocab V.gguf [--precompute]]
+//   [--threads N] [--details FILE]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,7 +40,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 
-double us(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
+double us(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::micro>(b - a).count();
+}
 
 double pct(std::vector<double> v, double p) {
     if (v.empty()) return 0;
@@ -52,7 +55,7 @@ enum class Status { Pass, CompileError, ValidationError, InvalidationError };
 struct Outcome {
     std::string id;
     Status status = Status::Pass;
-    std::string error;     // the compile error, or the first instance the grammar got wrong
+    std::string error;              // the compile error, or the first instance the grammar got wrong
     bool invalid_accepted = false;  // also counted when a validation error decides the status
     size_t valid = 0, valid_accepted = 0, invalid = 0, invalid_rejected = 0;
     size_t validator_agrees = 0, validator_tests = 0;
@@ -60,7 +63,8 @@ struct Outcome {
     double compile_us = 0, first_mask_us = 0;
     std::vector<double> mask_us;  // TBM samples
     bool mask_rejected = false;   // a valid instance's token the mask forbade (a mask/matcher disagreement)
-    std::vector<std::string> let_through;  // for each invalid instance accepted: the keywords our validator faults it on
+    std::vector<std::string>
+        let_through;  // for each invalid instance accepted: the keywords our validator faults it on
 };
 
 // The kind of a compile error, for the summary: the message without where it happened, the
@@ -75,8 +79,10 @@ std::string error_kind(std::string e) {
     for (char c : e) {
         if (c == '\'') {
             ++quote;
-            if (keeps_first && quote <= 2) k += c;
-            else if (quote % 2 == 1) k += "'…'";
+            if (keeps_first && quote <= 2)
+                k += c;
+            else if (quote % 2 == 1)
+                k += "'…'";
             continue;
         }
         const bool inside = quote % 2 == 1;
@@ -107,7 +113,8 @@ std::string py_dumps(const json& j) {
         std::string s = "{";
         bool first = true;
         for (auto it = j.begin(); it != j.end(); ++it) {
-            s += (first ? "" : ", ") + json(it.key()).dump(-1, ' ', true, json::error_handler_t::replace) + ": " + py_dumps(*it);
+            s += (first ? "" : ", ") + json(it.key()).dump(-1, ' ', true, json::error_handler_t::replace) + ": " +
+                 py_dumps(*it);
             first = false;
         }
         return s + "}";
@@ -169,7 +176,8 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
     Status last_failure = Status::Pass;
     for (const auto& t : tests) {
         const bool valid = t.value("valid", false);
-        const std::string doc = g_upstream ? py_dumps(t["data"]) : t["data"].dump(-1, ' ', false, json::error_handler_t::replace);
+        const std::string doc =
+            g_upstream ? py_dumps(t["data"]) : t["data"].dump(-1, ' ', false, json::error_handler_t::replace);
         tf::grammar::Matcher m(grammar);
         const bool accepted = m.accept(doc) && m.can_end();
         if (valid) {
@@ -193,9 +201,12 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
             if (accepted) last_failure = Status::InvalidationError;
         }
     }
-    if (g_upstream) o.status = last_failure;
-    else if (o.valid_accepted < o.valid) o.status = Status::ValidationError;
-    else if (o.invalid_rejected < o.invalid) o.status = Status::InvalidationError;
+    if (g_upstream)
+        o.status = last_failure;
+    else if (o.valid_accepted < o.valid)
+        o.status = Status::ValidationError;
+    else if (o.invalid_rejected < o.invalid)
+        o.status = Status::InvalidationError;
 
     if (vocab != nullptr) {
         // A cold cache per schema: the first mask, then one per token of each valid instance
@@ -218,8 +229,10 @@ Outcome run_schema(const json& row, const Vocab* vocab) {
                 const auto a = Clock::now();
                 c.apply(logits.data(), n_vocab);
                 const double t_us = us(a, Clock::now());
-                if (first) o.first_mask_us = o.compile_us + t_us, first = false;
-                else o.mask_us.push_back(t_us);
+                if (first)
+                    o.first_mask_us = o.compile_us + t_us, first = false;
+                else
+                    o.mask_us.push_back(t_us);
                 if (std::isinf(logits[static_cast<size_t>(id)])) {
                     o.mask_rejected = true;
                     break;
@@ -253,17 +266,26 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--vocab") vocab_path = next();
-        else if (a == "--threads") threads = static_cast<unsigned>(std::max(1, std::atoi(next().c_str())));
-        else if (a == "--details") details_path = next();
-        else if (a == "--precompute") precompute = true;
-        else if (a == "--open-objects") g_open_objects = true;
-        else if (a == "--strict") g_strict = true;
-        else if (a == "--upstream") g_upstream = true;
-        else if (a == "--limit") limit = static_cast<size_t>(std::max(0L, std::atol(next().c_str())));
+        if (a == "--vocab")
+            vocab_path = next();
+        else if (a == "--threads")
+            threads = static_cast<unsigned>(std::max(1, std::atoi(next().c_str())));
+        else if (a == "--details")
+            details_path = next();
+        else if (a == "--precompute")
+            precompute = true;
+        else if (a == "--open-objects")
+            g_open_objects = true;
+        else if (a == "--strict")
+            g_strict = true;
+        else if (a == "--upstream")
+            g_upstream = true;
+        else if (a == "--limit")
+            limit = static_cast<size_t>(std::max(0L, std::atol(next().c_str())));
         else {
             std::fprintf(stderr,
-                         "usage: zstd -dc maskbench.jsonl.zst | maskbench [--open-objects] [--strict] [--upstream] [--vocab V.gguf [--precompute]] [--threads N] [--limit N] [--details FILE]\n");
+                         "usage: zstd -dc maskbench.jsonl.zst | maskbench [--open-objects] [--strict] [--upstream] "
+                         "[--vocab V.gguf [--precompute]] [--threads N] [--limit N] [--details FILE]\n");
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -319,23 +341,31 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\r%zu schemas in %.1f s\n", lines.size(), us(t0, Clock::now()) / 1e6);
 
     size_t pass = 0, compile_err = 0, validation_err = 0, invalidation_err = 0, any_invalid_accepted = 0, crashes = 0;
-    size_t valid = 0, valid_accepted = 0, invalid = 0, invalid_rejected = 0, v_tests = 0, v_agree = 0, v_compiled = 0, mask_rejected = 0;
+    size_t valid = 0, valid_accepted = 0, invalid = 0, invalid_rejected = 0, v_tests = 0, v_agree = 0, v_compiled = 0,
+           mask_rejected = 0;
     std::map<std::string, size_t> kinds, let_through;
     std::vector<double> compile_us, first_mask_us, mask_us;
     for (const Outcome& o : out) {
         switch (o.status) {
-            case Status::Pass: ++pass; break;
+            case Status::Pass:
+                ++pass;
+                break;
             case Status::CompileError:
                 ++compile_err;
                 ++kinds[error_kind(o.error)];
                 crashes += o.error.rfind("CRASH", 0) == 0;
                 break;
-            case Status::ValidationError: ++validation_err; break;
-            case Status::InvalidationError: ++invalidation_err; break;
+            case Status::ValidationError:
+                ++validation_err;
+                break;
+            case Status::InvalidationError:
+                ++invalidation_err;
+                break;
         }
         any_invalid_accepted += o.invalid_accepted;
         for (const std::string& k : o.let_through) ++let_through[k];
-        valid += o.valid, valid_accepted += o.valid_accepted, invalid += o.invalid, invalid_rejected += o.invalid_rejected;
+        valid += o.valid, valid_accepted += o.valid_accepted, invalid += o.invalid,
+            invalid_rejected += o.invalid_rejected;
         v_tests += o.validator_tests, v_agree += o.validator_agrees, v_compiled += o.validator_compiled;
         mask_rejected += o.mask_rejected;
         if (o.status != Status::CompileError) {
@@ -349,34 +379,41 @@ int main(int argc, char** argv) {
     std::printf("passing                      %zu (%.1f %%)\n", pass, 100.0 * pass / std::max<size_t>(n, 1));
     std::printf("compile errors               %zu (crashes among them: %zu)\n", compile_err, crashes);
     std::printf("validation errors            %zu   (a valid instance refused)\n", validation_err);
-    std::printf("invalidation errors          %zu   (an invalid instance accepted; %zu schemas with one, counting those with a validation error too)\n",
-                invalidation_err, any_invalid_accepted);
-    std::printf("instances, compiled schemas  valid accepted %zu / %zu, invalid rejected %zu / %zu\n", valid_accepted, valid,
-                invalid_rejected, invalid);
-    std::printf("validator                    compiles %zu / %zu schemas; agrees with %zu / %zu labels (%.2f %%)\n", v_compiled, n, v_agree,
-                v_tests, 100.0 * v_agree / std::max<size_t>(v_tests, 1));
-    std::printf("compile time (µs)            p50 %.0f  p99 %.0f  max %.0f\n", pct(compile_us, 0.5), pct(compile_us, 0.99), pct(compile_us, 1.0));
+    std::printf(
+        "invalidation errors          %zu   (an invalid instance accepted; %zu schemas with one, counting those with a "
+        "validation error too)\n",
+        invalidation_err, any_invalid_accepted);
+    std::printf("instances, compiled schemas  valid accepted %zu / %zu, invalid rejected %zu / %zu\n", valid_accepted,
+                valid, invalid_rejected, invalid);
+    std::printf("validator                    compiles %zu / %zu schemas; agrees with %zu / %zu labels (%.2f %%)\n",
+                v_compiled, n, v_agree, v_tests, 100.0 * v_agree / std::max<size_t>(v_tests, 1));
+    std::printf("compile time (µs)            p50 %.0f  p99 %.0f  max %.0f\n", pct(compile_us, 0.5),
+                pct(compile_us, 0.99), pct(compile_us, 1.0));
     if (vocab) {
         double sum = 0;
         for (double v : mask_us) sum += v;
-        std::printf("first mask, TTFM (µs)        p50 %.0f  p99 %.0f  max %.0f\n", pct(first_mask_us, 0.5), pct(first_mask_us, 0.99),
-                    pct(first_mask_us, 1.0));
-        std::printf("mask per token, TBM (µs)     avg %.1f  p50 %.1f  p99 %.1f  max %.0f   (%zu masks; %zu schemas where a mask forbade a valid instance's token)\n",
-                    mask_us.empty() ? 0.0 : sum / static_cast<double>(mask_us.size()), pct(mask_us, 0.5), pct(mask_us, 0.99),
-                    pct(mask_us, 1.0), mask_us.size(), mask_rejected);
+        std::printf("first mask, TTFM (µs)        p50 %.0f  p99 %.0f  max %.0f\n", pct(first_mask_us, 0.5),
+                    pct(first_mask_us, 0.99), pct(first_mask_us, 1.0));
+        std::printf(
+            "mask per token, TBM (µs)     avg %.1f  p50 %.1f  p99 %.1f  max %.0f   (%zu masks; %zu schemas where a "
+            "mask forbade a valid instance's token)\n",
+            mask_us.empty() ? 0.0 : sum / static_cast<double>(mask_us.size()), pct(mask_us, 0.5), pct(mask_us, 0.99),
+            pct(mask_us, 1.0), mask_us.size(), mask_rejected);
     }
     std::vector<std::pair<size_t, std::string>> by_count;
     for (const auto& [k, c] : kinds) by_count.emplace_back(c, k);
     std::sort(by_count.rbegin(), by_count.rend());
     std::printf("compile errors by kind:\n");
-    for (size_t i = 0; i < by_count.size() && i < 25; ++i) std::printf("  %6zu  %s\n", by_count[i].first, by_count[i].second.c_str());
+    for (size_t i = 0; i < by_count.size() && i < 25; ++i)
+        std::printf("  %6zu  %s\n", by_count[i].first, by_count[i].second.c_str());
     std::printf("invalid instances accepted, by the keywords our validator faults them on:\n");
     for (const auto& [k, c] : let_through) std::printf("  %6zu  %s\n", c, k.c_str());
     if (!details_path.empty()) {
         std::ofstream d(details_path);
         for (const Outcome& o : out) {
             static const char* names[] = {"pass", "compile-error", "validation-error", "invalidation-error"};
-            d << names[static_cast<int>(o.status)] << '\t' << o.id << '\t' << static_cast<long>(o.compile_us) << '\t' << o.error;
+            d << names[static_cast<int>(o.status)] << '\t' << o.id << '\t' << static_cast<long>(o.compile_us) << '\t'
+              << o.error;
             for (const std::string& k : o.let_through) d << "\tlet through: " << k;
             d << '\n';
         }

@@ -1,8 +1,9 @@
 // terraferma serve -m MODEL [-m NAME=MODEL]... [--host 127.0.0.1] [--port 8080] [--parallel N] [--api-key KEY]
-#include <csignal>
-#include <filesystem>
-#include <cstdio>
 #include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "cli/command.h"
@@ -24,115 +25,138 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     };
     auto a = std::make_shared<Args>();
     auto kv = std::make_shared<KvCacheFlags>();
-    CLI::App* app = root.add_subcommand("serve", "Serve the OpenAI-compatible (/v1/) and Ollama-compatible (/api/) APIs over HTTP");
+    CLI::App* app =
+        root.add_subcommand("serve", "Serve the OpenAI-compatible (/v1/) and Ollama-compatible (/api/) APIs over HTTP");
     app->add_option("-m,--model", a->models,
-                    "GGUF model to serve, as PATH or NAME=PATH (repeat for several; requests choose by \"model\", the first is loaded at start)")
+                    "GGUF model to serve, as PATH or NAME=PATH (repeat for several; requests choose by \"model\", the "
+                    "first is loaded at start)")
         ->required();
     app->add_option("--keep-alive", a->keep_alive,
                     "Seconds (or 5m, 1h) a model stays loaded after its last request; negative: forever "
                     "(default: forever with one model, 5m with several; requests may set keep_alive)");
-    app->add_option("--max-memory-mb", a->max_memory_mb, "Memory budget for loaded models (weights + KV cache, MiB); idle models are unloaded to stay within it; 0: no limit")
+    app->add_option("--max-memory-mb", a->max_memory_mb,
+                    "Memory budget for loaded models (weights + KV cache, MiB); idle models are unloaded to stay "
+                    "within it; 0: no limit")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1e9));
-    app->add_option("--prefix-cache", a->prefix_cache, "Prompts kept for reuse beyond the slots (LRU, sharing KV pages); 0: only the slots' own")
+    app->add_option("--prefix-cache", a->prefix_cache,
+                    "Prompts kept for reuse beyond the slots (LRU, sharing KV pages); 0: only the slots' own")
         ->capture_default_str()
         ->check(CLI::Range(0, 1024));
-    app->add_option("--host", a->http.host, "Address to listen on (127.0.0.1: this machine only)")->capture_default_str();
-    app->add_option("--port", a->http.port, "Port (0: any free port, printed at start)")->capture_default_str()->check(CLI::Range(0, 65535));
-    app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching slots)")->capture_default_str()->check(CLI::Range(1, 256));
-    app->add_option("-c,--ctx-size", a->ctx, "Context per request in tokens")->capture_default_str()->check(CLI::Range(64, 1 << 20));
+    app->add_option("--host", a->http.host, "Address to listen on (127.0.0.1: this machine only)")
+        ->capture_default_str();
+    app->add_option("--port", a->http.port, "Port (0: any free port, printed at start)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
+    app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching slots)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    app->add_option("-c,--ctx-size", a->ctx, "Context per request in tokens")
+        ->capture_default_str()
+        ->check(CLI::Range(64, 1 << 20));
     app->add_option("-t,--threads", a->threads, "Compute threads (default: all cores)");
     kv->add_to(app);
-    app->add_option("--pooling", a->pooling, "Embeddings: mean, cls or last (default: the model's metadata, else mean)")->check(CLI::IsMember({"mean", "cls", "last"}));
+    app->add_option("--pooling", a->pooling, "Embeddings: mean, cls or last (default: the model's metadata, else mean)")
+        ->check(CLI::IsMember({"mean", "cls", "last"}));
     app->add_option("--api-key", a->http.api_key, "Require 'Authorization: Bearer KEY' on every API call");
     app->add_option("--allowed-hosts", a->http.allowed_hosts,
-                    "Host names requests may name besides the loopback ones (comma-separated; '.example.com' for a domain, '*' for any)")
+                    "Host names requests may name besides the loopback ones (comma-separated; '.example.com' for a "
+                    "domain, '*' for any)")
         ->delimiter(',');
-    app->add_option("--cors-origin", a->http.cors_origin, "The web origin whose pages may call the API (CORS), e.g. https://app.example; '*' for any");
-    app->add_option("--max-queue", a->queue, "Requests allowed to wait for a slot; more get 503")->capture_default_str()->check(CLI::Range(0, 100000));
-    app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")->capture_default_str()->check(CLI::Range(1, 1024));
-    app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")->capture_default_str()->check(CLI::Range(1, 86400));
-    commands.push_back({app, [a, kv]() {
-        std::vector<server::ModelSpec> specs;
-        for (const std::string& m : a->models) {
-            server::ModelSpec spec = server::parse_model_spec(m);
-            for (const auto& other : specs) {
-                if (other.name == spec.name) {
-                    print_error("serve", "two models are called '" + spec.name + "'; name them with -m NAME=PATH");
-                    return kExitUsage;
-                }
-            }
-            std::error_code ec;
-            if (!std::filesystem::is_regular_file(spec.path, ec)) {
-                print_error("serve", "no model file at '" + spec.path + "'");
-                return kExitUsage;
-            }
-            specs.push_back(std::move(spec));
-        }
-        int keep_alive = specs.size() == 1 ? -1 : 300;
-        if (!a->keep_alive.empty()) {
-            auto k = server::parse_duration_seconds(a->keep_alive);
-            if (!k) {
-                print_error("serve", "--keep-alive: " + k.error().message);
-                return kExitUsage;
-            }
-            keep_alive = *k;
-        }
-        // Signals go to a dedicated thread (blocked here, before any other thread exists).
-        sigset_t signals;
-        sigemptyset(&signals);
-        sigaddset(&signals, SIGINT);
-        sigaddset(&signals, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    app->add_option("--cors-origin", a->http.cors_origin,
+                    "The web origin whose pages may call the API (CORS), e.g. https://app.example; '*' for any");
+    app->add_option("--max-queue", a->queue, "Requests allowed to wait for a slot; more get 503")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 100000));
+    app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 86400));
+    commands.push_back(
+        {app, [a, kv]() {
+             std::vector<server::ModelSpec> specs;
+             for (const std::string& m : a->models) {
+                 server::ModelSpec spec = server::parse_model_spec(m);
+                 for (const auto& other : specs) {
+                     if (other.name == spec.name) {
+                         print_error("serve", "two models are called '" + spec.name + "'; name them with -m NAME=PATH");
+                         return kExitUsage;
+                     }
+                 }
+                 std::error_code ec;
+                 if (!std::filesystem::is_regular_file(spec.path, ec)) {
+                     print_error("serve", "no model file at '" + spec.path + "'");
+                     return kExitUsage;
+                 }
+                 specs.push_back(std::move(spec));
+             }
+             int keep_alive = specs.size() == 1 ? -1 : 300;
+             if (!a->keep_alive.empty()) {
+                 auto k = server::parse_duration_seconds(a->keep_alive);
+                 if (!k) {
+                     print_error("serve", "--keep-alive: " + k.error().message);
+                     return kExitUsage;
+                 }
+                 keep_alive = *k;
+             }
+             // Signals go to a dedicated thread (blocked here, before any other thread exists).
+             sigset_t signals;
+             sigemptyset(&signals);
+             sigaddset(&signals, SIGINT);
+             sigaddset(&signals, SIGTERM);
+             pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-        server::ServiceOptions so;
-        so.scheduler.n_slots = a->parallel;
-        so.scheduler.n_ctx_per_slot = a->ctx;
-        so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
-        so.scheduler.swa_extra = kv->swa_extra();
-        if (Status st = kv->types(so.scheduler.k_type, so.scheduler.v_type); !st) {
-            print_error("serve", st.error().message);
-            return kExitUsage;
-        }
-        so.scheduler.max_queue = a->queue;
-        so.scheduler.prefix_cache = a->prefix_cache;
-        so.pooling = a->pooling;
-        server::PoolOptions po;
-        po.service = so;
-        po.keep_alive_s = keep_alive;
-        po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
-        server::ModelPool pool(specs, po);
-        server::ApiError load_err;
-        if (!pool.acquire(specs[0].name, std::nullopt, load_err)) {  // the first model now: a bad file fails at start
-            print_error("serve", load_err.message);
-            return kExitFailure;
-        }
-        a->http.max_body = a->max_body_mb << 20;
-        a->http.http_threads = std::max(8, 2 * a->parallel + 4);
-        server::HttpServer http(pool, a->http);
-        auto port = http.bind();
-        if (!port) {
-            print_error("serve", port.error().message);
-            return kExitFailure;
-        }
-        std::string names;
-        for (const auto& spec : specs) names += (names.empty() ? "" : ", ") + spec.name;
-        std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n", names.c_str(),
-                     a->http.host.c_str(), *port, a->parallel);
-        std::fflush(stderr);
-        std::thread waiter([&] {
-            int sig = 0;
-            sigwait(&signals, &sig);
-            std::fprintf(stderr, "terraferma: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            http.stop();
-        });
-        http.run();
-        pool.stop();
-        // If the server stopped on its own, wake the waiter.
-        pthread_kill(waiter.native_handle(), SIGTERM);
-        waiter.join();
-        return kExitOk;
-    }});
+             server::ServiceOptions so;
+             so.scheduler.n_slots = a->parallel;
+             so.scheduler.n_ctx_per_slot = a->ctx;
+             so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
+             so.scheduler.swa_extra = kv->swa_extra();
+             if (Status st = kv->types(so.scheduler.k_type, so.scheduler.v_type); !st) {
+                 print_error("serve", st.error().message);
+                 return kExitUsage;
+             }
+             so.scheduler.max_queue = a->queue;
+             so.scheduler.prefix_cache = a->prefix_cache;
+             so.pooling = a->pooling;
+             server::PoolOptions po;
+             po.service = so;
+             po.keep_alive_s = keep_alive;
+             po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
+             server::ModelPool pool(specs, po);
+             server::ApiError load_err;
+             if (!pool.acquire(specs[0].name, std::nullopt,
+                               load_err)) {  // the first model now: a bad file fails at start
+                 print_error("serve", load_err.message);
+                 return kExitFailure;
+             }
+             a->http.max_body = a->max_body_mb << 20;
+             a->http.http_threads = std::max(8, 2 * a->parallel + 4);
+             server::HttpServer http(pool, a->http);
+             auto port = http.bind();
+             if (!port) {
+                 print_error("serve", port.error().message);
+                 return kExitFailure;
+             }
+             std::string names;
+             for (const auto& spec : specs) names += (names.empty() ? "" : ", ") + spec.name;
+             std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n",
+                          names.c_str(), a->http.host.c_str(), *port, a->parallel);
+             std::fflush(stderr);
+             std::thread waiter([&] {
+                 int sig = 0;
+                 sigwait(&signals, &sig);
+                 std::fprintf(stderr, "terraferma: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                 http.stop();
+             });
+             http.run();
+             pool.stop();
+             // If the server stopped on its own, wake the waiter.
+             pthread_kill(waiter.native_handle(), SIGTERM);
+             waiter.join();
+             return kExitOk;
+         }});
 }
 
 }  // namespace tf::cli

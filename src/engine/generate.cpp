@@ -1,10 +1,10 @@
 #include "engine/generate.h"
 
-#include "engine/jump_forward.h"
-#include "engine/stop_filter.h"
-
 #include <algorithm>
 #include <chrono>
+
+#include "engine/jump_forward.h"
+#include "engine/stop_filter.h"
 
 namespace tf::engine {
 
@@ -18,11 +18,16 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 const char* stop_reason_name(StopReason r) {
     switch (r) {
-        case StopReason::Eos: return "eos";
-        case StopReason::Length: return "length";
-        case StopReason::Stop: return "stop";
-        case StopReason::Context: return "context";
-        case StopReason::Cancelled: return "cancelled";
+        case StopReason::Eos:
+            return "eos";
+        case StopReason::Length:
+            return "length";
+        case StopReason::Stop:
+            return "stop";
+        case StopReason::Context:
+            return "context";
+        case StopReason::Cancelled:
+            return "cancelled";
     }
     return "length";
 }
@@ -60,8 +65,8 @@ Result<std::vector<float>> Session::prefill(const std::vector<int32_t>& prompt, 
     return logits;
 }
 
-Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& o, const TextSink& sink,
-                                         std::shared_ptr<sampling::Constraint> constraint) {
+Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& o,
+                                         const TextSink& sink, std::shared_ptr<sampling::Constraint> constraint) {
     const model::Model& m = ctx_.model();
     const int64_t n_vocab = m.hp.n_vocab;
     if (prompt.empty()) return Error{"the prompt is empty"};
@@ -93,7 +98,9 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
             res.stop_reason = StopReason::Length;
             break;
         }
-        if (constraint) constraint->set_budget(remaining_budget(o, static_cast<int>(res.ids.size()), ctx_.n_ctx() - ctx_.seq_len(0)));
+        if (constraint)
+            constraint->set_budget(
+                remaining_budget(o, static_cast<int>(res.ids.size()), ctx_.n_ctx() - ctx_.seq_len(0)));
         const auto ts = std::chrono::steady_clock::now();
         auto next = sampler.sample(cur.data());
         res.timings.sample_ms += ms_since(ts);
@@ -177,13 +184,14 @@ uint64_t resample_seed(uint64_t seed, int attempt) {
     return z ^ (z >> 31);
 }
 
-bool should_resample(const GenerateOptions& o, const std::vector<jsonschema::ValidationError>& violations, StopReason reason, int attempts) {
+bool should_resample(const GenerateOptions& o, const std::vector<jsonschema::ValidationError>& violations,
+                     StopReason reason, int attempts) {
     const bool ended = reason == StopReason::Eos || reason == StopReason::Stop;
     return !violations.empty() && ended && o.sampling.temperature > 0.0f && attempts < o.resample;
 }
 
-Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
-                                         const OutputContract& contract) {
+Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                         const TextSink& sink, const OutputContract& contract) {
     GenerateOptions o = options;
     for (int attempt = 0;; ++attempt) {
         if (attempt > 0) o.sampling.seed = resample_seed(options.sampling.seed, attempt);

@@ -39,7 +39,6 @@ struct GenerateOptions {
     int resample = 0;
 };
 
-
 // The tokens a constrained answer may still take, for Constraint::set_budget: -1 when the
 // option is off or nothing limits it.
 int remaining_budget(const GenerateOptions& o, int generated, int context_room);
@@ -50,7 +49,8 @@ const char* stop_reason_name(StopReason r);
 // The seed of draw `attempt` (1, 2, …) of a request seeded `seed`.
 uint64_t resample_seed(uint64_t seed, int attempt);
 // Whether an answer with these violations is drawn again under `o` (attempts already made).
-bool should_resample(const GenerateOptions& o, const std::vector<jsonschema::ValidationError>& violations, StopReason reason, int attempts);
+bool should_resample(const GenerateOptions& o, const std::vector<jsonschema::ValidationError>& violations,
+                     StopReason reason, int attempts);
 
 struct Timings {
     int n_prompt = 0;  // prompt tokens evaluated (not counting a reused prefix)
@@ -64,7 +64,7 @@ struct Timings {
 };
 
 struct GenerateResult {
-    std::string text;  // what was streamed, stop string excluded
+    std::string text;          // what was streamed, stop string excluded
     std::vector<int32_t> ids;  // generated ids (an end-of-generation token is not included)
     StopReason stop_reason = StopReason::Length;
     Timings timings;
@@ -81,11 +81,11 @@ class Session {
   public:
     Session(const model::Model& model, const tok::Tokenizer& tokenizer, const model::ContextOptions& options);
 
-    Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
-                                    std::shared_ptr<sampling::Constraint> constraint = nullptr);
+    Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                    const TextSink& sink, std::shared_ptr<sampling::Constraint> constraint = nullptr);
     // Constrained by the contract, and the answer checked against it (GenerateResult::violations).
-    Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options, const TextSink& sink,
-                                    const OutputContract& contract);
+    Result<GenerateResult> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                    const TextSink& sink, const OutputContract& contract);
 
     const std::vector<int32_t>& cached_tokens() const { return cached_; }
     // Forgets the cache (after the context was used directly, by score_options say).

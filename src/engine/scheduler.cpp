@@ -31,14 +31,14 @@ struct Scheduler::Slot {
     // The running request, if any.
     std::shared_ptr<Job> job;
     GenerationRequest req;
-    size_t prompt_done = 0;       // prompt tokens evaluated (or reused)
+    size_t prompt_done = 0;  // prompt tokens evaluated (or reused)
     // Tokens waiting to be evaluated: the sampled one, then any jump-forward appended.
     std::vector<int32_t> pending;
     std::unique_ptr<sampling::Sampler> sampler;
     std::unique_ptr<tok::StreamDecoder> decoder;
     std::unique_ptr<StopFilter> stops;
     std::shared_ptr<sampling::Constraint> constraint;  // from req.contract
-    std::string answer;  // everything sent, kept for the contract's check
+    std::string answer;                                // everything sent, kept for the contract's check
     std::vector<int32_t> generated;
     Timings timings;
     std::chrono::steady_clock::time_point t_start, t_first, t_last;
@@ -49,8 +49,9 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tokenizer,
     : model_(model),
       tok_(tokenizer),
       o_(o),
-      ctx_(model, model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots + std::max(0, o.prefix_cache), o.n_threads,
-                                        model::AttentionNumerics::Float, o.k_type, o.v_type, o.swa_extra}) {
+      ctx_(model,
+           model::ContextOptions{o.n_slots * o.n_ctx_per_slot, o.n_slots + std::max(0, o.prefix_cache), o.n_threads,
+                                 model::AttentionNumerics::Float, o.k_type, o.v_type, o.swa_extra}) {
     for (int i = 0; i < o.n_slots; ++i) {
         slots_.push_back(std::make_unique<Slot>());
         slots_.back()->id = i;
@@ -60,7 +61,9 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tokenizer,
     thread_ = std::thread([this] { loop(); });
 }
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+    stop();
+}
 
 void Scheduler::stop() {
     {
@@ -218,7 +221,8 @@ void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
     s.answer.clear();
     s.constraint.reset();
     s.timings.n_generated = static_cast<int>(s.generated.size());
-    s.timings.generate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.t_first).count();
+    s.timings.generate_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.t_first).count();
     e.timings = s.timings;
     s.job->push(std::move(e));
     {
@@ -348,7 +352,8 @@ void Scheduler::step() {
         return;
     }
     // Account what was evaluated: the cache now holds the batch's tokens.
-    for (size_t i = 0; i < batch.size(); ++i) slots_[static_cast<size_t>(batch.seq[i])]->cached.push_back(batch.token[i]);
+    for (size_t i = 0; i < batch.size(); ++i)
+        slots_[static_cast<size_t>(batch.seq[i])]->cached.push_back(batch.token[i]);
     for (auto& sp : slots_) {
         sp->prompt_done += prompt_added[static_cast<size_t>(sp->id)];
         if (prompt_added[static_cast<size_t>(sp->id)] == 0) sp->pending.clear();  // a decoding slot's tokens are in
@@ -365,7 +370,8 @@ void Scheduler::step() {
         const GenerateOptions& o = s.req.options;
         try {
             if (s.constraint) {
-                s.constraint->set_budget(remaining_budget(o, static_cast<int>(s.generated.size()), o_.n_ctx_per_slot - static_cast<int>(s.cached.size())));
+                s.constraint->set_budget(remaining_budget(o, static_cast<int>(s.generated.size()),
+                                                          o_.n_ctx_per_slot - static_cast<int>(s.cached.size())));
             }
             chosen[static_cast<size_t>(r)] = s.sampler->sample(logits->data() + r * V);
         } catch (const std::exception& e) {
@@ -402,7 +408,9 @@ void Scheduler::step() {
         bool hit = false;
         JobEvent e;
         e.text = s.stops->push(s.decoder->push(id), hit);
-        if (o.logprobs >= 0) e.logprobs.push_back(sampling::token_logprob(logits->data() + static_cast<int64_t>(r) * V, V, id, o.logprobs));
+        if (o.logprobs >= 0)
+            e.logprobs.push_back(
+                sampling::token_logprob(logits->data() + static_cast<int64_t>(r) * V, V, id, o.logprobs));
         if (s.req.contract) s.answer += e.text;
         if (!e.text.empty() || !e.logprobs.empty()) s.job->push(std::move(e));
         if (hit) {
@@ -425,7 +433,8 @@ void Scheduler::jump_forward(Slot& s) {
     if (!s.constraint || !o.jump_forward || o.logprobs >= 0) return;
     // Room in the slot's context after the sampled token, and in the token limit.
     size_t room = static_cast<size_t>(std::max(0, o_.n_ctx_per_slot - static_cast<int>(s.cached.size()) - 1));
-    if (o.max_tokens >= 0) room = std::min(room, static_cast<size_t>(std::max(0, o.max_tokens - static_cast<int>(s.generated.size()))));
+    if (o.max_tokens >= 0)
+        room = std::min(room, static_cast<size_t>(std::max(0, o.max_tokens - static_cast<int>(s.generated.size()))));
     const std::vector<int32_t> forced = jump_forward_tokens(*s.constraint, tok_, room);
     if (forced.empty()) return;
     JobEvent e;
