@@ -578,3 +578,63 @@ TEST(JsonSchemaGrammar, unique_items_over_an_enum_are_exact) {
 }
 
 }  // namespace
+
+namespace {
+
+// oneOf is exact where its branches can be told apart — a tagged union, branches of different
+// types, overlapping enums narrowed, object branches kept apart by the keys the others
+// require — and everything the grammar then writes satisfies exactly one branch.
+TEST(JsonSchemaGrammar, one_of_is_exact_when_its_branches_are_exclusive) {
+    struct Case {
+        const char* schema;
+        std::vector<const char*> good;  // valid: the grammar writes them
+        std::vector<const char*> bad;   // matching two branches (or none): the grammar cannot
+    };
+    const std::vector<Case> cases = {
+        {R"({"oneOf":[{"type":"object","properties":{"kind":{"const":"a"},"x":{"type":"integer"}},"required":["kind","x"]},
+                      {"type":"object","properties":{"kind":{"const":"b"},"y":{"type":"string"}},"required":["kind"]}]})",
+         {R"({"kind":"a","x":1})", R"({"kind":"b","y":"s"})"},
+         {R"({"kind":"c"})"}},
+        {R"({"type":"object","properties":{"h":{"oneOf":[{"type":"null"},{"type":"array","items":{"type":"integer"}}]}},"required":["h"]})",
+         {R"({"h":null})", R"({"h":[1,2]})"},
+         {R"({"h":"x"})"}},
+        {R"({"$defs":{"e":{"enum":["red","orange",6]}},"oneOf":[{"$ref":"#/$defs/e"},{"enum":["blue","orange",6,3]}]})",
+         {R"("red")", R"("blue")", R"(3)"},
+         {R"("orange")", R"(6)"}},
+        {R"({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"},"c":{"type":"integer"}},
+             "oneOf":[{"required":["a"]},{"required":["b"]}]})",
+         {R"({"a":"x"})", R"({"b":"y","c":1})"},
+         {R"({"a":"x","b":"y"})", R"({"c":1})"}},
+    };
+    for (const auto& c : cases) {
+        const auto schema = nlohmann::ordered_json::parse(c.schema);
+        std::vector<tf::jsonschema::SchemaGap> gaps;
+        tf::jsonschema::GrammarOptions o;
+        o.gap = [&](const tf::jsonschema::SchemaGap& g) { gaps.push_back(g); };
+        auto text = tf::jsonschema::schema_to_gbnf(schema, o);
+        ASSERT_TRUE(text.ok()) << c.schema << ": " << text.error().message;
+        EXPECT_TRUE(gaps.empty()) << c.schema << ": " << (gaps.empty() ? "" : gaps[0].keyword + " " + gaps[0].why);
+        auto g = tf::grammar::parse_gbnf(*text);
+        ASSERT_TRUE(g.ok()) << g.error().message;
+        auto grammar = std::make_shared<const Grammar>(std::move(g.value()));
+        auto v = tf::jsonschema::Validator::compile(schema);
+        ASSERT_TRUE(v.ok());
+        for (const char* ok : c.good) {
+            EXPECT_TRUE(v->valid(nlohmann::ordered_json::parse(ok))) << ok;
+            EXPECT_TRUE(matches(grammar, ok)) << c.schema << " refuses " << ok;
+        }
+        for (const char* bad : c.bad) {
+            EXPECT_FALSE(v->valid(nlohmann::ordered_json::parse(bad))) << bad;
+            EXPECT_FALSE(matches(grammar, bad)) << c.schema << " lets through " << bad;
+        }
+    }
+    // Overlapping branches the grammar cannot tell apart stay a reported gap.
+    std::vector<tf::jsonschema::SchemaGap> gaps;
+    tf::jsonschema::GrammarOptions o;
+    o.gap = [&](const tf::jsonschema::SchemaGap& g) { gaps.push_back(g); };
+    ASSERT_TRUE(tf::jsonschema::schema_to_gbnf(nlohmann::ordered_json::parse(R"({"oneOf":[{"type":"integer","maximum":5},{"type":"integer","minimum":3}]})"), o).ok());
+    ASSERT_EQ(gaps.size(), 1u);
+    EXPECT_EQ(gaps[0].keyword, "oneOf");
+}
+
+}  // namespace

@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "sampling/jsonschema/disjoint.h"
 #include "sampling/jsonschema/formats.h"
 #include "sampling/jsonschema/int_range.h"
 #include "sampling/jsonschema/json_type.h"
@@ -491,25 +492,41 @@ class Converter {
         }
         for (const char* key : {"anyOf", "oneOf"}) {
             if (!s.contains(key)) continue;
-            // oneOf's "exactly one" is the validator's: the grammar offers every branch.
-            if (std::string(key) == "oneOf" && s[key].is_array() && s[key].size() > 1) gap("oneOf", "exclusivity checked by the validator, not the grammar");
             json base = s;
             base.erase(key);
-            std::vector<std::string> alts;
-            size_t k = 0;
-            for (const auto& sub : s[key]) {
-                json branch = sub;
+            std::vector<json> made;
+            for (size_t k = 0; k < s[key].size(); ++k) {
+                const json& sub = s[key][k];
                 At here(at_, below(key, std::to_string(k)));
                 if (base.size() > 0) {
                     auto m = merge(base, sub, name);
                     if (!m) return m.error();
-                    branch = *m;
+                    made.push_back(std::move(*m));
+                } else made.push_back(sub);
+            }
+            if (made.empty()) return error(name, std::string("'") + key + "' must not be empty");
+            std::vector<size_t> index;  // of the branches kept, when some were dropped
+            // oneOf's "exactly one" is "at least one" when no branch's values can satisfy
+            // another, as written or once object branches stop writing the keys that others
+            // require; otherwise it stays the validator's, the grammar offering every branch.
+            if (std::string(key) == "oneOf" && made.size() > 1) {
+                const RefResolver refs = [this](const std::string& ref) -> const json* {
+                    auto r = resolve(ref, "");
+                    return r ? *r : nullptr;
+                };
+                const DisjointOptions dopt{o_.open_objects};
+                if (!branches_exclusive(made, s[key], refs, dopt)) {
+                    if (auto kept = make_exclusive(made, s[key], refs, dopt)) index = std::move(*kept);
+                    else gap("oneOf", "exclusivity checked by the validator, not the grammar");
                 }
-                auto e = visit(branch, name + "-" + std::to_string(k++), depth + 1);
+            }
+            std::vector<std::string> alts;
+            for (size_t k = 0; k < made.size(); ++k) {
+                At here(at_, below(key, std::to_string(index.empty() ? k : index[k])));
+                auto e = visit(made[k], name + "-" + std::to_string(k), depth + 1);
                 if (!e) return e.error();
                 alts.push_back(*e);
             }
-            if (alts.empty()) return error(name, std::string("'") + key + "' must not be empty");
             return define(name, alternatives(alts).substr(1, alternatives(alts).size() - 2));
         }
         if (s.contains("type") && s["type"].is_array()) {
