@@ -638,3 +638,29 @@ TEST(JsonSchemaGrammar, one_of_is_exact_when_its_branches_are_exclusive) {
 }
 
 }  // namespace
+
+namespace {
+
+// minLength/maxLength beside a pattern or format whose strings all have an allowed length are
+// implied, so no gap; a bound the pattern's strings can break stays the validator's.
+TEST(JsonSchemaGrammar, lengths_implied_by_a_pattern_or_format_are_no_gap) {
+    auto gap_count = [](const char* schema) {
+        size_t n = 0;
+        tf::jsonschema::GrammarOptions o;
+        o.gap = [&](const tf::jsonschema::SchemaGap&) { ++n; };
+        auto text = tf::jsonschema::schema_to_gbnf(nlohmann::ordered_json::parse(schema), o);
+        EXPECT_TRUE(text.ok()) << schema;
+        return n;
+    };
+    EXPECT_EQ(gap_count(R"({"type":"string","pattern":"^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$","minLength":36,"maxLength":36})"), 0u);
+    EXPECT_EQ(gap_count(R"({"type":"string","pattern":"^([0-9a-f]{2}:){5}[0-9a-f]{2}$","minLength":1})"), 0u);
+    EXPECT_EQ(gap_count(R"({"type":"string","pattern":"^(ab|c)?x{2,3}$","maxLength":5})"), 0u);
+    EXPECT_EQ(gap_count(R"({"type":"string","format":"email","minLength":2})"), 0u);
+    EXPECT_EQ(gap_count(R"({"type":"string","format":"date","maxLength":10})"), 0u);
+    EXPECT_EQ(gap_count(R"({"type":"string","pattern":"^(ab|c)?x{2,3}$","maxLength":4})"), 1u);
+    EXPECT_EQ(gap_count(R"({"type":"string","pattern":"^[a-z]{2}","maxLength":8})"), 1u);  // not anchored at the end
+    EXPECT_EQ(gap_count(R"({"type":"string","pattern":"^a.b$","minLength":3})"), 1u);  // '.' may be half a surrogate pair
+    EXPECT_EQ(gap_count(R"({"type":"string","format":"date-time","maxLength":30})"), 1u);
+}
+
+}  // namespace

@@ -5,6 +5,7 @@
 // Backreferences and lookaround are refused with a clear error.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,8 +13,17 @@
 
 namespace tf::jsonschema {
 
-// `string_char` is the GBNF expression for one JSON string character (used for '.', negated
-// classes and unanchored sides, so the result stays valid inside a JSON string).
-Result<std::string> regex_to_gbnf(std::string_view pattern, const std::string& string_char);
+// How many characters (code points) the strings of a pattern's grammar have: what makes a
+// minLength/maxLength beside the pattern implied, so exact without a counter.
+struct LengthRange {
+    int64_t min = 0;
+    int64_t max = -1;  // -1: unbounded
+};
+
+// `string_char` is the GBNF expression for one JSON string character (used for '.' and
+// unanchored sides, so the result stays valid inside a JSON string). `lengths`, when given,
+// receives a range holding the length of every string the result matches.
+Result<std::string> regex_to_gbnf(std::string_view pattern, const std::string& string_char,
+                                  LengthRange* lengths = nullptr);
 
 }  // namespace tf::jsonschema

@@ -5,8 +5,8 @@
 #include <map>
 #include <numeric>
 #include <optional>
-#include <tuple>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "sampling/jsonschema/disjoint.h"
@@ -22,24 +22,56 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // Keywords that only annotate: they never change which instances are valid.
-const std::set<std::string> kAnnotations = {"$schema", "$id", "$comment", "$anchor", "title", "description", "examples",
-                                            "default", "deprecated", "readOnly", "writeOnly", "$defs", "definitions",
-                                            "contentMediaType", "contentEncoding", "$vocabulary", "discriminator", "nullable"};
+const std::set<std::string> kAnnotations = {
+    "$schema",         "$id",         "$comment",      "$anchor",   "title", "description", "examples",
+    "default",         "deprecated",  "readOnly",      "writeOnly", "$defs", "definitions", "contentMediaType",
+    "contentEncoding", "$vocabulary", "discriminator", "nullable"};
 // Keywords a grammar cannot express but the validator checks after generation.
-const std::set<std::string> kValidatedOnly = {"uniqueItems", "minProperties", "maxProperties", "contains",
-                                              "minContains", "maxContains", "dependentRequired", "propertyNames"};
+const std::set<std::string> kValidatedOnly = {"uniqueItems", "minProperties", "maxProperties",     "contains",
+                                              "minContains", "maxContains",   "dependentRequired", "propertyNames"};
 // Keywords of the JSON Schema vocabularies (draft-04 to 2020-12) that constrain instances in
 // ways the grammar cannot follow, and that the validator cannot check afterwards either: an error
 // unless ignore_unsupported. A keyword in no vocabulary at all (x-kubernetes-…, javaType, a
 // draft-04 "id", a typo) is an annotation: the specification has implementations ignore it.
-const std::set<std::string> kUnsupported = {"not", "if", "then", "else", "patternProperties", "dependencies", "dependentSchemas",
-                                            "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$dynamicAnchor",
-                                            "$recursiveRef", "$recursiveAnchor", "contentSchema"};
+const std::set<std::string> kUnsupported = {"not",
+                                            "if",
+                                            "then",
+                                            "else",
+                                            "patternProperties",
+                                            "dependencies",
+                                            "dependentSchemas",
+                                            "unevaluatedProperties",
+                                            "unevaluatedItems",
+                                            "$dynamicRef",
+                                            "$dynamicAnchor",
+                                            "$recursiveRef",
+                                            "$recursiveAnchor",
+                                            "contentSchema"};
 // Keywords the grammar honours.
-const std::set<std::string> kHonoured = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
-                                         "prefixItems", "additionalItems", "minItems", "maxItems", "anyOf", "oneOf", "allOf",
-                                         "$ref", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
-                                         "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
+const std::set<std::string> kHonoured = {"type",
+                                         "enum",
+                                         "const",
+                                         "properties",
+                                         "required",
+                                         "additionalProperties",
+                                         "items",
+                                         "prefixItems",
+                                         "additionalItems",
+                                         "minItems",
+                                         "maxItems",
+                                         "anyOf",
+                                         "oneOf",
+                                         "allOf",
+                                         "$ref",
+                                         "minLength",
+                                         "maxLength",
+                                         "pattern",
+                                         "format",
+                                         "minimum",
+                                         "maximum",
+                                         "exclusiveMinimum",
+                                         "exclusiveMaximum",
+                                         "multipleOf"};
 
 // A pattern that is one repeated character class from end to end (^[a-z0-9-]*$, ^\d{3,}$: the
 // common shape of identifiers and codes) with a string's length bounds folded into its
@@ -56,13 +88,16 @@ Result<std::string> bound_repetition(const std::string& p, int64_t min_len, int6
         if (j < p.size() && p[j] == '^') ++j;
         if (j < p.size() && p[j] == ']') ++j;  // a leading ']' is literal
         for (; j < p.size() && p[j] != ']'; ++j) {
-            if (p[j] == '\\') ++j;
-            else if (p[j] == '[') return std::string();
+            if (p[j] == '\\')
+                ++j;
+            else if (p[j] == '[')
+                return std::string();
         }
         if (j >= p.size()) return std::string();
         atom = p.substr(i, j + 1 - i);
         i = j + 1;
-    } else if (p[i] == '\\' && i + 1 < p.size() && std::string_view("dDwWsS").find(p[i + 1]) != std::string_view::npos) {
+    } else if (p[i] == '\\' && i + 1 < p.size() &&
+               std::string_view("dDwWsS").find(p[i + 1]) != std::string_view::npos) {
         atom = p.substr(i, 2);
         i += 2;
     } else if (p[i] == '.') {
@@ -85,8 +120,10 @@ Result<std::string> bound_repetition(const std::string& p, int64_t min_len, int6
             return true;
         };
         if (!num(body.substr(0, comma), lo)) return std::string();
-        if (comma == std::string_view::npos) hi = lo;
-        else if (comma + 1 < body.size() && !num(body.substr(comma + 1), hi)) return std::string();
+        if (comma == std::string_view::npos)
+            hi = lo;
+        else if (comma + 1 < body.size() && !num(body.substr(comma + 1), hi))
+            return std::string();
     } else {
         return std::string();
     }
@@ -97,21 +134,37 @@ Result<std::string> bound_repetition(const std::string& p, int64_t min_len, int6
     return "^" + atom + "{" + std::to_string(lo) + "," + (hi < 0 ? std::string() : std::to_string(hi)) + "}$";
 }
 
+// Whether every string of a pattern or format already has a length minLength/maxLength allow.
+bool implied_lengths(const json& s, const LengthRange& r) {
+    if (s.contains("minLength") && s["minLength"].is_number() && r.min < s["minLength"].get<double>()) return false;
+    if (s.contains("maxLength") && s["maxLength"].is_number() && (r.max < 0 || r.max > s["maxLength"].get<double>()))
+        return false;
+    return true;
+}
+
 // Whether v is of the schema's "type" (true without one).
-bool of_schema_type(const json& v, const json& schema) { return !schema.contains("type") || of_type(v, schema["type"]); }
+bool of_schema_type(const json& v, const json& schema) {
+    return !schema.contains("type") || of_type(v, schema["type"]);
+}
 
 bool is_annotation(const std::string& key) {
-    return kAnnotations.count(key) > 0 || (kHonoured.count(key) == 0 && kValidatedOnly.count(key) == 0 && kUnsupported.count(key) == 0);
+    return kAnnotations.count(key) > 0 ||
+           (kHonoured.count(key) == 0 && kValidatedOnly.count(key) == 0 && kUnsupported.count(key) == 0);
 }
 
 std::string gbnf_literal(const std::string& text) {
     std::string out = "\"";
     for (unsigned char c : text) {
-        if (c == '"') out += "\\\"";
-        else if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += "\\t";
+        if (c == '"')
+            out += "\\\"";
+        else if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
         else if (c < 0x20 || c == 0x7F) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02X", c);
@@ -137,7 +190,8 @@ std::string alternatives(const std::vector<std::string>& v) {
 
 class Converter {
   public:
-    Converter(const json& root, const GrammarOptions& o) : root_(root), o_(o), S_(o.flexible_whitespace ? " space" : "") {}
+    Converter(const json& root, const GrammarOptions& o)
+        : root_(root), o_(o), S_(o.flexible_whitespace ? " space" : "") {}
 
     Result<std::string> run() {
         auto e = visit(root_, "root", 0);
@@ -179,13 +233,18 @@ class Converter {
     static std::string escape(const std::string& key) {
         std::string out;
         for (char c : key) {
-            if (c == '~') out += "~0";
-            else if (c == '/') out += "~1";
-            else out += c;
+            if (c == '~')
+                out += "~0";
+            else if (c == '/')
+                out += "~1";
+            else
+                out += c;
         }
         return out;
     }
-    std::string below(const std::string& a, const std::string& b = "") const { return at_ + "/" + escape(a) + (b.empty() ? "" : "/" + escape(b)); }
+    std::string below(const std::string& a, const std::string& b = "") const {
+        return at_ + "/" + escape(a) + (b.empty() ? "" : "/" + escape(b));
+    }
 
     std::string define(const std::string& base, const std::string& body) {
         std::string name = base;
@@ -209,19 +268,22 @@ class Converter {
         }
         if (gemma() && name == "key") return define("key", "[a-zA-Z_] [a-zA-Z0-9_.-]*");
         if (name == "key") return prim("string");
-        if (name == "char") return define("char", "[^\"\\\\\\x7F\\x00-\\x1F] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})");
+        if (name == "char")
+            return define("char", "[^\"\\\\\\x7F\\x00-\\x1F] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})");
         if (name == "string") return define("string", "\"\\\"\" " + prim("char") + "* \"\\\"\"");
         // At most 16 digits, as llama.cpp: what JSON parsers read back exactly as doubles; exponents
         // of two digits at most, so that no number overflows a double.
         if (name == "integral-part") return define("integral-part", "[0] | [1-9] [0-9]{0,15}");
-        if (name == "number") return define("number", "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?");
+        if (name == "number")
+            return define("number",
+                          "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?");
         if (name == "integer") return define("integer", "\"-\"? " + prim("integral-part"));
         if (name == "boolean") return define("boolean", "\"true\" | \"false\"");
         if (name == "null") return define("null", "\"null\"");
         if (name == "value") {
             rules_.emplace("value", "");
-            const std::string body = prim("object") + " | " + prim("array") + " | " + prim("string") + " | " + prim("number") + " | " +
-                                     prim("boolean") + " | " + prim("null");
+            const std::string body = prim("object") + " | " + prim("array") + " | " + prim("string") + " | " +
+                                     prim("number") + " | " + prim("boolean") + " | " + prim("null");
             rules_["value"] = body;
             return "value";
         }
@@ -233,14 +295,16 @@ class Converter {
         }
         if (name == "array") {
             rules_.emplace("array", "");
-            rules_["array"] = "\"[\"" + S_ + " (" + prim("value") + S_ + " (\",\"" + S_ + " " + prim("value") + S_ + ")*)? \"]\"";
+            rules_["array"] =
+                "\"[\"" + S_ + " (" + prim("value") + S_ + " (\",\"" + S_ + " " + prim("value") + S_ + ")*)? \"]\"";
             return "array";
         }
         return name;
     }
 
     Result<const json*> resolve(const std::string& ref, const std::string& where) {
-        if (ref.empty() || ref[0] != '#') return error(where, "only local $ref ('#/…') is supported, not '" + ref + "'");
+        if (ref.empty() || ref[0] != '#')
+            return error(where, "only local $ref ('#/…') is supported, not '" + ref + "'");
         const json* cur = &root_;
         size_t i = 1;
         while (i < ref.size()) {
@@ -249,15 +313,21 @@ class Converter {
             std::string token = ref.substr(i + 1, next == std::string::npos ? std::string::npos : next - i - 1);
             std::string unescaped;
             for (size_t k = 0; k < token.size(); ++k) {
-                if (token[k] == '~' && k + 1 < token.size()) unescaped += token[++k] == '1' ? '/' : '~';
-                else if (token[k] == '%' && k + 2 < token.size()) unescaped += static_cast<char>(std::stoi(token.substr(k + 1, 2), nullptr, 16)), k += 2;
-                else unescaped += token[k];
+                if (token[k] == '~' && k + 1 < token.size())
+                    unescaped += token[++k] == '1' ? '/' : '~';
+                else if (token[k] == '%' && k + 2 < token.size())
+                    unescaped += static_cast<char>(std::stoi(token.substr(k + 1, 2), nullptr, 16)), k += 2;
+                else
+                    unescaped += token[k];
             }
-            if (cur->is_object() && cur->contains(unescaped)) cur = &(*cur)[unescaped];
-            else if (cur->is_array() && !unescaped.empty() && unescaped.find_first_not_of("0123456789") == std::string::npos &&
+            if (cur->is_object() && cur->contains(unescaped))
+                cur = &(*cur)[unescaped];
+            else if (cur->is_array() && !unescaped.empty() &&
+                     unescaped.find_first_not_of("0123456789") == std::string::npos &&
                      std::stoul(unescaped) < cur->size())
                 cur = &(*cur)[std::stoul(unescaped)];
-            else return error(where, "$ref '" + ref + "' points nowhere");
+            else
+                return error(where, "$ref '" + ref + "' points nowhere");
             i = next == std::string::npos ? ref.size() : next;
         }
         return cur;
@@ -294,14 +364,18 @@ class Converter {
     // What cannot be written as one schema keeps a's and is reported as a gap: the validator,
     // which reads the original schema, checks both.
     Result<json> intersect(json a, const json& b, const std::string& where) {
-        static const std::set<std::string> kLower = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"};
-        static const std::set<std::string> kUpper = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"};
+        static const std::set<std::string> kLower = {"minimum",  "exclusiveMinimum", "minLength",
+                                                     "minItems", "minProperties",    "minContains"};
+        static const std::set<std::string> kUpper = {"maximum",  "exclusiveMaximum", "maxLength",
+                                                     "maxItems", "maxProperties",    "maxContains"};
         // What each side lets through beyond its own properties, for the other side's properties.
         auto beyond = [](const json& side) -> json {
             if (side.contains("additionalProperties")) return side["additionalProperties"];
             return json(true);
         };
-        auto listed = [](const json& side, const std::string& key) { return side.contains("properties") && side["properties"].is_object() && side["properties"].contains(key); };
+        auto listed = [](const json& side, const std::string& key) {
+            return side.contains("properties") && side["properties"].is_object() && side["properties"].contains(key);
+        };
         const bool a_obj = a.contains("properties") || a.contains("additionalProperties");
         const bool b_obj = b.contains("properties") || b.contains("additionalProperties");
         const json a_beyond = beyond(a), b_beyond = beyond(b);
@@ -316,8 +390,10 @@ class Converter {
             if (x == *it) continue;
             if (k == "properties" && x.is_object() && it->is_object()) {
                 for (auto p = it->begin(); p != it->end(); ++p) {
-                    if (x.contains(p.key())) x[p.key()] = json{{"allOf", json::array({x[p.key()], *p})}};
-                    else x[p.key()] = *p;
+                    if (x.contains(p.key()))
+                        x[p.key()] = json{{"allOf", json::array({x[p.key()], *p})}};
+                    else
+                        x[p.key()] = *p;
                 }
             } else if (k == "required" && x.is_array() && it->is_array()) {
                 for (const auto& r : *it) {
@@ -328,35 +404,48 @@ class Converter {
                 for (const auto& v : x) {
                     if (std::find(it->begin(), it->end(), v) != it->end()) both.push_back(v);
                 }
-                if (both.empty()) return error(where, "the schema accepts nothing: the enums of allOf/$ref have no value in common");
+                if (both.empty())
+                    return error(where, "the schema accepts nothing: the enums of allOf/$ref have no value in common");
                 x = both;
             } else if (k == "const") {
                 return error(where, "the schema accepts nothing: two different 'const' values");
             } else if ((kLower.count(k) || kUpper.count(k)) && x.is_number() && it->is_number()) {
-                const bool tighter = kLower.count(k) ? it->get<double>() > x.get<double>() : it->get<double>() < x.get<double>();
+                const bool tighter =
+                    kLower.count(k) ? it->get<double>() > x.get<double>() : it->get<double>() < x.get<double>();
                 if (tighter) x = *it;
             } else if (k == "type") {
                 auto names = [](const json& t) {
                     std::set<std::string> n;
-                    if (t.is_string()) n.insert(t.get<std::string>());
-                    else if (t.is_array()) for (const auto& e : t) if (e.is_string()) n.insert(e.get<std::string>());
+                    if (t.is_string())
+                        n.insert(t.get<std::string>());
+                    else if (t.is_array())
+                        for (const auto& e : t)
+                            if (e.is_string()) n.insert(e.get<std::string>());
                     return n;
                 };
                 const auto ta = names(x), tb = names(*it);
                 json both = json::array();
                 for (const auto& t : ta) {
-                    if (tb.count(t)) both.push_back(t);
-                    else if (t == "integer" && tb.count("number")) both.push_back(t);
-                    else if (t == "number" && tb.count("integer")) both.push_back("integer");
+                    if (tb.count(t))
+                        both.push_back(t);
+                    else if (t == "integer" && tb.count("number"))
+                        both.push_back(t);
+                    else if (t == "number" && tb.count("integer"))
+                        both.push_back("integer");
                 }
-                if (both.empty()) return error(where, "the schema accepts nothing: the types of allOf/$ref have none in common");
+                if (both.empty())
+                    return error(where, "the schema accepts nothing: the types of allOf/$ref have none in common");
                 x = both.size() == 1 ? both[0] : both;
-            } else if ((k == "items" || k == "additionalProperties" || k == "additionalItems") && (x.is_object() || x.is_boolean()) &&
-                       (it->is_object() || it->is_boolean())) {
-                if (x == false || *it == false) x = false;
-                else if (x == true) x = *it;
-                else if (*it != true) x = json{{"allOf", json::array({x, *it})}};
-            } else if ((k == "anyOf" || (k == "oneOf" && !a.contains("anyOf"))) && x.is_array() && it->is_array() && x.size() * it->size() <= 64) {
+            } else if ((k == "items" || k == "additionalProperties" || k == "additionalItems") &&
+                       (x.is_object() || x.is_boolean()) && (it->is_object() || it->is_boolean())) {
+                if (x == false || *it == false)
+                    x = false;
+                else if (x == true)
+                    x = *it;
+                else if (*it != true)
+                    x = json{{"allOf", json::array({x, *it})}};
+            } else if ((k == "anyOf" || (k == "oneOf" && !a.contains("anyOf"))) && x.is_array() && it->is_array() &&
+                       x.size() * it->size() <= 64) {
                 // Both lists: a branch of each, every pair (oneOf's exclusivity stays the validator's).
                 json pairs = json::array();
                 for (const auto& l : x) {
@@ -367,8 +456,10 @@ class Converter {
                     a.erase("oneOf");
                     gap("oneOf", "exclusivity checked by the validator, not the grammar");
                 }
-            } else if (k == "multipleOf" && x.is_number() && it->is_number() && x.get<double>() == std::floor(x.get<double>()) &&
-                       it->get<double>() == std::floor(it->get<double>()) && x.get<double>() < 1e9 && it->get<double>() < 1e9) {
+            } else if (k == "multipleOf" && x.is_number() && it->is_number() &&
+                       x.get<double>() == std::floor(x.get<double>()) &&
+                       it->get<double>() == std::floor(it->get<double>()) && x.get<double>() < 1e9 &&
+                       it->get<double>() < 1e9) {
                 auto p = static_cast<int64_t>(x.get<double>()), q = static_cast<int64_t>(it->get<double>());
                 x = p / std::gcd(p, q) * q;  // the least common multiple
             } else if (is_annotation(k)) {
@@ -384,14 +475,18 @@ class Converter {
                 for (const auto* side : {&a_orig, &b}) {
                     const json& extra = side == &b ? b_beyond : a_beyond;
                     if (listed(*side, p.key()) || extra == true) continue;
-                    if (extra == false) drop.push_back(p.key());
-                    else *p = json{{"allOf", json::array({*p, extra})}};
+                    if (extra == false)
+                        drop.push_back(p.key());
+                    else
+                        *p = json{{"allOf", json::array({*p, extra})}};
                 }
             }
             for (const auto& d : drop) {
                 a["properties"].erase(d);
-                if (a.contains("required") && std::find(a["required"].begin(), a["required"].end(), d) != a["required"].end()) {
-                    return error(where, "the schema accepts nothing: '" + d + "' is required but another part of allOf/$ref forbids it");
+                if (a.contains("required") &&
+                    std::find(a["required"].begin(), a["required"].end(), d) != a["required"].end()) {
+                    return error(where, "the schema accepts nothing: '" + d +
+                                            "' is required but another part of allOf/$ref forbids it");
                 }
             }
         }
@@ -408,9 +503,11 @@ class Converter {
     // counts as the same value.
     std::string value_literal(const json& v) const {
         if (gemma() && v.is_string()) return gbnf_literal("<|\"|>" + v.get<std::string>() + "<|\"|>");
-        if (v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>() &&
-                                      std::fabs(v.get<double>()) < 1e15)) {
-            const std::string digits = v.is_number_integer() ? v.dump() : std::to_string(static_cast<int64_t>(v.get<double>()));
+        if (v.is_number_integer() ||
+            (v.is_number_float() && std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>() &&
+             std::fabs(v.get<double>()) < 1e15)) {
+            const std::string digits =
+                v.is_number_integer() ? v.dump() : std::to_string(static_cast<int64_t>(v.get<double>()));
             return "(" + gbnf_literal(digits) + " (\".\" \"0\"+)?)";
         }
         return gbnf_literal(v.dump());
@@ -468,7 +565,8 @@ class Converter {
         // The values of const and enum also obey the schema's type ({"type": "object", "enum":
         // ["A", "B"]} accepts nothing, not "A").
         if (s.contains("const")) {
-            if (!of_schema_type(s["const"], s)) return error(name, "the schema accepts nothing: its 'const' is not of its 'type'");
+            if (!of_schema_type(s["const"], s))
+                return error(name, "the schema accepts nothing: its 'const' is not of its 'type'");
             return value_literal(s["const"]);
         }
         if (s.contains("enum")) {
@@ -502,7 +600,8 @@ class Converter {
                     auto m = merge(base, sub, name);
                     if (!m) return m.error();
                     made.push_back(std::move(*m));
-                } else made.push_back(sub);
+                } else
+                    made.push_back(sub);
             }
             if (made.empty()) return error(name, std::string("'") + key + "' must not be empty");
             std::vector<size_t> index;  // of the branches kept, when some were dropped
@@ -516,8 +615,10 @@ class Converter {
                 };
                 const DisjointOptions dopt{o_.open_objects};
                 if (!branches_exclusive(made, s[key], refs, dopt)) {
-                    if (auto kept = make_exclusive(made, s[key], refs, dopt)) index = std::move(*kept);
-                    else gap("oneOf", "exclusivity checked by the validator, not the grammar");
+                    if (auto kept = make_exclusive(made, s[key], refs, dopt))
+                        index = std::move(*kept);
+                    else
+                        gap("oneOf", "exclusivity checked by the validator, not the grammar");
                 }
             }
             std::vector<std::string> alts;
@@ -547,9 +648,11 @@ class Converter {
             type = s["type"].get<std::string>();
         } else if (s.contains("properties") || s.contains("additionalProperties") || s.contains("required")) {
             type = "object";
-        } else if (s.contains("items") || s.contains("prefixItems") || s.contains("minItems") || s.contains("maxItems")) {
+        } else if (s.contains("items") || s.contains("prefixItems") || s.contains("minItems") ||
+                   s.contains("maxItems")) {
             type = "array";
-        } else if (s.contains("pattern") || s.contains("format") || s.contains("minLength") || s.contains("maxLength")) {
+        } else if (s.contains("pattern") || s.contains("format") || s.contains("minLength") ||
+                   s.contains("maxLength")) {
             type = "string";
         } else {
             bool empty = true;
@@ -573,32 +676,49 @@ class Converter {
         const std::string q = quote();
         if (s.contains("pattern")) {
             std::string pattern = s["pattern"].get<std::string>();
+            bool unbounded = false;
             if (s.contains("minLength") || s.contains("maxLength")) {
-                auto bounded = bound_repetition(pattern, s.value("minLength", int64_t(0)), s.contains("maxLength") ? s["maxLength"].get<int64_t>() : -1);
+                auto bounded = bound_repetition(pattern, s.value("minLength", int64_t(0)),
+                                                s.contains("maxLength") ? s["maxLength"].get<int64_t>() : -1);
                 if (!bounded) return error(name, bounded.error().message);
-                if (bounded->empty()) {
-                    gap(s.contains("maxLength") ? "maxLength" : "minLength", "beside a pattern: checked by the validator, not the grammar");
-                } else {
+                if (bounded->empty())
+                    unbounded = true;
+                else
                     pattern = *bounded;
-                }
             }
-            auto r = regex_to_gbnf(pattern, prim("char"));
+            LengthRange lengths;
+            auto r = regex_to_gbnf(pattern, prim("char"), &lengths);
             if (!r) return error(name, r.error().message);
+            if (unbounded && !implied_lengths(s, lengths))
+                gap(s.contains("maxLength") ? "maxLength" : "minLength",
+                    "beside a pattern: checked by the validator, not the grammar");
             // Two languages at once (a date that also matches ^[0-9-]+$): the grammar follows the
             // pattern; the format is the validator's.
-            if (s.contains("format")) gap("format", "beside a pattern: the grammar follows the pattern, the validator checks the format");
+            if (s.contains("format"))
+                gap("format", "beside a pattern: the grammar follows the pattern, the validator checks the format");
             return define(name, q + " " + *r + " " + q);
         }
         if (s.contains("format")) {
             const std::string f = s["format"].get<std::string>();
-            if (s.contains("minLength") || s.contains("maxLength")) {
-                gap(s.contains("maxLength") ? "maxLength" : "minLength", "beside format '" + f + "': checked by the validator, not the grammar");
+            // The date and time rules below: their strings' lengths.
+            static const std::map<std::string, LengthRange> kFormatLengths = {
+                {"date", {10, 10}}, {"time", {9, -1}}, {"date-time", {20, -1}}};
+            LengthRange lengths{0, -1};
+            if (const std::string p = formats::grammar_pattern(f); !p.empty())
+                (void)regex_to_gbnf("^" + p + "$", prim("char"), &lengths);
+            else if (auto known = kFormatLengths.find(f); known != kFormatLengths.end())
+                lengths = known->second;
+            if ((s.contains("minLength") || s.contains("maxLength")) && !implied_lengths(s, lengths)) {
+                gap(s.contains("maxLength") ? "maxLength" : "minLength",
+                    "beside format '" + f + "': checked by the validator, not the grammar");
             }
             static const std::map<std::string, std::string> kFormatRules = {
                 // Days as long as the month; February 29 only in leap years (RFC 3339, as the
                 // validator: a year divisible by 4, and a century only when divisible by 400).
-                {"date", R"([0-9]{4} "-" (("0" [13578] | "1" [02]) "-" ("0" [1-9] | [12] [0-9] | "3" [01]) | ("0" [469] | "11") "-" ("0" [1-9] | [12] [0-9] | "30") | "02-" ("0" [1-9] | "1" [0-9] | "2" [0-8])) | ([0-9] [0-9] ([02468] [48] | [13579] [26] | [2468] "0") | ([02468] [048] | [13579] [26]) "00") "-02-29")"},
-                {"time", R"(([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9]))"},
+                {"date",
+                 R"([0-9]{4} "-" (("0" [13578] | "1" [02]) "-" ("0" [1-9] | [12] [0-9] | "3" [01]) | ("0" [469] | "11") "-" ("0" [1-9] | [12] [0-9] | "30") | "02-" ("0" [1-9] | "1" [0-9] | "2" [0-8])) | ([0-9] [0-9] ([02468] [48] | [13579] [26] | [2468] "0") | ([02468] [048] | [13579] [26]) "00") "-02-29")"},
+                {"time",
+                 R"(([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9]))"},
             };
             if (f == "date-time") {
                 define("date-body", kFormatRules.at("date"));
@@ -628,7 +748,8 @@ class Converter {
         if (min < 0 || (max >= 0 && max < min)) return error(name, "minLength/maxLength out of order");
         if (min > 10000 || max > 10000) return error(name, "string lengths above 10000 are not supported");
         if (min == 0 && max < 0) return prim("string");
-        const std::string reps = max < 0 ? "{" + std::to_string(min) + ",}" : "{" + std::to_string(min) + "," + std::to_string(max) + "}";
+        const std::string reps =
+            max < 0 ? "{" + std::to_string(min) + ",}" : "{" + std::to_string(min) + "," + std::to_string(max) + "}";
         return define(name, q + " " + prim("char") + reps + " " + q);
     }
 
@@ -644,9 +765,11 @@ class Converter {
             return error(name, "'multipleOf' must be a number above 0");
         }
         const double m = mv.get<double>();
-        const bool bounded = s.contains("minimum") || s.contains("maximum") || s.contains("exclusiveMinimum") || s.contains("exclusiveMaximum");
+        const bool bounded = s.contains("minimum") || s.contains("maximum") || s.contains("exclusiveMinimum") ||
+                             s.contains("exclusiveMaximum");
         auto left_to_validator = [&]() -> Result<std::string> {
-            gap("multipleOf", mv.dump() + (bounded ? " beside bounds" : "") + ": checked by the validator, not the grammar");
+            gap("multipleOf",
+                mv.dump() + (bounded ? " beside bounds" : "") + ": checked by the validator, not the grammar");
             return std::string();
         };
         int digits = 0;  // m = 10^-digits
@@ -700,12 +823,16 @@ class Converter {
             if (d > 9.2e18 || d < -9.2e18) return Status::success();
             int64_t b = is_min ? static_cast<int64_t>(std::ceil(d)) : static_cast<int64_t>(std::floor(d));
             if (exclusive && static_cast<double>(b) == d) b += is_min ? 1 : -1;
-            if (is_min) lo = lo ? std::max(*lo, b) : b;
-            else hi = hi ? std::min(*hi, b) : b;
+            if (is_min)
+                lo = lo ? std::max(*lo, b) : b;
+            else
+                hi = hi ? std::min(*hi, b) : b;
             return Status::success();
         };
-        for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false}, {"exclusiveMinimum", true, true},
-                                          {"maximum", false, false}, {"exclusiveMaximum", false, true}}) {
+        for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false},
+                                         {"exclusiveMinimum", true, true},
+                                         {"maximum", false, false},
+                                         {"exclusiveMaximum", false, true}}) {
             if (Status st = bound(key, is_min, excl); !st) return st.error();
         }
         if (!lo && !hi) return prim("integer");
@@ -720,12 +847,15 @@ class Converter {
     // has at most 6 digits so that no spelling rounds onto an exclusive bound.
     // fraction_digits: a multipleOf's limit (multiple_of_rule); without one, any number when
     // unbounded and up to kFractionDigits when bounded.
-    Result<std::string> number_rule(const json& s, const std::string& name, std::optional<int> fraction_digits = std::nullopt) {
+    Result<std::string> number_rule(const json& s, const std::string& name,
+                                    std::optional<int> fraction_digits = std::nullopt) {
         const int digits = fraction_digits.value_or(kFractionDigits);
         std::optional<double> lo, hi;
         bool lo_ex = false, hi_ex = false;
-        for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false}, {"exclusiveMinimum", true, true},
-                                          {"maximum", false, false}, {"exclusiveMaximum", false, true}}) {
+        for (auto [key, is_min, excl] : {std::tuple{"minimum", true, false},
+                                         {"exclusiveMinimum", true, true},
+                                         {"maximum", false, false},
+                                         {"exclusiveMaximum", false, true}}) {
             if (!s.contains(key) || s[key].is_boolean()) continue;  // draft-04 boolean exclusives: ignored
             if (!s[key].is_number()) return error(name, std::string("'") + key + "' must be a number");
             const double d = s[key].get<double>();
@@ -735,7 +865,8 @@ class Converter {
         }
         if (!lo && !hi) {
             if (!fraction_digits) return prim("number");
-            return define(name, "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1," + std::to_string(digits) + "})?");
+            return define(name,
+                          "\"-\"? " + prim("integral-part") + " (\".\" [0-9]{1," + std::to_string(digits) + "})?");
         }
         auto at_least = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::floor(d) + 1 : std::ceil(d)); };
         auto at_most = [](double d, bool ex) { return static_cast<int64_t>(ex ? std::ceil(d) - 1 : std::floor(d)); };
@@ -801,13 +932,15 @@ class Converter {
             if (!trie[i].key) alts.push_back("\"\\\"\"");
             std::string excluded;
             for (const auto& [c, child] : trie[i].next) {
-                alts.push_back(gbnf_literal(std::string(1, static_cast<char>(c))) + " " + name + "-k" + std::to_string(child));
+                alts.push_back(gbnf_literal(std::string(1, static_cast<char>(c))) + " " + name + "-k" +
+                               std::to_string(child));
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\x%02X", c);
                 excluded += buf;
             }
             // Any other character (a multi-byte one never equals a key's first byte here).
-            alts.push_back("([^\"\\\\\\x7F\\x00-\\x1F" + excluded + "] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})) " + ch + "* \"\\\"\"");
+            alts.push_back("([^\"\\\\\\x7F\\x00-\\x1F" + excluded +
+                           "] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})) " + ch + "* \"\\\"\"");
             rules_[name + "-k" + std::to_string(i)] = alternatives(alts).substr(1, alternatives(alts).size() - 2);
         }
         return "\"\\\"\" " + name + "-k0";
@@ -840,13 +973,15 @@ class Converter {
         for (const auto& r : required) {
             if (std::find(keys.begin(), keys.end(), r) == keys.end()) {
                 // Required but not described: any value under that name.
-                const std::string kv = define(name + "-" + sanitize(r) + "-kv", key_literal(r) + S_ + " \":\"" + S_ + " " + prim("value"));
+                const std::string kv =
+                    define(name + "-" + sanitize(r) + "-kv", key_literal(r) + S_ + " \":\"" + S_ + " " + prim("value"));
                 props.push_back({r, kv});
                 keys.push_back(r);
             }
         }
         std::string additional;
-        const json ap = s.contains("additionalProperties") ? s["additionalProperties"] : json(o_.open_objects || !s.contains("properties"));
+        const json ap = s.contains("additionalProperties") ? s["additionalProperties"]
+                                                           : json(o_.open_objects || !s.contains("properties"));
         if (!(ap.is_boolean() && !ap.get<bool>())) {
             std::string value = prim("value");
             if (ap.is_object()) {
@@ -855,7 +990,8 @@ class Converter {
                 if (!v) return v.error();
                 value = *v;
             }
-            additional = define(name + "-additional-kv", other_key(keys, name + "-key") + S_ + " \":\"" + S_ + " " + value);
+            additional =
+                define(name + "-additional-kv", other_key(keys, name + "-key") + S_ + " \":\"" + S_ + " " + value);
         }
         // Members in the order written, optional ones skippable, then any additional ones:
         //   first_i: member i opens the object   (kv_i rest_{i+1} | first_{i+1} when optional)
@@ -865,15 +1001,18 @@ class Converter {
         const size_t n = props.size();
         // minProperties 1 (MaskBench: "at least one of these"): the members cannot all be
         // skipped. Larger counts are the validator's.
-        const bool nonempty = s.contains("minProperties") && s["minProperties"].is_number() && s["minProperties"].get<double>() >= 1;
-        if (nonempty && n == 0 && additional.empty()) return error(name, "the schema accepts nothing: minProperties and no property allowed");
+        const bool nonempty =
+            s.contains("minProperties") && s["minProperties"].is_number() && s["minProperties"].get<double>() >= 1;
+        if (nonempty && n == 0 && additional.empty())
+            return error(name, "the schema accepts nothing: minProperties and no property allowed");
         std::vector<std::string> first(n + 1), rest(n + 1);
         rest[n] = additional.empty() ? "" : "(" + sep + additional + S_ + ")*";
         first[n] = additional.empty() ? "" : nonempty ? extra : "(" + extra + ")?";
         for (size_t i = n; i-- > 0;) {
             const bool req = required.count(props[i].first) > 0;
             const std::string kv = props[i].second + S_;
-            const std::string r = (req ? sep + kv : "(" + sep + kv + ")?") + (rest[i + 1].empty() ? "" : " " + rest[i + 1]);
+            const std::string r =
+                (req ? sep + kv : "(" + sep + kv + ")?") + (rest[i + 1].empty() ? "" : " " + rest[i + 1]);
             rest[i] = define(name + "-rest" + std::to_string(i), r);
             const std::string after = rest[i + 1].empty() ? kv : kv + " " + rest[i + 1];
             std::string f = req || first[i + 1].empty() ? after : after + " | " + first[i + 1];
@@ -890,23 +1029,30 @@ class Converter {
     // enum, a const, booleans): the grammar can then follow uniqueness exactly, one rule per set
     // of values used so far. Nothing when the array is not of that shape.
     static std::optional<std::vector<json>> unique_values(const json& s) {
-        if (!s.is_object() || s.value("uniqueItems", false) != true || s.contains("prefixItems") || !s.contains("items") || !s["items"].is_object()) {
+        if (!s.is_object() || s.value("uniqueItems", false) != true || s.contains("prefixItems") ||
+            !s.contains("items") || !s["items"].is_object()) {
             return std::nullopt;
         }
         const json& it = s["items"];
         for (auto k = it.begin(); k != it.end(); ++k) {
-            if (k.key() != "enum" && k.key() != "const" && k.key() != "type" && !is_annotation(k.key())) return std::nullopt;
+            if (k.key() != "enum" && k.key() != "const" && k.key() != "type" && !is_annotation(k.key()))
+                return std::nullopt;
         }
         std::vector<json> values;
-        if (it.contains("const")) values.push_back(it["const"]);
-        else if (it.contains("enum") && it["enum"].is_array()) values.assign(it["enum"].begin(), it["enum"].end());
-        else if (it.value("type", json()) == "boolean") values = {json(false), json(true)};
-        else return std::nullopt;
+        if (it.contains("const"))
+            values.push_back(it["const"]);
+        else if (it.contains("enum") && it["enum"].is_array())
+            values.assign(it["enum"].begin(), it["enum"].end());
+        else if (it.value("type", json()) == "boolean")
+            values = {json(false), json(true)};
+        else
+            return std::nullopt;
         std::vector<json> distinct;
         for (const auto& v : values) {
             if (!of_schema_type(v, it)) continue;
             bool seen = false;
-            for (const auto& d : distinct) seen |= d == v || (d.is_number() && v.is_number() && d.get<double>() == v.get<double>());
+            for (const auto& d : distinct)
+                seen |= d == v || (d.is_number() && v.is_number() && d.get<double>() == v.get<double>());
             if (!seen) distinct.push_back(v);
         }
         if (distinct.empty() || distinct.size() > kMaxUniqueValues) return std::nullopt;
@@ -922,7 +1068,8 @@ class Converter {
             // and the array may close once minItems are there.
             const auto k = static_cast<int64_t>(values->size());
             const int64_t cap = max < 0 ? k : std::min(max, k);
-            if (min > cap) return error(name, "the schema accepts nothing: minItems above the number of distinct items");
+            if (min > cap)
+                return error(name, "the schema accepts nothing: minItems above the number of distinct items");
             std::vector<std::string> lit;
             for (const auto& v : *values) lit.push_back(value_literal(v));
             std::string base = name + "-set";
@@ -934,7 +1081,9 @@ class Converter {
                 std::vector<std::string> alts;
                 if (used < cap) {
                     for (int64_t i = 0; i < k; ++i) {
-                        if (!(mask & (1u << i))) alts.push_back(sep + lit[static_cast<size_t>(i)] + S_ + " " + base + "-" + std::to_string(mask | (1u << i)));
+                        if (!(mask & (1u << i)))
+                            alts.push_back(sep + lit[static_cast<size_t>(i)] + S_ + " " + base + "-" +
+                                           std::to_string(mask | (1u << i)));
                     }
                 }
                 std::string body = alternatives(alts).substr(1, alternatives(alts).size() - 2);
@@ -943,7 +1092,8 @@ class Converter {
             }
             std::vector<std::string> first;
             if (cap > 0) {
-                for (int64_t i = 0; i < k; ++i) first.push_back(lit[static_cast<size_t>(i)] + S_ + " " + base + "-" + std::to_string(1u << i));
+                for (int64_t i = 0; i < k; ++i)
+                    first.push_back(lit[static_cast<size_t>(i)] + S_ + " " + base + "-" + std::to_string(1u << i));
             }
             std::string inner = first.empty() ? "" : alternatives(first);
             if (min == 0 && !inner.empty()) inner += "?";
@@ -978,10 +1128,10 @@ class Converter {
         std::string item;
         const bool rest_allowed = !(rest->is_boolean() && !rest->get<bool>());
         if (rest_allowed) {
-            const char* rest_key = rest == &rest_any                                            ? ""
+            const char* rest_key = rest == &rest_any                                                ? ""
                                    : s.contains("additionalItems") && rest == &s["additionalItems"] ? "additionalItems"
-                                   : s.contains("items") && rest == &s["items"]                 ? "items"
-                                                                                                : "prefixItems";
+                                   : s.contains("items") && rest == &s["items"]                     ? "items"
+                                                                                                    : "prefixItems";
             At here(at_, *rest_key ? below(rest_key) : at_);
             auto e = visit(*rest, name + "-item", depth + 1);
             if (!e) return e.error();
@@ -1013,7 +1163,8 @@ class Converter {
         }
         std::string inner = tail;
         for (int64_t i = n_fixed - 1; i >= 0; --i) {
-            std::string here = (i == 0 ? "" : sep) + tuple[static_cast<size_t>(i)] + S_ + (inner.empty() ? "" : " " + inner);
+            std::string here =
+                (i == 0 ? "" : sep) + tuple[static_cast<size_t>(i)] + S_ + (inner.empty() ? "" : " " + inner);
             inner = i >= min ? "(" + here + ")?" : here;
         }
         return define(name, "\"[\"" + S_ + " " + inner + " \"]\"");
@@ -1023,9 +1174,9 @@ class Converter {
     const GrammarOptions& o_;
     const std::string S_;
     std::map<std::string, std::string> rules_;
-    static constexpr double kMaxModulus = 100;  // rules per multipleOf grammar
+    static constexpr double kMaxModulus = 100;     // rules per multipleOf grammar
     static constexpr size_t kMaxUniqueValues = 8;  // 2^8 rules for the sets of values used
-    static constexpr int kFractionDigits = 6;   // of a bounded number: no spelling rounds onto an exclusive bound
+    static constexpr int kFractionDigits = 6;      // of a bounded number: no spelling rounds onto an exclusive bound
     std::map<std::string, std::string> ref_rules_;
     int merge_depth_ = 0;
     std::string at_;  // JSON pointer of the schema being compiled
