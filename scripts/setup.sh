@@ -16,6 +16,7 @@ PACKAGES=(
     libsqlite3-dev        # the document pipeline's job store (WAL, crash-safe)
     libpoppler-cpp-dev    # PDF text layers
     libzip-dev libpugixml-dev   # DOCX: the zip container and its XML
+    libuchardet-dev       # legacy text encodings: Mozilla's charset detector (iconv, in glibc, converts)
     zstd                  # tests read the JSONSchemaBench set as shipped (maskbench.jsonl.zst)
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets
 )

@@ -73,6 +73,12 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         done
         printf '\001%s' '{"type":"object","properties":{"a":{"type":"integer","minimum":-5,"maximum":300},"b":{"type":"string","pattern":"^[A-Z]{2}\\d+$"},"c":{"$ref":"#/$defs/c"}},"required":["a"],"$defs":{"c":{"anyOf":[{"type":"null"},{"type":"array","items":{"$ref":"#/$defs/c"},"maxItems":2}]}}}' >build/fuzz/grammar-seeds/schema.json
         run_fuzz grammar_fuzz "${TF_FUZZ_GRAMMAR_SECONDS:-30}" build/fuzz/grammar-seeds
+        # Text encoding seeds: the first byte picks a declared charset (0: none).
+        mkdir -p build/fuzz/text-seeds
+        printf '\000Caf\351 1.234,56 \200' >build/fuzz/text-seeds/cp1252.txt
+        printf '\000\377\376a\000\254\040' >build/fuzz/text-seeds/utf16.txt
+        printf '\002<meta charset="windows-1250"><p>\271</p>' >build/fuzz/text-seeds/meta.html
+        run_fuzz text_encoding_fuzz "${TF_FUZZ_TEXT_SECONDS:-20}" build/fuzz/text-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

@@ -37,5 +37,6 @@ void add_serve_command(CLI::App& root, Commands& commands);
 void add_document_commands(CLI::App& root, Commands& commands);
 void add_ledger_commands(CLI::App& root, Commands& commands);
 void add_batch_command(CLI::App& root, Commands& commands);
+void add_text_command(CLI::App& root, Commands& commands);
 
 }  // namespace tf::cli

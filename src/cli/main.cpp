@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     add_bench_command(app, commands);
     add_serve_command(app, commands);
     add_document_commands(app, commands);
+    add_text_command(app, commands);
     add_ledger_commands(app, commands);
     add_batch_command(app, commands);
 

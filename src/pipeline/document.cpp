@@ -3,7 +3,6 @@
 #include <poppler-document.h>
 #include <poppler-global.h>
 #include <poppler-page.h>
-#include <pugixml.hpp>
 #include <zip.h>
 
 #include <algorithm>
@@ -13,9 +12,11 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <pugixml.hpp>
 #include <span>
 #include <sstream>
 
+#include "pipeline/text_encoding.h"
 #include "util/sha256.h"
 
 namespace tf::pipeline {
@@ -31,9 +32,14 @@ std::string valid_utf8(std::string_view s) {
     size_t i = 0;
     while (i < s.size()) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 && c >= 0xC2 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 && c <= 0xF4 ? 4 : 0;
+        int len = c < 0x80                      ? 1
+                  : (c >> 5) == 6 && c >= 0xC2  ? 2
+                  : (c >> 4) == 14              ? 3
+                  : (c >> 3) == 30 && c <= 0xF4 ? 4
+                                                : 0;
         bool ok = len > 0 && i + static_cast<size_t>(len) <= s.size();
-        for (int k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xC0) == 0x80;
+        for (int k = 1; ok && k < len; ++k)
+            ok = (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xC0) == 0x80;
         if (ok && len == 3) {
             const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
             ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
@@ -67,7 +73,8 @@ Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
     static const bool silenced = (poppler::set_debug_error_function(quiet_poppler, nullptr), true);
     (void)silenced;
     std::vector<char> data(bytes.begin(), bytes.end());
-    std::unique_ptr<poppler::document> doc(poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
+    std::unique_ptr<poppler::document> doc(
+        poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
     if (!doc) return Error{"not a readable PDF (corrupt or truncated)"};
     if (doc->is_locked()) return Error{"the PDF is encrypted (password-protected)"};
     std::vector<std::string> pages;
@@ -116,9 +123,12 @@ Result<std::string> docx_to_text(const std::string& bytes) {
         for (const pugi::xpath_node& xn : p.select_nodes(".//w:t | .//w:tab | .//w:br | .//w:cr")) {
             const pugi::xml_node n = xn.node();
             const std::string name = n.name();
-            if (name == "w:t") text += n.text().get();
-            else if (name == "w:tab") text += '\t';
-            else text += '\n';
+            if (name == "w:t")
+                text += n.text().get();
+            else if (name == "w:tab")
+                text += '\t';
+            else
+                text += '\n';
         }
         std::string style = p.child("w:pPr").child("w:pStyle").attribute("w:val").as_string();
         std::string prefix;
@@ -161,18 +171,37 @@ Result<std::string> docx_to_text(const std::string& bytes) {
     return valid_utf8(out);
 }
 
+namespace {
+std::string extension_of(const std::string& path) {
+    std::string ext = path == "-" ? std::string() : std::filesystem::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext.empty() ? ext : ext.substr(1);
+}
+}  // namespace
+
 std::string detect_format(const std::string& path, std::string_view bytes) {
     // The bytes decide where they are unambiguous: a PDF or a zip (DOCX) named anything is read
     // as what it is, never sent to the model as raw syntax.
     if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
     if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) return "docx";
-    std::string ext = path == "-" ? std::string() : std::filesystem::path(path).extension().string();
-    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!ext.empty()) ext = ext.substr(1);
+    const std::string ext = extension_of(path);
+    // A web page says so in its first bytes, whatever its name.
+    std::string head(bytes.substr(0, 512));
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t lead = head.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+    if (lead != std::string::npos &&
+        (head.compare(lead, 14, "<!doctype html") == 0 || head.compare(lead, 5, "<html") == 0))
+        return "html";
     if (ext == "txt" || ext == "text" || ext == "md" || ext == "markdown") return "txt";
     if (ext == "html" || ext == "htm" || ext == "xhtml") return "html";
     if (path == "-") return "txt";
-    if (ext == "pdf" || ext == "docx") return ext;  // named so, but not so inside: its reader says why
+    if (ext == "pdf" || ext == "docx") {
+        // Named so but plain text inside (no NUL byte, or a UTF-16 byte-order mark): read as text.
+        const std::string_view start = bytes.substr(0, 8192);
+        const bool utf16 = start.substr(0, 2) == "\xFF\xFE" || start.substr(0, 2) == "\xFE\xFF";
+        if (!bytes.empty() && (utf16 || start.find('\0') == std::string_view::npos)) return "txt";
+        return ext;  // not so inside and not text: its reader says why
+    }
     return ext.empty() ? "none" : "unsupported:" + ext;
 }
 
@@ -181,8 +210,8 @@ std::string reader_id(const std::string& format) {
     // that stored results of the old one are not taken for the new one's.
     if (format == "pdf") return "pdf/poppler-layout/1";
     if (format == "docx") return "docx/pugixml/1";
-    if (format == "html") return "html/1";
-    if (format == "txt") return "txt/1";
+    if (format == "html") return "html/2";  // 2: legacy encodings decoded
+    if (format == "txt") return "txt/2";
     return format;
 }
 
@@ -204,10 +233,19 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
     d.kind = detect_format(path, bytes);
     d.sha256 = sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     d.page_starts = {0};
-    if (d.kind == "txt") {
-        d.text = valid_utf8(bytes);
-    } else if (d.kind == "html") {
-        d.text = html_to_text(bytes);
+    // The extension is a hint: a file whose content says otherwise is read by what it is.
+    if (const std::string ext = extension_of(path);
+        (ext == "pdf" || ext == "docx" || ext == "txt" || ext == "html" || ext == "htm") && d.kind != ext &&
+        !(ext == "htm" && d.kind == "html")) {
+        d.warnings.push_back("named ." + ext + " but its content is " + d.kind + ": read as " + d.kind);
+    }
+    if (d.kind == "txt" || d.kind == "html") {
+        auto decoded = decode_text(bytes, d.kind == "html" ? html_declared_charset(bytes) : std::string());
+        if (!decoded) return Error{path + ": " + decoded.error().message};
+        if (decoded->how == "detected")
+            d.warnings.push_back("read as " + decoded->encoding +
+                                 " (detected: the file is not UTF-8 and does not say)");
+        d.text = d.kind == "txt" ? valid_utf8(decoded->text) : html_to_text(decoded->text);
     } else if (d.kind == "pdf") {
         auto pages = pdf_pages(bytes);
         if (!pages) return Error{path + ": " + pages.error().message};
@@ -220,7 +258,8 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         }
         if (d.page_starts.empty()) d.page_starts = {0};
         if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) {
-            return Error{path + ": the PDF has no text layer (" + std::to_string(pages->size()) + " pages; scanned? run OCR first)"};
+            return Error{path + ": the PDF has no text layer (" + std::to_string(pages->size()) +
+                         " pages; scanned? run OCR first)"};
         }
     } else if (d.kind == "docx") {
         auto text = docx_to_text(bytes);

@@ -17,6 +17,7 @@ struct Document {
     std::string text;
     std::vector<size_t> page_starts;  // byte offset of each page in text (PDF); {0} otherwise
     std::string sha256;
+    std::vector<std::string> warnings;  // how it was read, where that was a guess
 
     int page_of(size_t offset) const;  // 1-based
 };

@@ -1,7 +1,8 @@
 #include "tokenizer/unicode.h"
 
-#include <array>
 #include <utf8proc.h>
+
+#include <array>
 
 namespace tf::tok {
 
@@ -113,28 +114,30 @@ bool is_letter(uint32_t c) {
     const auto k = category(c);
     return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
 }
-bool is_nonspacing_mark(uint32_t c) { return category(c) == UTF8PROC_CATEGORY_MN; }
+bool is_mark(uint32_t c) {
+    const auto k = category(c);
+    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
+}
 
 bool is_number(uint32_t c) {
     const auto k = category(c);
     return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
 }
 
-uint32_t to_lower(uint32_t c) { return static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))); }
+uint32_t to_lower(uint32_t c) {
+    return static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c)));
+}
 
-std::vector<uint32_t> nfd(const std::vector<uint32_t>& cpts) {
+std::vector<uint32_t> nfd_base(const std::vector<uint32_t>& cpts) {
     std::vector<uint32_t> out;
     out.reserve(cpts.size());
     utf8proc_int32_t buf[32];
     for (uint32_t c : cpts) {
         int last_boundclass = 0;
-        utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 32,
-                                                     static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &last_boundclass);
-        if (n <= 0 || n > 32) {
-            out.push_back(c);
-            continue;
-        }
-        for (utf8proc_ssize_t i = 0; i < n; ++i) out.push_back(static_cast<uint32_t>(buf[i]));
+        const utf8proc_ssize_t n =
+            utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 32,
+                                    static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &last_boundclass);
+        out.push_back(n <= 0 || n > 32 ? c : static_cast<uint32_t>(buf[0]));
     }
     return out;
 }
@@ -164,8 +167,12 @@ const ByteMap& byte_map() {
 
 }  // namespace
 
-const std::string& byte_to_unicode(uint8_t byte) { return byte_map().to_unicode[byte]; }
+const std::string& byte_to_unicode(uint8_t byte) {
+    return byte_map().to_unicode[byte];
+}
 
-int unicode_to_byte(uint32_t cpt) { return cpt < 512 ? byte_map().from_unicode[cpt] : -1; }
+int unicode_to_byte(uint32_t cpt) {
+    return cpt < 512 ? byte_map().from_unicode[cpt] : -1;
+}
 
 }  // namespace tf::tok

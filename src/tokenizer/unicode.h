@@ -32,10 +32,13 @@ bool is_punctuation(uint32_t cpt);  // Unicode P*
 bool is_symbol(uint32_t cpt);       // Unicode S*
 bool is_control(uint32_t cpt);      // Unicode Cc/Cf… as BERT's basic tokenizer treats them
 bool is_letter(uint32_t cpt);
-bool is_nonspacing_mark(uint32_t cpt);  // Mn: accents left over by NFD
+bool is_mark(uint32_t cpt);  // Unicode M* (Mn, Mc, Me)
 bool is_number(uint32_t cpt);
 uint32_t to_lower(uint32_t cpt);
-std::vector<uint32_t> nfd(const std::vector<uint32_t>& cpts);
+// Each code point replaced by the first of its canonical decomposition (é → e, 한 → ᄒ): one out
+// per one in, as llama.cpp's WordPiece "NFD" table does (it keeps a Hangul syllable's leading
+// consonant only), so BERT vocabularies split text exactly as llama.cpp does.
+std::vector<uint32_t> nfd_base(const std::vector<uint32_t>& cpts);
 
 // GPT-2 byte-level BPE: each byte is shown as a printable code point.
 const std::string& byte_to_unicode(uint8_t byte);  // UTF-8 of the mapped code point

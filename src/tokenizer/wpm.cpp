@@ -11,16 +11,18 @@ bool is_cjk(uint32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-// BERT's basic tokenizer: NFD, lowercase, strip accents (the marks NFD separates), drop controls, split on whitespace, and make every
-// punctuation mark, ASCII symbol and CJK character a word of its own.
+// BERT's basic tokenizer as llama.cpp runs it: each character's decomposition base (nfd_base),
+// lowercase, every mark dropped (accents, variation selectors, a keycap's enclosing mark),
+// controls dropped, split on whitespace, and every punctuation mark, ASCII symbol and CJK
+// character a word of its own.
 std::vector<std::string> words_of(std::string_view text) {
     std::vector<std::string> words(1);
-    for (uint32_t c : nfd(utf8_to_cpts(text))) {
+    for (uint32_t c : nfd_base(utf8_to_cpts(text))) {
         if (is_whitespace(c)) {
             if (!words.back().empty()) words.emplace_back();
             continue;
         }
-        if (c == 0 || c == kReplacementChar || is_control(c) || is_nonspacing_mark(c)) continue;
+        if (c == 0 || c == kReplacementChar || is_control(c) || is_mark(c)) continue;
         const std::string s = utf8_encode(to_lower(c));
         if (is_punctuation(c) || (c < 0x7F && is_symbol(c)) || is_cjk(c)) {
             if (!words.back().empty()) words.emplace_back();
