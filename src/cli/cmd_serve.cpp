@@ -2,6 +2,8 @@
 #include <pthread.h>
 
 #include <csignal>
+#include <functional>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -107,6 +109,32 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              sigaddset(&signals, SIGINT);
              sigaddset(&signals, SIGTERM);
              pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+             // The signal thread runs from here on, so that a SIGTERM while the model loads ends
+             // the process at once (nothing to save yet) instead of waiting for the load.
+             std::mutex serve_mu;
+             server::HttpServer* serving = nullptr;
+             bool finished = false;
+             std::thread waiter([&] {
+                 int sig = 0;
+                 sigwait(&signals, &sig);
+                 std::lock_guard lock(serve_mu);
+                 if (finished) return;
+                 std::fprintf(stderr, "terraferma: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                 if (serving == nullptr) std::_Exit(kExitOk);
+                 serving->stop();
+             });
+             struct WaiterStop {
+                 std::function<void()> f;
+                 ~WaiterStop() { f(); }
+             } waiter_stop{[&] {
+                 {
+                     std::lock_guard lock(serve_mu);
+                     finished = true;
+                     serving = nullptr;
+                 }
+                 pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait
+                 waiter.join();
+             }};
 
              server::ServiceOptions so;
              so.scheduler.n_slots = a->parallel;
@@ -133,6 +161,8 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              }
              a->http.max_body = a->max_body_mb << 20;
              a->http.http_threads = std::max(8, 2 * a->parallel + 4);
+             // Every model's slots and queue: beyond, a generation request is refused at once.
+             a->http.max_inflight = static_cast<size_t>(a->parallel + a->queue) * specs.size();
              server::HttpServer http(pool, a->http);
              auto port = http.bind();
              if (!port) {
@@ -144,17 +174,16 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n",
                           names.c_str(), a->http.host.c_str(), *port, a->parallel);
              std::fflush(stderr);
-             std::thread waiter([&] {
-                 int sig = 0;
-                 sigwait(&signals, &sig);
-                 std::fprintf(stderr, "terraferma: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-                 http.stop();
-             });
+             {
+                 std::lock_guard lock(serve_mu);
+                 serving = &http;
+             }
              http.run();
+             {
+                 std::lock_guard lock(serve_mu);
+                 serving = nullptr;
+             }
              pool.stop();
-             // If the server stopped on its own, wake the waiter.
-             pthread_kill(waiter.native_handle(), SIGTERM);
-             waiter.join();
              return kExitOk;
          }});
 }

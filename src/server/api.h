@@ -1,7 +1,7 @@
 // Route registration of each API front end (internal to server/).
 #pragma once
 
-#include <httplib.h>
+#include "server/http/server.h"
 
 #include "server/http_server.h"
 #include "server/model_pool.h"
@@ -9,7 +9,7 @@
 
 namespace tf::server {
 
-void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt);
-void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt);
+void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt);
+void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt);
 
 }  // namespace tf::server

@@ -1,12 +1,12 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
 
 #include "server/api.h"
+#include "server/http/server.h"
 #include "server/http_util.h"
 
 namespace tf::server {
@@ -110,83 +110,76 @@ bool host_allowed(const std::string& header, const HttpOptions& o) {
     return false;
 }
 
-HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
-    : models_(models), o_(options), http_(std::make_unique<httplib::Server>()) {
-    httplib::Server& h = *http_;
-    const int threads = std::max(4, o_.http_threads);
-    h.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    h.set_payload_max_length(o_.max_body);
-    h.set_read_timeout(30, 0);
-    h.set_write_timeout(30, 0);
-    h.set_keep_alive_max_count(1000);
-    // SO_REUSEADDR only: httplib's default SO_REUSEPORT let a second server bind the same port
-    // and the kernel split the connections between the two.
-    h.set_socket_options([](socket_t sock) {
-        int yes = 1;
-        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
-    });
+namespace {
+http::Limits limits_of(const HttpOptions& o) {
+    http::Limits l;
+    l.max_body = o.max_body;
+    l.workers = static_cast<size_t>(std::max(4, o.http_threads));
+    l.max_inflight = std::max<size_t>(1, o.max_inflight);
+    l.header_timeout_s = o.header_timeout_s;
+    l.idle_timeout_s = o.idle_timeout_s;
+    l.max_connections = o.max_connections;
+    return l;
+}
+}  // namespace
 
-    // Before any route: the Host must name this server (DNS rebinding), a state-changing request
-    // from a web page must come from an allowed origin (a cross-site text/plain POST would start
-    // a generation), CORS only for --cors-origin, then the API key (everything but /health).
-    const HttpOptions opts = o_;
-    auto refuse = [](const httplib::Request& req, httplib::Response& res, int status, const std::string& message) {
+HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
+    : models_(models), o_(options), http_(std::make_unique<http::Server>(limits_of(options))) {
+    http::Server& h = *http_;
+    auto error_writer = [](const http::Request& req, http::Response& res, int status, const std::string& message) {
         if (req.path.rfind("/api/", 0) == 0) send_ollama_error(res, {status, message, ""});
         else send_openai_error(res, {status, message, ""});
-        return httplib::Server::HandlerResponse::Handled;
     };
-    h.set_pre_routing_handler([opts, refuse](const httplib::Request& req, httplib::Response& res) {
+    h.set_error_writer(error_writer);
+    // Admitted requests queue for a slot: a refused client is told to come back after about
+    // the time the queue ahead of it takes to move by one.
+    h.set_retry_after([this] {
+        uint64_t queued = 0, active = 0;
+        for (const auto& s : models_.stats()) queued += s.stats.queued, active += s.stats.active;
+        return static_cast<int>(std::min<uint64_t>(60, 1 + queued / std::max<uint64_t>(1, active)));
+    });
+
+    // As soon as the headers are in, before the body is read: the Host must name this server
+    // (DNS rebinding), a state-changing request from a web page must come from an allowed
+    // origin (a cross-site text/plain POST would start a generation), CORS only for
+    // --cors-origin, then the API key (everything but /health).
+    const HttpOptions opts = o_;
+    h.set_gate([opts, error_writer](const http::Request& req, http::Response& res) {
+        auto refuse = [&](int status, const std::string& message) {
+            error_writer(req, res, status, message);
+            return true;
+        };
         const std::string host = req.get_header_value("Host");
-        if (!host.empty() && !host_allowed(host, opts)) {
-            return refuse(req, res, 403, "host '" + host + "' is not allowed (serve --allowed-hosts adds names)");
-        }
+        if (!host.empty() && !host_allowed(host, opts)) return refuse(403, "host '" + host + "' is not allowed (serve --allowed-hosts adds names)");
         const std::string origin = req.get_header_value("Origin");
         const bool cors = !origin.empty() && !opts.cors_origin.empty() && (opts.cors_origin == "*" || origin == opts.cors_origin);
-        if (cors) {
+        if (cors) {  // kept on the route's response (the gate and the route fill the same one)
             res.set_header("Access-Control-Allow-Origin", opts.cors_origin == "*" ? "*" : origin);
             res.set_header("Vary", "Origin");
         }
         if (req.method == "OPTIONS") {
-            if (!cors) return refuse(req, res, 403, "cross-origin requests are not allowed (serve --cors-origin ORIGIN allows one)");
+            if (!cors) return refuse(403, "cross-origin requests are not allowed (serve --cors-origin ORIGIN allows one)");
+            res.status = 204;
             res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
             res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
             res.set_header("Access-Control-Max-Age", "600");
-            res.status = 204;
-            return httplib::Server::HandlerResponse::Handled;
+            return true;
         }
         const bool changes_state = req.method != "GET" && req.method != "HEAD";
         if (changes_state && !origin.empty() && !cors && !host_allowed(origin_host(origin), opts)) {
-            return refuse(req, res, 403, "origin '" + origin + "' may not call this API (serve --cors-origin ORIGIN allows one)");
+            return refuse(403, "origin '" + origin + "' may not call this API (serve --cors-origin ORIGIN allows one)");
         }
-        if (opts.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-        if (req.get_header_value("Authorization") == "Bearer " + opts.api_key) return httplib::Server::HandlerResponse::Unhandled;
-        return refuse(req, res, 401, req.path.rfind("/api/", 0) == 0 ? "missing or wrong API key" : "missing or wrong API key (send 'Authorization: Bearer KEY')");
-    });
-    h.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        const int status = res.status;
-        std::string message = status == 404 ? "no such endpoint: " + req.method + " " + req.path
-                              : status == 413 ? "the request body is too large"
-                                              : "HTTP error " + std::to_string(status);
-        if (req.path.rfind("/api/", 0) == 0) send_ollama_error(res, {status, message, ""});
-        else send_openai_error(res, {status, message, ""});
-    });
-    h.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "internal error";
-        try {
-            if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            what = std::string("internal error: ") + e.what();
-        } catch (...) {
-        }
-        send_openai_error(res, {500, what, ""});
+        if (opts.api_key.empty() || req.path == "/health") return false;
+        if (req.get_header_value("Authorization") == "Bearer " + opts.api_key) return false;
+        return refuse(401, req.path.rfind("/api/", 0) == 0 ? "missing or wrong API key" : "missing or wrong API key (send 'Authorization: Bearer KEY')");
     });
 
-    h.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    // Answered on the I/O thread: never behind generation work.
+    h.route("GET", "/health", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    h.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("Terraferma is running\n", "text/plain"); });
-    h.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    h.route("GET", "/", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) { res.set_content("Terraferma is running\n", "text/plain"); });
+    h.route("GET", "/metrics", http::Server::Kind::Inline, [this](const http::Request&, http::Response& res) {
         res.set_content(metrics_text(models_), "text/plain; version=0.0.4");
     });
     add_openai_routes(h, models_, o_);
@@ -194,13 +187,9 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
 }
 HttpServer::~HttpServer() = default;
 
-Result<int> HttpServer::bind() {
-    const int port = o_.port == 0 ? http_->bind_to_any_port(o_.host) : (http_->bind_to_port(o_.host, o_.port) ? o_.port : -1);
-    if (port <= 0) return Error{"cannot listen on " + o_.host + ":" + std::to_string(o_.port) + " (in use, or not an address of this machine)"};
-    return port;
-}
+Result<int> HttpServer::bind() { return http_->bind(o_.host, o_.port); }
 
-void HttpServer::run() { http_->listen_after_bind(); }
+void HttpServer::run() { http_->run(); }
 
 void HttpServer::stop() { http_->stop(); }
 

@@ -1,5 +1,6 @@
 // `terraferma serve`: the OpenAI-compatible API under /v1/, the Ollama-compatible API under
-// /api/, /health and /metrics, over cpp-httplib. Binds 127.0.0.1 unless told otherwise.
+// /api/, /health and /metrics, over the event-driven server of server/http/. Binds 127.0.0.1
+// unless told otherwise.
 #pragma once
 
 #include <memory>
@@ -8,7 +9,7 @@
 
 #include "server/model_pool.h"
 
-namespace httplib {
+namespace tf::server::http {
 class Server;
 }
 
@@ -20,7 +21,11 @@ struct HttpOptions {
     std::string api_key;              // empty: no authentication
     size_t max_body = 8u << 20;       // bytes
     int request_timeout_s = 600;      // a generation running longer is cancelled
-    int http_threads = 8;
+    int http_threads = 8;             // workers for quick requests (model lists, show)
+    size_t max_inflight = 64;         // generation requests answered or waiting at once; more get 503
+    int header_timeout_s = 10;        // a request's headers must arrive within this
+    int idle_timeout_s = 30;          // a kept-alive connection may wait this long for its next request
+    size_t max_connections = 4096;
     // Host names requests may name (beside the loopback names and the address bound): a page on
     // another site cannot reach a loopback server through DNS rebinding. Empty while bound to a
     // loopback address: loopback names only; bound elsewhere: any host. "*": any host.
@@ -46,7 +51,7 @@ class HttpServer {
   private:
     ModelPool& models_;
     HttpOptions o_;
-    std::unique_ptr<httplib::Server> http_;
+    std::unique_ptr<http::Server> http_;
 };
 
 }  // namespace tf::server

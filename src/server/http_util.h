@@ -1,7 +1,7 @@
 // Helpers shared by the API front ends (internal to server/).
 #pragma once
 
-#include <httplib.h>
+#include "server/http/server.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -29,50 +29,16 @@ inline nlohmann::ordered_json openai_error_json(const ApiError& e) {
                        {"code", e.status == 404 && e.param == "model" ? ojson("model_not_found") : ojson(nullptr)}}}};
 }
 
-inline void send_openai_error(httplib::Response& res, const ApiError& e) {
+inline void send_openai_error(http::Response& res, const ApiError& e) {
     res.status = e.status;
     if (e.status == 503) res.set_header("Retry-After", "1");
     res.set_content(dump(openai_error_json(e)), "application/json");
 }
 
-inline void send_ollama_error(httplib::Response& res, const ApiError& e) {
+inline void send_ollama_error(http::Response& res, const ApiError& e) {
     res.status = e.status;
     if (e.status == 503) res.set_header("Retry-After", "1");
     res.set_content(dump(ojson{{"error", e.message}}), "application/json");
-}
-
-// POST routes read their body themselves: JSON whatever the Content-Type (httplib refuses a
-// form-urlencoded body over 8 KiB before a route sees it, and `curl -d` sends that type), and at
-// most `max_body` bytes however it is sent — a chunked body is counted as it arrives and
-// refused with 413 past the limit, nothing more kept in memory.
-inline void post_json(httplib::Server& http, const std::string& path, size_t max_body,
-                      std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    http.Post(path, [max_body, handler, ollama = path.rfind("/api/", 0) == 0](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-        httplib::Request r = req;
-        // Past the limit nothing is kept; the rest is read and dropped up to 4x the limit, so that
-        // the client, still writing, gets to read the 413 (then the connection is closed).
-        bool too_large = false;
-        size_t seen = 0;
-        const bool read = reader([&](const char* data, size_t n) {
-            seen += n;
-            if (too_large || r.body.size() + n > max_body) {
-                too_large = true;
-                r.body.clear();
-                return seen <= 4 * max_body;
-            }
-            r.body.append(data, n);
-            return true;
-        });
-        // httplib hands a form-urlencoded body over in req.body instead of to the receiver.
-        if (read && r.body.empty() && !req.body.empty()) r.body = req.body;
-        if (too_large || !read) {
-            const ApiError e{413, "the request body is larger than the server's --max-body-mb (" + std::to_string(max_body >> 20) + " MiB)", ""};
-            if (ollama) send_ollama_error(res, e);
-            else send_openai_error(res, e);
-            return;
-        }
-        handler(r, res);
-    });
 }
 
 // Limits on a request's JSON shape, checked in one linear pass before the document is built:
@@ -121,7 +87,7 @@ class JsonShapeCheck : public nlohmann::json_sax<ojson> {
 // How many times a non-streamed answer failing a gap keyword is drawn again (GenerateOptions::resample).
 constexpr int kResampleDraws = 2;
 
-inline bool parse_body(const httplib::Request& req, ojson& out, ApiError& err) {
+inline bool parse_body(const http::Request& req, ojson& out, ApiError& err) {
     JsonShapeCheck shape;
     const bool well_formed = ojson::sax_parse(req.body, &shape, nlohmann::detail::input_format_t::json, false);
     if (!shape.problem.empty()) {

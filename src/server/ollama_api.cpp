@@ -82,7 +82,7 @@ bool keep_alive_field(const ojson& body, std::optional<int>& out, ApiError& err)
 }
 
 // The request's model, loaded; null after answering the error.
-std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, httplib::Response& res, std::optional<int>* keep_out = nullptr) {
+std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, http::Response& res, std::optional<int>* keep_out = nullptr) {
     ApiError err;
     std::optional<int> keep;
     if (!keep_alive_field(body, keep, err)) {
@@ -101,7 +101,7 @@ std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, httplib::
 }
 
 // A request's JSON body and its model, loaded; null after answering the error.
-std::shared_ptr<Service> parse_for_model(ModelPool& pool, const httplib::Request& req, httplib::Response& res, ojson& body,
+std::shared_ptr<Service> parse_for_model(ModelPool& pool, const http::Request& req, http::Response& res, ojson& body,
                                          std::optional<int>* keep_out = nullptr) {
     ApiError err;
     if (!parse_body(req, body, err)) {
@@ -139,7 +139,7 @@ ojson final_fields(const engine::JobEvent& e) {
 // With `finish`, the text is held back and the last line is finish(text) (tool calls). With
 // `logprobs_of` (the request asked for them), each object carries its tokens' logprobs.
 // `keep` holds the model until the last line is sent.
-void answer(httplib::Response& res, std::shared_ptr<Service> keep, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
+void answer(http::Response& res, std::shared_ptr<Service> keep, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
             std::function<ojson(const std::string&)> piece, std::function<ojson(const std::string&)> finish = nullptr,
             const tok::Tokenizer* logprobs_of = nullptr) {
     if (!stream) {
@@ -156,7 +156,7 @@ void answer(httplib::Response& res, std::shared_ptr<Service> keep, std::shared_p
         res.set_content(dump(j), "application/json");
         return;
     }
-    res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("application/x-ndjson", [=](size_t, http::DataSink& sink) {
         (void)keep;
         auto send = [&](const ojson& j) {
             const std::string line = dump(j) + "\n";
@@ -200,8 +200,8 @@ void answer(httplib::Response& res, std::shared_ptr<Service> keep, std::shared_p
 
 }  // namespace
 
-void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt) {
-    post_json(http, "/api/chat", opt.max_body, [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
+void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
+    srv.route("POST", "/api/chat", http::Server::Kind::Heavy, [&pool, &opt](const http::Request& req, http::Response& res) {
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
@@ -259,10 +259,11 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
             };
         }
         const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
+        req.connection->on_close([job] { job->cancel(); });  // the client left: free the slot at once
         answer(res, held, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
     });
 
-    post_json(http, "/api/generate", opt.max_body, [&pool, &opt](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/api/generate", http::Server::Kind::Heavy, [&pool, &opt](const http::Request& req, http::Response& res) {
         ojson body;
         ApiError err;
         engine::GenerationRequest r;
@@ -302,12 +303,13 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
             return;
         }
         const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
+        req.connection->on_close([job] { job->cancel(); });
         answer(
             res, held, job, body.value("stream", true), opt.request_timeout_s,
             [=](const std::string& text) { return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}}; }, nullptr, lp);
     });
 
-    http.Get("/api/tags", [&pool](const httplib::Request&, httplib::Response& res) {
+    srv.route("GET", "/api/tags", http::Server::Kind::Light, [&pool](const http::Request&, http::Response& res) {
         ojson models = ojson::array();
         for (const ModelSpec& spec : pool.specs()) {
             struct stat st {};
@@ -320,7 +322,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
     });
 
     // Loaded models: their bytes (weights and KV cache) and when they unload unless used again.
-    http.Get("/api/ps", [&pool](const httplib::Request&, httplib::Response& res) {
+    srv.route("GET", "/api/ps", http::Server::Kind::Light, [&pool](const http::Request&, http::Response& res) {
         ojson models = ojson::array();
         for (const ModelPool::Loaded& l : pool.loaded()) {
             models.push_back({{"name", l.name}, {"model", l.name}, {"size", l.bytes}, {"digest", ""}, {"details", details(*l.service)},
@@ -329,11 +331,11 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         res.set_content(dump(ojson{{"models", models}}), "application/json");
     });
 
-    http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+    srv.route("GET", "/api/version", http::Server::Kind::Light, [](const http::Request&, http::Response& res) {
         res.set_content(dump(ojson{{"version", "0.2.0"}}), "application/json");
     });
 
-    post_json(http, "/api/show", opt.max_body, [&pool](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/api/show", http::Server::Kind::Light, [&pool](const http::Request& req, http::Response& res) {
         ojson body;
         auto held = parse_for_model(pool, req, res, body);
         if (!held) return;
@@ -347,7 +349,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
 
     // /api/embed: "input" a string or strings; "truncate" (default true) cuts inputs longer than
     // the context instead of refusing them, as Ollama does.
-    post_json(http, "/api/embed", opt.max_body, [&pool](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/api/embed", http::Server::Kind::Heavy, [&pool](const http::Request& req, http::Response& res) {
         const auto t0 = std::chrono::steady_clock::now();
         ojson body;
         auto held = parse_for_model(pool, req, res, body);
@@ -406,7 +408,7 @@ void add_ollama_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
     });
 
     // The older /api/embeddings: one "prompt", one "embedding".
-    post_json(http, "/api/embeddings", opt.max_body, [&pool](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/api/embeddings", http::Server::Kind::Heavy, [&pool](const http::Request& req, http::Response& res) {
         ojson body;
         auto held = parse_for_model(pool, req, res, body);
         if (!held) return;

@@ -306,11 +306,11 @@ ojson usage_of(const std::vector<engine::JobEvent>& finals, size_t prompt_tokens
 
 // Streams n > 1 choices as server-sent events, each chunk naming its choice by index;
 // `chunk(index, text, final, logprobs)` builds each event's JSON.
-void stream_choices(httplib::Response& res, std::vector<std::shared_ptr<engine::Job>> jobs, int timeout_s,
+void stream_choices(http::Response& res, std::vector<std::shared_ptr<engine::Job>> jobs, int timeout_s,
                     std::function<ojson(int, const std::string&, const engine::JobEvent*, const std::vector<sampling::TokenLogprob>&)> chunk,
                     bool include_usage, std::function<ojson(const std::vector<engine::JobEvent>&)> usage_chunk, std::vector<ojson> first) {
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [=](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [=](size_t, http::DataSink& sink) {
         auto send = [&](const ojson& j) {
             const std::string line = "data: " + dump(j) + "\n\n";
             return sink.write(line.data(), line.size());
@@ -364,7 +364,7 @@ void stream_choices(httplib::Response& res, std::vector<std::shared_ptr<engine::
     });
 }
 
-void send(httplib::Response& res, const ApiResult& r) {
+void send(http::Response& res, const ApiResult& r) {
     res.status = r.status;
     if (r.status == 503) res.set_header("Retry-After", "1");
     res.set_content(dump(r.body), "application/json");
@@ -373,13 +373,13 @@ void send(httplib::Response& res, const ApiResult& r) {
 // Streams a job as server-sent events; `chunk(text, finish)` builds each event's JSON.
 // With `finalize`, text is held back and the chunks it returns are sent at the end instead
 // (tool calls are known only once the answer is complete).
-void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int timeout_s,
+void stream_sse(http::Response& res, std::shared_ptr<engine::Job> job, int timeout_s,
                 std::function<ojson(const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps)> chunk,
                 bool include_usage,
                 std::function<ojson(const engine::JobEvent&)> usage_chunk, ojson first,
                 std::function<std::vector<ojson>(const std::string& text, const engine::JobEvent& final)> finalize = nullptr) {
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [=](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [=](size_t, http::DataSink& sink) {
         auto send = [&](const ojson& j) {
             const std::string line = "data: " + dump(j) + "\n\n";
             return sink.write(line.data(), line.size());
@@ -423,11 +423,14 @@ void stream_sse(httplib::Response& res, std::shared_ptr<engine::Job> job, int ti
 
 ojson openai_error_body(const ApiError& e) { return openai_error_json(e); }
 
-ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s) {
+ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s, const OnAbandon& abandon) {
     ApiError err;
     size_t n_prompt = 0;
     auto jobs = start_choices(start_chat, svc, body, err, n_prompt);
     if (jobs.empty()) return failure(err);
+    if (abandon) abandon([jobs] {
+        for (auto& j : jobs) j->cancel();
+    });
     const std::string id = new_id("chatcmpl");
     const int64_t created = unix_now();
     const bool want_logprobs = wants_chat_logprobs(body);
@@ -472,11 +475,14 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s)
     return {200, out};
 }
 
-ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s) {
+ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s, const OnAbandon& abandon) {
     ApiError err;
     size_t n_prompt = 0;
     auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
     if (jobs.empty()) return failure(err);
+    if (abandon) abandon([jobs] {
+        for (auto& j : jobs) j->cancel();
+    });
     const bool want_logprobs = wants_completion_logprobs(body);
     const auto deadline = deadline_after(timeout_s);
     ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), "", nullptr);
@@ -569,9 +575,9 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
     return {200, ojson{{"object", "list"}, {"data", data}, {"model", svc.model_name()}, {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
 }
 
-void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions& opt) {
+void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
     // The request's model, loaded; null after answering the error.
-    auto model_for = [&pool](const ojson& body, httplib::Response& res) {
+    auto model_for = [&pool](const ojson& body, http::Response& res) {
         ApiError err;
         const auto it = body.find("model");
         auto svc = pool.acquire(it != body.end() && it->is_string() ? it->get<std::string>() : "", std::nullopt, err);
@@ -579,7 +585,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         return svc;
     };
 
-    post_json(http, "/v1/chat/completions", opt.max_body, [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/v1/chat/completions", http::Server::Kind::Heavy, [&opt, model_for](const http::Request& req, http::Response& res) {
         ojson body;
         ApiError err;
         bool stream = false;
@@ -592,7 +598,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         if (!held) return;
         Service& svc = *held;
         if (!stream) {
-            send(res, openai_chat_completion(svc, body, opt.request_timeout_s));
+            send(res, openai_chat_completion(svc, body, opt.request_timeout_s, [&req](std::function<void()> f) { req.connection->on_close(std::move(f)); }));
             return;
         }
         const int n_choices = choice_count(body, err);
@@ -680,7 +686,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
                         : nullptr);
     });
 
-    post_json(http, "/v1/completions", opt.max_body, [&opt, model_for](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/v1/completions", http::Server::Kind::Heavy, [&opt, model_for](const http::Request& req, http::Response& res) {
         ojson body;
         ApiError err;
         bool stream = false;
@@ -693,7 +699,7 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
         if (!held) return;
         Service& svc = *held;
         if (!stream) {
-            send(res, openai_completion(svc, body, opt.request_timeout_s));
+            send(res, openai_completion(svc, body, opt.request_timeout_s, [&req](std::function<void()> f) { req.connection->on_close(std::move(f)); }));
             return;
         }
         const int n_choices = choice_count(body, err);
@@ -757,13 +763,13 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
                    ojson());
     });
 
-    http.Get("/v1/models", [&pool](const httplib::Request&, httplib::Response& res) {
+    srv.route("GET", "/v1/models", http::Server::Kind::Light, [&pool](const http::Request&, http::Response& res) {
         ojson data = ojson::array();
         for (const ModelSpec& m : pool.specs()) data.push_back({{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}});
         res.set_content(dump(ojson{{"object", "list"}, {"data", data}}), "application/json");
     });
 
-    http.Get(R"(/v1/models/(.+))", [&pool](const httplib::Request& req, httplib::Response& res) {
+    srv.route("GET", R"(/v1/models/(.+))", http::Server::Kind::Light, [&pool](const http::Request& req, http::Response& res) {
         const std::string name = req.matches[1];
         for (const ModelSpec& m : pool.specs()) {
             if (m.name == name) {
@@ -772,9 +778,9 @@ void add_openai_routes(httplib::Server& http, ModelPool& pool, const HttpOptions
             }
         }
         send_openai_error(res, {404, "the model '" + name + "' does not exist", "model"});
-    });
+    }, /*pattern=*/true);
 
-    post_json(http, "/v1/embeddings", opt.max_body, [model_for](const httplib::Request& req, httplib::Response& res) {
+    srv.route("POST", "/v1/embeddings", http::Server::Kind::Heavy, [model_for](const http::Request& req, http::Response& res) {
         ojson body;
         ApiError err;
         if (!parse_body(req, body, err)) {

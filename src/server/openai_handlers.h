@@ -3,6 +3,7 @@
 // answers to the same requests.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "server/service.h"
@@ -14,9 +15,12 @@ struct ApiResult {
     nlohmann::ordered_json body;  // the response, or OpenAI's error object
 };
 
+// Registers what to call if the client leaves before the answer (cancelling its generation).
+using OnAbandon = std::function<void(std::function<void()>)>;
+
 // Non-streaming answers ("stream" is ignored); `timeout_s` cancels a generation that runs longer.
-ApiResult openai_chat_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s);
-ApiResult openai_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s);
+ApiResult openai_chat_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s, const OnAbandon& abandon = {});
+ApiResult openai_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s, const OnAbandon& abandon = {});
 ApiResult openai_embeddings(Service& svc, const nlohmann::ordered_json& body);
 
 // OpenAI's error object for an ApiError.

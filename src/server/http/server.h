@@ -1,0 +1,76 @@
+// The event-driven HTTP/1.1 server under `serve`, on Boost.Asio with Boost.Beast's request
+// parser (Debian's libboost-dev; why in the README). One I/O thread owns every socket: an idle
+// or slow connection costs a socket and a buffer, never a thread, so slow clients cannot starve
+// anyone. Deadlines for the first byte, the headers, the body and every write; caps on
+// connections in total and per client address; a request is judged (Host, Origin, API key,
+// route, admission) as soon as its headers are in, before its body is read.
+//
+// Handlers run on worker threads — /health and /metrics (Kind::Inline) on the I/O thread, so
+// that generation load cannot delay them. Generation routes (Kind::Heavy) are admitted up to
+// `max_inflight` at once; beyond, 503 with Retry-After at once. While a handler runs, the
+// connection is watched: a client that leaves closes its ConnectionWatch, whose hooks cancel
+// the request's generation.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "server/http/message.h"
+#include "util/result.h"
+
+namespace tf::server::http {
+
+struct Limits {
+    size_t max_body = 8u << 20;        // bytes, whatever the transfer encoding
+    size_t max_header = 16u << 10;     // bytes of request line and headers
+    int idle_timeout_s = 30;           // a kept-alive connection's wait for its next request
+    int header_timeout_s = 10;         // from a request's first byte to its last header
+    int body_timeout_s = 60;           // for the body
+    int write_timeout_s = 30;          // for each write to a client that does not read
+    size_t max_connections = 4096;     // open at once
+    size_t max_per_client = 256;       // open at once from one address (loopback exempt)
+    size_t max_inflight = 64;          // Kind::Heavy requests admitted at once
+    size_t workers = 8;                // threads for Kind::Light handlers (Heavy ones get their own)
+};
+
+class Server {
+  public:
+    enum class Kind {
+        Inline,  // answered on the I/O thread: must not block (health, metrics)
+        Light,   // a worker thread: quick reads of state
+        Heavy,   // admitted against max_inflight, a thread of its own: generation
+    };
+    using Handler = std::function<void(const Request&, Response&)>;
+    // Runs once the headers are in (body not read): true means "answer with res, skip the route".
+    using Gate = std::function<bool(const Request&, Response&)>;
+    // Fills an error response (the API's own format) for a status the server decides.
+    using ErrorWriter = std::function<void(const Request&, Response&, int status, const std::string& message)>;
+    // Seconds a refused client should wait before retrying (Retry-After).
+    using RetryAfter = std::function<int()>;
+
+    explicit Server(const Limits& limits);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // `path` is exact, or a regular expression when `pattern` (groups in Request::matches).
+    void route(const std::string& method, const std::string& path, Kind kind, Handler h, bool pattern = false);
+    void set_gate(Gate g);
+    void set_error_writer(ErrorWriter w);
+    void set_retry_after(RetryAfter r);
+
+    // Binds and listens (refusing a port already bound: no SO_REUSEPORT); returns the port.
+    Result<int> bind(const std::string& host, int port);
+    // Serves until stop(); then waits for running handlers.
+    void run();
+    // From any thread: stops accepting, closes every connection (their requests are cancelled
+    // through their ConnectionWatch), and makes run() return.
+    void stop();
+
+  private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tf::server::http
