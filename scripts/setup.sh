@@ -12,7 +12,8 @@ PACKAGES=(
     libutf8proc-dev       # Unicode NFD, case mapping and categories for tokenizers
     libgtest-dev libgmock-dev   # unit tests
     libbenchmark-dev      # microbenchmarks in bench/
-    libcpp-httplib-dev    # the HTTP server of `serve` (OpenAI / Ollama APIs)
+    libboost-dev          # Boost.Asio + Beast: the event-driven HTTP server of `serve`
+    libcpp-httplib-dev    # an HTTP client for the end-to-end tests and benchmarks
     libsqlite3-dev        # the document pipeline's job store (WAL, crash-safe)
     libpoppler-cpp-dev    # PDF text layers
     libzip-dev libpugixml-dev   # DOCX: the zip container and its XML

@@ -2,10 +2,10 @@
 #include <pthread.h>
 
 #include <csignal>
-#include <functional>
-#include <mutex>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "cli/command.h"

@@ -29,41 +29,57 @@ std::string metrics_text(ModelPool& pool) {
     std::string m;
     auto family = [&](const char* name, const char* type, const char* help, auto value) {
         m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-        for (const auto& s : all) m += std::string(name) + "{model=\"" + s.name + "\"} " + std::to_string(value(s)) + "\n";
+        for (const auto& s : all)
+            m += std::string(name) + "{model=\"" + s.name + "\"} " + std::to_string(value(s)) + "\n";
     };
     using S = ModelPool::ModelStats;
-    family("terraferma_requests_total", "counter", "Generation requests accepted", [](const S& s) { return s.stats.requests; });
-    family("terraferma_prompt_tokens_total", "counter", "Prompt tokens evaluated", [](const S& s) { return s.stats.prompt_tokens; });
-    family("terraferma_prefix_cache_tokens_total", "counter", "Prompt tokens reused from cached KV entries", [](const S& s) { return s.stats.reused_tokens; });
-    family("terraferma_generated_tokens_total", "counter", "Tokens generated", [](const S& s) { return s.stats.generated_tokens; });
-    family("terraferma_prefix_cache_hits_total", "counter", "Requests that started from a prefix cache entry (beyond the slots)",
+    family("terraferma_requests_total", "counter", "Generation requests accepted",
+           [](const S& s) { return s.stats.requests; });
+    family("terraferma_prompt_tokens_total", "counter", "Prompt tokens evaluated",
+           [](const S& s) { return s.stats.prompt_tokens; });
+    family("terraferma_prefix_cache_tokens_total", "counter", "Prompt tokens reused from cached KV entries",
+           [](const S& s) { return s.stats.reused_tokens; });
+    family("terraferma_generated_tokens_total", "counter", "Tokens generated",
+           [](const S& s) { return s.stats.generated_tokens; });
+    family("terraferma_prefix_cache_hits_total", "counter",
+           "Requests that started from a prefix cache entry (beyond the slots)",
            [](const S& s) { return s.stats.cache_hits; });
-    family("terraferma_prefix_cache_evictions_total", "counter", "Prefix cache entries evicted", [](const S& s) { return s.stats.cache_evictions; });
-    family("terraferma_prefix_cache_entries", "gauge", "Prefix cache entries holding tokens", [](const S& s) { return s.stats.cache_entries; });
-    family("terraferma_prefix_cache_hit_ratio", "gauge", "Share of prompt tokens served from cached KV entries", [](const S& s) {
-        const double total = static_cast<double>(s.stats.prompt_tokens + s.stats.reused_tokens);
-        return total > 0 ? static_cast<double>(s.stats.reused_tokens) / total : 0.0;
-    });
-    family("terraferma_active_requests", "gauge", "Requests being generated", [](const S& s) { return s.stats.active; });
-    family("terraferma_queued_requests", "gauge", "Requests waiting for a slot", [](const S& s) { return s.stats.queued; });
-    family("terraferma_model_loaded", "gauge", "1 while the model is loaded", [](const S& s) { return s.loaded ? 1 : 0; });
-    family("terraferma_kv_cache_bytes", "gauge", "KV cache allocated", [](const S& s) { return s.loaded ? s.stats.kv_bytes : 0; });
-    family("terraferma_kv_cache_free_bytes", "gauge", "KV cache not holding any sequence", [](const S& s) { return s.loaded ? s.stats.kv_free_bytes : 0; });
+    family("terraferma_prefix_cache_evictions_total", "counter", "Prefix cache entries evicted",
+           [](const S& s) { return s.stats.cache_evictions; });
+    family("terraferma_prefix_cache_entries", "gauge", "Prefix cache entries holding tokens",
+           [](const S& s) { return s.stats.cache_entries; });
+    family("terraferma_prefix_cache_hit_ratio", "gauge", "Share of prompt tokens served from cached KV entries",
+           [](const S& s) {
+               const double total = static_cast<double>(s.stats.prompt_tokens + s.stats.reused_tokens);
+               return total > 0 ? static_cast<double>(s.stats.reused_tokens) / total : 0.0;
+           });
+    family("terraferma_active_requests", "gauge", "Requests being generated",
+           [](const S& s) { return s.stats.active; });
+    family("terraferma_queued_requests", "gauge", "Requests waiting for a slot",
+           [](const S& s) { return s.stats.queued; });
+    family("terraferma_model_loaded", "gauge", "1 while the model is loaded",
+           [](const S& s) { return s.loaded ? 1 : 0; });
+    family("terraferma_kv_cache_bytes", "gauge", "KV cache allocated",
+           [](const S& s) { return s.loaded ? s.stats.kv_bytes : 0; });
+    family("terraferma_kv_cache_free_bytes", "gauge", "KV cache not holding any sequence",
+           [](const S& s) { return s.loaded ? s.stats.kv_free_bytes : 0; });
     auto histogram = [&](const char* name, const char* help, Histogram engine::SchedulerStats::*h) {
         m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " histogram\n";
         for (const auto& s : all) m += (s.stats.*h).prometheus(name, "model=\"" + s.name + "\"");
     };
     histogram("terraferma_time_to_first_token_seconds", "Seconds from a request's arrival to its first token",
               &engine::SchedulerStats::time_to_first_token);
-    histogram("terraferma_inter_token_latency_seconds", "Seconds between consecutive tokens of a request", &engine::SchedulerStats::inter_token);
-    m += "# HELP terraferma_resident_memory_bytes Resident memory of the server process\n# TYPE terraferma_resident_memory_bytes gauge\n";
+    histogram("terraferma_inter_token_latency_seconds", "Seconds between consecutive tokens of a request",
+              &engine::SchedulerStats::inter_token);
+    m += "# HELP terraferma_resident_memory_bytes Resident memory of the server process\n# TYPE "
+         "terraferma_resident_memory_bytes gauge\n";
     m += "terraferma_resident_memory_bytes " + std::to_string(resident_bytes()) + "\n";
     return m;
 }
 
 bool is_loopback_name(const std::string& h) {
-    return h == "localhost" || h == "127.0.0.1" || h == "::1" || (h.size() > 10 && h.compare(h.size() - 10, 10, ".localhost") == 0) ||
-           h.rfind("127.", 0) == 0;
+    return h == "localhost" || h == "127.0.0.1" || h == "::1" ||
+           (h.size() > 10 && h.compare(h.size() - 10, 10, ".localhost") == 0) || h.rfind("127.", 0) == 0;
 }
 
 std::string lower(std::string s) {
@@ -105,7 +121,8 @@ bool host_allowed(const std::string& header, const HttpOptions& o) {
     for (const auto& a : o.allowed_hosts) {
         const std::string al = lower(a);
         if (al == "*" || al == h) return true;
-        if (!al.empty() && al[0] == '.' && h.size() > al.size() && h.compare(h.size() - al.size(), al.size(), al) == 0) return true;
+        if (!al.empty() && al[0] == '.' && h.size() > al.size() && h.compare(h.size() - al.size(), al.size(), al) == 0)
+            return true;
     }
     return false;
 }
@@ -127,8 +144,10 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
     : models_(models), o_(options), http_(std::make_unique<http::Server>(limits_of(options))) {
     http::Server& h = *http_;
     auto error_writer = [](const http::Request& req, http::Response& res, int status, const std::string& message) {
-        if (req.path.rfind("/api/", 0) == 0) send_ollama_error(res, {status, message, ""});
-        else send_openai_error(res, {status, message, ""});
+        if (req.path.rfind("/api/", 0) == 0)
+            send_ollama_error(res, {status, message, ""});
+        else
+            send_openai_error(res, {status, message, ""});
     };
     h.set_error_writer(error_writer);
     // Admitted requests queue for a slot: a refused client is told to come back after about
@@ -150,15 +169,18 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
             return true;
         };
         const std::string host = req.get_header_value("Host");
-        if (!host.empty() && !host_allowed(host, opts)) return refuse(403, "host '" + host + "' is not allowed (serve --allowed-hosts adds names)");
+        if (!host.empty() && !host_allowed(host, opts))
+            return refuse(403, "host '" + host + "' is not allowed (serve --allowed-hosts adds names)");
         const std::string origin = req.get_header_value("Origin");
-        const bool cors = !origin.empty() && !opts.cors_origin.empty() && (opts.cors_origin == "*" || origin == opts.cors_origin);
+        const bool cors =
+            !origin.empty() && !opts.cors_origin.empty() && (opts.cors_origin == "*" || origin == opts.cors_origin);
         if (cors) {  // kept on the route's response (the gate and the route fill the same one)
             res.set_header("Access-Control-Allow-Origin", opts.cors_origin == "*" ? "*" : origin);
             res.set_header("Vary", "Origin");
         }
         if (req.method == "OPTIONS") {
-            if (!cors) return refuse(403, "cross-origin requests are not allowed (serve --cors-origin ORIGIN allows one)");
+            if (!cors)
+                return refuse(403, "cross-origin requests are not allowed (serve --cors-origin ORIGIN allows one)");
             res.status = 204;
             res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
             res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
@@ -171,14 +193,18 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
         }
         if (opts.api_key.empty() || req.path == "/health") return false;
         if (req.get_header_value("Authorization") == "Bearer " + opts.api_key) return false;
-        return refuse(401, req.path.rfind("/api/", 0) == 0 ? "missing or wrong API key" : "missing or wrong API key (send 'Authorization: Bearer KEY')");
+        return refuse(401, req.path.rfind("/api/", 0) == 0
+                               ? "missing or wrong API key"
+                               : "missing or wrong API key (send 'Authorization: Bearer KEY')");
     });
 
     // Answered on the I/O thread: never behind generation work.
     h.route("GET", "/health", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    h.route("GET", "/", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) { res.set_content("Terraferma is running\n", "text/plain"); });
+    h.route("GET", "/", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
+        res.set_content("Terraferma is running\n", "text/plain");
+    });
     h.route("GET", "/metrics", http::Server::Kind::Inline, [this](const http::Request&, http::Response& res) {
         res.set_content(metrics_text(models_), "text/plain; version=0.0.4");
     });
@@ -187,10 +213,16 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
 }
 HttpServer::~HttpServer() = default;
 
-Result<int> HttpServer::bind() { return http_->bind(o_.host, o_.port); }
+Result<int> HttpServer::bind() {
+    return http_->bind(o_.host, o_.port);
+}
 
-void HttpServer::run() { http_->run(); }
+void HttpServer::run() {
+    http_->run();
+}
 
-void HttpServer::stop() { http_->stop(); }
+void HttpServer::stop() {
+    http_->stop();
+}
 
 }  // namespace tf::server

@@ -1,32 +1,36 @@
 // Helpers shared by the API front ends (internal to server/).
 #pragma once
 
-#include "server/http/server.h"
-
 #include <chrono>
 #include <cstdlib>
-#include <random>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 
 #include "engine/scheduler.h"
+#include "server/http/server.h"
 #include "server/service.h"
 
 namespace tf::server {
 
 using ojson = nlohmann::ordered_json;
 
-inline std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+inline std::string dump(const ojson& j) {
+    return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
 
 inline nlohmann::ordered_json openai_error_json(const ApiError& e) {
-    const char* type = e.status == 401 ? "authentication_error"
+    const char* type = e.status == 401   ? "authentication_error"
                        : e.status == 404 ? "not_found_error"
                        : e.status == 503 ? "server_overloaded"
                        : e.status >= 500 ? "server_error"
                                          : "invalid_request_error";
-    return {{"error", {{"message", e.message}, {"type", type}, {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)},
-                       {"code", e.status == 404 && e.param == "model" ? ojson("model_not_found") : ojson(nullptr)}}}};
+    return {{"error",
+             {{"message", e.message},
+              {"type", type},
+              {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)},
+              {"code", e.status == 404 && e.param == "model" ? ojson("model_not_found") : ojson(nullptr)}}}};
 }
 
 inline void send_openai_error(http::Response& res, const ApiError& e) {
@@ -59,7 +63,8 @@ class JsonShapeCheck : public nlohmann::json_sax<ojson> {
     bool binary(binary_t&) override { return true; }
     bool start_object(std::size_t) override { return open(true); }
     bool key(string_t&) override {
-        if (++keys_.back() > kMaxJsonKeys) return fail("an object in the request has more than " + std::to_string(kMaxJsonKeys) + " keys");
+        if (++keys_.back() > kMaxJsonKeys)
+            return fail("an object in the request has more than " + std::to_string(kMaxJsonKeys) + " keys");
         return true;
     }
     bool end_object() override { return close(); }
@@ -70,7 +75,8 @@ class JsonShapeCheck : public nlohmann::json_sax<ojson> {
   private:
     bool open(bool) {
         keys_.push_back(0);
-        if (keys_.size() > kMaxJsonDepth) return fail("the request's JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        if (keys_.size() > kMaxJsonDepth)
+            return fail("the request's JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
         return true;
     }
     bool close() {
@@ -122,7 +128,10 @@ inline void ensure_ollama_seed(ojson& body) {  // Ollama: options.seed
     if (!body["options"].contains("seed") || body["options"]["seed"].is_null()) body["options"]["seed"] = fresh_seed();
 }
 
-inline int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+inline int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 inline std::string iso_now() {
     const auto now = std::chrono::system_clock::now();
@@ -139,7 +148,9 @@ inline std::shared_ptr<engine::Job> submit(Service& svc, engine::GenerationReque
     auto job = svc.scheduler().submit(std::move(r));
     if (!job) {
         const std::string& m = job.error().message;
-        err = {m == "queue full" ? 503 : m.find("shutting down") != std::string::npos ? 503 : 400,
+        err = {m == "queue full"                              ? 503
+               : m.find("shutting down") != std::string::npos ? 503
+                                                              : 400,
                m == "queue full" ? "the server is busy: too many requests are waiting; retry shortly" : m, ""};
         return nullptr;
     }
@@ -170,7 +181,8 @@ inline std::chrono::steady_clock::time_point deadline_after(int seconds) {
 
 // Waits for a job to finish, gathering its text; cancels it after `timeout_s`.
 // With `logprobs`, also their token log-probabilities.
-inline engine::JobEvent collect_until(engine::Job& job, std::string& text, std::chrono::steady_clock::time_point deadline,
+inline engine::JobEvent collect_until(engine::Job& job, std::string& text,
+                                      std::chrono::steady_clock::time_point deadline,
                                       std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
     while (true) {
         engine::JobEvent e = next_event(job, deadline, [] { return false; });
@@ -184,7 +196,8 @@ inline engine::JobEvent collect_until(engine::Job& job, std::string& text, std::
         if (e.done) return e;
     }
 }
-inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout_s, std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
+inline engine::JobEvent collect(engine::Job& job, std::string& text, int timeout_s,
+                                std::vector<sampling::TokenLogprob>* logprobs = nullptr) {
     return collect_until(job, text, deadline_after(timeout_s), logprobs);
 }
 
@@ -228,7 +241,8 @@ inline const char* finish_reason(const engine::JobEvent& e) {
 // [{"path","keyword","message"}] of a final event's violations.
 inline ojson violations_json(const engine::JobEvent& e) {
     ojson out = ojson::array();
-    for (const auto& v : e.violations) out.push_back({{"path", v.instance_path}, {"keyword", v.keyword}, {"message", v.message}});
+    for (const auto& v : e.violations)
+        out.push_back({{"path", v.instance_path}, {"keyword", v.keyword}, {"message", v.message}});
     return out;
 }
 // Adds "violations" to a choice (OpenAI) or final object (Ollama) when there are any.

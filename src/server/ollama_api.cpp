@@ -1,9 +1,10 @@
 // /api/chat, /api/generate, /api/embed(dings), /api/tags, /api/show, /api/ps, /api/version — the shapes the
 // official Ollama clients send and parse; streamed as newline-delimited JSON by default.
+#include <sys/stat.h>
+
 #include <cctype>
 #include <chrono>
 #include <ctime>
-#include <sys/stat.h>
 
 #include "gguf/file.h"
 #include "server/api.h"
@@ -49,11 +50,13 @@ bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiE
 }
 
 ojson details_json(const std::string& arch) {
-    return {{"parent_model", ""}, {"format", "gguf"}, {"family", arch}, {"families", ojson::array({arch})},
+    return {{"parent_model", ""},   {"format", "gguf"},        {"family", arch}, {"families", ojson::array({arch})},
             {"parameter_size", ""}, {"quantization_level", ""}};
 }
 
-ojson details(const Service& svc) { return details_json(svc.model().hp.arch); }
+ojson details(const Service& svc) {
+    return details_json(svc.model().hp.arch);
+}
 
 // A configured model that may not be loaded: its architecture from the file's header.
 ojson details(const ModelSpec& spec) {
@@ -77,12 +80,14 @@ bool keep_alive_field(const ojson& body, std::optional<int>& out, ApiError& err)
             return true;
         }
     }
-    err = {400, "'keep_alive' must be a number of seconds or a duration such as \"5m\" (negative: keep loaded)", "keep_alive"};
+    err = {400, "'keep_alive' must be a number of seconds or a duration such as \"5m\" (negative: keep loaded)",
+           "keep_alive"};
     return false;
 }
 
 // The request's model, loaded; null after answering the error.
-std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, http::Response& res, std::optional<int>* keep_out = nullptr) {
+std::shared_ptr<Service> model_for(ModelPool& pool, const ojson& body, http::Response& res,
+                                   std::optional<int>* keep_out = nullptr) {
     ApiError err;
     std::optional<int> keep;
     if (!keep_alive_field(body, keep, err)) {
@@ -124,13 +129,13 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 ojson final_fields(const engine::JobEvent& e) {
     const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
     ojson j = {{"done", true},
-            {"done_reason", finish_reason(e)},
-            {"total_duration", ns(e.timings.prompt_ms + e.timings.generate_ms)},
-            {"load_duration", 0},
-            {"prompt_eval_count", e.timings.n_prompt},
-            {"prompt_eval_duration", ns(e.timings.prompt_ms)},
-            {"eval_count", e.timings.n_generated},
-            {"eval_duration", ns(e.timings.generate_ms)}};
+               {"done_reason", finish_reason(e)},
+               {"total_duration", ns(e.timings.prompt_ms + e.timings.generate_ms)},
+               {"load_duration", 0},
+               {"prompt_eval_count", e.timings.n_prompt},
+               {"prompt_eval_duration", ns(e.timings.prompt_ms)},
+               {"eval_count", e.timings.n_generated},
+               {"eval_duration", ns(e.timings.generate_ms)}};
     add_violations(j, e);
     return j;
 }
@@ -139,9 +144,9 @@ ojson final_fields(const engine::JobEvent& e) {
 // With `finish`, the text is held back and the last line is finish(text) (tool calls). With
 // `logprobs_of` (the request asked for them), each object carries its tokens' logprobs.
 // `keep` holds the model until the last line is sent.
-void answer(http::Response& res, std::shared_ptr<Service> keep, std::shared_ptr<engine::Job> job, bool stream, int timeout_s,
-            std::function<ojson(const std::string&)> piece, std::function<ojson(const std::string&)> finish = nullptr,
-            const tok::Tokenizer* logprobs_of = nullptr) {
+void answer(http::Response& res, std::shared_ptr<Service> keep, std::shared_ptr<engine::Job> job, bool stream,
+            int timeout_s, std::function<ojson(const std::string&)> piece,
+            std::function<ojson(const std::string&)> finish = nullptr, const tok::Tokenizer* logprobs_of = nullptr) {
     if (!stream) {
         std::string text;
         std::vector<sampling::TokenLogprob> lps;
@@ -201,122 +206,144 @@ void answer(http::Response& res, std::shared_ptr<Service> keep, std::shared_ptr<
 }  // namespace
 
 void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
-    srv.route("POST", "/api/chat", http::Server::Kind::Heavy, [&pool, &opt](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        engine::GenerationRequest r;
-        std::optional<int> keep;
-        auto held = parse_for_model(pool, req, res, body, &keep);
-        if (!held) return;
-        Service& svc = *held;
-        if (body.value("messages", ojson::array()).empty()) {  // Ollama loads (or, with keep_alive 0, unloads) on an empty chat
-            const bool unload = keep && *keep == 0;
-            const std::string name = svc.model_name();
-            held.reset();
-            const bool gone = unload && pool.unload(name);
-            res.set_content(dump(ojson{{"model", name}, {"created_at", iso_now()}, {"message", {{"role", "assistant"}, {"content", ""}}},
-                                       {"done", true}, {"done_reason", gone ? "unload" : "load"}}),
-                            "application/json");
-            return;
-        }
-        const ojson* tools = request_tools(body);
-        if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
-        if (tools != nullptr && !r.contract) {
-            // The model may answer in words or call tools; a call it starts is held to the
-            // call grammar and its arguments checked against the tool's parameters.
-            engine::ToolChoice tc;
-            tc.syntax = svc.tool_syntax();
-            r.contract = svc.tools_contract(*tools, tc, err);
-            if (!r.contract) {
+    srv.route(
+        "POST", "/api/chat", http::Server::Kind::Heavy, [&pool, &opt](const http::Request& req, http::Response& res) {
+            ojson body;
+            ApiError err;
+            engine::GenerationRequest r;
+            std::optional<int> keep;
+            auto held = parse_for_model(pool, req, res, body, &keep);
+            if (!held) return;
+            Service& svc = *held;
+            if (body.value("messages", ojson::array())
+                    .empty()) {  // Ollama loads (or, with keep_alive 0, unloads) on an empty chat
+                const bool unload = keep && *keep == 0;
+                const std::string name = svc.model_name();
+                held.reset();
+                const bool gone = unload && pool.unload(name);
+                res.set_content(dump(ojson{{"model", name},
+                                           {"created_at", iso_now()},
+                                           {"message", {{"role", "assistant"}, {"content", ""}}},
+                                           {"done", true},
+                                           {"done_reason", gone ? "unload" : "load"}}),
+                                "application/json");
+                return;
+            }
+            const ojson* tools = request_tools(body);
+            if (!svc.render(body.value("messages", ojson()), r.prompt, err, tools) || !prepare(svc, body, r, err)) {
                 send_ollama_error(res, err);
                 return;
             }
-        }
-        auto job = submit(svc, std::move(r), err);
-        if (!job) {
-            send_ollama_error(res, err);
-            return;
-        }
-        const std::string model = svc.model_name();
-        auto piece = [=](const std::string& text) {
-            return ojson{{"model", model}, {"created_at", iso_now()}, {"message", {{"role", "assistant"}, {"content", text}}}};
-        };
-        std::function<ojson(const std::string&)> finish;
-        if (tools != nullptr) {
-            const engine::ToolSyntax syntax = svc.tool_syntax();
-            finish = [=](const std::string& text) {
-                const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
-                ojson j = piece(a.calls.empty() ? text : a.content);
-                if (!a.calls.empty()) {
-                    ojson calls = ojson::array();
-                    for (const auto& c : a.calls) calls.push_back({{"function", {{"name", c.name}, {"arguments", c.arguments}}}});
-                    j["message"]["tool_calls"] = calls;
+            if (tools != nullptr && !r.contract) {
+                // The model may answer in words or call tools; a call it starts is held to the
+                // call grammar and its arguments checked against the tool's parameters.
+                engine::ToolChoice tc;
+                tc.syntax = svc.tool_syntax();
+                r.contract = svc.tools_contract(*tools, tc, err);
+                if (!r.contract) {
+                    send_ollama_error(res, err);
+                    return;
                 }
-                return j;
-            };
-        }
-        const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
-        req.connection->on_close([job] { job->cancel(); });  // the client left: free the slot at once
-        answer(res, held, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
-    });
-
-    srv.route("POST", "/api/generate", http::Server::Kind::Heavy, [&pool, &opt](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        engine::GenerationRequest r;
-        std::optional<int> keep;
-        auto held = parse_for_model(pool, req, res, body, &keep);
-        if (!held) return;
-        Service& svc = *held;
-        const std::string prompt = body.value("prompt", "");
-        const std::string model = svc.model_name();
-        if (prompt.empty()) {  // Ollama answers an empty prompt by loading the model (keep_alive 0: unloading it)
-            const bool unload = keep && *keep == 0;
-            held.reset();
-            const bool gone = unload && pool.unload(model);
-            res.set_content(dump(ojson{{"model", model}, {"created_at", iso_now()}, {"response", ""}, {"done", true},
-                                       {"done_reason", gone ? "unload" : "load"}}),
-                            "application/json");
-            return;
-        }
-        if (body.value("raw", false)) {
-            r.prompt = svc.tokenizer().encode(prompt, true, false);
-        } else {
-            ojson messages = ojson::array();
-            if (body.contains("system") && body["system"].is_string()) messages.push_back({{"role", "system"}, {"content", body["system"]}});
-            messages.push_back({{"role", "user"}, {"content", prompt}});
-            if (!svc.render(messages, r.prompt, err)) {
+            }
+            auto job = submit(svc, std::move(r), err);
+            if (!job) {
                 send_ollama_error(res, err);
                 return;
             }
-        }
-        if (!prepare(svc, body, r, err)) {
-            send_ollama_error(res, err);
-            return;
-        }
-        auto job = submit(svc, std::move(r), err);
-        if (!job) {
-            send_ollama_error(res, err);
-            return;
-        }
-        const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
-        req.connection->on_close([job] { job->cancel(); });
-        answer(
-            res, held, job, body.value("stream", true), opt.request_timeout_s,
-            [=](const std::string& text) { return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}}; }, nullptr, lp);
-    });
+            const std::string model = svc.model_name();
+            auto piece = [=](const std::string& text) {
+                return ojson{{"model", model},
+                             {"created_at", iso_now()},
+                             {"message", {{"role", "assistant"}, {"content", text}}}};
+            };
+            std::function<ojson(const std::string&)> finish;
+            if (tools != nullptr) {
+                const engine::ToolSyntax syntax = svc.tool_syntax();
+                finish = [=](const std::string& text) {
+                    const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
+                    ojson j = piece(a.calls.empty() ? text : a.content);
+                    if (!a.calls.empty()) {
+                        ojson calls = ojson::array();
+                        for (const auto& c : a.calls)
+                            calls.push_back({{"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+                        j["message"]["tool_calls"] = calls;
+                    }
+                    return j;
+                };
+            }
+            const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
+            req.connection->on_close([job] { job->cancel(); });  // the client left: free the slot at once
+            answer(res, held, job, body.value("stream", true), opt.request_timeout_s, piece, finish, lp);
+        });
+
+    srv.route(
+        "POST", "/api/generate", http::Server::Kind::Heavy,
+        [&pool, &opt](const http::Request& req, http::Response& res) {
+            ojson body;
+            ApiError err;
+            engine::GenerationRequest r;
+            std::optional<int> keep;
+            auto held = parse_for_model(pool, req, res, body, &keep);
+            if (!held) return;
+            Service& svc = *held;
+            const std::string prompt = body.value("prompt", "");
+            const std::string model = svc.model_name();
+            if (prompt.empty()) {  // Ollama answers an empty prompt by loading the model (keep_alive 0: unloading it)
+                const bool unload = keep && *keep == 0;
+                held.reset();
+                const bool gone = unload && pool.unload(model);
+                res.set_content(dump(ojson{{"model", model},
+                                           {"created_at", iso_now()},
+                                           {"response", ""},
+                                           {"done", true},
+                                           {"done_reason", gone ? "unload" : "load"}}),
+                                "application/json");
+                return;
+            }
+            if (body.value("raw", false)) {
+                r.prompt = svc.tokenizer().encode(prompt, true, false);
+            } else {
+                ojson messages = ojson::array();
+                if (body.contains("system") && body["system"].is_string())
+                    messages.push_back({{"role", "system"}, {"content", body["system"]}});
+                messages.push_back({{"role", "user"}, {"content", prompt}});
+                if (!svc.render(messages, r.prompt, err)) {
+                    send_ollama_error(res, err);
+                    return;
+                }
+            }
+            if (!prepare(svc, body, r, err)) {
+                send_ollama_error(res, err);
+                return;
+            }
+            auto job = submit(svc, std::move(r), err);
+            if (!job) {
+                send_ollama_error(res, err);
+                return;
+            }
+            const tok::Tokenizer* lp = body.value("logprobs", ojson(false)) == true ? &svc.tokenizer() : nullptr;
+            req.connection->on_close([job] { job->cancel(); });
+            answer(
+                res, held, job, body.value("stream", true), opt.request_timeout_s,
+                [=](const std::string& text) {
+                    return ojson{{"model", model}, {"created_at", iso_now()}, {"response", text}};
+                },
+                nullptr, lp);
+        });
 
     srv.route("GET", "/api/tags", http::Server::Kind::Light, [&pool](const http::Request&, http::Response& res) {
         ojson models = ojson::array();
         for (const ModelSpec& spec : pool.specs()) {
             struct stat st {};
             const bool ok = ::stat(spec.path.c_str(), &st) == 0;
-            const auto modified = ok ? std::chrono::system_clock::from_time_t(st.st_mtime) : std::chrono::system_clock::now();
-            models.push_back({{"name", spec.name}, {"model", spec.name}, {"modified_at", iso_time(modified)},
-                              {"size", ok ? static_cast<uint64_t>(st.st_size) : 0}, {"digest", ""}, {"details", details(spec)}});
+            const auto modified =
+                ok ? std::chrono::system_clock::from_time_t(st.st_mtime) : std::chrono::system_clock::now();
+            models.push_back({{"name", spec.name},
+                              {"model", spec.name},
+                              {"modified_at", iso_time(modified)},
+                              {"size", ok ? static_cast<uint64_t>(st.st_size) : 0},
+                              {"digest", ""},
+                              {"details", details(spec)}});
         }
         res.set_content(dump(ojson{{"models", models}}), "application/json");
     });
@@ -325,8 +352,13 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
     srv.route("GET", "/api/ps", http::Server::Kind::Light, [&pool](const http::Request&, http::Response& res) {
         ojson models = ojson::array();
         for (const ModelPool::Loaded& l : pool.loaded()) {
-            models.push_back({{"name", l.name}, {"model", l.name}, {"size", l.bytes}, {"digest", ""}, {"details", details(*l.service)},
-                              {"expires_at", l.expires ? iso_time(*l.expires) : "2999-01-01T00:00:00Z"}, {"size_vram", 0}});
+            models.push_back({{"name", l.name},
+                              {"model", l.name},
+                              {"size", l.bytes},
+                              {"digest", ""},
+                              {"details", details(*l.service)},
+                              {"expires_at", l.expires ? iso_time(*l.expires) : "2999-01-01T00:00:00Z"},
+                              {"size_vram", 0}});
         }
         res.set_content(dump(ojson{{"models", models}}), "application/json");
     });
@@ -341,9 +373,15 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
         if (!held) return;
         Service& svc = *held;
         const auto& hp = svc.model().hp;
-        ojson info = {{"general.architecture", hp.arch}, {hp.arch + ".context_length", hp.n_ctx_train},
-                      {hp.arch + ".embedding_length", hp.n_embd}, {hp.arch + ".block_count", hp.n_layer}};
-        res.set_content(dump(ojson{{"modelfile", ""}, {"parameters", ""}, {"template", ""}, {"details", details(svc)}, {"model_info", info}}),
+        ojson info = {{"general.architecture", hp.arch},
+                      {hp.arch + ".context_length", hp.n_ctx_train},
+                      {hp.arch + ".embedding_length", hp.n_embd},
+                      {hp.arch + ".block_count", hp.n_layer}};
+        res.set_content(dump(ojson{{"modelfile", ""},
+                                   {"parameters", ""},
+                                   {"template", ""},
+                                   {"details", details(svc)},
+                                   {"model_info", info}}),
                         "application/json");
     });
 
@@ -383,8 +421,11 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             std::vector<int32_t> ids = svc.tokenizer().encode(text, true, false);
             if (static_cast<int64_t>(ids.size()) > svc.embedding_max_tokens()) {
                 if (!truncate) {
-                    send_ollama_error(res, {400, "the input has " + std::to_string(ids.size()) + " tokens, more than the context of " +
-                                                     std::to_string(svc.embedding_max_tokens()) + " (truncate is false)", "input"});
+                    send_ollama_error(
+                        res, {400,
+                              "the input has " + std::to_string(ids.size()) + " tokens, more than the context of " +
+                                  std::to_string(svc.embedding_max_tokens()) + " (truncate is false)",
+                              "input"});
                     return;
                 }
                 ids.resize(static_cast<size_t>(svc.embedding_max_tokens()));
@@ -401,35 +442,41 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             tokens += ids.size();
             embeddings.push_back(*v);
         }
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-        res.set_content(dump(ojson{{"model", svc.model_name()}, {"embeddings", embeddings}, {"total_duration", ns}, {"load_duration", 0},
+        const auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        res.set_content(dump(ojson{{"model", svc.model_name()},
+                                   {"embeddings", embeddings},
+                                   {"total_duration", ns},
+                                   {"load_duration", 0},
                                    {"prompt_eval_count", tokens}}),
                         "application/json");
     });
 
     // The older /api/embeddings: one "prompt", one "embedding".
-    srv.route("POST", "/api/embeddings", http::Server::Kind::Heavy, [&pool](const http::Request& req, http::Response& res) {
-        ojson body;
-        auto held = parse_for_model(pool, req, res, body);
-        if (!held) return;
-        if (!body.contains("prompt") || !body["prompt"].is_string()) {
-            send_ollama_error(res, {400, "'prompt' must be a string", "prompt"});
-            return;
-        }
-        Service& svc = *held;
-        std::vector<int32_t> ids = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
-        if (ids.empty()) {
-            res.set_content(dump(ojson{{"embedding", ojson::array()}}), "application/json");
-            return;
-        }
-        if (static_cast<int64_t>(ids.size()) > svc.embedding_max_tokens()) ids.resize(static_cast<size_t>(svc.embedding_max_tokens()));
-        auto v = svc.embed(ids);
-        if (!v) {
-            send_ollama_error(res, {500, v.error().message, ""});
-            return;
-        }
-        res.set_content(dump(ojson{{"embedding", *v}}), "application/json");
-    });
+    srv.route("POST", "/api/embeddings", http::Server::Kind::Heavy,
+              [&pool](const http::Request& req, http::Response& res) {
+                  ojson body;
+                  auto held = parse_for_model(pool, req, res, body);
+                  if (!held) return;
+                  if (!body.contains("prompt") || !body["prompt"].is_string()) {
+                      send_ollama_error(res, {400, "'prompt' must be a string", "prompt"});
+                      return;
+                  }
+                  Service& svc = *held;
+                  std::vector<int32_t> ids = svc.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
+                  if (ids.empty()) {
+                      res.set_content(dump(ojson{{"embedding", ojson::array()}}), "application/json");
+                      return;
+                  }
+                  if (static_cast<int64_t>(ids.size()) > svc.embedding_max_tokens())
+                      ids.resize(static_cast<size_t>(svc.embedding_max_tokens()));
+                  auto v = svc.embed(ids);
+                  if (!v) {
+                      send_ollama_error(res, {500, v.error().message, ""});
+                      return;
+                  }
+                  res.set_content(dump(ojson{{"embedding", *v}}), "application/json");
+              });
 }
 
 }  // namespace tf::server

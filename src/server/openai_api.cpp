@@ -23,7 +23,8 @@ const ojson* active_tools(const ojson& body) {
 ojson openai_tool_calls(const std::vector<engine::ToolCall>& calls, const std::string& id_base, bool with_index) {
     ojson out = ojson::array();
     for (size_t i = 0; i < calls.size(); ++i) {
-        ojson c = {{"id", id_base + "-" + std::to_string(i)}, {"type", "function"},
+        ojson c = {{"id", id_base + "-" + std::to_string(i)},
+                   {"type", "function"},
                    {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments.dump()}}}};
         if (with_index) c["index"] = i;
         out.push_back(std::move(c));
@@ -77,24 +78,34 @@ bool logprob_options(const ojson& body, bool chat, engine::GenerateOptions& o, A
 }
 
 bool wants_usage(const ojson& body) {
-    return body.contains("stream_options") && body["stream_options"].is_object() && body["stream_options"].value("include_usage", false);
+    return body.contains("stream_options") && body["stream_options"].is_object() &&
+           body["stream_options"].value("include_usage", false);
 }
-bool wants_chat_logprobs(const ojson& body) { return body.value("logprobs", ojson(false)) == true; }
-bool wants_completion_logprobs(const ojson& body) { return body.contains("logprobs") && !body["logprobs"].is_null(); }
+bool wants_chat_logprobs(const ojson& body) {
+    return body.value("logprobs", ojson(false)) == true;
+}
+bool wants_completion_logprobs(const ojson& body) {
+    return body.contains("logprobs") && !body["logprobs"].is_null();
+}
 
 // A chat.completion.chunk event around `choices`.
 ojson chat_chunk(const std::string& id, int64_t created, const std::string& model, ojson choices) {
-    return ojson{{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-                 {"system_fingerprint", "terraferma"}, {"choices", std::move(choices)}};
+    return ojson{{"id", id},       {"object", "chat.completion.chunk"},  {"created", created},
+                 {"model", model}, {"system_fingerprint", "terraferma"}, {"choices", std::move(choices)}};
 }
 // The first delta of choice `index`: its role.
 ojson role_delta(int index) {
-    return ojson::array({{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+    return ojson::array({{{"index", index},
+                          {"delta", {{"role", "assistant"}, {"content", ""}}},
+                          {"logprobs", nullptr},
+                          {"finish_reason", nullptr}}});
 }
 // A content delta of choice `index`, or its finish when `final` (with the final event's text, if any).
 ojson content_delta(int index, const std::string& text, const engine::JobEvent* final, ojson logprobs) {
     ojson delta = final && text.empty() ? ojson::object() : ojson{{"content", text}};
-    ojson choice = {{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
+    ojson choice = {{"index", index},
+                    {"delta", std::move(delta)},
+                    {"logprobs", std::move(logprobs)},
                     {"finish_reason", final ? ojson(finish_reason(*final)) : ojson(nullptr)}};
     if (final) add_violations(choice, *final);
     return ojson::array({std::move(choice)});
@@ -135,12 +146,14 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
         bool forced = false;
         if (choice.is_string()) {
             const std::string c = choice.get<std::string>();
-            if (c == "required") forced = true;
+            if (c == "required")
+                forced = true;
             else if (c != "auto" && c != "none") {
                 err = {400, "tool_choice must be auto, none, required or a function", "tool_choice"};
                 return false;
             }
-        } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object() && choice["function"].contains("name")) {
+        } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object() &&
+                   choice["function"].contains("name")) {
             forced = true;
             only = choice["function"]["name"].get<std::string>();
         } else {
@@ -148,7 +161,8 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
             return false;
         }
         const auto format = body.find("response_format");
-        const bool wants_format = format != body.end() && format->is_object() && format->value("type", "text") != "text";
+        const bool wants_format =
+            format != body.end() && format->is_object() && format->value("type", "text") != "text";
         if (forced || (choice == "auto" && !wants_format)) {
             // Forced: the answer must be calls, in the grammar of this model's tool-call syntax.
             // Auto: free text, but a call the model starts (its syntax's marker) must be well formed.
@@ -162,7 +176,8 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
             if (!r.contract) return false;
         }
     }
-    if (auto it = body.find("response_format"); it != body.end() && !it->is_null() && !(r.contract && it->is_object() && it->value("type", "") == "text")) {
+    if (auto it = body.find("response_format");
+        it != body.end() && !it->is_null() && !(r.contract && it->is_object() && it->value("type", "") == "text")) {
         if (r.contract) {
             err = {400, "response_format cannot be combined with a forced tool_choice", "response_format"};
             return false;
@@ -173,7 +188,8 @@ bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationReque
             if (!r.contract) return false;
         } else if (type == "json_schema") {
             const ojson* schema = nullptr;
-            if (it->contains("json_schema") && (*it)["json_schema"].is_object() && (*it)["json_schema"].contains("schema")) {
+            if (it->contains("json_schema") && (*it)["json_schema"].is_object() &&
+                (*it)["json_schema"].contains("schema")) {
                 schema = &(*it)["json_schema"]["schema"];
             }
             if (schema == nullptr) {
@@ -225,15 +241,19 @@ int choice_count(const ojson& body, ApiError& err) {
 
 // Renders and queues a chat request; null with `err` set when it cannot run. Choice `index`
 // samples with seed + index, so every choice is reproducible on its own.
-std::shared_ptr<engine::Job> start_chat(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt, int index = 0) {
+std::shared_ptr<engine::Job> start_chat(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt,
+                                        int index = 0) {
     engine::GenerationRequest r;
-    if (!svc.render(body.value("messages", ojson()), r.prompt, err, request_tools(body)) || !prepare(svc, body, true, r, err)) return nullptr;
+    if (!svc.render(body.value("messages", ojson()), r.prompt, err, request_tools(body)) ||
+        !prepare(svc, body, true, r, err))
+        return nullptr;
     r.options.sampling.seed += static_cast<uint64_t>(index);
     n_prompt = r.prompt.size();
     return submit(svc, std::move(r), err);
 }
 
-std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt, int index = 0) {
+std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, ApiError& err, size_t& n_prompt,
+                                              int index = 0) {
     if (!body.contains("prompt") || !body["prompt"].is_string()) {
         err = {400, "'prompt' must be a string", "prompt"};
         return nullptr;
@@ -247,12 +267,18 @@ std::shared_ptr<engine::Job> start_completion(Service& svc, const ojson& body, A
     return submit(svc, std::move(r), err);
 }
 
-ojson completion_json(const std::string& id, int64_t created, const std::string& model, const std::string& text, const engine::JobEvent* final,
-                      ojson logprobs = nullptr) {
-    ojson choice = {{"text", text}, {"index", 0}, {"logprobs", std::move(logprobs)},
+ojson completion_json(const std::string& id, int64_t created, const std::string& model, const std::string& text,
+                      const engine::JobEvent* final, ojson logprobs = nullptr) {
+    ojson choice = {{"text", text},
+                    {"index", 0},
+                    {"logprobs", std::move(logprobs)},
                     {"finish_reason", final ? ojson(finish_reason(*final)) : ojson(nullptr)}};
     if (final) add_violations(choice, *final);
-    return ojson{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model}, {"choices", ojson::array({std::move(choice)})}};
+    return ojson{{"id", id},
+                 {"object", "text_completion"},
+                 {"created", created},
+                 {"model", model},
+                 {"choices", ojson::array({std::move(choice)})}};
 }
 
 std::string base64(const float* v, size_t n) {
@@ -261,7 +287,8 @@ std::string base64(const float* v, size_t n) {
     for (size_t i = 0; i < n; ++i) {
         uint32_t u;
         std::memcpy(&u, v + i, 4);
-        for (int b = 0; b < 4; ++b) bytes[i * 4 + static_cast<size_t>(b)] = static_cast<char>((u >> (8 * b)) & 0xFF);  // little-endian
+        for (int b = 0; b < 4; ++b)
+            bytes[i * 4 + static_cast<size_t>(b)] = static_cast<char>((u >> (8 * b)) & 0xFF);  // little-endian
     }
     std::string out;
     out.reserve((bytes.size() + 2) / 3 * 4);
@@ -278,13 +305,16 @@ std::string base64(const float* v, size_t n) {
     return out;
 }
 
-ApiResult failure(const ApiError& e) { return {e.status, openai_error_json(e)}; }
+ApiResult failure(const ApiError& e) {
+    return {e.status, openai_error_json(e)};
+}
 
 using StartFn = std::shared_ptr<engine::Job> (*)(Service&, const ojson&, ApiError&, size_t&, int);
 
 // Queues the request's n choices (all run together in the scheduler); empty with `err` set when
 // any cannot start (those already queued are cancelled).
-std::vector<std::shared_ptr<engine::Job>> start_choices(StartFn start, Service& svc, const ojson& body, ApiError& err, size_t& n_prompt) {
+std::vector<std::shared_ptr<engine::Job>> start_choices(StartFn start, Service& svc, const ojson& body, ApiError& err,
+                                                        size_t& n_prompt) {
     const int n = choice_count(body, err);
     std::vector<std::shared_ptr<engine::Job>> jobs;
     for (int i = 0; i < n; ++i) {
@@ -306,9 +336,12 @@ ojson usage_of(const std::vector<engine::JobEvent>& finals, size_t prompt_tokens
 
 // Streams n > 1 choices as server-sent events, each chunk naming its choice by index;
 // `chunk(index, text, final, logprobs)` builds each event's JSON.
-void stream_choices(http::Response& res, std::vector<std::shared_ptr<engine::Job>> jobs, int timeout_s,
-                    std::function<ojson(int, const std::string&, const engine::JobEvent*, const std::vector<sampling::TokenLogprob>&)> chunk,
-                    bool include_usage, std::function<ojson(const std::vector<engine::JobEvent>&)> usage_chunk, std::vector<ojson> first) {
+void stream_choices(
+    http::Response& res, std::vector<std::shared_ptr<engine::Job>> jobs, int timeout_s,
+    std::function<ojson(int, const std::string&, const engine::JobEvent*, const std::vector<sampling::TokenLogprob>&)>
+        chunk,
+    bool include_usage, std::function<ojson(const std::vector<engine::JobEvent>&)> usage_chunk,
+    std::vector<ojson> first) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider("text/event-stream", [=](size_t, http::DataSink& sink) {
         auto send = [&](const ojson& j) {
@@ -340,7 +373,8 @@ void stream_choices(http::Response& res, std::vector<std::shared_ptr<engine::Job
                     n_done = jobs.size();
                     break;
                 }
-                if ((!e.text.empty() || !e.logprobs.empty()) && !send(chunk(static_cast<int>(i), e.text, nullptr, e.logprobs))) {
+                if ((!e.text.empty() || !e.logprobs.empty()) &&
+                    !send(chunk(static_cast<int>(i), e.text, nullptr, e.logprobs))) {
                     cancel_all();  // the client went away: free the slots
                     return false;
                 }
@@ -373,11 +407,13 @@ void send(http::Response& res, const ApiResult& r) {
 // Streams a job as server-sent events; `chunk(text, finish)` builds each event's JSON.
 // With `finalize`, text is held back and the chunks it returns are sent at the end instead
 // (tool calls are known only once the answer is complete).
-void stream_sse(http::Response& res, std::shared_ptr<engine::Job> job, int timeout_s,
-                std::function<ojson(const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps)> chunk,
-                bool include_usage,
-                std::function<ojson(const engine::JobEvent&)> usage_chunk, ojson first,
-                std::function<std::vector<ojson>(const std::string& text, const engine::JobEvent& final)> finalize = nullptr) {
+void stream_sse(
+    http::Response& res, std::shared_ptr<engine::Job> job, int timeout_s,
+    std::function<ojson(const std::string& text, const engine::JobEvent* final,
+                        const std::vector<sampling::TokenLogprob>& lps)>
+        chunk,
+    bool include_usage, std::function<ojson(const engine::JobEvent&)> usage_chunk, ojson first,
+    std::function<std::vector<ojson>(const std::string& text, const engine::JobEvent& final)> finalize = nullptr) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider("text/event-stream", [=](size_t, http::DataSink& sink) {
         auto send = [&](const ojson& j) {
@@ -421,16 +457,19 @@ void stream_sse(http::Response& res, std::shared_ptr<engine::Job> job, int timeo
 
 }  // namespace
 
-ojson openai_error_body(const ApiError& e) { return openai_error_json(e); }
+ojson openai_error_body(const ApiError& e) {
+    return openai_error_json(e);
+}
 
 ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s, const OnAbandon& abandon) {
     ApiError err;
     size_t n_prompt = 0;
     auto jobs = start_choices(start_chat, svc, body, err, n_prompt);
     if (jobs.empty()) return failure(err);
-    if (abandon) abandon([jobs] {
-        for (auto& j : jobs) j->cancel();
-    });
+    if (abandon)
+        abandon([jobs] {
+            for (auto& j : jobs) j->cancel();
+        });
     const std::string id = new_id("chatcmpl");
     const int64_t created = unix_now();
     const bool want_logprobs = wants_chat_logprobs(body);
@@ -447,7 +486,10 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s,
         }
         if (timed_out(e, deadline)) {
             for (auto& j : jobs) j->cancel();
-            return failure({504, "the request ran past the server's --timeout of " + std::to_string(timeout_s) + " s and was cancelled", ""});
+            return failure(
+                {504,
+                 "the request ran past the server's --timeout of " + std::to_string(timeout_s) + " s and was cancelled",
+                 ""});
         }
         ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
         std::string finish = finish_reason(e);
@@ -455,7 +497,8 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s,
             const engine::ParsedAnswer a = engine::parse_tool_calls(svc.tool_syntax(), text);
             if (!a.calls.empty()) {
                 message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
-                message["tool_calls"] = openai_tool_calls(a.calls, "call-" + id + (i ? "-" + std::to_string(i) : ""), false);
+                message["tool_calls"] =
+                    openai_tool_calls(a.calls, "call-" + id + (i ? "-" + std::to_string(i) : ""), false);
                 if (e.violations.empty()) finish = "tool_calls";
             }
         }
@@ -467,7 +510,10 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s,
         choices.push_back(std::move(choice));
         finals.push_back(std::move(e));
     }
-    ojson out = {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", svc.model_name()},
+    ojson out = {{"id", id},
+                 {"object", "chat.completion"},
+                 {"created", created},
+                 {"model", svc.model_name()},
                  {"choices", std::move(choices)},
                  {"usage", usage_of(finals, n_prompt)},
                  {"system_fingerprint", "terraferma"}};
@@ -480,9 +526,10 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s, cons
     size_t n_prompt = 0;
     auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
     if (jobs.empty()) return failure(err);
-    if (abandon) abandon([jobs] {
-        for (auto& j : jobs) j->cancel();
-    });
+    if (abandon)
+        abandon([jobs] {
+            for (auto& j : jobs) j->cancel();
+        });
     const bool want_logprobs = wants_completion_logprobs(body);
     const auto deadline = deadline_after(timeout_s);
     ojson j = completion_json(new_id("cmpl"), unix_now(), svc.model_name(), "", nullptr);
@@ -499,11 +546,16 @@ ApiResult openai_completion(Service& svc, const ojson& body, int timeout_s, cons
         }
         if (timed_out(e, deadline)) {
             for (auto& job : jobs) job->cancel();
-            return failure({504, "the request ran past the server's --timeout of " + std::to_string(timeout_s) + " s and was cancelled", ""});
+            return failure(
+                {504,
+                 "the request ran past the server's --timeout of " + std::to_string(timeout_s) + " s and was cancelled",
+                 ""});
         }
-        ojson choice = {{"text", text}, {"index", i},
-                        {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, offset) : ojson(nullptr)},
-                        {"finish_reason", finish_reason(e)}};
+        ojson choice = {
+            {"text", text},
+            {"index", i},
+            {"logprobs", want_logprobs ? completion_logprobs(svc.tokenizer(), lps, offset) : ojson(nullptr)},
+            {"finish_reason", finish_reason(e)}};
         add_violations(choice, e);
         j["choices"].push_back(std::move(choice));
         finals.push_back(std::move(e));
@@ -521,7 +573,9 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
     std::vector<std::vector<int32_t>> inputs;
     auto ids = [&](const ojson& a, std::vector<int32_t>& out) {
         for (const auto& x : a) {
-            if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= static_cast<int64_t>(svc.model().hp.n_vocab)) return false;
+            if (!x.is_number_integer() || x.get<int64_t>() < 0 ||
+                x.get<int64_t>() >= static_cast<int64_t>(svc.model().hp.n_vocab))
+                return false;
             out.push_back(x.get<int32_t>());
         }
         return true;
@@ -530,14 +584,16 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
         inputs.push_back(svc.tokenizer().encode(it->get<std::string>(), true, false));
     } else if (it->is_array() && !it->empty() && (*it)[0].is_number()) {
         inputs.emplace_back();
-        if (!ids(*it, inputs.back())) return failure({400, "'input' token ids must be integers in the vocabulary", "input"});
+        if (!ids(*it, inputs.back()))
+            return failure({400, "'input' token ids must be integers in the vocabulary", "input"});
     } else if (it->is_array() && !it->empty()) {
         for (const auto& x : *it) {
             if (x.is_string()) {
                 inputs.push_back(svc.tokenizer().encode(x.get<std::string>(), true, false));
             } else if (x.is_array()) {
                 inputs.emplace_back();
-                if (!ids(x, inputs.back())) return failure({400, "'input' token ids must be integers in the vocabulary", "input"});
+                if (!ids(x, inputs.back()))
+                    return failure({400, "'input' token ids must be integers in the vocabulary", "input"});
             } else {
                 return failure({400, "'input' must be a string, an array of strings, or token ids", "input"});
             }
@@ -548,13 +604,15 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
     if (inputs.size() > 2048) return failure({400, "'input' holds more than 2048 items", "input"});
     std::string format = "float";
     if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
-        if (!f->is_string() || (*f != "float" && *f != "base64")) return failure({400, "'encoding_format' must be float or base64", "encoding_format"});
+        if (!f->is_string() || (*f != "float" && *f != "base64"))
+            return failure({400, "'encoding_format' must be float or base64", "encoding_format"});
         format = f->get<std::string>();
     }
     const int64_t E = svc.model().hp.n_embd;
     if (auto d = body.find("dimensions"); d != body.end() && !d->is_null()) {
         if (!d->is_number_integer() || d->get<int64_t>() != E) {
-            return failure({400, "'dimensions' must be this model's embedding size, " + std::to_string(E), "dimensions"});
+            return failure(
+                {400, "'dimensions' must be this model's embedding size, " + std::to_string(E), "dimensions"});
         }
     }
     ojson data = ojson::array();
@@ -562,8 +620,11 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
     for (size_t i = 0; i < inputs.size(); ++i) {
         if (inputs[i].empty()) return failure({400, "input " + std::to_string(i) + " is empty", "input"});
         if (static_cast<int64_t>(inputs[i].size()) > svc.embedding_max_tokens()) {
-            return failure({400, "input " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) + " tokens; at most " +
-                                     std::to_string(svc.embedding_max_tokens()) + " fit the context (--ctx-size)", "input"});
+            return failure({400,
+                            "input " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) +
+                                " tokens; at most " + std::to_string(svc.embedding_max_tokens()) +
+                                " fit the context (--ctx-size)",
+                            "input"});
         }
         auto v = svc.embed(inputs[i]);
         if (!v) return failure({500, v.error().message, ""});
@@ -572,7 +633,10 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
         e["embedding"] = format == "base64" ? ojson(base64(v->data(), v->size())) : ojson(*v);
         data.push_back(std::move(e));
     }
-    return {200, ojson{{"object", "list"}, {"data", data}, {"model", svc.model_name()}, {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
+    return {200, ojson{{"object", "list"},
+                       {"data", data},
+                       {"model", svc.model_name()},
+                       {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
 }
 
 void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
@@ -585,35 +649,73 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
         return svc;
     };
 
-    srv.route("POST", "/v1/chat/completions", http::Server::Kind::Heavy, [&opt, model_for](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        bool stream = false;
-        if (!parse_body(req, body, err) || !stream_flag(body, stream, err)) {
-            send_openai_error(res, err);
-            return;
-        }
-        ensure_seed(body);
-        auto held = model_for(body, res);
-        if (!held) return;
-        Service& svc = *held;
-        if (!stream) {
-            send(res, openai_chat_completion(svc, body, opt.request_timeout_s, [&req](std::function<void()> f) { req.connection->on_close(std::move(f)); }));
-            return;
-        }
-        const int n_choices = choice_count(body, err);
-        if (n_choices == 0) {
-            send_openai_error(res, err);
-            return;
-        }
-        if (n_choices > 1) {
-            if (active_tools(body) != nullptr) {
-                send_openai_error(res, {400, "streaming n > 1 choices with tools is not supported; stream one choice or do not stream", "n"});
+    srv.route(
+        "POST", "/v1/chat/completions", http::Server::Kind::Heavy,
+        [&opt, model_for](const http::Request& req, http::Response& res) {
+            ojson body;
+            ApiError err;
+            bool stream = false;
+            if (!parse_body(req, body, err) || !stream_flag(body, stream, err)) {
+                send_openai_error(res, err);
                 return;
             }
+            ensure_seed(body);
+            auto held = model_for(body, res);
+            if (!held) return;
+            Service& svc = *held;
+            if (!stream) {
+                send(res, openai_chat_completion(svc, body, opt.request_timeout_s, [&req](std::function<void()> f) {
+                         req.connection->on_close(std::move(f));
+                     }));
+                return;
+            }
+            const int n_choices = choice_count(body, err);
+            if (n_choices == 0) {
+                send_openai_error(res, err);
+                return;
+            }
+            if (n_choices > 1) {
+                if (active_tools(body) != nullptr) {
+                    send_openai_error(
+                        res,
+                        {400, "streaming n > 1 choices with tools is not supported; stream one choice or do not stream",
+                         "n"});
+                    return;
+                }
+                size_t n_prompt = 0;
+                auto jobs = start_choices(start_chat, svc, body, err, n_prompt);
+                if (jobs.empty()) {
+                    send_openai_error(res, err);
+                    return;
+                }
+                const std::string id = new_id("chatcmpl");
+                const int64_t created = unix_now();
+                const std::string model = svc.model_name();
+                const bool want_logprobs = wants_chat_logprobs(body);
+                std::vector<ojson> first;
+                for (int i = 0; i < n_choices; ++i) first.push_back(chat_chunk(id, created, model, role_delta(i)));
+                stream_choices(
+                    res, jobs, opt.request_timeout_s,
+                    [=, keep = held](int i, const std::string& text, const engine::JobEvent* final,
+                                     const std::vector<sampling::TokenLogprob>& lps) {
+                        ojson logprobs =
+                            want_logprobs && !final ? chat_logprobs(keep->tokenizer(), lps) : ojson(nullptr);
+                        return chat_chunk(id, created, model, content_delta(i, text, final, std::move(logprobs)));
+                    },
+                    wants_usage(body),
+                    [=](const std::vector<engine::JobEvent>& finals) {
+                        ojson j = chat_chunk(id, created, model, ojson::array());
+                        j["usage"] = usage_of(finals, n_prompt);
+                        return j;
+                    },
+                    first);
+                return;
+            }
+            const bool parse_tools = active_tools(body) != nullptr;
+            const engine::ToolSyntax syntax = svc.tool_syntax();
             size_t n_prompt = 0;
-            auto jobs = start_choices(start_chat, svc, body, err, n_prompt);
-            if (jobs.empty()) {
+            auto job = start_chat(svc, body, err, n_prompt);
+            if (!job) {
                 send_openai_error(res, err);
                 return;
             }
@@ -621,176 +723,171 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             const int64_t created = unix_now();
             const std::string model = svc.model_name();
             const bool want_logprobs = wants_chat_logprobs(body);
-            std::vector<ojson> first;
-            for (int i = 0; i < n_choices; ++i) first.push_back(chat_chunk(id, created, model, role_delta(i)));
-            stream_choices(
-                res, jobs, opt.request_timeout_s,
-                [=, keep = held](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
+            auto base = [=](ojson choices) { return chat_chunk(id, created, model, std::move(choices)); };
+            stream_sse(
+                res, job, opt.request_timeout_s,
+                [=, keep = held](const std::string& text, const engine::JobEvent* final,
+                                 const std::vector<sampling::TokenLogprob>& lps) {
                     ojson logprobs = want_logprobs && !final ? chat_logprobs(keep->tokenizer(), lps) : ojson(nullptr);
-                    return chat_chunk(id, created, model, content_delta(i, text, final, std::move(logprobs)));
+                    return base(content_delta(0, text, final, std::move(logprobs)));
                 },
                 wants_usage(body),
-                [=](const std::vector<engine::JobEvent>& finals) {
-                    ojson j = chat_chunk(id, created, model, ojson::array());
-                    j["usage"] = usage_of(finals, n_prompt);
+                [=](const engine::JobEvent& e) {
+                    ojson j = base(ojson::array());
+                    j["usage"] = usage_json(e.timings, n_prompt);
                     return j;
                 },
-                first);
-            return;
-        }
-        const bool parse_tools = active_tools(body) != nullptr;
-        const engine::ToolSyntax syntax = svc.tool_syntax();
-        size_t n_prompt = 0;
-        auto job = start_chat(svc, body, err, n_prompt);
-        if (!job) {
-            send_openai_error(res, err);
-            return;
-        }
-        const std::string id = new_id("chatcmpl");
-        const int64_t created = unix_now();
-        const std::string model = svc.model_name();
-        const bool want_logprobs = wants_chat_logprobs(body);
-        auto base = [=](ojson choices) { return chat_chunk(id, created, model, std::move(choices)); };
-        stream_sse(
-            res, job, opt.request_timeout_s,
-            [=, keep = held](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-                ojson logprobs = want_logprobs && !final ? chat_logprobs(keep->tokenizer(), lps) : ojson(nullptr);
-                return base(content_delta(0, text, final, std::move(logprobs)));
-            },
-            wants_usage(body),
-            [=](const engine::JobEvent& e) {
-                ojson j = base(ojson::array());
-                j["usage"] = usage_json(e.timings, n_prompt);
-                return j;
-            },
-            base(role_delta(0)),
-            parse_tools ? std::function<std::vector<ojson>(const std::string&, const engine::JobEvent&)>(
-                              [=](const std::string& text, const engine::JobEvent& e) {
-                                  const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
-                                  std::vector<ojson> out;
-                                  auto choice = [&](ojson delta, ojson finish) {
-                                      ojson c = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}};
-                                      if (!finish.is_null()) add_violations(c, e);
-                                      return base(ojson::array({std::move(c)}));
-                                  };
-                                  if (a.calls.empty()) {
-                                      if (!text.empty()) out.push_back(choice({{"content", text}}, nullptr));
-                                      out.push_back(choice(ojson::object(), finish_reason(e)));
-                                  } else {
-                                      if (!a.content.empty()) out.push_back(choice({{"content", a.content}}, nullptr));
-                                      out.push_back(choice({{"tool_calls", openai_tool_calls(a.calls, "call-" + id, true)}}, nullptr));
-                                      out.push_back(choice(ojson::object(), e.violations.empty() ? "tool_calls" : finish_reason(e)));
-                                  }
-                                  return out;
-                              })
-                        : nullptr);
-    });
+                base(role_delta(0)),
+                parse_tools
+                    ? std::function<std::vector<ojson>(const std::string&, const engine::JobEvent&)>(
+                          [=](const std::string& text, const engine::JobEvent& e) {
+                              const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
+                              std::vector<ojson> out;
+                              auto choice = [&](ojson delta, ojson finish) {
+                                  ojson c = {{"index", 0},
+                                             {"delta", std::move(delta)},
+                                             {"logprobs", nullptr},
+                                             {"finish_reason", finish}};
+                                  if (!finish.is_null()) add_violations(c, e);
+                                  return base(ojson::array({std::move(c)}));
+                              };
+                              if (a.calls.empty()) {
+                                  if (!text.empty()) out.push_back(choice({{"content", text}}, nullptr));
+                                  out.push_back(choice(ojson::object(), finish_reason(e)));
+                              } else {
+                                  if (!a.content.empty()) out.push_back(choice({{"content", a.content}}, nullptr));
+                                  out.push_back(choice({{"tool_calls", openai_tool_calls(a.calls, "call-" + id, true)}},
+                                                       nullptr));
+                                  out.push_back(
+                                      choice(ojson::object(), e.violations.empty() ? "tool_calls" : finish_reason(e)));
+                              }
+                              return out;
+                          })
+                    : nullptr);
+        });
 
-    srv.route("POST", "/v1/completions", http::Server::Kind::Heavy, [&opt, model_for](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        bool stream = false;
-        if (!parse_body(req, body, err) || !stream_flag(body, stream, err)) {
-            send_openai_error(res, err);
-            return;
-        }
-        ensure_seed(body);
-        auto held = model_for(body, res);
-        if (!held) return;
-        Service& svc = *held;
-        if (!stream) {
-            send(res, openai_completion(svc, body, opt.request_timeout_s, [&req](std::function<void()> f) { req.connection->on_close(std::move(f)); }));
-            return;
-        }
-        const int n_choices = choice_count(body, err);
-        if (n_choices == 0) {
-            send_openai_error(res, err);
-            return;
-        }
-        if (n_choices > 1) {
-            size_t n_prompt = 0;
-            auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
-            if (jobs.empty()) {
-                send_openai_error(res, err);
-                return;
-            }
-            const std::string id = new_id("cmpl");
-            const int64_t created = unix_now();
-            const std::string model = svc.model_name();
-            const bool want_logprobs = wants_completion_logprobs(body);
-            auto offsets = std::make_shared<std::vector<size_t>>(static_cast<size_t>(n_choices), 0);
-            stream_choices(
-                res, jobs, opt.request_timeout_s,
-                [=, keep = held](int i, const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-                    ojson logprobs = nullptr;
-                    if (want_logprobs && !final) logprobs = completion_logprobs(keep->tokenizer(), lps, (*offsets)[static_cast<size_t>(i)]);
-                    ojson j = completion_json(id, created, model, text, final, std::move(logprobs));
-                    j["choices"][0]["index"] = i;
-                    return j;
-                },
-                wants_usage(body),
-                [=](const std::vector<engine::JobEvent>& finals) {
-                    ojson j = completion_json(id, created, model, "", nullptr);
-                    j["choices"] = ojson::array();
-                    j["usage"] = usage_of(finals, n_prompt);
-                    return j;
-                },
-                {});
-            return;
-        }
-        size_t n_prompt = 0;
-        auto job = start_completion(svc, body, err, n_prompt);
-        if (!job) {
-            send_openai_error(res, err);
-            return;
-        }
-        const std::string id = new_id("cmpl");
-        const int64_t created = unix_now();
-        const std::string model = svc.model_name();
-        const bool want_logprobs = wants_completion_logprobs(body);
-        auto offset = std::make_shared<size_t>(0);  // text_offset runs on across chunks
-        auto make = [=, keep = held](const std::string& text, const engine::JobEvent* final, const std::vector<sampling::TokenLogprob>& lps) {
-            ojson logprobs = want_logprobs && !final ? completion_logprobs(keep->tokenizer(), lps, *offset) : ojson(nullptr);
-            return completion_json(id, created, model, text, final, std::move(logprobs));
-        };
-        stream_sse(res, job, opt.request_timeout_s, make, wants_usage(body),
-                   [=](const engine::JobEvent& e) {
-                       ojson j = make("", &e, {});
-                       j["choices"] = ojson::array();
-                       j["usage"] = usage_json(e.timings, n_prompt);
-                       return j;
-                   },
-                   ojson());
-    });
+    srv.route("POST", "/v1/completions", http::Server::Kind::Heavy,
+              [&opt, model_for](const http::Request& req, http::Response& res) {
+                  ojson body;
+                  ApiError err;
+                  bool stream = false;
+                  if (!parse_body(req, body, err) || !stream_flag(body, stream, err)) {
+                      send_openai_error(res, err);
+                      return;
+                  }
+                  ensure_seed(body);
+                  auto held = model_for(body, res);
+                  if (!held) return;
+                  Service& svc = *held;
+                  if (!stream) {
+                      send(res, openai_completion(svc, body, opt.request_timeout_s, [&req](std::function<void()> f) {
+                               req.connection->on_close(std::move(f));
+                           }));
+                      return;
+                  }
+                  const int n_choices = choice_count(body, err);
+                  if (n_choices == 0) {
+                      send_openai_error(res, err);
+                      return;
+                  }
+                  if (n_choices > 1) {
+                      size_t n_prompt = 0;
+                      auto jobs = start_choices(start_completion, svc, body, err, n_prompt);
+                      if (jobs.empty()) {
+                          send_openai_error(res, err);
+                          return;
+                      }
+                      const std::string id = new_id("cmpl");
+                      const int64_t created = unix_now();
+                      const std::string model = svc.model_name();
+                      const bool want_logprobs = wants_completion_logprobs(body);
+                      auto offsets = std::make_shared<std::vector<size_t>>(static_cast<size_t>(n_choices), 0);
+                      stream_choices(
+                          res, jobs, opt.request_timeout_s,
+                          [=, keep = held](int i, const std::string& text, const engine::JobEvent* final,
+                                           const std::vector<sampling::TokenLogprob>& lps) {
+                              ojson logprobs = nullptr;
+                              if (want_logprobs && !final)
+                                  logprobs =
+                                      completion_logprobs(keep->tokenizer(), lps, (*offsets)[static_cast<size_t>(i)]);
+                              ojson j = completion_json(id, created, model, text, final, std::move(logprobs));
+                              j["choices"][0]["index"] = i;
+                              return j;
+                          },
+                          wants_usage(body),
+                          [=](const std::vector<engine::JobEvent>& finals) {
+                              ojson j = completion_json(id, created, model, "", nullptr);
+                              j["choices"] = ojson::array();
+                              j["usage"] = usage_of(finals, n_prompt);
+                              return j;
+                          },
+                          {});
+                      return;
+                  }
+                  size_t n_prompt = 0;
+                  auto job = start_completion(svc, body, err, n_prompt);
+                  if (!job) {
+                      send_openai_error(res, err);
+                      return;
+                  }
+                  const std::string id = new_id("cmpl");
+                  const int64_t created = unix_now();
+                  const std::string model = svc.model_name();
+                  const bool want_logprobs = wants_completion_logprobs(body);
+                  auto offset = std::make_shared<size_t>(0);  // text_offset runs on across chunks
+                  auto make = [=, keep = held](const std::string& text, const engine::JobEvent* final,
+                                               const std::vector<sampling::TokenLogprob>& lps) {
+                      ojson logprobs = want_logprobs && !final ? completion_logprobs(keep->tokenizer(), lps, *offset)
+                                                               : ojson(nullptr);
+                      return completion_json(id, created, model, text, final, std::move(logprobs));
+                  };
+                  stream_sse(
+                      res, job, opt.request_timeout_s, make, wants_usage(body),
+                      [=](const engine::JobEvent& e) {
+                          ojson j = make("", &e, {});
+                          j["choices"] = ojson::array();
+                          j["usage"] = usage_json(e.timings, n_prompt);
+                          return j;
+                      },
+                      ojson());
+              });
 
     srv.route("GET", "/v1/models", http::Server::Kind::Light, [&pool](const http::Request&, http::Response& res) {
         ojson data = ojson::array();
-        for (const ModelSpec& m : pool.specs()) data.push_back({{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}});
+        for (const ModelSpec& m : pool.specs())
+            data.push_back({{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}});
         res.set_content(dump(ojson{{"object", "list"}, {"data", data}}), "application/json");
     });
 
-    srv.route("GET", R"(/v1/models/(.+))", http::Server::Kind::Light, [&pool](const http::Request& req, http::Response& res) {
-        const std::string name = req.matches[1];
-        for (const ModelSpec& m : pool.specs()) {
-            if (m.name == name) {
-                res.set_content(dump(ojson{{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}}), "application/json");
-                return;
+    srv.route(
+        "GET", R"(/v1/models/(.+))", http::Server::Kind::Light,
+        [&pool](const http::Request& req, http::Response& res) {
+            const std::string name = req.matches[1];
+            for (const ModelSpec& m : pool.specs()) {
+                if (m.name == name) {
+                    res.set_content(
+                        dump(ojson{
+                            {"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "terraferma"}}),
+                        "application/json");
+                    return;
+                }
             }
-        }
-        send_openai_error(res, {404, "the model '" + name + "' does not exist", "model"});
-    }, /*pattern=*/true);
+            send_openai_error(res, {404, "the model '" + name + "' does not exist", "model"});
+        },
+        /*pattern=*/true);
 
-    srv.route("POST", "/v1/embeddings", http::Server::Kind::Heavy, [model_for](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) {
-            send_openai_error(res, err);
-            return;
-        }
-        auto held = model_for(body, res);
-        if (!held) return;
-        send(res, openai_embeddings(*held, body));
-    });
+    srv.route("POST", "/v1/embeddings", http::Server::Kind::Heavy,
+              [model_for](const http::Request& req, http::Response& res) {
+                  ojson body;
+                  ApiError err;
+                  if (!parse_body(req, body, err)) {
+                      send_openai_error(res, err);
+                      return;
+                  }
+                  auto held = model_for(body, res);
+                  if (!held) return;
+                  send(res, openai_embeddings(*held, body));
+              });
 }
 
 }  // namespace tf::server

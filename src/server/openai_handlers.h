@@ -19,8 +19,10 @@ struct ApiResult {
 using OnAbandon = std::function<void(std::function<void()>)>;
 
 // Non-streaming answers ("stream" is ignored); `timeout_s` cancels a generation that runs longer.
-ApiResult openai_chat_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s, const OnAbandon& abandon = {});
-ApiResult openai_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s, const OnAbandon& abandon = {});
+ApiResult openai_chat_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s,
+                                 const OnAbandon& abandon = {});
+ApiResult openai_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s,
+                            const OnAbandon& abandon = {});
 ApiResult openai_embeddings(Service& svc, const nlohmann::ordered_json& body);
 
 // OpenAI's error object for an ApiError.

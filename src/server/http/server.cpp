@@ -1,15 +1,15 @@
 #include "server/http/server.h"
 
+#include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <future>
+#include <limits>
 #include <map>
 #include <optional>
 #include <regex>
@@ -34,21 +34,36 @@ namespace {
 
 const char* reason(int status) {
     switch (status) {
-        case 100: return "Continue";
-        case 200: return "OK";
-        case 204: return "No Content";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 413: return "Payload Too Large";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Status";
+        case 100:
+            return "Continue";
+        case 200:
+            return "OK";
+        case 204:
+            return "No Content";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 413:
+            return "Payload Too Large";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Status";
     }
 }
 
@@ -57,15 +72,18 @@ std::string head_of(const Response& res, long long length, bool close) {
     std::string h = "HTTP/1.1 " + std::to_string(res.status) + " " + reason(res.status) + "\r\n";
     if (!res.content_type.empty()) h += "Content-Type: " + res.content_type + "\r\n";
     for (const auto& [k, v] : res.headers) h += k + ": " + v + "\r\n";
-    if (length >= 0) h += "Content-Length: " + std::to_string(length) + "\r\n";
-    else h += "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n";
+    if (length >= 0)
+        h += "Content-Length: " + std::to_string(length) + "\r\n";
+    else
+        h += "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n";
     if (close) h += "Connection: close\r\n";
     return h + "\r\n";
 }
 
 bool is_loopback(const asio::ip::address& a) {
     if (a.is_loopback()) return true;
-    return a.is_v6() && a.to_v6().is_v4_mapped() && asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_v6() && a.to_v6().is_v4_mapped() &&
+           asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
 }
 
 struct Route {
@@ -91,10 +109,10 @@ class Server::Impl {
     RetryAfter retry_after_;
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> inflight_{0};
-    size_t connections_ = 0;                    // I/O thread only
+    size_t connections_ = 0;                          // I/O thread only
     std::map<asio::ip::address, size_t> per_client_;  // I/O thread only
-    std::set<tcp::socket*> sockets_;            // I/O thread only: closed on stop()
-    std::optional<asio::steady_timer> grace_;  // how long stop() waits for running requests
+    std::set<tcp::socket*> sockets_;                  // I/O thread only: closed on stop()
+    std::optional<asio::steady_timer> grace_;         // how long stop() waits for running requests
     std::mutex heavy_mu_;
     std::condition_variable heavy_cv_;
     size_t heavy_threads_ = 0;
@@ -102,8 +120,10 @@ class Server::Impl {
     void error(const Request& req, Response& res, int status, const std::string& message) {
         res = Response{};
         res.status = status;
-        if (error_writer_) error_writer_(req, res, status, message);
-        else res.set_content(message + "\n", "text/plain");
+        if (error_writer_)
+            error_writer_(req, res, status, message);
+        else
+            res.set_content(message + "\n", "text/plain");
     }
 
     const Route* find(Request& req, bool& other_method) {
@@ -137,7 +157,8 @@ class Server::Impl {
             beast::error_code ignored;
             const auto peer = socket.remote_endpoint(ignored);
             const auto addr = peer.address();
-            if (connections_ >= limits_.max_connections || (!is_loopback(addr) && per_client_[addr] >= limits_.max_per_client)) {
+            if (connections_ >= limits_.max_connections ||
+                (!is_loopback(addr) && per_client_[addr] >= limits_.max_per_client)) {
                 socket.close(ignored);  // over a cap: refused before any byte is read
             } else {
                 ++connections_;
@@ -173,14 +194,18 @@ class Server::Impl {
         while (!stopping_) {
             if (buf.size() == 0) {  // idle until the next request's first byte
                 arm(limits_.idle_timeout_s);
-                const size_t n = co_await socket.async_read_some(buf.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+                const size_t n =
+                    co_await socket.async_read_some(buf.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
                 deadline.cancel();
                 if (ec) break;
                 buf.commit(n);
             }
             bhttp::request_parser<bhttp::string_body> parser;
             parser.header_limit(static_cast<uint32_t>(limits_.max_header));
-            parser.body_limit(limits_.max_body);
+            // The body's limit is set once the request has passed the gate: an unauthenticated
+            // client learns nothing of the server's limits.
+            // (Not boost::none: Beast 1.74 compares a length with an empty limit as exceeding it.)
+            parser.body_limit(std::numeric_limits<std::uint64_t>::max());
             arm(limits_.header_timeout_s);
             co_await bhttp::async_read_header(socket, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
             deadline.cancel();
@@ -190,11 +215,16 @@ class Server::Impl {
             if (ec) {
                 // Too large or malformed headers get an answer; a timeout or a reset, none.
                 const bool unread_body = ec == bhttp::error::body_limit;
-                if (ec == bhttp::error::header_limit) error(req, res, 431, "the request's headers are larger than " + std::to_string(limits_.max_header) + " bytes");
-                else if (unread_body) error(req, res, 413, too_large());
-                else if (ec != asio::error::operation_aborted && ec != asio::error::eof && ec != bhttp::error::end_of_stream && ec != asio::error::connection_reset)
+                if (ec == bhttp::error::header_limit)
+                    error(req, res, 431,
+                          "the request's headers are larger than " + std::to_string(limits_.max_header) + " bytes");
+                else if (unread_body)
+                    error(req, res, 413, too_large());
+                else if (ec != asio::error::operation_aborted && ec != asio::error::eof &&
+                         ec != bhttp::error::end_of_stream && ec != asio::error::connection_reset)
                     error(req, res, 400, "malformed HTTP request (" + ec.message() + ")");
-                else break;
+                else
+                    break;
                 co_await write_all(socket, head_of(res, static_cast<long long>(res.body.size()), true) + res.body, ec);
                 if (!ec && unread_body) co_await linger(socket);
                 break;
@@ -210,12 +240,17 @@ class Server::Impl {
             bool other_method = false;
             const Route* route = nullptr;
             bool answered = false;
-            if (gate_ && gate_(req, res)) answered = true;
+            if (gate_ && gate_(req, res))
+                answered = true;
             else if (!(route = find(req, other_method))) {
                 error(req, res, other_method ? 405 : 404, "no such endpoint: " + req.method + " " + req.path);
                 answered = true;
+            } else if (parser.content_length() && *parser.content_length() > limits_.max_body) {
+                error(req, res, 413, too_large());
+                answered = true;
             } else if (route->kind == Kind::Heavy && inflight_.load() >= limits_.max_inflight) {
-                error(req, res, 503, "the server is busy: too many requests are being answered or waiting; retry shortly");
+                error(req, res, 503,
+                      "the server is busy: too many requests are being answered or waiting; retry shortly");
                 std::erase_if(res.headers, [](const auto& h) { return beast::iequals(h.first, "Retry-After"); });
                 res.set_header("Retry-After", std::to_string(retry_after_ ? std::max(1, retry_after_()) : 1));
                 answered = true;
@@ -225,6 +260,7 @@ class Server::Impl {
                     co_await write_all(socket, "HTTP/1.1 100 Continue\r\n\r\n", ec);
                     if (ec) break;
                 }
+                parser.body_limit(limits_.max_body);
                 arm(limits_.body_timeout_s);
                 co_await bhttp::async_read(socket, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
                 deadline.cancel();
@@ -264,7 +300,8 @@ class Server::Impl {
     }
 
     std::string too_large() const {
-        return "the request body is larger than the server's --max-body-mb (" + std::to_string(limits_.max_body >> 20) + " MiB)";
+        return "the request body is larger than the server's --max-body-mb (" + std::to_string(limits_.max_body >> 20) +
+               " MiB)";
     }
 
     // After refusing a request whose body was not read: stop sending, then read and drop what
@@ -281,7 +318,8 @@ class Server::Impl {
         std::array<char, 16384> sink;
         size_t drained = 0;
         while (drained <= 4 * limits_.max_body + (1u << 20)) {
-            const size_t n = co_await socket.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+            const size_t n =
+                co_await socket.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) break;
             drained += n;
         }
@@ -301,7 +339,8 @@ class Server::Impl {
     // Runs the route's handler off the I/O thread (Inline ones on it) while watching the socket
     // for the client leaving; a streamed response is written as the handler produces it.
     // Returns whether the response was streamed (already written).
-    asio::awaitable<bool> handle(tcp::socket& socket, beast::flat_buffer& buf, const Route& route, Request& req, Response& res, bool close) {
+    asio::awaitable<bool> handle(tcp::socket& socket, beast::flat_buffer& buf, const Route& route, Request& req,
+                                 Response& res, bool close) {
         if (route.kind == Kind::Inline) {
             run_handler(route, req, res);
             co_return false;
@@ -345,8 +384,10 @@ class Server::Impl {
             if (heavy) --inflight_;
             asio::post(io_, [finished] { finished->cancel(); });
         };
-        if (heavy) spawn_heavy(std::move(work));
-        else asio::post(workers_, std::move(work));
+        if (heavy)
+            spawn_heavy(std::move(work));
+        else
+            asio::post(workers_, std::move(work));
 
         beast::error_code ec;
         co_await finished->async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -376,7 +417,8 @@ class Server::Impl {
     // Called on a handler thread: writes go through the I/O thread, one at a time, each waited for.
     class Sink : public DataSink {
       public:
-        Sink(Impl& s, tcp::socket& socket, std::shared_ptr<ConnectionWatch> watch) : s_(s), socket_(socket), watch_(std::move(watch)) {}
+        Sink(Impl& s, tcp::socket& socket, std::shared_ptr<ConnectionWatch> watch)
+            : s_(s), socket_(socket), watch_(std::move(watch)) {}
         bool write_raw(std::string bytes) {
             if (!ok_ || watch_->closed() || s_.stopping_) return ok_ = false;
             auto state = std::make_shared<std::promise<bool>>();
@@ -384,7 +426,8 @@ class Server::Impl {
             auto data = std::make_shared<std::string>(std::move(bytes));
             tcp::socket& socket = socket_;
             asio::post(s_.io_, [&socket, state, data] {
-                asio::async_write(socket, asio::buffer(*data), [state, data](beast::error_code e, size_t) { state->set_value(!e); });
+                asio::async_write(socket, asio::buffer(*data),
+                                  [state, data](beast::error_code e, size_t) { state->set_value(!e); });
             });
             if (result.wait_for(std::chrono::seconds(s_.limits_.write_timeout_s)) != std::future_status::ready) {
                 // A client that does not read: give up on it (the pending write is cancelled;
@@ -457,9 +500,15 @@ void Server::route(const std::string& method, const std::string& path, Kind kind
     if (pattern) r.pattern = std::regex(path);
     impl_->routes_.push_back(std::move(r));
 }
-void Server::set_gate(Gate g) { impl_->gate_ = std::move(g); }
-void Server::set_error_writer(ErrorWriter w) { impl_->error_writer_ = std::move(w); }
-void Server::set_retry_after(RetryAfter r) { impl_->retry_after_ = std::move(r); }
+void Server::set_gate(Gate g) {
+    impl_->gate_ = std::move(g);
+}
+void Server::set_error_writer(ErrorWriter w) {
+    impl_->error_writer_ = std::move(w);
+}
+void Server::set_retry_after(RetryAfter r) {
+    impl_->retry_after_ = std::move(r);
+}
 
 Result<int> Server::bind(const std::string& host, int port) {
     beast::error_code ec;

@@ -22,16 +22,16 @@
 namespace tf::server::http {
 
 struct Limits {
-    size_t max_body = 8u << 20;        // bytes, whatever the transfer encoding
-    size_t max_header = 16u << 10;     // bytes of request line and headers
-    int idle_timeout_s = 30;           // a kept-alive connection's wait for its next request
-    int header_timeout_s = 10;         // from a request's first byte to its last header
-    int body_timeout_s = 60;           // for the body
-    int write_timeout_s = 30;          // for each write to a client that does not read
-    size_t max_connections = 4096;     // open at once
-    size_t max_per_client = 256;       // open at once from one address (loopback exempt)
-    size_t max_inflight = 64;          // Kind::Heavy requests admitted at once
-    size_t workers = 8;                // threads for Kind::Light handlers (Heavy ones get their own)
+    size_t max_body = 8u << 20;     // bytes, whatever the transfer encoding
+    size_t max_header = 16u << 10;  // bytes of request line and headers
+    int idle_timeout_s = 30;        // a kept-alive connection's wait for its next request
+    int header_timeout_s = 10;      // from a request's first byte to its last header
+    int body_timeout_s = 60;        // for the body
+    int write_timeout_s = 30;       // for each write to a client that does not read
+    size_t max_connections = 4096;  // open at once
+    size_t max_per_client = 256;    // open at once from one address (loopback exempt)
+    size_t max_inflight = 64;       // Kind::Heavy requests admitted at once
+    size_t workers = 8;             // threads for Kind::Light handlers (Heavy ones get their own)
 };
 
 class Server {
