@@ -85,10 +85,11 @@ Result<std::shared_ptr<Job>> Scheduler::submit(GenerationRequest r) {
     auto job = std::make_shared<Job>();
     {
         std::lock_guard<std::mutex> lock(mu_);
-        if (stopping_) return Error{"the server is shutting down"};
+        if (stopping_) return Error{"the server is shutting down", ErrorKind::Unavailable};
         int busy = 0;
         for (const auto& s : slots_) busy += s->active();
-        if (static_cast<int>(queue_.size()) >= o_.max_queue && busy == o_.n_slots) return Error{"queue full"};
+        if (static_cast<int>(queue_.size()) >= o_.max_queue && busy == o_.n_slots)
+            return Error{"the server is busy: too many requests are waiting; retry shortly", ErrorKind::Overloaded};
         queue_.emplace_back(std::move(r), job);
         ++stats_.requests;
     }

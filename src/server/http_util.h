@@ -147,11 +147,8 @@ inline std::string iso_now() {
 inline std::shared_ptr<engine::Job> submit(Service& svc, engine::GenerationRequest r, ApiError& err) {
     auto job = svc.scheduler().submit(std::move(r));
     if (!job) {
-        const std::string& m = job.error().message;
-        err = {m == "queue full"                              ? 503
-               : m.find("shutting down") != std::string::npos ? 503
-                                                              : 400,
-               m == "queue full" ? "the server is busy: too many requests are waiting; retry shortly" : m, ""};
+        const ErrorKind k = job.error().kind;
+        err = {k == ErrorKind::Overloaded || k == ErrorKind::Unavailable ? 503 : 400, job.error().message, ""};
         return nullptr;
     }
     return *job;

@@ -9,8 +9,21 @@
 
 namespace tf {
 
+// What kind of failure, for the edges that map errors to protocols (HTTP statuses, exit codes)
+// without reading message text.
+enum class ErrorKind {
+    Invalid,      // the input is wrong (the default)
+    NotFound,     // a named thing does not exist
+    Overloaded,   // no capacity now; retrying later may succeed
+    Unavailable,  // shutting down or not ready
+    Timeout,      // a deadline passed
+    Cancelled,    // stopped on request
+    Internal,     // a bug or an environment failure
+};
+
 struct Error {
     std::string message;
+    ErrorKind kind = ErrorKind::Invalid;
 };
 
 template <typename T>
