@@ -154,6 +154,8 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
              server::ModelPool pool(specs, po);
              server::ApiError load_err;
+             std::fprintf(stderr, "terraferma: loading %s (%s)\n", specs[0].name.c_str(), specs[0].path.c_str());
+             std::fflush(stderr);
              if (!pool.acquire(specs[0].name, std::nullopt,
                                load_err)) {  // the first model now: a bad file fails at start
                  print_error("serve", load_err.message);

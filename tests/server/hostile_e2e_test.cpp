@@ -14,11 +14,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "support/reference.h"
+#include "support/run.h"
 #include "support/server.h"
 
 namespace {
@@ -260,6 +262,31 @@ TEST(HostileE2E, refusals_come_before_the_body_and_endless_bodies_are_cut) {
     auto health = c.Get("/health");
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 200);
+}
+
+// SIGTERM while the model loads ends the process at once with exit 0 (the signal was once lost
+// during loading and the server served on). A 135M-parameter F16 model takes long enough to
+// load that the signal lands during the load.
+TEST(HostileE2E, sigterm_while_loading_exits_cleanly) {
+    TF_REQUIRE_REFERENCE();
+    const std::string model =
+        (std::filesystem::temp_directory_path() / ("tf-smol-" + std::to_string(::getpid()) + ".gguf")).string();
+    auto synth = tf::test::run_terraferma({"models", "synth", "--like", "smollm2-135m", model});
+    ASSERT_EQ(synth.exit_code, 0) << synth.err;
+    tf::test::ServerProcess srv({"-m", model, "-t", "1"}, /*wait_for_port=*/false);
+    std::string log;
+    for (int i = 0; i < 1000 && (log = srv.stderr_text()).find("loading") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_NE(log.find("loading"), std::string::npos) << log;
+    const auto t0 = Clock::now();
+    const int code = srv.stop(SIGTERM, 10000);
+    const double ms = ms_since(t0);
+    log = srv.stderr_text();
+    EXPECT_EQ(code, 0) << log;
+    EXPECT_NE(log.find("SIGTERM received"), std::string::npos) << log;
+    std::printf("[sigterm] %s; exited in %.1f ms\n",
+                log.find("serving") == std::string::npos ? "during the load" : "after the load", ms);
+    std::filesystem::remove(model);
 }
 
 }  // namespace

@@ -20,7 +20,8 @@ namespace tf::test {
 
 class ServerProcess {
   public:
-    explicit ServerProcess(const std::vector<std::string>& args) {
+    // With `wait_for_port`, returns once the server says where it serves (port() is 0 if it never does).
+    explicit ServerProcess(const std::vector<std::string>& args, bool wait_for_port = true) {
         char tpl[] = "/tmp/tf-serve-XXXXXX";
         const int fd = ::mkstemp(tpl);
         log_ = tpl;
@@ -37,7 +38,7 @@ class ServerProcess {
         posix_spawn_file_actions_destroy(&fa);
         ::close(fd);
         // Wait for the "serving … on http://127.0.0.1:PORT" line.
-        for (int i = 0; i < 600 && pid_ > 0 && port_ == 0; ++i) {
+        for (int i = 0; wait_for_port && i < 600 && pid_ > 0 && port_ == 0; ++i) {
             const std::string log = stderr_text();
             const size_t at = log.find("127.0.0.1:");
             if (at != std::string::npos) port_ = std::atoi(log.c_str() + at + 10);
