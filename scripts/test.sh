@@ -79,6 +79,10 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         printf '\000\377\376a\000\254\040' >build/fuzz/text-seeds/utf16.txt
         printf '\002<meta charset="windows-1250"><p>\271</p>' >build/fuzz/text-seeds/meta.html
         run_fuzz text_encoding_fuzz "${TF_FUZZ_TEXT_SECONDS:-20}" build/fuzz/text-seeds
+        # Spreadsheet seeds: a CSV (first byte 2) and the test suite's XLSX/ODS when present.
+        mkdir -p build/fuzz/sheet-seeds
+        printf '\002a;b;"c;d"\n1;2;"x""y"\n' >build/fuzz/sheet-seeds/semicolon.csv
+        run_fuzz spreadsheet_fuzz "${TF_FUZZ_SHEET_SECONDS:-20}" build/fuzz/sheet-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

@@ -3,7 +3,6 @@
 #include <poppler-document.h>
 #include <poppler-global.h>
 #include <poppler-page.h>
-#include <zip.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -16,7 +15,9 @@
 #include <span>
 #include <sstream>
 
+#include "pipeline/spreadsheet.h"
 #include "pipeline/text_encoding.h"
+#include "pipeline/zip_archive.h"
 #include "util/sha256.h"
 
 namespace tf::pipeline {
@@ -91,30 +92,13 @@ Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
 }
 
 Result<std::string> docx_to_text(const std::string& bytes) {
-    zip_error_t err;
-    zip_error_init(&err);
-    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
-    if (src == nullptr) return Error{"cannot read the file"};
-    zip_t* z = zip_open_from_source(src, ZIP_RDONLY, &err);
-    if (z == nullptr) {
-        zip_source_free(src);
-        zip_error_fini(&err);
-        return Error{"not a DOCX file (not a valid zip archive)"};
-    }
-    std::unique_ptr<zip_t, int (*)(zip_t*)> zip(z, zip_close);
-    zip_stat_t st;
-    if (zip_stat(z, "word/document.xml", 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
-        return Error{"not a DOCX file (no word/document.xml in the archive)"};
-    }
-    if (st.size > (512u << 20)) return Error{"word/document.xml is larger than 512 MiB"};
-    std::string xml(static_cast<size_t>(st.size), '\0');
-    zip_file_t* f = zip_fopen(z, "word/document.xml", 0);
-    if (f == nullptr) return Error{"cannot open word/document.xml"};
-    const zip_int64_t n = zip_fread(f, xml.data(), xml.size());
-    zip_fclose(f);
-    if (n < 0 || static_cast<size_t>(n) != xml.size()) return Error{"word/document.xml is damaged"};
+    auto zip = ZipArchive::open(bytes);
+    if (!zip) return Error{"not a DOCX file (" + zip.error().message + ")"};
+    if (!zip->has("word/document.xml")) return Error{"not a DOCX file (no word/document.xml in the archive)"};
+    auto xml = zip->read("word/document.xml");
+    if (!xml) return Error{xml.error().message};
     pugi::xml_document doc;
-    const pugi::xml_parse_result pr = doc.load_buffer(xml.data(), xml.size());
+    const pugi::xml_parse_result pr = doc.load_buffer(xml->data(), xml->size());
     if (!pr) return Error{std::string("word/document.xml is not valid XML: ") + pr.description()};
     std::string out;
     // Paragraph text: runs' w:t, tabs and breaks; heading styles become "#".
@@ -183,8 +167,21 @@ std::string detect_format(const std::string& path, std::string_view bytes) {
     // The bytes decide where they are unambiguous: a PDF or a zip (DOCX) named anything is read
     // as what it is, never sent to the model as raw syntax.
     if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
-    if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) return "docx";
     const std::string ext = extension_of(path);
+    if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
+        // Office Open XML and OpenDocument are zip archives: their parts say which.
+        if (auto zip = ZipArchive::open(std::string(bytes))) {
+            if (zip->has("word/document.xml")) return "docx";
+            if (zip->has("xl/workbook.xml")) return "xlsx";
+            if (auto mime = zip->read("mimetype", 256)) {
+                if (*mime == "application/vnd.oasis.opendocument.text") return "odt";
+                if (*mime == "application/vnd.oasis.opendocument.spreadsheet") return "ods";
+            }
+        }
+        if (ext == "docx" || ext == "xlsx" || ext == "odt" || ext == "ods")
+            return ext;  // its reader says what is wrong
+        return "unsupported:zip";
+    }
     // A web page says so in its first bytes, whatever its name.
     std::string head(bytes.substr(0, 512));
     for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -194,6 +191,7 @@ std::string detect_format(const std::string& path, std::string_view bytes) {
         return "html";
     if (ext == "txt" || ext == "text" || ext == "md" || ext == "markdown") return "txt";
     if (ext == "html" || ext == "htm" || ext == "xhtml") return "html";
+    if (ext == "csv" || ext == "tsv") return "csv";
     if (path == "-") return "txt";
     if (ext == "pdf" || ext == "docx") {
         // Named so but plain text inside (no NUL byte, or a UTF-16 byte-order mark): read as text.
@@ -210,6 +208,10 @@ std::string reader_id(const std::string& format) {
     // that stored results of the old one are not taken for the new one's.
     if (format == "pdf") return "pdf/poppler-layout/1";
     if (format == "docx") return "docx/pugixml/1";
+    if (format == "xlsx") return "xlsx/1";
+    if (format == "ods") return "ods/1";
+    if (format == "odt") return "odt/1";
+    if (format == "csv") return "csv/1";
     if (format == "html") return "html/2";  // 2: legacy encodings decoded
     if (format == "txt") return "txt/2";
     return format;
@@ -234,18 +236,28 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
     d.sha256 = sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     d.page_starts = {0};
     // The extension is a hint: a file whose content says otherwise is read by what it is.
-    if (const std::string ext = extension_of(path);
-        (ext == "pdf" || ext == "docx" || ext == "txt" || ext == "html" || ext == "htm") && d.kind != ext &&
-        !(ext == "htm" && d.kind == "html")) {
+    if (const std::string ext = extension_of(path); (ext == "pdf" || ext == "docx" || ext == "xlsx" || ext == "odt" ||
+                                                     ext == "ods" || ext == "txt" || ext == "html" || ext == "htm") &&
+                                                    d.kind != ext && !(ext == "htm" && d.kind == "html")) {
         d.warnings.push_back("named ." + ext + " but its content is " + d.kind + ": read as " + d.kind);
     }
-    if (d.kind == "txt" || d.kind == "html") {
+    if (d.kind == "txt" || d.kind == "html" || d.kind == "csv") {
         auto decoded = decode_text(bytes, d.kind == "html" ? html_declared_charset(bytes) : std::string());
         if (!decoded) return Error{path + ": " + decoded.error().message};
         if (decoded->how == "detected")
             d.warnings.push_back("read as " + decoded->encoding +
                                  " (detected: the file is not UTF-8 and does not say)");
-        d.text = d.kind == "txt" ? valid_utf8(decoded->text) : html_to_text(decoded->text);
+        if (d.kind == "csv") {
+            auto table = csv_to_text(decoded->text);
+            if (!table) return Error{path + ": " + table.error().message};
+            d.text = valid_utf8(*table);
+        } else {
+            d.text = d.kind == "txt" ? valid_utf8(decoded->text) : html_to_text(decoded->text);
+        }
+    } else if (d.kind == "xlsx" || d.kind == "ods" || d.kind == "odt") {
+        auto text = d.kind == "xlsx" ? xlsx_to_text(bytes) : d.kind == "ods" ? ods_to_text(bytes) : odt_to_text(bytes);
+        if (!text) return Error{path + ": " + text.error().message};
+        d.text = valid_utf8(*text);
     } else if (d.kind == "pdf") {
         auto pages = pdf_pages(bytes);
         if (!pages) return Error{path + ": " + pages.error().message};
@@ -267,7 +279,8 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         d.text = std::move(text.value());
     } else {
         const std::string ext = d.kind.rfind("unsupported:", 0) == 0 ? d.kind.substr(12) : std::string("(none)");
-        return Error{path + ": unsupported document type '" + ext + "' (txt, md, html, pdf, docx)"};
+        return Error{path + ": unsupported document type '" + ext +
+                     "' (txt, md, html, csv, pdf, docx, xlsx, odt, ods)"};
     }
     if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) return Error{path + ": the document has no text"};
     return d;

@@ -13,7 +13,7 @@ namespace tf::pipeline {
 
 struct Document {
     std::string path;
-    std::string kind;               // detect_format's: txt, html, pdf, docx
+    std::string kind;  // detect_format's: txt, html, csv, pdf, docx, xlsx, odt, ods
     std::string text;
     std::vector<size_t> page_starts;  // byte offset of each page in text (PDF); {0} otherwise
     std::string sha256;
@@ -29,7 +29,8 @@ Result<Document> load_document(const std::string& path);
 Result<Document> read_document(const std::string& path, const std::string& bytes);
 
 // How a file is read: its bytes decide where they are unambiguous (PDF, zip), else its
-// extension — "txt", "html", "pdf", "docx", "none" or "unsupported:EXT".
+// extension — "txt", "html", "csv", "pdf", "docx", "xlsx", "odt", "ods", "none" or
+// "unsupported:EXT".
 std::string detect_format(const std::string& path, std::string_view bytes);
 // The converter that reads a format, with its version: part of a result's identity.
 std::string reader_id(const std::string& format);
@@ -37,6 +38,7 @@ std::string reader_id(const std::string& format);
 // The converters, for tests and fuzzing.
 std::string html_to_text(std::string_view html);
 Result<std::string> docx_to_text(const std::string& bytes);
+Result<std::string> odt_to_text(const std::string& bytes);
 Result<std::vector<std::string>> pdf_pages(const std::string& bytes);  // text of each page
 
 // Invalid UTF-8 sequences replaced by U+FFFD.

@@ -134,7 +134,7 @@ const char* kGapSchemas[] = {
     R"({"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":60,"multipleOf":7}},"required":["n"]})",
     R"({"type":"object","properties":{"v":{"oneOf":[{"type":"integer","maximum":5},{"type":"integer","minimum":3}]}},"required":["v"]})",
     R"({"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z][a-z]+$","maxLength":4}},"required":["code"]})",
-    R"({"type":"object","properties":{"d":{"type":"string","format":"date","maxLength":10},"u":{"type":"string","format":"uri"}},"required":["d","u"]})",
+    R"({"type":"object","properties":{"d":{"type":"string","format":"date-time","maxLength":25},"u":{"type":"string","format":"uri"}},"required":["d","u"]})",
     R"({"type":"object","additionalProperties":{"type":"integer"},"minProperties":2,"maxProperties":3})",
     R"({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"dependentRequired":{"a":["b"]}})",
 };
