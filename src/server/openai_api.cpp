@@ -860,7 +860,7 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
     });
 
     srv.route(
-        "GET", R"(/v1/models/(.+))", http::Server::Kind::Light,
+        "GET", "/v1/models/", http::Server::Kind::Light,
         [&pool](const http::Request& req, http::Response& res) {
             const std::string name = req.matches[1];
             for (const ModelSpec& m : pool.specs()) {
@@ -874,7 +874,7 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             }
             send_openai_error(res, {404, "the model '" + name + "' does not exist", "model"});
         },
-        /*pattern=*/true);
+        /*prefix=*/true);
 
     srv.route("POST", "/v1/embeddings", http::Server::Kind::Heavy,
               [model_for](const http::Request& req, http::Response& res) {

@@ -12,7 +12,6 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -88,7 +87,7 @@ bool is_loopback(const asio::ip::address& a) {
 
 struct Route {
     std::string method, path;
-    std::optional<std::regex> pattern;
+    bool prefix = false;  // `path` is a prefix; the rest of the request's path is matches[1]
     Server::Kind kind;
     Server::Handler handler;
 };
@@ -130,12 +129,11 @@ class Server::Impl {
         other_method = false;
         for (const auto& r : routes_) {
             bool hit = false;
-            if (r.pattern) {
-                std::smatch m;
-                if (std::regex_match(req.path, m, *r.pattern)) {
+            if (r.prefix) {
+                if (req.path.size() > r.path.size() && req.path.compare(0, r.path.size(), r.path) == 0) {
                     hit = true;
                     if (r.method == req.method) {
-                        req.matches.assign(m.begin(), m.end());
+                        req.matches = {req.path, req.path.substr(r.path.size())};
                         return &r;
                     }
                 }
@@ -495,10 +493,8 @@ Server::~Server() {
     impl_->heavy_cv_.wait(lock, [this] { return impl_->heavy_threads_ == 0; });
 }
 
-void Server::route(const std::string& method, const std::string& path, Kind kind, Handler h, bool pattern) {
-    Route r{method, path, std::nullopt, kind, std::move(h)};
-    if (pattern) r.pattern = std::regex(path);
-    impl_->routes_.push_back(std::move(r));
+void Server::route(const std::string& method, const std::string& path, Kind kind, Handler h, bool prefix) {
+    impl_->routes_.push_back(Route{method, path, prefix, kind, std::move(h)});
 }
 void Server::set_gate(Gate g) {
     impl_->gate_ = std::move(g);

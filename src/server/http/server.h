@@ -54,8 +54,8 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // `path` is exact, or a regular expression when `pattern` (groups in Request::matches).
-    void route(const std::string& method, const std::string& path, Kind kind, Handler h, bool pattern = false);
+    // `path` is exact, or with `prefix` a prefix whose remainder (non-empty) is Request::matches[1].
+    void route(const std::string& method, const std::string& path, Kind kind, Handler h, bool prefix = false);
     void set_gate(Gate g);
     void set_error_writer(ErrorWriter w);
     void set_retry_after(RetryAfter r);
