@@ -165,6 +165,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              a->http.http_threads = std::max(8, 2 * a->parallel + 4);
              // Every model's slots and queue: beyond, a generation request is refused at once.
              a->http.max_inflight = static_cast<size_t>(a->parallel + a->queue) * specs.size();
+             a->http.slots = static_cast<size_t>(a->parallel) * specs.size();
              server::HttpServer http(pool, a->http);
              auto port = http.bind();
              if (!port) {

@@ -133,6 +133,7 @@ http::Limits limits_of(const HttpOptions& o) {
     l.max_body = o.max_body;
     l.workers = static_cast<size_t>(std::max(4, o.http_threads));
     l.max_inflight = std::max<size_t>(1, o.max_inflight);
+    l.slots = std::max<size_t>(1, o.slots);
     l.header_timeout_s = o.header_timeout_s;
     l.idle_timeout_s = o.idle_timeout_s;
     l.max_connections = o.max_connections;
@@ -150,14 +151,6 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
             send_openai_error(res, {status, message, ""});
     };
     h.set_error_writer(error_writer);
-    // Admitted requests queue for a slot: a refused client is told to come back after about
-    // the time the queue ahead of it takes to move by one.
-    h.set_retry_after([this] {
-        uint64_t queued = 0, active = 0;
-        for (const auto& s : models_.stats()) queued += s.stats.queued, active += s.stats.active;
-        return static_cast<int>(std::min<uint64_t>(60, 1 + queued / std::max<uint64_t>(1, active)));
-    });
-
     // As soon as the headers are in, before the body is read: the Host must name this server
     // (DNS rebinding), a state-changing request from a web page must come from an allowed
     // origin (a cross-site text/plain POST would start a generation), CORS only for
@@ -198,14 +191,15 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
                                : "missing or wrong API key (send 'Authorization: Bearer KEY')");
     });
 
-    // Answered on the I/O thread: never behind generation work.
+    // /health on the I/O thread, taking no lock: never behind generation work or a model load.
+    // /metrics reads the models' state under their locks (held while a model loads): a worker's.
     h.route("GET", "/health", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
     h.route("GET", "/", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
         res.set_content("Terraferma is running\n", "text/plain");
     });
-    h.route("GET", "/metrics", http::Server::Kind::Inline, [this](const http::Request&, http::Response& res) {
+    h.route("GET", "/metrics", http::Server::Kind::Light, [this](const http::Request&, http::Response& res) {
         res.set_content(metrics_text(models_), "text/plain; version=0.0.4");
     });
     add_openai_routes(h, models_, o_);

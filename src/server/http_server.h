@@ -18,13 +18,14 @@ namespace tf::server {
 struct HttpOptions {
     std::string host = "127.0.0.1";
     int port = 8080;
-    std::string api_key;              // empty: no authentication
-    size_t max_body = 8u << 20;       // bytes
-    int request_timeout_s = 600;      // a generation running longer is cancelled
-    int http_threads = 8;             // workers for quick requests (model lists, show)
-    size_t max_inflight = 64;         // generation requests answered or waiting at once; more get 503
-    int header_timeout_s = 10;        // a request's headers must arrive within this
-    int idle_timeout_s = 30;          // a kept-alive connection may wait this long for its next request
+    std::string api_key;          // empty: no authentication
+    size_t max_body = 8u << 20;   // bytes
+    int request_timeout_s = 600;  // a generation running longer is cancelled
+    int http_threads = 8;         // workers for quick requests (model lists, show)
+    size_t slots = 4;             // generation requests running at once (all models)
+    size_t max_inflight = 64;     // generation requests answered or waiting at once; more get 503
+    int header_timeout_s = 10;    // a request's headers must arrive within this
+    int idle_timeout_s = 30;      // a kept-alive connection may wait this long for its next request
     size_t max_connections = 4096;
     // Host names requests may name (beside the loopback names and the address bound): a page on
     // another site cannot reach a loopback server through DNS rebinding. Empty while bound to a

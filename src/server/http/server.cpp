@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <future>
@@ -105,13 +106,14 @@ class Server::Impl {
     std::vector<Route> routes_;
     Gate gate_;
     ErrorWriter error_writer_;
-    RetryAfter retry_after_;
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> inflight_{0};
     size_t connections_ = 0;                          // I/O thread only
     std::map<asio::ip::address, size_t> per_client_;  // I/O thread only
     std::set<tcp::socket*> sockets_;                  // I/O thread only: closed on stop()
-    std::optional<asio::steady_timer> grace_;         // how long stop() waits for running requests
+    std::mutex pace_mu_;
+    double mean_heavy_s_ = 0;                  // moving average of generation requests' durations
+    std::optional<asio::steady_timer> grace_;  // how long stop() waits for running requests
     std::mutex heavy_mu_;
     std::condition_variable heavy_cv_;
     size_t heavy_threads_ = 0;
@@ -250,7 +252,7 @@ class Server::Impl {
                 error(req, res, 503,
                       "the server is busy: too many requests are being answered or waiting; retry shortly");
                 std::erase_if(res.headers, [](const auto& h) { return beast::iequals(h.first, "Retry-After"); });
-                res.set_header("Retry-After", std::to_string(retry_after_ ? std::max(1, retry_after_()) : 1));
+                res.set_header("Retry-After", std::to_string(expected_wait_s()));
                 answered = true;
             }
             if (!answered && body_pending) {
@@ -295,6 +297,19 @@ class Server::Impl {
         --connections_;
         if (--per_client_[addr] == 0) per_client_.erase(addr);
         if (stopping_ && connections_ == 0) io_.stop();
+    }
+
+    // Seconds until a refused request would likely be admitted: the queue ahead of it moving by
+    // one, at the recent pace of generation requests (an average of their durations).
+    int expected_wait_s() {
+        std::lock_guard lock(pace_mu_);
+        const double slots = static_cast<double>(std::max<size_t>(1, limits_.slots));
+        const double queued = std::max(0.0, static_cast<double>(inflight_.load()) - slots + 1);
+        return static_cast<int>(std::clamp(std::ceil(mean_heavy_s_ * queued / slots), 1.0, 60.0));
+    }
+    void heavy_done(double seconds) {
+        std::lock_guard lock(pace_mu_);
+        mean_heavy_s_ = mean_heavy_s_ <= 0 ? seconds : 0.9 * mean_heavy_s_ + 0.1 * seconds;
     }
 
     std::string too_large() const {
@@ -374,12 +389,16 @@ class Server::Impl {
         if (heavy) ++inflight_;
         auto streamed = std::make_shared<std::atomic<bool>>(false);
         auto work = [this, &route, &req, &res, &socket, finished, streamed, close, heavy]() {
+            const auto t0 = std::chrono::steady_clock::now();
             run_handler(route, req, res);
             if (res.provider) {
                 streamed->store(true);
                 stream_response(socket, req, res, close);
             }
-            if (heavy) --inflight_;
+            if (heavy) {
+                heavy_done(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                --inflight_;
+            }
             asio::post(io_, [finished] { finished->cancel(); });
         };
         if (heavy)
@@ -501,9 +520,6 @@ void Server::set_gate(Gate g) {
 }
 void Server::set_error_writer(ErrorWriter w) {
     impl_->error_writer_ = std::move(w);
-}
-void Server::set_retry_after(RetryAfter r) {
-    impl_->retry_after_ = std::move(r);
 }
 
 Result<int> Server::bind(const std::string& host, int port) {

@@ -5,7 +5,7 @@
 // connections in total and per client address; a request is judged (Host, Origin, API key,
 // route, admission) as soon as its headers are in, before its body is read.
 //
-// Handlers run on worker threads — /health and /metrics (Kind::Inline) on the I/O thread, so
+// Handlers run on worker threads — /health (Kind::Inline) on the I/O thread, so
 // that generation load cannot delay them. Generation routes (Kind::Heavy) are admitted up to
 // `max_inflight` at once; beyond, 503 with Retry-After at once. While a handler runs, the
 // connection is watched: a client that leaves closes its ConnectionWatch, whose hooks cancel
@@ -30,6 +30,7 @@ struct Limits {
     int write_timeout_s = 30;       // for each write to a client that does not read
     size_t max_connections = 4096;  // open at once
     size_t max_per_client = 256;    // open at once from one address (loopback exempt)
+    size_t slots = 4;               // of the Heavy requests admitted, how many run at once (Retry-After's estimate)
     size_t max_inflight = 64;       // Kind::Heavy requests admitted at once
     size_t workers = 8;             // threads for Kind::Light handlers (Heavy ones get their own)
 };
@@ -37,7 +38,7 @@ struct Limits {
 class Server {
   public:
     enum class Kind {
-        Inline,  // answered on the I/O thread: must not block (health, metrics)
+        Inline,  // answered on the I/O thread: must not block or take a lock held long (health)
         Light,   // a worker thread: quick reads of state
         Heavy,   // admitted against max_inflight, a thread of its own: generation
     };
@@ -46,8 +47,6 @@ class Server {
     using Gate = std::function<bool(const Request&, Response&)>;
     // Fills an error response (the API's own format) for a status the server decides.
     using ErrorWriter = std::function<void(const Request&, Response&, int status, const std::string& message)>;
-    // Seconds a refused client should wait before retrying (Retry-After).
-    using RetryAfter = std::function<int()>;
 
     explicit Server(const Limits& limits);
     ~Server();
@@ -58,7 +57,6 @@ class Server {
     void route(const std::string& method, const std::string& path, Kind kind, Handler h, bool prefix = false);
     void set_gate(Gate g);
     void set_error_writer(ErrorWriter w);
-    void set_retry_after(RetryAfter r);
 
     // Binds and listens (refusing a port already bound: no SO_REUSEPORT); returns the port.
     Result<int> bind(const std::string& host, int port);
