@@ -6,14 +6,13 @@
 // vocabulary (bytes, JSON pieces, words), through the shared mask cache and the constraint the
 // sampler uses, the input's bytes choosing among the allowed tokens — every chosen token must
 // be one the grammar accepts. No crash, no hang, no runaway memory.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <vector>
 
 #include "sampling/grammar/gbnf.h"
@@ -45,9 +44,42 @@ std::shared_ptr<const tf::grammar::TokenTrie> vocabulary() {
             v.byte_tokens[b] = static_cast<int32_t>(v.tokens.size());
             add(name, tf::tok::TokenType::Byte);
         }
-        for (const char* piece : {"{", "}", "[", "]", "\"", ":", ",", "{\"", "\":", "\",", "\"}", "true", "false", "null", "0", "1",
-                                  "12", "-", ".", "e", "\\u00", "\\", "\xe2\x96\x81", "\xe2\x96\x81the", "name", "id", "ab",
-                                  "\n", "\t", "\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\x9a\x80", "aaaa", "2024-", "T12:", "Z"}) {
+        for (const char* piece : {"{",
+                                  "}",
+                                  "[",
+                                  "]",
+                                  "\"",
+                                  ":",
+                                  ",",
+                                  "{\"",
+                                  "\":",
+                                  "\",",
+                                  "\"}",
+                                  "true",
+                                  "false",
+                                  "null",
+                                  "0",
+                                  "1",
+                                  "12",
+                                  "-",
+                                  ".",
+                                  "e",
+                                  "\\u00",
+                                  "\\",
+                                  "\xe2\x96\x81",
+                                  "\xe2\x96\x81the",
+                                  "name",
+                                  "id",
+                                  "ab",
+                                  "\n",
+                                  "\t",
+                                  "\xc3\xa9",
+                                  "\xe6\x9d\xb1",
+                                  "\xf0\x9f\x9a\x80",
+                                  "aaaa",
+                                  "2024-",
+                                  "T12:",
+                                  "Z"}) {
             add(piece, tf::tok::TokenType::Normal);
         }
         for (size_t i = 0; i < v.tokens.size(); ++i) {

@@ -18,6 +18,7 @@ PACKAGES=(
     libpoppler-cpp-dev    # PDF text layers
     libzip-dev libpugixml-dev   # DOCX: the zip container and its XML
     libuchardet-dev       # legacy text encodings: Mozilla's charset detector (iconv, in glibc, converts)
+    libgmime-3.0-dev      # e-mail: RFC 5322 / MIME messages (.eml)
     zstd                  # tests read the JSONSchemaBench set as shipped (maskbench.jsonl.zst)
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets
 )

@@ -83,6 +83,9 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         mkdir -p build/fuzz/sheet-seeds
         printf '\002a;b;"c;d"\n1;2;"x""y"\n' >build/fuzz/sheet-seeds/semicolon.csv
         run_fuzz spreadsheet_fuzz "${TF_FUZZ_SHEET_SECONDS:-20}" build/fuzz/sheet-seeds
+        mkdir -p build/fuzz/mail-seeds
+        printf 'From: =?ISO-8859-1?Q?J=FCrgen?= <a@b.example>\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=FCber\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--B--\r\n' >build/fuzz/mail-seeds/mixed.eml
+        run_fuzz mail_fuzz "${TF_FUZZ_MAIL_SECONDS:-20}" build/fuzz/mail-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

@@ -29,7 +29,7 @@ struct DocArgs {
 
 void common_flags(CLI::App* app, DocArgs& a) {
     app->add_option("-m,--model", a.model, "GGUF model")->required();
-    auto* inputs = app->add_option("inputs", a.inputs, "Documents: files (.txt .md .html .csv .pdf .docx .xlsx .odt .ods; read by content), folders (walked) or - for standard input");
+    auto* inputs = app->add_option("inputs", a.inputs, "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods; read by content), folders (walked) or - for standard input");
     auto* watch = app->add_option("--watch", a.watch, "Process the files arriving in this folder, until stopped (Ctrl-C / SIGTERM); -o is appended to");
     inputs->excludes(watch);
     watch->excludes(inputs);

@@ -13,7 +13,8 @@ struct Piece {
 
 // Paragraphs (split at blank lines); a paragraph longer than max is split at line ends, and a
 // line longer than max at UTF-8 boundaries by its share of tokens.
-void pieces_of(const std::string& text, size_t begin, size_t end, const tok::Tokenizer& tok, int max, int level, std::vector<Piece>& out) {
+void pieces_of(const std::string& text, size_t begin, size_t end, const tok::Tokenizer& tok, int max, int level,
+               std::vector<Piece>& out) {
     const char* sep = level == 0 ? "\n\n" : "\n";
     size_t at = begin;
     while (at < end) {
@@ -31,7 +32,8 @@ void pieces_of(const std::string& text, size_t begin, size_t end, const tok::Tok
             for (size_t a = at; a < stop;) {
                 size_t b = std::min(stop, a + step);
                 while (b < stop && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) ++b;
-                out.push_back({a, b, static_cast<int>(tok.encode(std::string_view(text).substr(a, b - a), false).size())});
+                out.push_back(
+                    {a, b, static_cast<int>(tok.encode(std::string_view(text).substr(a, b - a), false).size())});
                 a = b;
             }
         }

@@ -16,6 +16,7 @@ struct Chunk {
     int tokens = 0;
 };
 
-std::vector<Chunk> chunk_document(const Document& doc, const tok::Tokenizer& tokenizer, int max_tokens, int overlap_tokens);
+std::vector<Chunk> chunk_document(const Document& doc, const tok::Tokenizer& tokenizer, int max_tokens,
+                                  int overlap_tokens);
 
 }  // namespace tf::pipeline

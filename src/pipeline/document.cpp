@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include <span>
 #include <sstream>
 
+#include "pipeline/email_text.h"
 #include "pipeline/spreadsheet.h"
 #include "pipeline/text_encoding.h"
 #include "pipeline/zip_archive.h"
@@ -25,43 +27,6 @@ namespace tf::pipeline {
 int Document::page_of(size_t offset) const {
     const auto it = std::upper_bound(page_starts.begin(), page_starts.end(), offset);
     return static_cast<int>(std::max<std::ptrdiff_t>(1, it - page_starts.begin()));
-}
-
-std::string valid_utf8(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    size_t i = 0;
-    while (i < s.size()) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        int len = c < 0x80                      ? 1
-                  : (c >> 5) == 6 && c >= 0xC2  ? 2
-                  : (c >> 4) == 14              ? 3
-                  : (c >> 3) == 30 && c <= 0xF4 ? 4
-                                                : 0;
-        bool ok = len > 0 && i + static_cast<size_t>(len) <= s.size();
-        for (int k = 1; ok && k < len; ++k)
-            ok = (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xC0) == 0x80;
-        if (ok && len == 3) {
-            const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-        }
-        if (ok && len == 4) {
-            const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-        }
-        if (!ok) {
-            out += "\xEF\xBF\xBD";
-            ++i;
-            continue;
-        }
-        if (c == 0 || (c < 0x20 && c != '\n' && c != '\t' && c != '\r')) {
-            ++i;  // control characters carry no text
-            continue;
-        }
-        out.append(s.substr(i, static_cast<size_t>(len)));
-        i += static_cast<size_t>(len);
-    }
-    return out;
 }
 
 namespace {
@@ -156,6 +121,25 @@ Result<std::string> docx_to_text(const std::string& bytes) {
 }
 
 namespace {
+// A mail as saved from a mailbox: its first line a header, and in its header block a From: and
+// one of the headers mail software writes (MIME-Version, Received, Message-ID, Return-Path).
+bool looks_like_mail(std::string_view bytes) {
+    const std::string_view head = bytes.substr(0, 16384);
+    const size_t end = head.find("\n\n") != std::string_view::npos ? head.find("\n\n") : head.find("\r\n\r\n");
+    if (end == std::string_view::npos) return false;
+    static const char* const kFirst[] = {
+        "Return-Path:", "Received:", "Delivered-To:", "MIME-Version:", "Message-ID:", "From:", "X-"};
+    bool first = false;
+    for (const char* f : kFirst) first |= head.substr(0, std::strlen(f)) == f;
+    const std::string_view block = head.substr(0, end);
+    auto has = [&](const char* h) {
+        return block.rfind(h, 0) == 0 || block.find(std::string("\n") + h) != std::string_view::npos;
+    };
+    // A note that starts "From: … Subject: …" is not a mail: a mail server's headers are there too.
+    return first && has("From:") &&
+           (has("MIME-Version:") || has("Received:") || has("Message-ID:") || has("Return-Path:"));
+}
+
 std::string extension_of(const std::string& path) {
     std::string ext = path == "-" ? std::string() : std::filesystem::path(path).extension().string();
     for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -166,7 +150,7 @@ std::string extension_of(const std::string& path) {
 std::string detect_format(const std::string& path, std::string_view bytes) {
     // The bytes decide where they are unambiguous: a PDF or a zip (DOCX) named anything is read
     // as what it is, never sent to the model as raw syntax.
-    if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
+    if (bytes.substr(0, 5) == "%PDF-") return "pdf";
     const std::string ext = extension_of(path);
     if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
         // Office Open XML and OpenDocument are zip archives: their parts say which.
@@ -182,6 +166,9 @@ std::string detect_format(const std::string& path, std::string_view bytes) {
             return ext;  // its reader says what is wrong
         return "unsupported:zip";
     }
+    // A mail before the looser PDF check: one may quote "%PDF-" in its first kilobyte.
+    if (ext == "eml" || looks_like_mail(bytes)) return "eml";
+    if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
     // A web page says so in its first bytes, whatever its name.
     std::string head(bytes.substr(0, 512));
     for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -192,6 +179,7 @@ std::string detect_format(const std::string& path, std::string_view bytes) {
     if (ext == "txt" || ext == "text" || ext == "md" || ext == "markdown") return "txt";
     if (ext == "html" || ext == "htm" || ext == "xhtml") return "html";
     if (ext == "csv" || ext == "tsv") return "csv";
+
     if (path == "-") return "txt";
     if (ext == "pdf" || ext == "docx") {
         // Named so but plain text inside (no NUL byte, or a UTF-16 byte-order mark): read as text.
@@ -212,6 +200,7 @@ std::string reader_id(const std::string& format) {
     if (format == "ods") return "ods/1";
     if (format == "odt") return "odt/1";
     if (format == "csv") return "csv/1";
+    if (format == "eml") return "eml/gmime/1";
     if (format == "html") return "html/2";  // 2: legacy encodings decoded
     if (format == "txt") return "txt/2";
     return format;
@@ -254,6 +243,24 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         } else {
             d.text = d.kind == "txt" ? valid_utf8(decoded->text) : html_to_text(decoded->text);
         }
+    } else if (d.kind == "eml") {
+        auto mail = parse_mail(bytes);
+        if (!mail) return Error{path + ": " + mail.error().message};
+        // Each attachment read as a file of that name would be (a forwarded mail inside a
+        // forwarded mail is read once more; deeper ones are named, not read).
+        static thread_local int depth = 0;
+        d.text = mail_to_text(*mail, [&](const MailAttachment& a) -> Result<std::string> {
+            if (depth >= 2) return Error{"nested too deep"};
+            ++depth;
+            auto sub = read_document(a.filename, a.bytes);
+            --depth;
+            if (!sub) {
+                const std::string& m = sub.error().message;
+                return Error{m.rfind(a.filename + ": ", 0) == 0 ? m.substr(a.filename.size() + 2) : m};
+            }
+            for (const auto& w : sub->warnings) d.warnings.push_back(a.filename + ": " + w);
+            return sub->text;
+        });
     } else if (d.kind == "xlsx" || d.kind == "ods" || d.kind == "odt") {
         auto text = d.kind == "xlsx" ? xlsx_to_text(bytes) : d.kind == "ods" ? ods_to_text(bytes) : odt_to_text(bytes);
         if (!text) return Error{path + ": " + text.error().message};
@@ -280,7 +287,7 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
     } else {
         const std::string ext = d.kind.rfind("unsupported:", 0) == 0 ? d.kind.substr(12) : std::string("(none)");
         return Error{path + ": unsupported document type '" + ext +
-                     "' (txt, md, html, csv, pdf, docx, xlsx, odt, ods)"};
+                     "' (txt, md, html, csv, eml, pdf, docx, xlsx, odt, ods)"};
     }
     if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) return Error{path + ": the document has no text"};
     return d;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/text_encoding.h"  // valid_utf8, html_to_text
 #include "util/result.h"
 
 namespace tf::pipeline {
@@ -36,12 +37,8 @@ std::string detect_format(const std::string& path, std::string_view bytes);
 std::string reader_id(const std::string& format);
 
 // The converters, for tests and fuzzing.
-std::string html_to_text(std::string_view html);
 Result<std::string> docx_to_text(const std::string& bytes);
 Result<std::string> odt_to_text(const std::string& bytes);
 Result<std::vector<std::string>> pdf_pages(const std::string& bytes);  // text of each page
-
-// Invalid UTF-8 sequences replaced by U+FFFD.
-std::string valid_utf8(std::string_view s);
 
 }  // namespace tf::pipeline

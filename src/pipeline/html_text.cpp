@@ -4,7 +4,7 @@
 #include <cctype>
 #include <map>
 
-#include "pipeline/document.h"
+#include "pipeline/text_encoding.h"
 
 namespace tf::pipeline {
 
@@ -13,10 +13,16 @@ namespace {
 std::string utf8(uint32_t c) {
     std::string s;
     if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-    if (c < 0x80) s += static_cast<char>(c);
-    else if (c < 0x800) s += static_cast<char>(0xC0 | (c >> 6)), s += static_cast<char>(0x80 | (c & 0x3F));
-    else if (c < 0x10000) s += static_cast<char>(0xE0 | (c >> 12)), s += static_cast<char>(0x80 | ((c >> 6) & 0x3F)), s += static_cast<char>(0x80 | (c & 0x3F));
-    else s += static_cast<char>(0xF0 | (c >> 18)), s += static_cast<char>(0x80 | ((c >> 12) & 0x3F)), s += static_cast<char>(0x80 | ((c >> 6) & 0x3F)), s += static_cast<char>(0x80 | (c & 0x3F));
+    if (c < 0x80)
+        s += static_cast<char>(c);
+    else if (c < 0x800)
+        s += static_cast<char>(0xC0 | (c >> 6)), s += static_cast<char>(0x80 | (c & 0x3F));
+    else if (c < 0x10000)
+        s += static_cast<char>(0xE0 | (c >> 12)), s += static_cast<char>(0x80 | ((c >> 6) & 0x3F)),
+            s += static_cast<char>(0x80 | (c & 0x3F));
+    else
+        s += static_cast<char>(0xF0 | (c >> 18)), s += static_cast<char>(0x80 | ((c >> 12) & 0x3F)),
+            s += static_cast<char>(0x80 | ((c >> 6) & 0x3F)), s += static_cast<char>(0x80 | (c & 0x3F));
     return s;
 }
 
@@ -30,9 +36,10 @@ std::string lower(std::string_view s) {
 
 std::string html_to_text(std::string_view h) {
     static const std::map<std::string, std::string> entities = {
-        {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", " "}, {"copy", "©"}, {"reg", "®"},
-        {"mdash", "—"}, {"ndash", "–"}, {"hellip", "…"}, {"laquo", "«"}, {"raquo", "»"}, {"euro", "€"}, {"rsquo", "’"},
-        {"lsquo", "‘"}, {"rdquo", "”"}, {"ldquo", "“"}, {"bull", "•"}, {"middot", "·"}, {"times", "×"}, {"deg", "°"}};
+        {"amp", "&"},   {"lt", "<"},     {"gt", ">"},    {"quot", "\""}, {"apos", "'"},   {"nbsp", " "},
+        {"copy", "©"},  {"reg", "®"},    {"mdash", "—"}, {"ndash", "–"}, {"hellip", "…"}, {"laquo", "«"},
+        {"raquo", "»"}, {"euro", "€"},   {"rsquo", "’"}, {"lsquo", "‘"}, {"rdquo", "”"},  {"ldquo", "“"},
+        {"bull", "•"},  {"middot", "·"}, {"times", "×"}, {"deg", "°"}};
     std::string out;
     bool space = false;  // a pending collapsed space
     int skip_depth = 0;  // inside script/style/head
@@ -119,8 +126,9 @@ std::string html_to_text(std::string_view h) {
                 newline(1);
                 continue;
             }
-            static const char* blocks[] = {"p", "div", "section", "article", "header", "footer", "ul", "ol", "table", "blockquote",
-                                           "dl", "dt", "dd", "nav", "main", "aside", "figure", "pre", "hr", "title", "body"};
+            static const char* blocks[] = {"p",    "div",   "section",    "article", "header", "footer", "ul",
+                                           "ol",   "table", "blockquote", "dl",      "dt",     "dd",     "nav",
+                                           "main", "aside", "figure",     "pre",     "hr",     "title",  "body"};
             for (const char* b : blocks) {
                 if (name == b) {
                     newline(2);
@@ -136,8 +144,9 @@ std::string html_to_text(std::string_view h) {
                 std::string rep;
                 if (!ent.empty() && ent[0] == '#') {
                     try {
-                        const unsigned long v = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X') ? std::stoul(ent.substr(2), nullptr, 16)
-                                                                                                    : std::stoul(ent.substr(1));
+                        const unsigned long v = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
+                                                    ? std::stoul(ent.substr(2), nullptr, 16)
+                                                    : std::stoul(ent.substr(1));
                         rep = utf8(static_cast<uint32_t>(std::min<unsigned long>(v, 0x110000)));
                     } catch (const std::exception&) {
                     }

@@ -31,31 +31,40 @@ std::string digest_of(ojson m) {
 
 }  // namespace
 
-ojson make_manifest(const std::string& model_path, const std::string& model_sha, const TaskConfig& t, const std::vector<ManifestDocument>& docs,
-                    const std::string& output) {
+ojson make_manifest(const std::string& model_path, const std::string& model_sha, const TaskConfig& t,
+                    const std::vector<ManifestDocument>& docs, const std::string& output) {
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&now, &tm);
     char when[32];
     std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    ojson task = {{"kind", t.kind}, {"prompt", t.effective_prompt()}, {"prompt_sha256", sha256_of(t.effective_prompt())},
-                  {"n_ctx", t.n_ctx}, {"max_output_tokens", t.max_output_tokens}, {"key", t.key(model_sha)}};
+    ojson task = {{"kind", t.kind},
+                  {"prompt", t.effective_prompt()},
+                  {"prompt_sha256", sha256_of(t.effective_prompt())},
+                  {"n_ctx", t.n_ctx},
+                  {"max_output_tokens", t.max_output_tokens},
+                  {"key", t.key(model_sha)}};
     if (t.kind == "extract") task["schema"] = t.schema, task["schema_sha256"] = sha256_of(t.schema.dump());
     if (t.kind == "classify") task["labels"] = t.labels;
     if (t.kind == "summarize") task["words"] = t.summary_words;
     task["kv_cache"] = {{"k", std::string(tensor_type_name(t.k_type))}, {"v", std::string(tensor_type_name(t.v_type))}};
     ojson d = ojson::array();
     for (const auto& x : docs) {
-        d.push_back({{"path", x.path}, {"sha256", x.sha256}, {"status", x.status}, {"output_sha256", x.output_sha256}, {"line_sha256", x.line_sha256}});
+        d.push_back({{"path", x.path},
+                     {"sha256", x.sha256},
+                     {"status", x.status},
+                     {"output_sha256", x.output_sha256},
+                     {"line_sha256", x.line_sha256}});
     }
-    ojson m = {{"manifest_version", 2},
-               {"engine", kEngineVersion},
-               {"created", when},
-               {"model", {{"path", model_path}, {"sha256", model_sha}}},
-               {"task", task},
-               {"decoding", {{"temperature", 0}, {"note", "greedy; results do not depend on threads, batching or order"}}},
-               {"output", output.empty() ? ojson(nullptr) : ojson{{"path", output}}},
-               {"documents", d}};
+    ojson m = {
+        {"manifest_version", 2},
+        {"engine", kEngineVersion},
+        {"created", when},
+        {"model", {{"path", model_path}, {"sha256", model_sha}}},
+        {"task", task},
+        {"decoding", {{"temperature", 0}, {"note", "greedy; results do not depend on threads, batching or order"}}},
+        {"output", output.empty() ? ojson(nullptr) : ojson{{"path", output}}},
+        {"documents", d}};
     m["digest"] = digest_of(m);
     return m;
 }
@@ -86,12 +95,16 @@ void check_output_file(const ojson& m, VerifyReport& rep) {
             continue;
         }
         const ojson j = ojson::parse(line, nullptr, false);
-        const std::string what = j.is_object() && j.contains("path") && j["path"].is_string() ? " (" + j["path"].get<std::string>() + ")" : "";
-        rep.problems.push_back(path + " line " + std::to_string(n) + what + ": not the line the run wrote (edited since?)");
+        const std::string what = j.is_object() && j.contains("path") && j["path"].is_string()
+                                     ? " (" + j["path"].get<std::string>() + ")"
+                                     : "";
+        rep.problems.push_back(path + " line " + std::to_string(n) + what +
+                               ": not the line the run wrote (edited since?)");
         // The document's own line is then missing too: said once, here.
         if (j.is_object() && j.contains("sha256")) {
             for (const ojson& d : m["documents"]) {
-                if (d["sha256"] == j["sha256"] && d.value("path", "") == j.value("path", "")) seen.insert(d["line_sha256"].get<std::string>());
+                if (d["sha256"] == j["sha256"] && d.value("path", "") == j.value("path", ""))
+                    seen.insert(d["line_sha256"].get<std::string>());
             }
         }
     }
@@ -108,9 +121,11 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
         if (version != 1 && version != 2) return Error{"not a Terraferma manifest (manifest_version 1 or 2)"};
         VerifyReport rep;
         if (version == 1) {
-            rep.notes.push_back("manifest_version 1: no digest and no output lines recorded; only the results are checked");
+            rep.notes.push_back(
+                "manifest_version 1: no digest and no output lines recorded; only the results are checked");
         } else {
-            if (m.value("digest", "") != digest_of(m)) rep.problems.push_back("the manifest was edited after the run (its digest does not match)");
+            if (m.value("digest", "") != digest_of(m))
+                rep.problems.push_back("the manifest was edited after the run (its digest does not match)");
             check_output_file(m, rep);
         }
         const std::string model_path = m["model"]["path"];
@@ -122,28 +137,32 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
         const auto& mb = (*model)->file->bytes();
         const std::string got_sha = sha256_hex(std::span<const uint8_t>(mb.data(), mb.size()));
         if (got_sha != want_sha) {
-            rep.problems.push_back("model " + model_path + " has SHA-256 " + got_sha + ", the manifest recorded " + want_sha +
-                                   ": not the model that produced these results");
+            rep.problems.push_back("model " + model_path + " has SHA-256 " + got_sha + ", the manifest recorded " +
+                                   want_sha + ": not the model that produced these results");
             return rep;
         }
-        if (m["engine"] != kEngineVersion) rep.problems.push_back("engine " + m["engine"].get<std::string>() + " recorded, this is " + kEngineVersion);
+        if (m["engine"] != kEngineVersion)
+            rep.problems.push_back("engine " + m["engine"].get<std::string>() + " recorded, this is " + kEngineVersion);
         TaskConfig t;
         const ojson& task = m["task"];
         t.kind = task["kind"];
         t.prompt = task["prompt"];
         t.n_ctx = task["n_ctx"];
         t.max_output_tokens = task["max_output_tokens"];
-        if (task.contains("prompt_sha256") && task["prompt_sha256"] != sha256_of(t.prompt)) rep.problems.push_back("the manifest's prompt was edited");
+        if (task.contains("prompt_sha256") && task["prompt_sha256"] != sha256_of(t.prompt))
+            rep.problems.push_back("the manifest's prompt was edited");
         if (task.contains("schema")) {
             t.schema = task["schema"];
-            if (task.contains("schema_sha256") && task["schema_sha256"] != sha256_of(t.schema.dump())) rep.problems.push_back("the manifest's schema was edited");
+            if (task.contains("schema_sha256") && task["schema_sha256"] != sha256_of(t.schema.dump()))
+                rep.problems.push_back("the manifest's schema was edited");
         }
         if (task.contains("labels")) t.labels = task["labels"].get<std::vector<std::string>>();
         if (task.contains("words")) t.summary_words = task["words"];
         if (task.contains("kv_cache")) {  // absent in manifests written before the option: F16
             for (const auto& [field, out] : {std::pair{"k", &t.k_type}, std::pair{"v", &t.v_type}}) {
                 const auto type = tensor_type_from_name(task["kv_cache"][field].get<std::string>());
-                if (!type || (*type != TensorType::F16 && *type != TensorType::Q8_0)) return Error{"malformed manifest: task.kv_cache." + std::string(field)};
+                if (!type || (*type != TensorType::F16 && *type != TensorType::Q8_0))
+                    return Error{"malformed manifest: task.kv_cache." + std::string(field)};
                 *out = *type;
             }
         }
@@ -185,7 +204,8 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
                 rep.problems.push_back(path + ": gave a result in the run, fails now: " + error);
             } else if (!was_ok && r) {
                 rep.problems.push_back(path + ": failed in the run, gives a result now");
-            } else if (was_ok && sha256_of(r->dump(-1, ' ', false, ojson::error_handler_t::replace)) != d["output_sha256"]) {
+            } else if (was_ok &&
+                       sha256_of(r->dump(-1, ' ', false, ojson::error_handler_t::replace)) != d["output_sha256"]) {
                 rep.problems.push_back(path + ": the output differs from the recorded one");
             } else if (!was_ok && version >= 2 && sha256_of(error) != d["output_sha256"]) {
                 rep.problems.push_back(path + ": fails with another error than in the run: " + error);

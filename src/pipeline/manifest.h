@@ -23,8 +23,9 @@ struct ManifestDocument {
 };
 
 // `output`: the output file the lines went to ("" when standard output).
-nlohmann::ordered_json make_manifest(const std::string& model_path, const std::string& model_sha256, const TaskConfig& task,
-                                     const std::vector<ManifestDocument>& docs, const std::string& output = "");
+nlohmann::ordered_json make_manifest(const std::string& model_path, const std::string& model_sha256,
+                                     const TaskConfig& task, const std::vector<ManifestDocument>& docs,
+                                     const std::string& output = "");
 
 struct VerifyReport {
     size_t documents = 0, identical = 0, skipped = 0;

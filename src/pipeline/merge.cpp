@@ -10,7 +10,8 @@ using ojson = nlohmann::ordered_json;
 namespace {
 
 bool informative(const ojson& v) {
-    return !(v.is_null() || (v.is_string() && v.get<std::string>().empty()) || (v.is_array() && v.empty()) || (v.is_object() && v.empty()));
+    return !(v.is_null() || (v.is_string() && v.get<std::string>().empty()) || (v.is_array() && v.empty()) ||
+             (v.is_object() && v.empty()));
 }
 
 // The field's own schema when the root lists it directly (maxItems is read from there).
@@ -22,7 +23,8 @@ const ojson* field_schema(const ojson& schema, const std::string& key) {
 
 }  // namespace
 
-Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers, const ojson& schema, const Chooser& choose) {
+Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers, const ojson& schema,
+                                         const Chooser& choose) {
     MergedAnswer out;
     // Field order: the schema's, then any other in order of appearance.
     std::vector<std::string> keys;
@@ -41,20 +43,26 @@ Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers
         for (const auto& a : answers) {
             auto it = a.value.find(key);
             if (it == a.value.end()) continue;
-            if (informative(*it)) found.push_back({*it, a.page});
-            else if (empty == nullptr) empty = &*it;
+            if (informative(*it))
+                found.push_back({*it, a.page});
+            else if (empty == nullptr)
+                empty = &*it;
         }
         if (found.empty()) {
             if (empty != nullptr) out.value[key] = *empty;
             continue;
         }
-        const bool arrays = std::all_of(found.begin(), found.end(), [](const Candidate& c) { return c.value.is_array(); });
+        const bool arrays =
+            std::all_of(found.begin(), found.end(), [](const Candidate& c) { return c.value.is_array(); });
         if (arrays) {
             ojson items = ojson::array();
             ojson pages = ojson::array();
             size_t cut = 0;
             const ojson* fs = field_schema(schema, key);
-            const int64_t cap = fs && fs->is_object() && fs->contains("maxItems") && (*fs)["maxItems"].is_number_integer() ? (*fs)["maxItems"].get<int64_t>() : -1;
+            const int64_t cap =
+                fs && fs->is_object() && fs->contains("maxItems") && (*fs)["maxItems"].is_number_integer()
+                    ? (*fs)["maxItems"].get<int64_t>()
+                    : -1;
             for (const auto& c : found) {
                 bool used = false;
                 for (const auto& e : c.value) {
@@ -75,7 +83,8 @@ Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers
         }
         std::vector<Candidate> distinct;
         for (const auto& c : found) {
-            if (std::none_of(distinct.begin(), distinct.end(), [&](const Candidate& d) { return d.value == c.value; })) distinct.push_back(c);
+            if (std::none_of(distinct.begin(), distinct.end(), [&](const Candidate& d) { return d.value == c.value; }))
+                distinct.push_back(c);
         }
         size_t pick = 0;
         if (distinct.size() > 1) {
@@ -100,7 +109,8 @@ std::vector<double> combine_label_scores(const std::vector<std::vector<double>>&
         const double best = *std::max_element(scores.begin(), scores.end());
         double z = 0;
         for (double v : scores) z += std::exp(v - best);
-        for (size_t i = 0; i < n; ++i) mean[i] += (scores[i] - best - std::log(z)) / static_cast<double>(per_chunk.size());
+        for (size_t i = 0; i < n; ++i)
+            mean[i] += (scores[i] - best - std::log(z)) / static_cast<double>(per_chunk.size());
     }
     const double best = *std::max_element(mean.begin(), mean.end());
     double z = 0;

@@ -34,11 +34,13 @@ using Chooser = std::function<Result<size_t>(const std::string& field, const std
 
 struct MergedAnswer {
     nlohmann::ordered_json value = nlohmann::ordered_json::object();
-    nlohmann::ordered_json provenance = nlohmann::ordered_json::object();  // field -> {"page"} or {"pages"}, {"candidates"} when chosen
-    nlohmann::ordered_json dropped = nlohmann::ordered_json::object();     // array field -> items cut at maxItems
+    nlohmann::ordered_json provenance =
+        nlohmann::ordered_json::object();  // field -> {"page"} or {"pages"}, {"candidates"} when chosen
+    nlohmann::ordered_json dropped = nlohmann::ordered_json::object();  // array field -> items cut at maxItems
 };
 
-Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers, const nlohmann::ordered_json& schema, const Chooser& choose);
+Result<MergedAnswer> merge_chunk_answers(const std::vector<ChunkAnswer>& answers, const nlohmann::ordered_json& schema,
+                                         const Chooser& choose);
 
 // classify over a long document: each chunk's label log-probabilities, renormalized over the
 // labels, averaged over the chunks, and renormalized again into the document's probabilities.

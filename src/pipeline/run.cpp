@@ -1,22 +1,23 @@
 #include "pipeline/run.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <set>
 #include <span>
 #include <thread>
-#include <ctime>
-#include <map>
-#include <set>
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "model/context.h"
 #include "model/model.h"
@@ -39,7 +40,8 @@ Result<std::vector<std::string>> expand_inputs(const std::vector<std::string>& i
         std::error_code ec;
         if (std::filesystem::is_directory(in, ec)) {
             std::vector<std::string> found;
-            for (auto it = std::filesystem::recursive_directory_iterator(in, ec); !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            for (auto it = std::filesystem::recursive_directory_iterator(in, ec);
+                 !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
                 const std::string name = it->path().filename().string();
                 if (!name.empty() && name[0] == '.') {
                     if (it->is_directory()) it.disable_recursion_pending();
@@ -63,7 +65,8 @@ namespace {
 double cpu_seconds_now() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 // The package energy counter (microjoules) when this machine exposes it; -1 otherwise.
@@ -78,7 +81,6 @@ std::string hash_bytes(const std::string& b) {
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
 
-
 // What every round needs, loaded once: the model, its tokenizer and template, the store.
 struct Loaded {
     std::string model_path, model_sha, key;
@@ -88,13 +90,16 @@ struct Loaded {
     std::unique_ptr<JobStore> store;
 };
 
-Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskConfig& task, const std::string& store_path) {
+Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskConfig& task,
+                                     const std::string& store_path) {
     auto l = std::make_unique<Loaded>();
     l->model_path = model_path;
     auto model = model::Model::load(model_path);
     if (!model) return model.error();
     l->model = std::move(*model);
-    if (Status st = model::Context::check(*l->model, model::ContextOptions{task.n_ctx, 1, 1, model::AttentionNumerics::Float, task.k_type, task.v_type});
+    if (Status st = model::Context::check(
+            *l->model,
+            model::ContextOptions{task.n_ctx, 1, 1, model::AttentionNumerics::Float, task.k_type, task.v_type});
         !st) {
         return Error{model_path + ": " + st.error().message};
     }
@@ -157,7 +162,9 @@ Result<Document> load_item(const Item& item, const std::string& stdin_text) {
     return d;
 }
 
-double since(std::chrono::steady_clock::time_point t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); }
+double since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 // A run's row in the ledger, written when the run starts and brought up to date as documents
 // and their steps finish — a run killed at any moment still counts the work it recorded.
@@ -205,8 +212,8 @@ Ledger start_ledger(Loaded& l, const TaskConfig& task, double cpu0, double rapl0
 // Computes every item the store does not hold yet (worker threads, each with its own context)
 // and stores each result the moment it is done. With `stop` set, workers finish their current
 // document and take no new one.
-Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items, const RunOptions& o, const std::string& stdin_text,
-               RunSummary& sum, const std::atomic<bool>* stop, Ledger& ledger) {
+Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items, const RunOptions& o,
+               const std::string& stdin_text, RunSummary& sum, const std::atomic<bool>* stop, Ledger& ledger) {
     std::atomic<size_t> next{0}, done{0};
     std::mutex mu;
     Status failure = Status::success();
@@ -240,7 +247,8 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                     rec.status = "error";
                     rec.error = doc.error().message;
                 } else {
-                    if (!runner) runner = std::make_unique<TaskRunner>(*l.model, *l.tok, *l.tmpl, task, o.threads_per_worker);
+                    if (!runner)
+                        runner = std::make_unique<TaskRunner>(*l.model, *l.tok, *l.tmpl, task, o.threads_per_worker);
                     uint64_t seen_in = runner->tokens_in(), seen_out = runner->tokens_out();
                     model_s = runner->model_seconds();
                     // Each finished step of the document is kept, and its work counted in the
@@ -293,14 +301,16 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
         }
     };
     std::vector<std::thread> threads;
-    for (int w = 0; w < std::max(1, std::min<int>(o.workers, static_cast<int>(items.size()))); ++w) threads.emplace_back(worker);
+    for (int w = 0; w < std::max(1, std::min<int>(o.workers, static_cast<int>(items.size()))); ++w)
+        threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     progress.finish();
     return failure;
 }
 
 // The output line of a stored result.
-Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& item, RunSummary& sum, ManifestDocument& md) {
+Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& item, RunSummary& sum,
+                                ManifestDocument& md) {
     auto rec = l.store->get(item.sha, item.key);
     if (!rec) return rec.error();
     if (!rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
@@ -327,7 +337,8 @@ Status write_atomically(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".partial";
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush()) return Error{path + ": cannot write"};
+        if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush())
+            return Error{path + ": cannot write"};
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
@@ -381,7 +392,11 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
         return st.error();
     }
     if (const std::string mp = default_manifest_path(o); !mp.empty()) {
-        if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) return st.error();
+        if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output)
+                                                     .dump(1, ' ', false, ojson::error_handler_t::replace) +
+                                                 "\n");
+            !st)
+            return st.error();
         sum.manifest_path = mp;
     }
     if (Status st = update_ledger(l, o, ledger, sum); !st) return st.error();
@@ -409,7 +424,8 @@ Result<std::set<std::pair<std::string, std::string>>> lines_in_output(const std:
     while (at < text.size()) {
         const size_t nl = text.find('\n', at);
         const ojson j = ojson::parse(text.substr(at, nl - at), nullptr, false);
-        if (j.is_object() && j.contains("path") && j["path"].is_string() && j.contains("sha256") && j["sha256"].is_string()) {
+        if (j.is_object() && j.contains("path") && j["path"].is_string() && j.contains("sha256") &&
+            j["sha256"].is_string()) {
             seen.insert({j["path"].get<std::string>(), j["sha256"].get<std::string>()});
         }
         at = nl + 1;
@@ -464,15 +480,19 @@ Status move_file(const std::string& file, const std::string& to) {
 
 }  // namespace
 
-Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o, const WatchOptions& w) {
+Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o,
+                              const WatchOptions& w) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_directory(w.inbox, ec)) return Error{w.inbox + ": not a folder"};
     if (!w.move_to.empty()) {
         const fs::path a = fs::weakly_canonical(w.inbox, ec), b = fs::weakly_canonical(w.move_to, ec);
         const std::string as = a.string() + "/", bs = b.string() + "/";
-        if (bs.compare(0, as.size(), as) == 0 && bs.substr(as.size()).find("/.") == std::string::npos && bs.substr(as.size())[0] != '.') {
-            return Error{w.move_to + ": the folder finished files move to must not be inside the inbox (unless hidden, e.g. INBOX/.done)"};
+        if (bs.compare(0, as.size(), as) == 0 && bs.substr(as.size()).find("/.") == std::string::npos &&
+            bs.substr(as.size())[0] != '.') {
+            return Error{
+                w.move_to +
+                ": the folder finished files move to must not be inside the inbox (unless hidden, e.g. INBOX/.done)"};
         }
     }
     auto loaded = load(model_path, task, o.store_path);
@@ -490,12 +510,12 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
     if (!manifest_path.empty() && fs::exists(manifest_path, ec)) {
         std::ifstream in(manifest_path, std::ios::binary);
         const ojson m = ojson::parse(in, nullptr, false);
-        if (m.is_object() && m.contains("task") && m["task"].is_object() && m["task"].value("key", "") == l.key && m.contains("documents") &&
-            m["documents"].is_array()) {
+        if (m.is_object() && m.contains("task") && m["task"].is_object() && m["task"].value("key", "") == l.key &&
+            m.contains("documents") && m["documents"].is_array()) {
             for (const ojson& d : m["documents"]) {
                 if (!d.is_object()) continue;
-                manifest_docs.push_back({d.value("path", ""), d.value("sha256", ""), d.value("status", ""), d.value("output_sha256", ""),
-                                         d.value("line_sha256", "")});
+                manifest_docs.push_back({d.value("path", ""), d.value("sha256", ""), d.value("status", ""),
+                                         d.value("output_sha256", ""), d.value("line_sha256", "")});
             }
         }
     }
@@ -520,7 +540,8 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             if (ready.size() == round_cap) break;
         }
         if (ready.empty()) {
-            for (double slept = 0; slept < w.poll_seconds && !stopped(); slept += 0.05) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            for (double slept = 0; slept < w.poll_seconds && !stopped(); slept += 0.05)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
             continue;
         }
         const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
@@ -557,7 +578,11 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             manifest_docs.push_back(md);
         }
         if (!manifest_path.empty()) {
-            if (Status st = write_atomically(manifest_path, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n"); !st) {
+            if (Status st = write_atomically(manifest_path,
+                                             make_manifest(model_path, l.model_sha, task, manifest_docs, o.output)
+                                                     .dump(1, ' ', false, ojson::error_handler_t::replace) +
+                                                 "\n");
+                !st) {
                 return st.error();
             }
             round.manifest_path = manifest_path;

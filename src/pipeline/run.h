@@ -17,9 +17,9 @@ namespace tf::pipeline {
 
 struct RunOptions {
     std::vector<std::string> inputs;
-    std::string output;      // JSONL file; empty: standard output
-    std::string store_path;  // SQLite job store
-    std::string manifest;    // where to write the run's manifest; empty: beside the output, or none
+    std::string output;            // JSONL file; empty: standard output
+    std::string store_path;        // SQLite job store
+    std::string manifest;          // where to write the run's manifest; empty: beside the output, or none
     double watts_per_core = 15.0;  // energy estimate when RAPL counters are not readable
     int workers = 1;
     int threads_per_worker = 1;
@@ -44,10 +44,10 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
 
 struct WatchOptions {
     std::string inbox;
-    std::string move_to;          // finished files are moved here; empty: left where they are
+    std::string move_to;  // finished files are moved here; empty: left where they are
     double poll_seconds = 1.0;
-    double settle_seconds = 1.0;  // a file modified more recently may still be being written
-    const std::atomic<bool>* stop = nullptr;                 // set (e.g. by a signal) to end the watch
+    double settle_seconds = 1.0;                            // a file modified more recently may still be being written
+    const std::atomic<bool>* stop = nullptr;                // set (e.g. by a signal) to end the watch
     std::function<void(const RunSummary& round)> on_round;  // after every round that found files
 };
 
@@ -55,6 +55,7 @@ struct WatchOptions {
 // to the output (standard output when empty) the moment they are stored, so a file's line is
 // written exactly once even across crashes (lines already in the output are not repeated),
 // and the manifest (when asked) is rewritten to cover every document of the watch.
-Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& task, const RunOptions& options, const WatchOptions& watch);
+Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& task, const RunOptions& options,
+                              const WatchOptions& watch);
 
 }  // namespace tf::pipeline

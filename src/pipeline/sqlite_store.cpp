@@ -19,7 +19,9 @@ class SqliteStore : public JobStore {
     Result<std::optional<JobRecord>> get(const std::string& sha, const std::string& key) override {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db_, "SELECT path, status, output, error FROM results WHERE doc_sha256 = ? AND task_key = ?", -1, &st, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db_,
+                               "SELECT path, status, output, error FROM results WHERE doc_sha256 = ? AND task_key = ?",
+                               -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
         sqlite3_bind_text(st, 1, sha.c_str(), -1, SQLITE_TRANSIENT);
@@ -41,24 +43,28 @@ class SqliteStore : public JobStore {
     Status put(const JobRecord& r) override {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db_,
-                               "INSERT OR IGNORE INTO results(doc_sha256, task_key, path, status, output, error, finished_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?, strftime('%s','now'))",
-                               -1, &st, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(
+                db_,
+                "INSERT OR IGNORE INTO results(doc_sha256, task_key, path, status, output, error, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, strftime('%s','now'))",
+                -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
         const std::string* fields[] = {&r.doc_sha256, &r.task_key, &r.path, &r.status, &r.output, &r.error};
-        for (int i = 0; i < 6; ++i) sqlite3_bind_text(st, i + 1, fields[i]->c_str(), static_cast<int>(fields[i]->size()), SQLITE_TRANSIENT);
+        for (int i = 0; i < 6; ++i)
+            sqlite3_bind_text(st, i + 1, fields[i]->c_str(), static_cast<int>(fields[i]->size()), SQLITE_TRANSIENT);
         const int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         return Status::success();
     }
 
-    Result<std::optional<std::string>> get_step(const std::string& sha, const std::string& key, const std::string& step) override {
+    Result<std::optional<std::string>> get_step(const std::string& sha, const std::string& key,
+                                                const std::string& step) override {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db_, "SELECT value FROM steps WHERE doc_sha256 = ? AND task_key = ? AND step = ?", -1, &st, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db_, "SELECT value FROM steps WHERE doc_sha256 = ? AND task_key = ? AND step = ?", -1,
+                               &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
         sqlite3_bind_text(st, 1, sha.c_str(), -1, SQLITE_TRANSIENT);
@@ -75,10 +81,13 @@ class SqliteStore : public JobStore {
         return out;
     }
 
-    Status put_step(const std::string& sha, const std::string& key, const std::string& step, const std::string& value) override {
+    Status put_step(const std::string& sha, const std::string& key, const std::string& step,
+                    const std::string& value) override {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO steps(doc_sha256, task_key, step, value) VALUES (?, ?, ?, ?)", -1, &st, nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db_,
+                               "INSERT OR IGNORE INTO steps(doc_sha256, task_key, step, value) VALUES (?, ?, ?, ?)", -1,
+                               &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
         sqlite3_bind_text(st, 1, sha.c_str(), -1, SQLITE_TRANSIENT);
@@ -94,11 +103,15 @@ class SqliteStore : public JobStore {
     Status record_run(RunRecord& r) override {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
-        const char* sql = r.id == 0 ? "INSERT INTO runs(started_at, task, model_sha256, model_name, documents, computed, errors, tokens_in, "
-                                      "tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                                    : "UPDATE runs SET started_at = ?, task = ?, model_sha256 = ?, model_name = ?, documents = ?, computed = ?, "
-                                      "errors = ?, tokens_in = ?, tokens_out = ?, wall_seconds = ?, cpu_seconds = ?, energy_wh = ?, "
-                                      "energy_source = ? WHERE rowid = ?";
+        const char* sql =
+            r.id == 0
+                ? "INSERT INTO runs(started_at, task, model_sha256, model_name, documents, computed, errors, "
+                  "tokens_in, "
+                  "tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                : "UPDATE runs SET started_at = ?, task = ?, model_sha256 = ?, model_name = ?, documents = ?, computed "
+                  "= ?, "
+                  "errors = ?, tokens_in = ?, tokens_out = ?, wall_seconds = ?, cpu_seconds = ?, energy_wh = ?, "
+                  "energy_source = ? WHERE rowid = ?";
         if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
@@ -127,7 +140,8 @@ class SqliteStore : public JobStore {
         std::lock_guard<std::mutex> lock(mu_);
         sqlite3_stmt* st = nullptr;
         if (sqlite3_prepare_v2(db_,
-                               "SELECT started_at, task, model_sha256, model_name, documents, computed, errors, tokens_in, tokens_out, "
+                               "SELECT started_at, task, model_sha256, model_name, documents, computed, errors, "
+                               "tokens_in, tokens_out, "
                                "wall_seconds, cpu_seconds, energy_wh, energy_source FROM runs ORDER BY started_at",
                                -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
@@ -170,7 +184,8 @@ Result<std::unique_ptr<JobStore>> open_sqlite_store(const std::string& path) {
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
         sqlite3_close(db);
         return Error{path + ": cannot open the job store: " + msg};

@@ -39,8 +39,10 @@ class JobStore {
     virtual Status put(const JobRecord& record) = 0;  // keeps an existing record
     // A step of a document's work (a chunk's answer), kept so that a killed run resumes a long
     // document where it stopped: the value of `step` for (doc_sha256, task_key), if stored.
-    virtual Result<std::optional<std::string>> get_step(const std::string& doc_sha256, const std::string& task_key, const std::string& step) = 0;
-    virtual Status put_step(const std::string& doc_sha256, const std::string& task_key, const std::string& step, const std::string& value) = 0;
+    virtual Result<std::optional<std::string>> get_step(const std::string& doc_sha256, const std::string& task_key,
+                                                        const std::string& step) = 0;
+    virtual Status put_step(const std::string& doc_sha256, const std::string& task_key, const std::string& step,
+                            const std::string& value) = 0;
     // Inserts the run (setting run.id) or, once it has an id, updates its row.
     virtual Status record_run(RunRecord& run) = 0;
     virtual Result<std::vector<RunRecord>> runs() = 0;

@@ -17,22 +17,28 @@ using ojson = nlohmann::ordered_json;
 
 const char* default_prompt(const std::string& kind) {
     if (kind == "extract") {
-        return "Extract the information described by this JSON schema from the document below. Answer with one JSON object "
-               "that is valid against the schema; use null or leave out what the document does not say.\n\nSchema:\n{schema}\n\n"
+        return "Extract the information described by this JSON schema from the document below. Answer with one JSON "
+               "object "
+               "that is valid against the schema; use null or leave out what the document does not "
+               "say.\n\nSchema:\n{schema}\n\n"
                "Document:\n{document}";
     }
     if (kind == "classify") {
-        return "Classify the document below. Answer with exactly one of these labels: {labels}.\n\nDocument:\n{document}";
+        return "Classify the document below. Answer with exactly one of these labels: "
+               "{labels}.\n\nDocument:\n{document}";
     }
-    return "Summarize the document below in at most {words} words. Keep names, numbers and dates exact.\n\nDocument:\n{document}";
+    return "Summarize the document below in at most {words} words. Keep names, numbers and dates "
+           "exact.\n\nDocument:\n{document}";
 }
 
-std::string TaskConfig::effective_prompt() const { return prompt.empty() ? default_prompt(kind) : prompt; }
+std::string TaskConfig::effective_prompt() const {
+    return prompt.empty() ? default_prompt(kind) : prompt;
+}
 
 std::string TaskConfig::key(const std::string& model_sha256) const {
     // The engine's version: a newer engine never serves an older one's result as its own.
-    ojson k = {{"kind", kind}, {"model", model_sha256}, {"prompt", effective_prompt()}, {"n_ctx", n_ctx}, {"max_output", max_output_tokens},
-               {"engine", kEngineVersion}};
+    ojson k = {{"kind", kind},   {"model", model_sha256},           {"prompt", effective_prompt()},
+               {"n_ctx", n_ctx}, {"max_output", max_output_tokens}, {"engine", kEngineVersion}};
     if (kind == "extract") k["schema"] = schema;
     if (kind == "classify") k["labels"] = labels;
     if (kind == "summarize") k["words"] = summary_words;
@@ -46,19 +52,25 @@ std::string TaskConfig::key(const std::string& model_sha256) const {
 
 namespace {
 
-std::string sha256_of_text(const std::string& s) { return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size())); }
+std::string sha256_of_text(const std::string& s) {
+    return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
     return s;
 }
 
 }  // namespace
 
-TaskRunner::TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& cfg,
-                       int n_threads)
+TaskRunner::TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl,
+                       const TaskConfig& cfg, int n_threads)
     : model_(model), tok_(tokenizer), tmpl_(tmpl), cfg_(cfg) {
-    session_ = std::make_unique<engine::Session>(model, tokenizer, model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float, cfg.k_type, cfg.v_type, cfg.swa_extra});
+    session_ = std::make_unique<engine::Session>(
+        model, tokenizer,
+        model::ContextOptions{cfg.n_ctx, 2, n_threads, model::AttentionNumerics::Float, cfg.k_type, cfg.v_type,
+                              cfg.swa_extra});
     trie_ = std::make_shared<const grammar::TokenTrie>(tokenizer);
 }
 
@@ -71,8 +83,10 @@ Result<std::vector<int32_t>> TaskRunner::prompt_tokens(const std::string& text) 
     user = replace_all(user, "{words}", std::to_string(cfg_.summary_words));
     // The document last: its text may contain anything, including "{schema}".
     const size_t at = user.find("{document}");
-    if (at != std::string::npos) user.replace(at, 10, text);
-    else user += "\n\n" + text;
+    if (at != std::string::npos)
+        user.replace(at, 10, text);
+    else
+        user += "\n\n" + text;
     chat::ChatRequest req;
     req.messages = ojson::array({{{"role", "user"}, {"content", user}}});
     auto p = engine::render_chat(tok_, tmpl_, req);
@@ -82,11 +96,13 @@ Result<std::vector<int32_t>> TaskRunner::prompt_tokens(const std::string& text) 
 
 int TaskRunner::budget_for_document() const {
     // Room for the document in one prompt: the context minus the output and the instructions.
-    const int instructions = static_cast<int>(tok_.encode(cfg_.effective_prompt() + cfg_.schema.dump(), false).size()) + 64;
+    const int instructions =
+        static_cast<int>(tok_.encode(cfg_.effective_prompt() + cfg_.schema.dump(), false).size()) + 64;
     return std::max(64, cfg_.n_ctx - cfg_.max_output_tokens - instructions);
 }
 
-Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens, std::shared_ptr<sampling::Constraint> c) {
+Result<std::string> TaskRunner::generate(const std::string& text, int max_tokens,
+                                         std::shared_ptr<sampling::Constraint> c) {
     auto prompt = prompt_tokens(text);
     if (!prompt) return prompt.error();
     engine::GenerateOptions o;
@@ -114,22 +130,26 @@ Result<std::string> TaskRunner::generate_step(const std::string& step, const std
     }
     auto r = generate(text, max_tokens, std::move(c));
     if (!r) return r;
-    if (memo_ && memo_->put) memo_->put(key, std::string(1, static_cast<char>('0' + static_cast<int>(last_stop_))) + *r);
+    if (memo_ && memo_->put)
+        memo_->put(key, std::string(1, static_cast<char>('0' + static_cast<int>(last_stop_))) + *r);
     return r;
 }
 
 Result<ojson> TaskRunner::extract(const Document& doc) {
     if (!contract_) {  // the schema's grammar, masks and validator, shared by every document
         auto c = engine::OutputContract::json_schema(
-            cfg_.schema, {}, engine::Vocabulary{std::static_pointer_cast<const grammar::TokenTrie>(trie_), tok_.vocab().eog_tokens});
+            cfg_.schema, {},
+            engine::Vocabulary{std::static_pointer_cast<const grammar::TokenTrie>(trie_), tok_.vocab().eog_tokens});
         if (!c) return c.error();
         contract_ = std::move(c.value());
     }
     const auto chunks = chunk_document(doc, tok_, budget_for_document(), 64);
     std::vector<ChunkAnswer> answers;
     for (const Chunk& ch : chunks) {
-        auto text = chunks.size() == 1 ? generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens, contract_->constraint())
-                                       : generate_step("extract:" + std::to_string(answers.size()), doc.text.substr(ch.begin, ch.end - ch.begin),
+        auto text = chunks.size() == 1 ? generate(doc.text.substr(ch.begin, ch.end - ch.begin), cfg_.max_output_tokens,
+                                                  contract_->constraint())
+                                       : generate_step("extract:" + std::to_string(answers.size()),
+                                                       doc.text.substr(ch.begin, ch.end - ch.begin),
                                                        cfg_.max_output_tokens, contract_->constraint());
         if (!text) return text.error();
         // The grammar closes an answer the limit cuts off, so it parses — but a field may be
@@ -138,7 +158,8 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
         const ojson part = ojson::parse(*text, nullptr, false);
         if (cut_off || part.is_discarded()) {
             return Error{"the model's answer was cut off before the JSON was complete" +
-                         (chunks.size() > 1 ? " (part at page " + std::to_string(ch.page) + ")" : std::string()) + " (raise --max-output)"};
+                         (chunks.size() > 1 ? " (part at page " + std::to_string(ch.page) + ")" : std::string()) +
+                         " (raise --max-output)"};
         }
         answers.push_back({part, ch.page});
     }
@@ -149,7 +170,9 @@ Result<ojson> TaskRunner::extract(const Document& doc) {
             for (auto it = merged.begin(); it != merged.end(); ++it) provenance[it.key()] = {{"page", answers[0].page}};
         }
     } else {
-        auto m = merge_chunk_answers(answers, cfg_.schema, [&](const std::string& field, const std::vector<Candidate>& c) { return choose(field, c); });
+        auto m = merge_chunk_answers(
+            answers, cfg_.schema,
+            [&](const std::string& field, const std::vector<Candidate>& c) { return choose(field, c); });
         if (!m) return m.error();
         merged = std::move(m->value);
         provenance = std::move(m->provenance);
@@ -174,7 +197,8 @@ Result<size_t> TaskRunner::choose(const std::string& field, const std::vector<Ca
     std::string user = "The parts of one document were read one at a time. For the field \"" + field + "\"";
     if (cfg_.schema.is_object() && cfg_.schema.contains("properties") && cfg_.schema["properties"].is_object() &&
         cfg_.schema["properties"].contains(field) && cfg_.schema["properties"][field].is_object() &&
-        cfg_.schema["properties"][field].contains("description") && cfg_.schema["properties"][field]["description"].is_string()) {
+        cfg_.schema["properties"][field].contains("description") &&
+        cfg_.schema["properties"][field]["description"].is_string()) {
         user += " (" + cfg_.schema["properties"][field]["description"].get<std::string>() + ")";
     }
     user += " they found these values:\n";
@@ -260,7 +284,8 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
         std::vector<std::string> parts;
         for (size_t i = 0; i < chunks.size(); ++i) {
             const Chunk& c = chunks[i];
-            auto s = generate_step("summarize:" + std::to_string(i), doc.text.substr(c.begin, c.end - c.begin), out_tokens, nullptr);
+            auto s = generate_step("summarize:" + std::to_string(i), doc.text.substr(c.begin, c.end - c.begin),
+                                   out_tokens, nullptr);
             if (!s) return s.error();
             parts.push_back(valid_utf8(*s));
         }
@@ -278,7 +303,9 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
             }
             parts = std::move(next);
             if (parts.size() == 1) break;
-            if (rounds == 8) return Error{"the partial summaries still fill " + std::to_string(parts.size()) + " prompts after 8 rounds of reducing"};
+            if (rounds == 8)
+                return Error{"the partial summaries still fill " + std::to_string(parts.size()) +
+                             " prompts after 8 rounds of reducing"};
         }
         text = parts[0];
     }
@@ -291,7 +318,8 @@ Result<ojson> TaskRunner::summarize(const Document& doc) {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
     if (cut_off) {
         return Error{"the summary was cut off at the token limit (" + std::to_string(out_tokens) +
-                     " tokens for --words " + std::to_string(cfg_.summary_words) + "; raise --max-output or ask for fewer words)"};
+                     " tokens for --words " + std::to_string(cfg_.summary_words) +
+                     "; raise --max-output or ask for fewer words)"};
     }
     if (text.empty()) return Error{"the model wrote an empty summary"};
     return ojson{{"output", {{"summary", text}}}, {"chunks", chunks.size()}, {"reduce_rounds", rounds}};

@@ -6,8 +6,8 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,11 +25,11 @@ namespace tf::pipeline {
 inline constexpr const char* kEngineVersion = "terraferma 0.3.0";
 
 struct TaskConfig {
-    std::string kind;                      // extract, classify, summarize
-    nlohmann::ordered_json schema;         // extract
-    std::vector<std::string> labels;       // classify
-    int summary_words = 120;               // summarize
-    std::string prompt;                    // template; empty: the built-in one for the task
+    std::string kind;                 // extract, classify, summarize
+    nlohmann::ordered_json schema;    // extract
+    std::vector<std::string> labels;  // classify
+    int summary_words = 120;          // summarize
+    std::string prompt;               // template; empty: the built-in one for the task
     int n_ctx = 4096;
     int max_output_tokens = 1024;
     TensorType k_type = TensorType::F16;  // KV cache (a q8_0 cache changes results a little)
@@ -56,8 +56,8 @@ struct StepMemo {
 
 class TaskRunner {
   public:
-    TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const TaskConfig& config,
-               int n_threads);
+    TaskRunner(const model::Model& model, const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl,
+               const TaskConfig& config, int n_threads);
     // The task's result for one document, as JSON: {"output": …, "provenance": …} or an error.
     Result<nlohmann::ordered_json> run(const Document& doc, const StepMemo* memo = nullptr);
     // Prompt and generated tokens of the last run.
@@ -69,9 +69,11 @@ class TaskRunner {
 
   private:
     Result<std::vector<int32_t>> prompt_tokens(const std::string& document_text);
-    Result<std::string> generate(const std::string& document_text, int max_tokens, std::shared_ptr<sampling::Constraint> c);
+    Result<std::string> generate(const std::string& document_text, int max_tokens,
+                                 std::shared_ptr<sampling::Constraint> c);
     // generate(), or its answer from the memo when an earlier (killed) run finished this step.
-    Result<std::string> generate_step(const std::string& step, const std::string& text, int max_tokens, std::shared_ptr<sampling::Constraint> c);
+    Result<std::string> generate_step(const std::string& step, const std::string& text, int max_tokens,
+                                      std::shared_ptr<sampling::Constraint> c);
     Result<nlohmann::ordered_json> extract(const Document& doc);
     Result<nlohmann::ordered_json> classify(const Document& doc);
     Result<nlohmann::ordered_json> summarize(const Document& doc);
@@ -83,12 +85,12 @@ class TaskRunner {
     const chat::ChatTemplate& tmpl_;
     TaskConfig cfg_;
     std::unique_ptr<engine::Session> session_;
-    std::shared_ptr<const void> trie_;  // grammar::TokenTrie, built once
+    std::shared_ptr<const void> trie_;                        // grammar::TokenTrie, built once
     std::shared_ptr<const engine::OutputContract> contract_;  // the schema's, built at the first extract
     uint64_t tokens_in_ = 0, tokens_out_ = 0;
     double model_seconds_ = 0;
     engine::StopReason last_stop_ = engine::StopReason::Eos;  // of the last generate
-    const StepMemo* memo_ = nullptr;  // during run()
+    const StepMemo* memo_ = nullptr;                          // during run()
 };
 
 }  // namespace tf::pipeline

@@ -132,4 +132,41 @@ std::string html_declared_charset(std::string_view html) {
     return "";
 }
 
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int len = c < 0x80                      ? 1
+                  : (c >> 5) == 6 && c >= 0xC2  ? 2
+                  : (c >> 4) == 14              ? 3
+                  : (c >> 3) == 30 && c <= 0xF4 ? 4
+                                                : 0;
+        bool ok = len > 0 && i + static_cast<size_t>(len) <= s.size();
+        for (int k = 1; ok && k < len; ++k)
+            ok = (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xC0) == 0x80;
+        if (ok && len == 3) {
+            const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+        }
+        if (ok && len == 4) {
+            const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (!ok) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+            continue;
+        }
+        if (c == 0 || (c < 0x20 && c != '\n' && c != '\t' && c != '\r')) {
+            ++i;  // control characters carry no text
+            continue;
+        }
+        out.append(s.substr(i, static_cast<size_t>(len)));
+        i += static_cast<size_t>(len);
+    }
+    return out;
+}
+
 }  // namespace tf::pipeline

@@ -23,6 +23,14 @@ struct DecodedText {
 // bytes cannot be decoded whole — never a silent U+FFFD.
 Result<DecodedText> decode_text(std::string_view bytes, std::string_view declared = {});
 
+// Invalid UTF-8 sequences replaced by U+FFFD; control characters other than tab and newlines
+// dropped (they carry no text).
+std::string valid_utf8(std::string_view s);
+
+// HTML → text: visible text only, block elements on their own lines, headings as "#", list
+// items as "- ", table cells tab-separated, entities decoded (html_text.cpp). `html` is UTF-8.
+std::string html_to_text(std::string_view html);
+
 // The charset an HTML page declares in its first 1024 bytes (<meta charset=…> or http-equiv
 // Content-Type), lower-cased; "" when none.
 std::string html_declared_charset(std::string_view html);

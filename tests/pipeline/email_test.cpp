@@ -1,0 +1,132 @@
+// E-mail as invoices and tickets arrive: a MIME message with a quoted-printable Latin-1 body, an
+// HTML alternative, a PDF and a CSV attachment, a forwarded message — read as one text with the
+// headers, the body and each attachment's own text; detected by content whatever its name.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "pipeline/document.h"
+#include "pipeline/email_text.h"
+
+namespace {
+
+std::string base64(const std::string& in) {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                           static_cast<unsigned char>(in[i + 2]);
+        out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+        if (out.size() % 77 == 76) out += "\n";
+    }
+    if (i + 1 == in.size()) {
+        const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
+    } else if (i + 2 == in.size()) {
+        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+        out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+    }
+    return out;
+}
+
+// A one-page PDF whose text layer says `text` (offsets computed, so no repair is needed).
+std::string tiny_pdf(const std::string& text) {
+    const std::string content = "BT /F1 18 Tf 20 100 Td (" + text + ") Tj ET";
+    std::vector<std::string> objs = {
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 144] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> "
+        ">>",
+        "<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    };
+    std::string pdf = "%PDF-1.4\n";
+    std::vector<size_t> offsets;
+    for (size_t i = 0; i < objs.size(); ++i) {
+        offsets.push_back(pdf.size());
+        pdf += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
+    }
+    const size_t xref = pdf.size();
+    pdf += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
+    for (size_t o : offsets) {
+        char line[32];
+        std::snprintf(line, sizeof line, "%010zu 00000 n \n", o);
+        pdf += line;
+    }
+    pdf += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
+           std::to_string(xref) + "\n%%EOF\n";
+    return pdf;
+}
+
+std::string message() {
+    const std::string forwarded =
+        "From: Lieferant <rechnung@lieferant.example>\r\nTo: einkauf@firma.example\r\nSubject: Mahnung\r\nDate: Mon, 2 "
+        "Dec 2024 09:00:00 +0100\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nBitte zahlen Sie bis Freitag.\r\n";
+    return "Return-Path: <buchhaltung@kunde.example>\r\n"
+           "From: =?ISO-8859-1?Q?J=FCrgen_M=FCller?= <buchhaltung@kunde.example>\r\n"
+           "To: Einkauf <einkauf@firma.example>\r\n"
+           "Subject: =?UTF-8?B?UmVjaG51bmcgw5xiZXJzaWNodA==?=\r\n"
+           "Date: Tue, 3 Dec 2024 10:15:00 +0100\r\n"
+           "MIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=\"OUTER\"\r\n\r\n"
+           "--OUTER\r\nContent-Type: multipart/alternative; boundary=\"ALT\"\r\n\r\n"
+           "--ALT\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: "
+           "quoted-printable\r\n\r\n"
+           "Guten Tag,=0D=0Aanbei die Rechnung =FCber 4.711,00 =80 -- bitte pr=FCfen.\r\n"
+           "--ALT\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML alternative</p>\r\n--ALT--\r\n"
+           "--OUTER\r\nContent-Type: application/pdf; name=\"rechnung.pdf\"\r\nContent-Disposition: attachment; "
+           "filename=\"rechnung.pdf\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n" +
+           base64(tiny_pdf("Invoice total 4711.00 EUR")) +
+           "\r\n--OUTER\r\nContent-Type: text/csv; name=\"positionen.csv\"\r\nContent-Disposition: attachment; "
+           "filename=\"positionen.csv\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n" +
+           base64("Pos;Betrag\n1;4.000,00\n2;711,00\n") +
+           "\r\n--OUTER\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n" + forwarded +
+           "\r\n--OUTER--\r\n";
+}
+
+TEST(Email, headers_body_and_attachments_read_as_files) {
+    auto d = tf::pipeline::read_document("inbox/12345", message());  // no extension: the content says mail
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(d->kind, "eml");
+    const std::string& t = d->text;
+    EXPECT_NE(t.find("From: Jürgen Müller <buchhaltung@kunde.example>"), std::string::npos) << t;
+    EXPECT_NE(t.find("Subject: Rechnung Übersicht"), std::string::npos) << t;
+    EXPECT_NE(t.find("Date: 2024-12-03T10:15:00"), std::string::npos) << t;
+    EXPECT_NE(t.find("anbei die Rechnung über 4.711,00 € -- bitte prüfen."), std::string::npos) << t;
+    EXPECT_EQ(t.find("HTML alternative"), std::string::npos) << "the plain text is preferred";
+    const size_t pdf = t.find("## Attachment: rechnung.pdf");
+    ASSERT_NE(pdf, std::string::npos) << t;
+    EXPECT_NE(t.find("Invoice total 4711.00 EUR", pdf), std::string::npos) << t;
+    const size_t csv = t.find("## Attachment: positionen.csv");
+    ASSERT_NE(csv, std::string::npos) << t;
+    EXPECT_NE(t.find("2\t711,00", csv), std::string::npos) << t;
+    const size_t fwd = t.find("## Attachment: Mahnung.eml");
+    ASSERT_NE(fwd, std::string::npos) << t;
+    EXPECT_NE(t.find("Bitte zahlen Sie bis Freitag.", fwd), std::string::npos) << t;
+}
+
+TEST(Email, broken_and_unusual_messages) {
+    // An attachment that cannot be read is named with the reason; the mail is still read.
+    const std::string m =
+        "From: a@example.org\r\nSubject: broken\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+        "boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n"
+        "--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=scan.pdf\r\n\r\nnot a pdf "
+        "at all %PDF-\r\n--B--\r\n";
+    auto d = tf::pipeline::read_document("x.eml", m);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_NE(d->text.find("## Attachment: scan.pdf\n\n(not read: "), std::string::npos) << d->text;
+    // A .eml that is not a mail at all.
+    auto bad = tf::pipeline::read_document("x.eml", std::string("\x00\x01\x02", 3));
+    EXPECT_FALSE(bad.ok());
+    // A text file that merely starts like a header is text.
+    auto txt = tf::pipeline::read_document("notes.txt", "From: me\nSubject: hi\n\nbody\n");
+    ASSERT_TRUE(txt.ok());
+    EXPECT_EQ(txt->kind, "txt");
+}
+
+}  // namespace
