@@ -2,6 +2,9 @@
 // the broken ones) gets exactly one line; reruns come from the store unchanged; runs killed
 // with SIGKILL at random moments and resumed end bit-identical to an uninterrupted run.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -10,10 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <signal.h>
-#include <spawn.h>
 #include <sstream>
-#include <sys/wait.h>
 #include <thread>
 
 #include "support/reference.h"
@@ -24,7 +24,9 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-fs::path docs() { return tf::test::shared_dir() / "peer-tests" / "documents"; }
+fs::path docs() {
+    return tf::test::shared_dir() / "peer-tests" / "documents";
+}
 
 std::string slurp(const fs::path& p) {
     std::ifstream f(p, std::ios::binary);
@@ -36,7 +38,8 @@ std::string slurp(const fs::path& p) {
 struct TempDir {
     fs::path path;
     TempDir() {
-        path = fs::temp_directory_path() / ("tf-pipe-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+        path =
+            fs::temp_directory_path() / ("tf-pipe-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
         fs::create_directories(path);
     }
     ~TempDir() {
@@ -80,7 +83,8 @@ int run_and_kill_after(const std::vector<std::string>& args, int ms, const fs::p
     return 0;
 }
 
-const char* kSchema = R"({"type":"object","properties":{"title":{"type":"string","maxLength":30},"year":{"type":"integer","minimum":1900,"maximum":2100},"topics":{"type":"array","items":{"enum":["law","software","science","other"]},"maxItems":2}},"required":["title","year"],"additionalProperties":false})";
+const char* kSchema =
+    R"({"type":"object","properties":{"title":{"type":"string","maxLength":30},"year":{"type":"integer","minimum":1900,"maximum":2100},"topics":{"type":"array","items":{"enum":["law","software","science","other"]},"maxItems":2}},"required":["title","year"],"additionalProperties":false})";
 
 // Every type, the broken files included; the three long documents (tracemonkey, TAMReview, the
 // GPL) are left to the ingestion tests and the summarize test to keep this one quick.
@@ -90,13 +94,28 @@ TEST(PipelineE2E, extract_over_every_sample_document_then_again_from_the_store) 
     TempDir tmp;
     std::ofstream(tmp.path / "schema.json") << kSchema;
     const std::string model = (tf::test::reference_dir() / "models/vocab-llama3-llama-Q8_0.gguf").string();
-    std::vector<std::string> args = {"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store",
-                                     (tmp.path / "jobs.sqlite").string(), "--parallel", "2", "-t", "1", "-c", "2048", "--max-output", "96",
-                                     "-o", (tmp.path / "out.jsonl").string()};
+    std::vector<std::string> args = {"extract",
+                                     "-m",
+                                     model,
+                                     "--schema",
+                                     (tmp.path / "schema.json").string(),
+                                     "--store",
+                                     (tmp.path / "jobs.sqlite").string(),
+                                     "--parallel",
+                                     "2",
+                                     "-t",
+                                     "1",
+                                     "-c",
+                                     "2048",
+                                     "--max-output",
+                                     "96",
+                                     "-o",
+                                     (tmp.path / "out.jsonl").string()};
     size_t n_files = 0;
     for (auto it = fs::recursive_directory_iterator(docs()); it != fs::recursive_directory_iterator(); ++it) {
         const std::string name = it->path().filename().string();
-        if (!it->is_regular_file() || name == "tracemonkey.pdf" || name == "TAMReview.pdf" || name == "GPL-3.txt") continue;
+        if (!it->is_regular_file() || name == "tracemonkey.pdf" || name == "TAMReview.pdf" || name == "GPL-3.txt")
+            continue;
         args.push_back(it->path().string());
         ++n_files;
     }
@@ -128,12 +147,15 @@ TEST(PipelineE2E, extract_over_every_sample_document_then_again_from_the_store) 
     // Again: nothing recomputed, the same bytes.
     auto again = tf::test::run_terraferma(args);
     ASSERT_EQ(again.exit_code, 0) << again.err;
-    EXPECT_NE(again.err.find("0 computed, " + std::to_string(n_files) + " from the store"), std::string::npos) << again.err;
+    EXPECT_NE(again.err.find("0 computed, " + std::to_string(n_files) + " from the store"), std::string::npos)
+        << again.err;
     EXPECT_EQ(slurp(tmp.path / "out.jsonl"), first);
     // The manifest re-runs every document from scratch: all identical.
     auto verify = tf::test::run_terraferma({"verify", (tmp.path / "out.manifest.json").string(), "-t", "2"});
     EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-    EXPECT_NE(verify.out.find(std::to_string(n_files) + " documents: " + std::to_string(n_files) + " identical"), std::string::npos) << verify.out;
+    EXPECT_NE(verify.out.find(std::to_string(n_files) + " documents: " + std::to_string(n_files) + " identical"),
+              std::string::npos)
+        << verify.out;
     // The ledger counts both runs.
     auto report = tf::test::run_terraferma({"report", "--store", (tmp.path / "jobs.sqlite").string(), "--json"});
     ASSERT_EQ(report.exit_code, 0) << report.err;
@@ -148,9 +170,11 @@ TEST(PipelineE2E, verify_detects_a_changed_model) {
     TempDir tmp;
     fs::copy_file(tf::test::reference_dir() / "models/tiny-llama.gguf", tmp.path / "model.gguf");
     std::ofstream(tmp.path / "a.txt") << "Invoice 7, issued in 1999.";
-    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
-    auto r = tf::test::run_terraferma({"extract", "-m", (tmp.path / "model.gguf").string(), "--schema", (tmp.path / "s.json").string(), "--store",
-                                       (tmp.path / "j.sqlite").string(), "-c", "1024", "--max-output", "32", "-o", (tmp.path / "o.jsonl").string(),
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
+    auto r = tf::test::run_terraferma({"extract", "-m", (tmp.path / "model.gguf").string(), "--schema",
+                                       (tmp.path / "s.json").string(), "--store", (tmp.path / "j.sqlite").string(),
+                                       "-c", "1024", "--max-output", "32", "-o", (tmp.path / "o.jsonl").string(),
                                        (tmp.path / "a.txt").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto ok = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
@@ -173,10 +197,23 @@ TEST(PipelineE2E, a_q8_0_kv_cache_is_recorded_and_verified) {
     TempDir tmp;
     const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
     std::ofstream(tmp.path / "a.txt") << "Invoice 7, issued in 1999.";
-    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
     auto extract = [&](const std::vector<std::string>& extra, const std::string& out) {
-        std::vector<std::string> args{"extract", "-m", model, "--schema", (tmp.path / "s.json").string(), "--store", (tmp.path / "j.sqlite").string(),
-                                      "-c", "1024", "--max-output", "32", "-o", (tmp.path / out).string(), (tmp.path / "a.txt").string()};
+        std::vector<std::string> args{"extract",
+                                      "-m",
+                                      model,
+                                      "--schema",
+                                      (tmp.path / "s.json").string(),
+                                      "--store",
+                                      (tmp.path / "j.sqlite").string(),
+                                      "-c",
+                                      "1024",
+                                      "--max-output",
+                                      "32",
+                                      "-o",
+                                      (tmp.path / out).string(),
+                                      (tmp.path / "a.txt").string()};
         args.insert(args.end(), extra.begin(), extra.end());
         return tf::test::run_terraferma(args);
     };
@@ -199,8 +236,9 @@ TEST(PipelineE2E, classify_and_summarize) {
     if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
     TempDir tmp;
     const std::string model = (tf::test::reference_dir() / "models/vocab-qwen2-qwen2-Q8_0.gguf").string();
-    auto c = tf::test::run_terraferma({"classify", "-m", model, "--labels", "license,manual,paper", "--store", (tmp.path / "j.sqlite").string(),
-                                       (docs() / "text").string(), (docs() / "html").string()});
+    auto c = tf::test::run_terraferma({"classify", "-m", model, "--labels", "license,manual,paper", "--store",
+                                       (tmp.path / "j.sqlite").string(), (docs() / "text").string(),
+                                       (docs() / "html").string()});
     ASSERT_EQ(c.exit_code, 0) << c.err;
     for (const auto& l : lines(c.out)) {
         ASSERT_EQ(l["status"], "ok") << l.dump();
@@ -215,8 +253,8 @@ TEST(PipelineE2E, classify_and_summarize) {
     }
     // A document longer than the context: map-reduce over every chunk. A random-weight model
     // never ends its summary, and a summary the token limit cuts off is reported, not "ok".
-    auto s = tf::test::run_terraferma({"summarize", "-m", model, "--words", "20", "-c", "512", "--store", (tmp.path / "s.sqlite").string(),
-                                       (docs() / "text/GPL-3.txt").string()});
+    auto s = tf::test::run_terraferma({"summarize", "-m", model, "--words", "20", "-c", "512", "--store",
+                                       (tmp.path / "s.sqlite").string(), (docs() / "text/GPL-3.txt").string()});
     ASSERT_EQ(s.exit_code, 0) << s.err;
     const auto sl = lines(s.out);
     ASSERT_EQ(sl.size(), 1u);
@@ -224,13 +262,16 @@ TEST(PipelineE2E, classify_and_summarize) {
     EXPECT_NE(sl[0]["error"].get<std::string>().find("cut off at the token limit"), std::string::npos) << sl[0].dump();
     auto ledger = tf::test::run_terraferma({"report", "--store", (tmp.path / "s.sqlite").string(), "--json"});
     ASSERT_EQ(ledger.exit_code, 0) << ledger.err;
-    EXPECT_GT(json::parse(ledger.out)["total"]["tokens_in"].get<int64_t>(), 8000) << "every chunk of the GPL (about 8k tokens) was read";
+    EXPECT_GT(json::parse(ledger.out)["total"]["tokens_in"].get<int64_t>(), 8000)
+        << "every chunk of the GPL (about 8k tokens) was read";
 
     // classify reads every chunk: the GPL's labels differ from those of its first chunk alone.
     const std::string gpl = slurp(docs() / "text/GPL-3.txt");
     std::ofstream(tmp.path / "gpl-start.txt") << gpl.substr(0, 600);
-    auto whole = tf::test::run_terraferma({"classify", "-m", model, "--labels", "license,manual,paper", "-c", "512", "--store",
-                                           (tmp.path / "k.sqlite").string(), (docs() / "text/GPL-3.txt").string(), (tmp.path / "gpl-start.txt").string()});
+    auto whole =
+        tf::test::run_terraferma({"classify", "-m", model, "--labels", "license,manual,paper", "-c", "512", "--store",
+                                  (tmp.path / "k.sqlite").string(), (docs() / "text/GPL-3.txt").string(),
+                                  (tmp.path / "gpl-start.txt").string()});
     ASSERT_EQ(whole.exit_code, 0) << whole.err;
     const auto kl = lines(whole.out);
     ASSERT_EQ(kl.size(), 2u);
@@ -247,22 +288,45 @@ TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
     fs::create_directories(tmp.path / "in");
     for (int i = 0; i < 200; ++i) {
         std::ofstream(tmp.path / "in" / ("doc" + std::to_string(1000 + i) + ".txt"))
-            << "Invoice " << i << " from supplier " << (i * 7919 % 101) << ", issued in " << (1950 + i) << ".\n\nTotal due: " << i * 13 << " EUR.";
+            << "Invoice " << i << " from supplier " << (i * 7919 % 101) << ", issued in " << (1950 + i)
+            << ".\n\nTotal due: " << i * 13 << " EUR.";
     }
-    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100},"paid":{"type":"boolean"}},"required":["year","paid"],"additionalProperties":false})";
+    std::ofstream(tmp.path / "schema.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100},"paid":{"type":"boolean"}},"required":["year","paid"],"additionalProperties":false})";
     const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
     auto args = [&](const std::string& store, const std::string& out) {
-        return std::vector<std::string>{"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", store,
-                                        "--parallel", "2", "-t", "1", "-c", "1024", "--max-output", "64", "-o", out, (tmp.path / "in").string()};
+        return std::vector<std::string>{"extract",
+                                        "-m",
+                                        model,
+                                        "--schema",
+                                        (tmp.path / "schema.json").string(),
+                                        "--store",
+                                        store,
+                                        "--parallel",
+                                        "2",
+                                        "-t",
+                                        "1",
+                                        "-c",
+                                        "1024",
+                                        "--max-output",
+                                        "64",
+                                        "-o",
+                                        out,
+                                        (tmp.path / "in").string()};
     };
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
-    auto clean = tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
+    auto clean =
+        tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
     ASSERT_EQ(clean.exit_code, 0) << clean.err;
     const auto t1 = Clock::now();
     // The same run again finds everything in the store: what a run costs before any work.
-    ASSERT_EQ(tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "again.jsonl").string())).exit_code, 0);
-    const auto ms = [](Clock::duration d) { return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+    ASSERT_EQ(tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "again.jsonl").string()))
+                  .exit_code,
+              0);
+    const auto ms = [](Clock::duration d) {
+        return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+    };
     const int startup_ms = ms(Clock::now() - t1), work_ms = std::max(ms(t1 - t0) - startup_ms, 80);
     const std::string expected = slurp(tmp.path / "clean.jsonl");
     ASSERT_EQ(lines(expected).size(), 200u);
@@ -275,11 +339,14 @@ TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
     for (int round = 0; kills < 10 && round < 60; ++round) {
         // Past the start-up, then up to an eighth of the work: ten kills leave work for the last run.
         int status = 0;
-        const int killed = run_and_kill_after(a, startup_ms + static_cast<int>(rng() % static_cast<unsigned>(work_ms / 8)), tmp.path / "crash.log", &status);
+        const int killed =
+            run_and_kill_after(a, startup_ms + static_cast<int>(rng() % static_cast<unsigned>(work_ms / 8)),
+                               tmp.path / "crash.log", &status);
         ASSERT_GE(killed, 0) << "cannot start " << TF_BINARY;
         kills += killed;
         if (killed == 0 && round == 0) {
-            ADD_FAILURE() << "the first run ended by itself within the delay (status " << status << "): " << slurp(tmp.path / "crash.log");
+            ADD_FAILURE() << "the first run ended by itself within the delay (status " << status
+                          << "): " << slurp(tmp.path / "crash.log");
         }
     }
     auto final_run = tf::test::run_terraferma(a);
@@ -290,14 +357,17 @@ TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
     int computed = -1, stored = -1;
     const auto at = final_run.err.rfind("documents (");  // the summary line, after the progress lines
     ASSERT_NE(at, std::string::npos) << final_run.err;
-    ASSERT_EQ(std::sscanf(final_run.err.c_str() + at, "documents (%d computed, %d from the store", &computed, &stored), 2) << final_run.err;
+    ASSERT_EQ(std::sscanf(final_run.err.c_str() + at, "documents (%d computed, %d from the store", &computed, &stored),
+              2)
+        << final_run.err;
     EXPECT_GT(stored, 0) << final_run.err;
     EXPECT_GT(computed, 0) << final_run.err;
     EXPECT_GE(kills, 10) << "the runs finished too fast to be interrupted";
-    std::printf("[pipeline] 200 documents, %d runs killed with SIGKILL (%d stored by them, %d left to the last run), resumed: output identical\n",
-                kills, stored, computed);
+    std::printf(
+        "[pipeline] 200 documents, %d runs killed with SIGKILL (%d stored by them, %d left to the last run), resumed: "
+        "output identical\n",
+        kills, stored, computed);
 }
-
 
 // --watch: files dropped into an inbox are processed and moved; a SIGKILL in the middle, a torn
 // last output line and a file put back as if the move had not happened before the crash still
@@ -311,17 +381,30 @@ TEST(PipelineE2E, watch_processes_arriving_files_exactly_once_across_a_crash) {
     auto drop = [&](int from, int to) {
         for (int i = from; i < to; ++i) {
             const std::string name = "note" + std::to_string(100 + i) + ".txt";
-            std::ofstream(all / name) << "Ticket " << i << " opened in " << (1990 + i) << " by customer " << i * 31 << ".";
+            std::ofstream(all / name) << "Ticket " << i << " opened in " << (1990 + i) << " by customer " << i * 31
+                                      << ".";
             // Written beside the inbox and renamed in, as a careful producer does.
             fs::copy_file(all / name, tmp.path / name);
             fs::last_write_time(tmp.path / name, fs::file_time_type::clock::now() - std::chrono::seconds(10));
             fs::rename(tmp.path / name, inbox / name);
         }
     };
-    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"],"additionalProperties":false})";
+    std::ofstream(tmp.path / "schema.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"],"additionalProperties":false})";
     const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
-    const std::vector<std::string> common = {"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", (tmp.path / "jobs.sqlite").string(),
-                                             "-t", "1", "-c", "512", "--max-output", "32"};
+    const std::vector<std::string> common = {"extract",
+                                             "-m",
+                                             model,
+                                             "--schema",
+                                             (tmp.path / "schema.json").string(),
+                                             "--store",
+                                             (tmp.path / "jobs.sqlite").string(),
+                                             "-t",
+                                             "1",
+                                             "-c",
+                                             "512",
+                                             "--max-output",
+                                             "32"};
     auto spawn_watch = [&]() {
         std::vector<std::string> a = {TF_BINARY};
         a.insert(a.end(), common.begin(), common.end());
@@ -352,7 +435,8 @@ TEST(PipelineE2E, watch_processes_arriving_files_exactly_once_across_a_crash) {
 
     drop(0, 20);
     pid_t pid = spawn_watch();
-    ASSERT_TRUE(wait_for([&] { return lines(slurp(tmp.path / "out.jsonl")).size() >= 1; })) << slurp(tmp.path / "watch.log");
+    ASSERT_TRUE(wait_for([&] { return lines(slurp(tmp.path / "out.jsonl")).size() >= 1; }))
+        << slurp(tmp.path / "watch.log");
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -402,19 +486,36 @@ TEST(PipelineE2E, watch_processes_arriving_files_exactly_once_across_a_crash) {
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
-
 // Two runs at once on the same store and documents: both finish, their outputs agree, and a
 // third run finds every document stored exactly once (nothing left to compute).
 TEST(PipelineE2E, concurrent_runs_share_one_store_safely) {
     TF_REQUIRE_REFERENCE();
     TempDir tmp;
     fs::create_directories(tmp.path / "in");
-    for (int i = 0; i < 40; ++i) std::ofstream(tmp.path / "in" / ("n" + std::to_string(i) + ".txt")) << "Order " << i << " placed in " << (1960 + i) << ".";
-    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer"}},"required":["year"]})";
+    for (int i = 0; i < 40; ++i)
+        std::ofstream(tmp.path / "in" / ("n" + std::to_string(i) + ".txt"))
+            << "Order " << i << " placed in " << (1960 + i) << ".";
+    std::ofstream(tmp.path / "schema.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer"}},"required":["year"]})";
     const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
     auto args = [&](const std::string& out) {
-        return std::vector<std::string>{TF_BINARY, "extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", (tmp.path / "jobs.sqlite").string(),
-                                        "-t", "1", "-c", "512", "--max-output", "32", "-o", (tmp.path / out).string(), (tmp.path / "in").string()};
+        return std::vector<std::string>{TF_BINARY,
+                                        "extract",
+                                        "-m",
+                                        model,
+                                        "--schema",
+                                        (tmp.path / "schema.json").string(),
+                                        "--store",
+                                        (tmp.path / "jobs.sqlite").string(),
+                                        "-t",
+                                        "1",
+                                        "-c",
+                                        "512",
+                                        "--max-output",
+                                        "32",
+                                        "-o",
+                                        (tmp.path / out).string(),
+                                        (tmp.path / "in").string()};
     };
     std::vector<pid_t> pids;
     for (const char* out : {"a.jsonl", "b.jsonl"}) {
@@ -424,7 +525,8 @@ TEST(PipelineE2E, concurrent_runs_share_one_store_safely) {
         argv.push_back(nullptr);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 2, (tmp.path / (std::string(out) + ".log")).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 2, (tmp.path / (std::string(out) + ".log")).c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
         pid_t pid = -1;
         ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
         posix_spawn_file_actions_destroy(&fa);
@@ -433,7 +535,8 @@ TEST(PipelineE2E, concurrent_runs_share_one_store_safely) {
     for (pid_t pid : pids) {
         int status = 0;
         ::waitpid(pid, &status, 0);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(tmp.path / "a.jsonl.log") << slurp(tmp.path / "b.jsonl.log");
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << slurp(tmp.path / "a.jsonl.log") << slurp(tmp.path / "b.jsonl.log");
     }
     const std::string a = slurp(tmp.path / "a.jsonl");
     EXPECT_EQ(lines(a).size(), 40u);
@@ -451,8 +554,19 @@ TEST(PipelineE2E, concurrent_runs_share_one_store_safely) {
 namespace {
 
 std::vector<std::string> extract_args(const TempDir& tmp, const std::string& out) {
-    return {"extract", "-m", (tf::test::reference_dir() / "models/tiny-llama.gguf").string(), "--schema", (tmp.path / "s.json").string(),
-            "--store", (tmp.path / "j.sqlite").string(), "-c", "1024", "--max-output", "48", "-o", (tmp.path / out).string()};
+    return {"extract",
+            "-m",
+            (tf::test::reference_dir() / "models/tiny-llama.gguf").string(),
+            "--schema",
+            (tmp.path / "s.json").string(),
+            "--store",
+            (tmp.path / "j.sqlite").string(),
+            "-c",
+            "1024",
+            "--max-output",
+            "48",
+            "-o",
+            (tmp.path / out).string()};
 }
 
 // A result belongs to what was read, not only to the bytes: a file is read by what its bytes
@@ -463,22 +577,25 @@ TEST(PipelineE2E, each_result_belongs_to_its_document_as_read) {
     TF_REQUIRE_REFERENCE();
     if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
     TempDir tmp;
-    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"title":{"type":"string","maxLength":20}},"required":["title"]})";
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"title":{"type":"string","maxLength":20}},"required":["title"]})";
     fs::copy_file(docs() / "docx/test.docx", tmp.path / "letter.docx");
-    fs::copy_file(docs() / "docx/test.docx", tmp.path / "other-file.pdf");          // DOCX bytes, wrong name
+    fs::copy_file(docs() / "docx/test.docx", tmp.path / "other-file.pdf");  // DOCX bytes, wrong name
     fs::copy_file(docs() / "pdf/160F-2019.pdf", tmp.path / "invoice.pdf");
-    fs::copy_file(docs() / "pdf/160F-2019.pdf", tmp.path / "invoice.txt");          // PDF bytes, wrong name
+    fs::copy_file(docs() / "pdf/160F-2019.pdf", tmp.path / "invoice.txt");  // PDF bytes, wrong name
     fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken-a.pdf");
-    fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken-b.pdf");     // same bytes, same error, its own name
+    fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken-b.pdf");  // same bytes, same error, its own name
     std::ofstream(tmp.path / "notes.txt") << "%PDX- not a pdf, just text about invoices.";
     auto args = extract_args(tmp, "o.jsonl");
-    for (const char* f : {"letter.docx", "other-file.pdf", "invoice.pdf", "invoice.txt", "broken-a.pdf", "broken-b.pdf", "notes.txt"}) {
+    for (const char* f :
+         {"letter.docx", "other-file.pdf", "invoice.pdf", "invoice.txt", "broken-a.pdf", "broken-b.pdf", "notes.txt"}) {
         args.push_back((tmp.path / f).string());
     }
     auto r = tf::test::run_terraferma(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::map<std::string, json> by_name;
-    for (const auto& l : lines(slurp(tmp.path / "o.jsonl"))) by_name[fs::path(l["path"].get<std::string>()).filename().string()] = l;
+    for (const auto& l : lines(slurp(tmp.path / "o.jsonl")))
+        by_name[fs::path(l["path"].get<std::string>()).filename().string()] = l;
     ASSERT_EQ(by_name.size(), 7u);
     // The DOCX named .pdf is read as a DOCX: the same result as the real .docx.
     EXPECT_EQ(by_name["other-file.pdf"]["status"], "ok") << by_name["other-file.pdf"].dump();
@@ -486,7 +603,8 @@ TEST(PipelineE2E, each_result_belongs_to_its_document_as_read) {
     // PDF bytes named .txt: read as a PDF, exactly as the same bytes named .pdf (not as tokens
     // of PDF syntax).
     EXPECT_EQ(by_name["invoice.txt"]["status"], by_name["invoice.pdf"]["status"]);
-    EXPECT_EQ(by_name["invoice.txt"].value("output", json()), by_name["invoice.pdf"].value("output", json())) << by_name["invoice.txt"].dump();
+    EXPECT_EQ(by_name["invoice.txt"].value("output", json()), by_name["invoice.pdf"].value("output", json()))
+        << by_name["invoice.txt"].dump();
     EXPECT_EQ(by_name["invoice.txt"].value("provenance", json()), by_name["invoice.pdf"].value("provenance", json()));
     // Errors name their own file, even when the second came from the store.
     for (const char* f : {"broken-a.pdf", "broken-b.pdf"}) {
@@ -517,7 +635,8 @@ TEST(PipelineE2E, verify_reads_the_output_and_expects_the_same_errors) {
     TF_REQUIRE_REFERENCE();
     if (!fs::exists(docs())) GTEST_SKIP() << "no sample documents";
     TempDir tmp;
-    std::ofstream(tmp.path / "s.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100}},"required":["year"]})";
     std::ofstream(tmp.path / "a.txt") << "Invoice 7, issued in 1999.";
     std::ofstream(tmp.path / "b.txt") << "Order 12, placed in 2004.";
     fs::copy_file(docs() / "corrupt/truncated.pdf", tmp.path / "broken.pdf");
@@ -529,7 +648,8 @@ TEST(PipelineE2E, verify_reads_the_output_and_expects_the_same_errors) {
     const std::string manifest = (tmp.path / "o.manifest.json").string();
     auto ok = tf::test::run_terraferma({"verify", manifest, "-t", "1"});
     EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-    EXPECT_NE(ok.out.find("4 documents: 4 identical, 0 skipped (standard input), 0 problems"), std::string::npos) << ok.out;
+    EXPECT_NE(ok.out.find("4 documents: 4 identical, 0 skipped (standard input), 0 problems"), std::string::npos)
+        << ok.out;
 
     // One value edited in the output file: exactly that line is reported.
     const std::string original = slurp(tmp.path / "o.jsonl");
@@ -572,8 +692,8 @@ TEST(PipelineE2E, a_long_document_extracts_to_one_valid_object) {
       "required":["title","version","topics"],"additionalProperties":false})";
     auto args = extract_args(tmp, "o.jsonl");
     args[2] = (tf::test::reference_dir() / "models/vocab-qwen2-qwen2-Q8_0.gguf").string();
-    args[8] = "512";   // -c
-    args[10] = "96";   // --max-output
+    args[8] = "512";  // -c
+    args[10] = "96";  // --max-output
     args.push_back((docs() / "text/GPL-3.txt").string());
     auto r = tf::test::run_terraferma(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -618,15 +738,33 @@ TEST(PipelineE2E, killed_runs_resume_long_documents_where_they_stopped) {
     for (int d = 0; d < kDocs; ++d) {
         std::ofstream f(tmp.path / "in" / ("report" + std::to_string(100 + d) + ".txt"));
         for (int p = 0; p < 36; ++p) {
-            f << "Section " << p << " of report " << d << ". The committee met on day " << (p * 7 + d) % 28 + 1 << " and approved item "
-              << (p * 131 + d * 17) % 997 << " with a budget of " << (p + 1) * (d + 3) * 11 << " EUR after a long discussion of the options.\n\n";
+            f << "Section " << p << " of report " << d << ". The committee met on day " << (p * 7 + d) % 28 + 1
+              << " and approved item " << (p * 131 + d * 17) % 997 << " with a budget of " << (p + 1) * (d + 3) * 11
+              << " EUR after a long discussion of the options.\n\n";
         }
     }
-    std::ofstream(tmp.path / "schema.json") << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100},"items":{"type":"array","items":{"type":"integer","minimum":0,"maximum":999},"maxItems":4}},"required":["year","items"],"additionalProperties":false})";
+    std::ofstream(tmp.path / "schema.json")
+        << R"({"type":"object","properties":{"year":{"type":"integer","minimum":1900,"maximum":2100},"items":{"type":"array","items":{"type":"integer","minimum":0,"maximum":999},"maxItems":4}},"required":["year","items"],"additionalProperties":false})";
     const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
     auto args = [&](const std::string& store, const std::string& out) {
-        return std::vector<std::string>{"extract", "-m", model, "--schema", (tmp.path / "schema.json").string(), "--store", store,
-                                        "--parallel", "2", "-t", "1", "-c", "512", "--max-output", "64", "-o", out, (tmp.path / "in").string()};
+        return std::vector<std::string>{"extract",
+                                        "-m",
+                                        model,
+                                        "--schema",
+                                        (tmp.path / "schema.json").string(),
+                                        "--store",
+                                        store,
+                                        "--parallel",
+                                        "2",
+                                        "-t",
+                                        "1",
+                                        "-c",
+                                        "512",
+                                        "--max-output",
+                                        "64",
+                                        "-o",
+                                        out,
+                                        (tmp.path / "in").string()};
     };
     auto ledger_tokens = [&](const std::string& store) {
         auto r = tf::test::run_terraferma({"report", "--store", store, "--json"});
@@ -636,9 +774,11 @@ TEST(PipelineE2E, killed_runs_resume_long_documents_where_they_stopped) {
     };
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
-    auto clean = tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
+    auto clean =
+        tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
     ASSERT_EQ(clean.exit_code, 0) << clean.err;
-    const int work_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+    const int work_ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
     const std::string expected = slurp(tmp.path / "clean.jsonl");
     const auto expected_lines = lines(expected);
     ASSERT_EQ(expected_lines.size(), static_cast<size_t>(kDocs));
@@ -654,7 +794,8 @@ TEST(PipelineE2E, killed_runs_resume_long_documents_where_they_stopped) {
     for (int round = 0; kills < 10 && round < 40; ++round) {
         // Each run gets up to a tenth of the whole work before the kill: some documents finish,
         // most are struck in the middle of their chunks.
-        const int killed = run_and_kill_after(a, 150 + static_cast<int>(rng() % static_cast<unsigned>(std::max(work_ms / 10, 20))), "/dev/null");
+        const int killed = run_and_kill_after(
+            a, 150 + static_cast<int>(rng() % static_cast<unsigned>(std::max(work_ms / 10, 20))), "/dev/null");
         ASSERT_GE(killed, 0) << "cannot start " << TF_BINARY;
         kills += killed;
     }
@@ -663,11 +804,48 @@ TEST(PipelineE2E, killed_runs_resume_long_documents_where_they_stopped) {
     EXPECT_EQ(slurp(tmp.path / "crash.jsonl"), expected);
     const int64_t crash_tokens = ledger_tokens((tmp.path / "crash.sqlite").string());
     const double ratio = static_cast<double>(crash_tokens) / static_cast<double>(clean_tokens);
-    std::printf("[pipeline] %d long documents, %d runs killed with SIGKILL, resumed: output identical; model work %lld tokens vs %lld uninterrupted (%.2fx)\n",
-                kDocs, kills, static_cast<long long>(crash_tokens), static_cast<long long>(clean_tokens), ratio);
+    std::printf(
+        "[pipeline] %d long documents, %d runs killed with SIGKILL, resumed: output identical; model work %lld tokens "
+        "vs %lld uninterrupted (%.2fx)\n",
+        kDocs, kills, static_cast<long long>(crash_tokens), static_cast<long long>(clean_tokens), ratio);
     EXPECT_GE(kills, 10) << "the runs finished too fast to be interrupted";
     EXPECT_LE(ratio, 1.3);
     EXPECT_GE(ratio, 0.9) << "the ledger lost the killed runs' work";
+}
+
+// The documents companies send, through `extract` and `verify`: a mail with a CSV attachment, a
+// Windows-1252 page, a semicolon CSV — each read (status ok), each result verified.
+TEST(PipelineE2E, mail_csv_and_legacy_encodings_extract_and_verify) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"customer":{"type":"string","maxLength":20}},"required":["customer"]})";
+    std::ofstream(tmp.path / "order.eml", std::ios::binary)
+        << "Return-Path: <a@kunde.example>\r\nFrom: =?ISO-8859-1?Q?M=FCller?= <a@kunde.example>\r\nSubject: "
+           "Bestellung\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; "
+           "charset=utf-8\r\n\r\nBitte liefern.\r\n"
+           "--B\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; "
+           "filename=pos.csv\r\n\r\nArtikel;Menge\r\nSchrauben;100\r\n--B--\r\n";
+    std::ofstream(tmp.path / "page.html", std::ios::binary)
+        << "<html><head><meta charset=\"windows-1252\"></head><body><p>Kunde: K\xF6rber AG, 99 \x80</p></body></html>";
+    std::ofstream(tmp.path / "list.csv", std::ios::binary) << "Kunde;Betrag\nM\xFCller;1.234,56\n";
+    auto args = extract_args(tmp, "o.jsonl");
+    for (const char* f : {"order.eml", "page.html", "list.csv"}) args.push_back((tmp.path / f).string());
+    auto r = tf::test::run_terraferma(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto out = lines(slurp(tmp.path / "o.jsonl"));
+    ASSERT_EQ(out.size(), 3u);
+    for (const auto& l : out) EXPECT_EQ(l["status"], "ok") << l.dump();
+    auto shown =
+        tf::test::run_terraferma({"text", (tmp.path / "order.eml").string(), (tmp.path / "page.html").string()});
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_NE(shown.out.find("From: Müller <a@kunde.example>"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("## Attachment: pos.csv\n\nArtikel\tMenge\nSchrauben\t100"), std::string::npos)
+        << shown.out;
+    EXPECT_NE(shown.out.find("Kunde: Körber AG, 99 €"), std::string::npos) << shown.out;
+    auto verify = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
 }  // namespace
