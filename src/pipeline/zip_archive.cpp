@@ -4,12 +4,16 @@
 
 namespace tf::pipeline {
 
-ZipArchive::ZipArchive(zip* z) : z_(z, [](zip* p) { zip_discard(p); }) {}
+ZipArchive::ZipArchive(zip* z, std::shared_ptr<const std::string> data)
+    : data_(std::move(data)), z_(z, [](zip* p) { zip_discard(p); }) {}
 
 Result<ZipArchive> ZipArchive::open(const std::string& bytes) {
+    // libzip reads the buffer in place for as long as the archive is open: the archive keeps
+    // its own copy, so it never outlives the bytes it reads (a temporary string, say).
+    auto data = std::make_shared<const std::string>(bytes);
     zip_error_t err;
     zip_error_init(&err);
-    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
+    zip_source_t* src = zip_source_buffer_create(data->data(), data->size(), 0, &err);
     if (src == nullptr) {
         zip_error_fini(&err);
         return Error{"cannot read the file"};
@@ -20,7 +24,7 @@ Result<ZipArchive> ZipArchive::open(const std::string& bytes) {
         zip_source_free(src);
         return Error{"not a valid zip archive"};
     }
-    return ZipArchive(z);
+    return ZipArchive(z, std::move(data));
 }
 
 bool ZipArchive::has(const std::string& name) const {

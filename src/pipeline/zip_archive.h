@@ -25,7 +25,8 @@ class ZipArchive {
     Result<std::string> read(const std::string& name, size_t max = kMaxMember) const;
 
   private:
-    explicit ZipArchive(zip* z);
+    ZipArchive(zip* z, std::shared_ptr<const std::string> data);
+    std::shared_ptr<const std::string> data_;  // declared first: destroyed after the archive
     std::shared_ptr<zip> z_;
 };
 
