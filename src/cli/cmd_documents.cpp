@@ -3,10 +3,11 @@
 // One JSON line per document, in input order; per-document errors are lines with
 // "status":"error" and the batch goes on. Results live in the job store, so an interrupted
 // run continues where it stopped and finished documents are never recomputed.
+#include <pthread.h>
+
 #include <atomic>
 #include <csignal>
 #include <fstream>
-#include <pthread.h>
 #include <sstream>
 #include <thread>
 
@@ -20,7 +21,8 @@ namespace tf::cli {
 namespace {
 
 struct DocArgs {
-    std::string model, output, store = ".terraferma/jobs.sqlite", prompt_file, schema_file, labels, manifest, watch, move_to;
+    std::string model, output, store = ".terraferma/jobs.sqlite", prompt_file, schema_file, labels, manifest, watch,
+                               move_to;
     double watts = 15.0, poll = 1.0;
     std::vector<std::string> inputs;
     int parallel = 1, threads = 0, ctx = 4096, max_output = 1024, words = 120;
@@ -29,28 +31,49 @@ struct DocArgs {
 
 void common_flags(CLI::App* app, DocArgs& a) {
     app->add_option("-m,--model", a.model, "GGUF model")->required();
-    auto* inputs = app->add_option("inputs", a.inputs, "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods; read by content), folders (walked) or - for standard input");
-    auto* watch = app->add_option("--watch", a.watch, "Process the files arriving in this folder, until stopped (Ctrl-C / SIGTERM); -o is appended to");
+    auto* inputs = app->add_option("inputs", a.inputs,
+                                   "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods; read by "
+                                   "content), folders (walked) or - for standard input");
+    auto* watch = app->add_option(
+        "--watch", a.watch,
+        "Process the files arriving in this folder, until stopped (Ctrl-C / SIGTERM); -o is appended to");
     inputs->excludes(watch);
     watch->excludes(inputs);
-    app->add_option("--move-to", a.move_to, "With --watch: move each finished file here (default: leave it; the output marks it done)")->needs(watch);
-    app->add_option("--poll", a.poll, "With --watch: seconds between looks at the folder")->capture_default_str()->check(CLI::Range(0.05, 3600.0))->needs(watch);
+    app->add_option("--move-to", a.move_to,
+                    "With --watch: move each finished file here (default: leave it; the output marks it done)")
+        ->needs(watch);
+    app->add_option("--poll", a.poll, "With --watch: seconds between looks at the folder")
+        ->capture_default_str()
+        ->check(CLI::Range(0.05, 3600.0))
+        ->needs(watch);
     app->add_option("-o,--output", a.output, "Write the JSON lines here (atomically) instead of standard output");
     app->add_option("--store", a.store, "Job store (SQLite) holding every result")->capture_default_str();
-    app->add_option("--parallel", a.parallel, "Documents processed at once (each with its own context)")->capture_default_str()->check(CLI::Range(1, 64));
+    app->add_option("--parallel", a.parallel, "Documents processed at once (each with its own context)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
     app->add_option("-t,--threads", a.threads, "Compute threads per document (default: cores / parallel)");
-    app->add_option("-c,--ctx-size", a.ctx, "Context in tokens; longer documents are processed in chunks")->capture_default_str()->check(CLI::Range(256, 1 << 20));
-    app->add_option("--max-output", a.max_output, "Tokens an answer may take")->capture_default_str()->check(CLI::Range(16, 1 << 16));
+    app->add_option("-c,--ctx-size", a.ctx, "Context in tokens; longer documents are processed in chunks")
+        ->capture_default_str()
+        ->check(CLI::Range(256, 1 << 20));
+    app->add_option("--max-output", a.max_output, "Tokens an answer may take")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 1 << 16));
     a.kv.add_to(app);
-    app->add_option("--prompt", a.prompt_file, "Prompt template file ({document}, {schema}, {labels}, {words} are replaced)");
-    app->add_option("--manifest", a.manifest, "Write the run's reproducibility manifest here (default: OUT.manifest.json beside -o)");
-    app->add_option("--watts-per-core", a.watts, "Energy estimate per busy core when RAPL counters are unreadable")->capture_default_str();
+    app->add_option("--prompt", a.prompt_file,
+                    "Prompt template file ({document}, {schema}, {labels}, {words} are replaced)");
+    app->add_option("--manifest", a.manifest,
+                    "Write the run's reproducibility manifest here (default: OUT.manifest.json beside -o)");
+    app->add_option("--watts-per-core", a.watts, "Energy estimate per busy core when RAPL counters are unreadable")
+        ->capture_default_str();
 }
 
 void print_summary(const std::string& what, const pipeline::RunSummary& r, const char* prefix = "") {
-    std::fprintf(stderr, "terraferma: %s: %s%zu documents (%zu computed, %zu from the store, %zu errors), %llu tokens in, %llu out, %.1f s",
-                 what.c_str(), prefix, r.documents, r.computed, r.from_store, r.errors, static_cast<unsigned long long>(r.tokens_in),
-                 static_cast<unsigned long long>(r.tokens_out), r.seconds);
+    std::fprintf(stderr,
+                 "terraferma: %s: %s%zu documents (%zu computed, %zu from the store, %zu errors), %llu tokens in, %llu "
+                 "out, %.1f s",
+                 what.c_str(), prefix, r.documents, r.computed, r.from_store, r.errors,
+                 static_cast<unsigned long long>(r.tokens_in), static_cast<unsigned long long>(r.tokens_out),
+                 r.seconds);
     if (r.computed > 0 && r.worker_seconds > 0) {
         std::fprintf(stderr, ", %.1f documents/min, %.1f%% of the work outside the model",
                      60.0 * static_cast<double>(r.documents) / std::max(r.seconds, 1e-9),
@@ -131,7 +154,9 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
         return kExitFailure;
     }
     print_summary(what, *r);
-    if (!r->manifest_path.empty()) std::fprintf(stderr, "terraferma: %s: manifest %s (check it with 'terraferma verify')\n", what.c_str(), r->manifest_path.c_str());
+    if (!r->manifest_path.empty())
+        std::fprintf(stderr, "terraferma: %s: manifest %s (check it with 'terraferma verify')\n", what.c_str(),
+                     r->manifest_path.c_str());
     return kExitOk;
 }
 
@@ -144,22 +169,22 @@ void add_document_commands(CLI::App& root, Commands& commands) {
         common_flags(app, *a);
         app->add_option("--schema", a->schema_file, "JSON Schema of the result")->required();
         commands.push_back({app, [a]() {
-            std::ifstream f(a->schema_file);
-            if (!f) {
-                print_error("extract", a->schema_file + ": cannot open");
-                return kExitFailure;
-            }
-            std::stringstream ss;
-            ss << f.rdbuf();
-            pipeline::TaskConfig t;
-            t.kind = "extract";
-            t.schema = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
-            if (t.schema.is_discarded() || !t.schema.is_object()) {
-                print_error("extract", a->schema_file + ": not a JSON object");
-                return kExitUsage;
-            }
-            return run("extract", *a, std::move(t));
-        }});
+                                std::ifstream f(a->schema_file);
+                                if (!f) {
+                                    print_error("extract", a->schema_file + ": cannot open");
+                                    return kExitFailure;
+                                }
+                                std::stringstream ss;
+                                ss << f.rdbuf();
+                                pipeline::TaskConfig t;
+                                t.kind = "extract";
+                                t.schema = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
+                                if (t.schema.is_discarded() || !t.schema.is_object()) {
+                                    print_error("extract", a->schema_file + ": not a JSON object");
+                                    return kExitUsage;
+                                }
+                                return run("extract", *a, std::move(t));
+                            }});
     }
     {
         auto a = std::make_shared<DocArgs>();
@@ -167,30 +192,32 @@ void add_document_commands(CLI::App& root, Commands& commands) {
         common_flags(app, *a);
         app->add_option("--labels", a->labels, "Comma-separated labels")->required();
         commands.push_back({app, [a]() {
-            pipeline::TaskConfig t;
-            t.kind = "classify";
-            std::stringstream ss(a->labels);
-            for (std::string l; std::getline(ss, l, ',');) {
-                if (!l.empty()) t.labels.push_back(l);
-            }
-            if (t.labels.size() < 2) {
-                print_error("classify", "--labels needs at least two labels, separated by commas");
-                return kExitUsage;
-            }
-            return run("classify", *a, std::move(t));
-        }});
+                                pipeline::TaskConfig t;
+                                t.kind = "classify";
+                                std::stringstream ss(a->labels);
+                                for (std::string l; std::getline(ss, l, ',');) {
+                                    if (!l.empty()) t.labels.push_back(l);
+                                }
+                                if (t.labels.size() < 2) {
+                                    print_error("classify", "--labels needs at least two labels, separated by commas");
+                                    return kExitUsage;
+                                }
+                                return run("classify", *a, std::move(t));
+                            }});
     }
     {
         auto a = std::make_shared<DocArgs>();
         CLI::App* app = root.add_subcommand("summarize", "Summarize documents of any length (map-reduce over chunks)");
         common_flags(app, *a);
-        app->add_option("--words", a->words, "Target length in words")->capture_default_str()->check(CLI::Range(5, 5000));
+        app->add_option("--words", a->words, "Target length in words")
+            ->capture_default_str()
+            ->check(CLI::Range(5, 5000));
         commands.push_back({app, [a]() {
-            pipeline::TaskConfig t;
-            t.kind = "summarize";
-            t.summary_words = a->words;
-            return run("summarize", *a, std::move(t));
-        }});
+                                pipeline::TaskConfig t;
+                                t.kind = "summarize";
+                                t.summary_words = a->words;
+                                return run("summarize", *a, std::move(t));
+                            }});
     }
 }
 

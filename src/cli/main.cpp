@@ -9,7 +9,9 @@ void print_error(const std::string& what, const std::string& why) {
     std::fprintf(stderr, "terraferma: %s: %s\n", what.c_str(), why.c_str());
 }
 
-void print_error(const std::string& message) { std::fprintf(stderr, "terraferma: %s\n", message.c_str()); }
+void print_error(const std::string& message) {
+    std::fprintf(stderr, "terraferma: %s\n", message.c_str());
+}
 
 }  // namespace tf::cli
 

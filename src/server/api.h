@@ -2,7 +2,6 @@
 #pragma once
 
 #include "server/http/server.h"
-
 #include "server/http_server.h"
 #include "server/model_pool.h"
 #include "server/service.h"

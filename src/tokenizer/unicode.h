@@ -42,6 +42,6 @@ std::vector<uint32_t> nfd_base(const std::vector<uint32_t>& cpts);
 
 // GPT-2 byte-level BPE: each byte is shown as a printable code point.
 const std::string& byte_to_unicode(uint8_t byte);  // UTF-8 of the mapped code point
-int unicode_to_byte(uint32_t cpt);                  // -1 when the code point is not a mapped byte
+int unicode_to_byte(uint32_t cpt);                 // -1 when the code point is not a mapped byte
 
 }  // namespace tf::tok

@@ -186,7 +186,8 @@ TEST_P(ContractCampaign, every_answer_is_valid_or_reported) {
             session.forget();
             ASSERT_TRUE(redrawn.ok());
             const ojson rdoc = ojson::parse(redrawn->text, nullptr, false);
-            ASSERT_EQ(redrawn->violations.empty(), !rdoc.is_discarded() && validator->valid(rdoc)) << "seed " << seed << ": " << redrawn->text;
+            ASSERT_EQ(redrawn->violations.empty(), !rdoc.is_discarded() && validator->valid(rdoc))
+                << "seed " << seed << ": " << redrawn->text;
             if (truly_valid) {
                 EXPECT_EQ(redrawn->text, r->text) << "a valid first draw was drawn again";
             }

@@ -38,8 +38,8 @@ std::vector<std::string> test_strings(const std::string& vocab) {
     return out;
 }
 
-const char* const kLossless[] = {"llama-spm", "phi-3", "gpt-2", "llama3", "qwen2", "deepseek-coder",
-                                 "deepseek-llm", "falcon", "mpt", "refact", "starcoder"};
+const char* const kLossless[] = {"llama-spm",    "phi-3",  "gpt-2", "llama3", "qwen2",    "deepseek-coder",
+                                 "deepseek-llm", "falcon", "mpt",   "refact", "starcoder"};
 
 TEST(TokenizerRoundTrip, decode_of_encode_is_the_input) {
     TF_REQUIRE_REFERENCE();
@@ -115,7 +115,8 @@ TEST(TokenizerSpecial, no_control_or_role_token_comes_from_text_in_any_vocabular
             }
         }
     }
-    std::printf("[special] %d vocabularies, %d texts with control or role tokens: none became its token\n", vocabularies, checked);
+    std::printf("[special] %d vocabularies, %d texts with control or role tokens: none became its token\n",
+                vocabularies, checked);
     EXPECT_GE(vocabularies, 12);
     // The case that failed: Phi-3's </s> (user-defined in the file, the EOS by role).
     Tokenizer phi3 = load("phi-3");
@@ -158,21 +159,25 @@ TEST(TokenizerMalformed, broken_vocabularies_give_clear_errors) {
     EXPECT_EQ(vocab_error([](auto&) {}), "<ok>");
     EXPECT_NE(vocab_error([](auto& w) { w.remove("tokenizer.ggml.merges"); }).find("needs tokenizer.ggml.merges"),
               std::string::npos);
-    EXPECT_NE(vocab_error([](auto& w) { w.set("tokenizer.ggml.eos_token_id", tf::gguf::Value::u32(99)); })
-                  .find("tokenizer.ggml.eos_token_id = 99 is outside the vocabulary of 4 tokens"),
+    EXPECT_NE(vocab_error([](auto& w) {
+                  w.set("tokenizer.ggml.eos_token_id", tf::gguf::Value::u32(99));
+              }).find("tokenizer.ggml.eos_token_id = 99 is outside the vocabulary of 4 tokens"),
               std::string::npos);
     EXPECT_NE(vocab_error([](auto& w) {
                   w.set("tokenizer.ggml.tokens", tf::gguf::Value::string_array({"a", "b", "\xff\xfe", "<|end|>"}));
               }).find("tokenizer.ggml.tokens[2] is not valid UTF-8"),
               std::string::npos);
-    EXPECT_NE(vocab_error([](auto& w) { w.set("tokenizer.ggml.token_type", tf::gguf::Value::i32_array({1, 1})); })
-                  .find("token_type has 2 entries for 4 tokens"),
+    EXPECT_NE(vocab_error([](auto& w) {
+                  w.set("tokenizer.ggml.token_type", tf::gguf::Value::i32_array({1, 1}));
+              }).find("token_type has 2 entries for 4 tokens"),
               std::string::npos);
-    EXPECT_NE(vocab_error([](auto& w) { w.set("tokenizer.ggml.model", tf::gguf::Value::string("rwkv")); })
-                  .find("tokenizer model 'rwkv' is not supported"),
+    EXPECT_NE(vocab_error([](auto& w) {
+                  w.set("tokenizer.ggml.model", tf::gguf::Value::string("rwkv"));
+              }).find("tokenizer model 'rwkv' is not supported"),
               std::string::npos);
-    EXPECT_NE(vocab_error([](auto& w) { w.set("tokenizer.ggml.merges", tf::gguf::Value::string_array({"ab"})); })
-                  .find("tokenizer.ggml.merges[0] 'ab' is not \"left right\""),
+    EXPECT_NE(vocab_error([](auto& w) {
+                  w.set("tokenizer.ggml.merges", tf::gguf::Value::string_array({"ab"}));
+              }).find("tokenizer.ggml.merges[0] 'ab' is not \"left right\""),
               std::string::npos);
     EXPECT_NE(vocab_error([](auto& w) { w.remove("tokenizer.ggml.tokens"); }).find("tokenizer.ggml.tokens is missing"),
               std::string::npos);
@@ -210,17 +215,33 @@ TEST(TokenizerWordPiece, matches_llama_cpp_on_hangul_emoji_and_marks) {
     TF_REQUIRE_REFERENCE();
     Tokenizer t = load("bert-bge");
     const std::vector<std::pair<std::string, std::vector<TokenId>>> cases = {
-        {"\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4\x20\xed\x85\x8d\xec\x8a\xa4\xed\x8a\xb8", {1469, 29991, 29999, 1467, 29997, 30003}},  // \ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8
-        {"\xec\x95\x88\xeb\x85\x95\xed\x95\x98\xec\x84\xb8\xec\x9a\x94\x20\xec\x84\xb8\xea\xb3\x84", {1463, 29992, 30005, 29997, 29999, 1461, 29991}},  // \uc548\ub155\ud558\uc138\uc694 \uc138\uacc4
-        {"\x31\xef\xb8\x8f\xe2\x83\xa3\x20\x32\xef\xb8\x8f\xe2\x83\xa3\x20\x23\xef\xb8\x8f\xe2\x83\xa3", {1015, 1016, 1001}},  // 1\ufe0f\u20e3 2\ufe0f\u20e3 #\ufe0f\u20e3
-        {"\xe2\x9d\xa4\xef\xb8\x8f\x20\x6c\x6f\x76\x65\x20\xe2\x9c\x94\xef\xb8\x8e\x20\x6f\x6b", {100, 2293, 100, 7929}},  // \u2764\ufe0f love \u2714\ufe0e ok
-        {"\x63\x61\x66\xc3\xa9\x20\x6e\x61\xc3\xaf\x76\x65\x20\x72\xc3\xa9\x73\x75\x6d\xc3\xa9", {7668, 15743, 13746}},  // caf\xe9 na\xefve r\xe9sum\xe9
-        {"\xef\xbc\xa1\xef\xbd\x82\xef\xbd\x83\x20\xef\xac\x81\x20\xc2\xbd\x20\xc2\xb2", {100, 1984, 1092, 1082}},  // \uff21\uff42\uff43 \ufb01 \xbd \xb2
-        {"\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd\x20\x66\x61\x6d\x69\x6c\x79\x20\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7", {100, 2155, 100}},  // \U0001f44d\U0001f3fd family \U0001f468\u200d\U0001f469\u200d\U0001f467
-        {"\xe0\xa6\x95\xe0\xa7\x8d\xe0\xa6\xb7\x20\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\xa8\xe0\xa5\x8d\xe0\xa4\xa6\xe0\xa5\x80\x20\xe0\xa4\xae\xe0\xa4\xa8\xe0\xa5\x8b\xe0\xa4\x9c", {1353, 29911, 1339, 29863, 29861, 1331, 29863, 29855}},  // \u0995\u09cd\u09b7 \u0939\u093f\u0928\u094d\u0926\u0940 \u092e\u0928\u094b\u091c
-        {"\xce\xa9\x20\xc3\x85\x20\x4b\x20\xc4\xb1\x20\xc4\xb0\x20\xc3\x9f\x20\xe1\xba\x9e", {1179, 1037, 1047, 1104, 1045, 1096, 1096}},  // \u03a9 \xc5 K \u0131 \u0130 \xdf \u1e9e
-        {"\xe6\x9d\xb1\xe4\xba\xac\x20\xe3\x82\xab\xe3\x82\xbf\xe3\x82\xab\xe3\x83\x8a\x20\xef\xbd\xb6\xef\xbe\x80\xef\xbd\xb6\xef\xbe\x85", {1879, 1755, 1700, 30235, 30226, 30241, 100}},  // \u6771\u4eac \u30ab\u30bf\u30ab\u30ca \uff76\uff80\uff76\uff85
-        {"\x78\xe2\x80\x8b\x79\x20\x7a\x65\x72\x6f\xe2\x80\x8d\x77\x69\x64\x74\x68", {1060, 2100, 5717, 9148, 11927, 2232}},  // x\u200by zero\u200dwidth
+        {"\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4\x20\xed\x85\x8d\xec\x8a\xa4\xed\x8a\xb8",
+         {1469, 29991, 29999, 1467, 29997, 30003}},  // \ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8
+        {"\xec\x95\x88\xeb\x85\x95\xed\x95\x98\xec\x84\xb8\xec\x9a\x94\x20\xec\x84\xb8\xea\xb3\x84",
+         {1463, 29992, 30005, 29997, 29999, 1461, 29991}},  // \uc548\ub155\ud558\uc138\uc694 \uc138\uacc4
+        {"\x31\xef\xb8\x8f\xe2\x83\xa3\x20\x32\xef\xb8\x8f\xe2\x83\xa3\x20\x23\xef\xb8\x8f\xe2\x83\xa3",
+         {1015, 1016, 1001}},  // 1\ufe0f\u20e3 2\ufe0f\u20e3 #\ufe0f\u20e3
+        {"\xe2\x9d\xa4\xef\xb8\x8f\x20\x6c\x6f\x76\x65\x20\xe2\x9c\x94\xef\xb8\x8e\x20\x6f\x6b",
+         {100, 2293, 100, 7929}},  // \u2764\ufe0f love \u2714\ufe0e ok
+        {"\x63\x61\x66\xc3\xa9\x20\x6e\x61\xc3\xaf\x76\x65\x20\x72\xc3\xa9\x73\x75\x6d\xc3\xa9",
+         {7668, 15743, 13746}},  // caf\xe9 na\xefve r\xe9sum\xe9
+        {"\xef\xbc\xa1\xef\xbd\x82\xef\xbd\x83\x20\xef\xac\x81\x20\xc2\xbd\x20\xc2\xb2",
+         {100, 1984, 1092, 1082}},  // \uff21\uff42\uff43 \ufb01 \xbd \xb2
+        {"\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd\x20\x66\x61\x6d\x69\x6c\x79\x20\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9"
+         "\xe2\x80\x8d\xf0\x9f\x91\xa7",
+         {100, 2155, 100}},  // \U0001f44d\U0001f3fd family \U0001f468\u200d\U0001f469\u200d\U0001f467
+        {"\xe0\xa6\x95\xe0\xa7\x8d\xe0\xa6\xb7\x20\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\xa8\xe0\xa5\x8d\xe0\xa4\xa6\xe0\xa5"
+         "\x80\x20\xe0\xa4\xae\xe0\xa4\xa8\xe0\xa5\x8b\xe0\xa4\x9c",
+         {1353, 29911, 1339, 29863, 29861, 1331, 29863,
+          29855}},  // \u0995\u09cd\u09b7 \u0939\u093f\u0928\u094d\u0926\u0940 \u092e\u0928\u094b\u091c
+        {"\xce\xa9\x20\xc3\x85\x20\x4b\x20\xc4\xb1\x20\xc4\xb0\x20\xc3\x9f\x20\xe1\xba\x9e",
+         {1179, 1037, 1047, 1104, 1045, 1096, 1096}},  // \u03a9 \xc5 K \u0131 \u0130 \xdf \u1e9e
+        {"\xe6\x9d\xb1\xe4\xba\xac\x20\xe3\x82\xab\xe3\x82\xbf\xe3\x82\xab\xe3\x83\x8a\x20\xef\xbd\xb6\xef\xbe\x80\xef"
+         "\xbd\xb6\xef\xbe\x85",
+         {1879, 1755, 1700, 30235, 30226, 30241,
+          100}},  // \u6771\u4eac \u30ab\u30bf\u30ab\u30ca \uff76\uff80\uff76\uff85
+        {"\x78\xe2\x80\x8b\x79\x20\x7a\x65\x72\x6f\xe2\x80\x8d\x77\x69\x64\x74\x68",
+         {1060, 2100, 5717, 9148, 11927, 2232}},  // x\u200by zero\u200dwidth
     };
     for (const auto& [text, ids] : cases) EXPECT_EQ(t.encode(text, false), ids) << text;
 }
