@@ -10,9 +10,10 @@ declare -A allowed=(
     [model]="model gguf kernels util"
     [sampling]="sampling tokenizer util"
     [engine]="engine model tokenizer sampling gguf kernels util"
-    [server]="server engine model tokenizer sampling gguf kernels util"
+    [hub]="hub gguf util"
+    [server]="server hub engine model tokenizer sampling gguf kernels util"
     [pipeline]="pipeline engine model tokenizer sampling gguf kernels util"
-    [cli]="cli server pipeline engine model tokenizer sampling gguf kernels util"
+    [cli]="cli hub server pipeline engine model tokenizer sampling gguf kernels util"
 )
 bad=0
 for layer in "${!allowed[@]}"; do

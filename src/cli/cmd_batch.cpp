@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "cli/kv_cache_flags.h"
 #include "pipeline/store.h"
 #include "server/openai_handlers.h"
@@ -115,7 +116,7 @@ void add_batch_command(CLI::App& root, Commands& commands) {
     CLI::App* app = root.add_subcommand("batch", "Answer a file of requests in the OpenAI Batch format (chat/completions, completions, embeddings)");
     app->add_option("input", a->input, "Requests, one JSON object per line (- for standard input)")->required();
     app->add_option("-o,--output", a->output, "Answers in the OpenAI batch output format (written atomically; default: standard output)");
-    app->add_option("-m,--model", a->model, "GGUF model answering every request (the requests' \"model\" field is not used)")->required();
+    add_model_option(app, a->model, "GGUF model file or store name answering every request (the requests' \"model\" field is not used)");
     app->add_option("--parallel", a->parallel, "Requests generated at once (continuous batching)")->capture_default_str()->check(CLI::Range(1, 256));
     app->add_option("-c,--ctx-size", a->ctx, "Context per request in tokens")->capture_default_str()->check(CLI::Range(64, 1 << 20));
     app->add_option("-t,--threads", a->threads, "Compute threads (default: all cores)");
@@ -164,8 +165,7 @@ void add_batch_command(CLI::App& root, Commands& commands) {
             (*svc)->scheduler().stop();
             return kExitFailure;
         }
-        const auto& mb = (*svc)->model().file->bytes();
-        const std::string model_sha = sha256_hex(std::span<const uint8_t>(mb.data(), mb.size()));
+        const std::string model_sha = (*svc)->model().file->content_sha256();
         const std::string task_key = "batch:" + model_sha;
 
         std::atomic<size_t> next{0}, done{0};

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "cli/kv_cache_flags.h"
 #include "kernels/membw.h"
 #include "model/context.h"
@@ -61,7 +62,7 @@ void add_bench_command(CLI::App& root, Commands& commands) {
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("bench", "Measure prompt processing and token generation speed against the bandwidth roofline");
-    app->add_option("-m,--model", a->model, "GGUF model")->required();
+    add_model_option(app, a->model);
     app->add_option("-p,--n-prompt", a->prompt, "Prompt tokens (pp)")->capture_default_str()->check(CLI::Range(0, 1 << 16));
     app->add_option("-n,--n-gen", a->gen, "Generated tokens (tg)")->capture_default_str()->check(CLI::Range(0, 1 << 16));
     app->add_option("-r,--repetitions", a->reps, "Runs per test; the median is reported")->capture_default_str()->check(CLI::Range(1, 1000));
@@ -154,13 +155,13 @@ void add_bench_command(CLI::App& root, Commands& commands) {
             j["tg_roofline_tokens_per_second"] = roofline;
             j["tg_roofline_percent"] = 100.0 * tg_med / roofline;
             j["peak_rss_bytes"] = static_cast<uint64_t>(rss) * 1024;
-            j["file_bytes"] = m.file->bytes().size();
+            j["file_bytes"] = m.file->total_size();
             j["kv_cache_bytes"] = ctx.kv().bytes();
             j["kv_cache_peak_bytes"] = ctx.kv().peak_bytes();
             j["load_seconds"] = load_s;
             std::printf("%s\n", j.dump().c_str());
         } else {
-            std::printf("model      %s (%s)\n", a->model.c_str(), human_bytes(m.file->bytes().size()).c_str());
+            std::printf("model      %s (%s)\n", a->model.c_str(), human_bytes(m.file->total_size()).c_str());
             std::printf("threads    %d\n", threads);
             if (a->prompt > 0) std::printf("pp%-5d    %8.1f tok/s   (median of %d)\n", a->prompt, pp_med, a->reps);
             if (a->gen > 0) std::printf("tg%-5d    %8.1f tok/s   (median of %d)\n", a->gen, tg_med, a->reps);

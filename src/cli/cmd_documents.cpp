@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "cli/kv_cache_flags.h"
 #include "pipeline/run.h"
 #include "util/thread_pool.h"
@@ -30,7 +31,7 @@ struct DocArgs {
 };
 
 void common_flags(CLI::App* app, DocArgs& a) {
-    app->add_option("-m,--model", a.model, "GGUF model")->required();
+    add_model_option(app, a.model);
     auto* inputs = app->add_option("inputs", a.inputs,
                                    "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods; read by "
                                    "content), folders (walked) or - for standard input");

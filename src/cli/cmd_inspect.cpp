@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "gguf/file.h"
 #include "model/hparams.h"
 #include "util/format.h"
@@ -51,7 +52,7 @@ ordered_json build_json(const gguf::File& f, const model::HParams& hp, const mod
                         const std::string& sha, bool with_tensors, bool with_metadata) {
     ordered_json j;
     j["path"] = f.label();
-    j["file_size"] = f.bytes().size();
+    j["file_size"] = f.total_size();
     if (!sha.empty()) j["sha256"] = sha;
     j["gguf_version"] = f.version();
     j["alignment"] = f.alignment();
@@ -150,7 +151,7 @@ ordered_json build_json(const gguf::File& f, const model::HParams& hp, const mod
 void print_text(const ordered_json& j, const gguf::File& f, bool with_tensors, bool with_metadata) {
     auto line = [](const char* k, const std::string& v) { std::printf("%-26s %s\n", k, v.c_str()); };
     line("file", j["path"].get<std::string>());
-    line("size", human_bytes(f.bytes().size()) + " (" + std::to_string(f.bytes().size()) + " bytes), GGUF v" +
+    line("size", human_bytes(f.total_size()) + " (" + std::to_string(f.total_size()) + " bytes), GGUF v" +
                      std::to_string(f.version()) + ", alignment " + std::to_string(f.alignment()));
     if (j.contains("sha256")) line("sha256", j["sha256"].get<std::string>());
     std::string arch = j["architecture"].get<std::string>();
@@ -218,8 +219,8 @@ void add_inspect_command(CLI::App& root, Commands& commands) {
     auto opt = std::make_shared<Options>();
     CLI::App* app = root.add_subcommand("inspect", "Show a GGUF model's architecture, hyperparameters, vocabulary, "
                                                    "tensor types, size and SHA-256");
-    app->add_option("model", opt->model, "GGUF file")->required();
-    app->add_option("-m,--model", opt->model, "GGUF file (same as the positional argument)");
+    app->add_option("model", opt->model, "GGUF file or store name")->required()->transform(model_reference());
+    app->add_option("-m,--model", opt->model, "GGUF file or store name (same as the positional argument)")->transform(model_reference());
     app->add_flag("--json", opt->json, "Print one JSON object on stdout");
     app->add_flag("--tensors", opt->tensors, "List every tensor (name, type, shape, bytes)");
     app->add_flag("--metadata", opt->metadata, "List every metadata key");
@@ -233,8 +234,8 @@ void add_inspect_command(CLI::App& root, Commands& commands) {
         }
         std::string sha;
         if (!opt->no_hash) {
-            Progress progress("sha256", file->bytes().size() > (uint64_t(256) << 20));
-            sha = sha256_hex_chunked(file->bytes(), [&](size_t d, size_t t) { progress.update(d, t); });
+            Progress progress("sha256", file->total_size() > (uint64_t(256) << 20));
+            sha = file->content_sha256([&](size_t d, size_t t) { progress.update(d, t); });
         }
         model::HParams hp = model::read_hparams(*file);
         model::TokenizerSummary tok = model::read_tokenizer_summary(*file);

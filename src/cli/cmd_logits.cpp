@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "cli/kv_cache_flags.h"
 #include "model/context.h"
 #include "tokenizer/tokenizer.h"
@@ -21,7 +22,7 @@ void add_logits_command(CLI::App& root, Commands& commands) {
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("logits", "Print the model's next-token logits (JSON) for a prompt");
-    app->add_option("-m,--model", a->model, "GGUF model")->required();
+    add_model_option(app, a->model);
     app->add_option("-p,--prompt", a->prompt, "Prompt text (tokenized with BOS as the model says)");
     app->add_option("--ids", a->ids, "Token ids instead of a prompt: 1,2,3");
     app->add_option("--top", a->top, "How many of the highest logits to print per position")->capture_default_str();

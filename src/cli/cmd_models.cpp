@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "cli/command.h"
+#include "gguf/file.h"
+#include "gguf/writer.h"
 #include "model/quantize.h"
 #include "model/synth.h"
 #include "util/progress.h"
@@ -13,6 +15,7 @@ namespace tf::cli {
 void add_models_command(CLI::App& root, Commands& commands) {
     CLI::App* models = root.add_subcommand("models", "Make and manage local models");
     models->require_subcommand(1);
+    add_hub_commands_under(models, commands);
 
     struct SynthArgs {
         std::string like, type = "F16", vocab_from, out;
@@ -85,6 +88,33 @@ void add_models_command(CLI::App& root, Commands& commands) {
                 print_error("models synth", st.error().message);
                 return kExitFailure;
             }
+        }
+        return kExitOk;
+    }});
+
+    struct SplitArgs {
+        std::string in, out;
+        int parts = 2;
+    };
+    auto sa = std::make_shared<SplitArgs>();
+    CLI::App* split = models->add_subcommand(
+        "split", "Write a GGUF as N files (NAME-00001-of-0000N.gguf, as llama.cpp's gguf-split), e.g. for a disk "
+                 "with a 4 GiB file limit; every command opens the first part as the whole model");
+    split->add_option("in", sa->in, "GGUF model file")->required()->check(CLI::ExistingFile);
+    split->add_option("out", sa->out, "First part to write: NAME-00001-of-0000N.gguf")->required();
+    split->add_option("--parts", sa->parts, "Number of files")->capture_default_str()->check(CLI::Range(2, 9999));
+    commands.push_back({split, [sa]() {
+        auto file = gguf::File::open(sa->in);
+        if (!file) {
+            print_error("models split", file.error().message);
+            return kExitFailure;
+        }
+        Progress p("splitting");
+        auto st = gguf::write_split(*file, sa->out, sa->parts, [&](uint64_t d, uint64_t t) { p.update(d, t); });
+        p.finish();
+        if (!st) {
+            print_error("models split", st.error().message);
+            return kExitFailure;
         }
         return kExitOk;
     }});

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "hub/store.h"
 #include "cli/kv_cache_flags.h"
 #include "server/http_server.h"
 #include "util/thread_pool.h"
@@ -81,6 +82,21 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              std::vector<server::ModelSpec> specs;
              for (const std::string& m : a->models) {
                  server::ModelSpec spec = server::parse_model_spec(m);
+                 std::error_code exists_ec;
+                 if (!std::filesystem::exists(m, exists_ec)) {
+                     // A store name ("llama3.2:1b"), alone or as NAME=STORE_NAME.
+                     const bool aliased = spec.path != m;
+                     auto path = hub::resolve_model_argument(aliased ? spec.path : m);
+                     if (path && !aliased) {
+                         auto name = hub::parse_model_name(m);
+                         spec.name = name ? name->display() : m;
+                     }
+                     if (path) spec.path = *path;
+                     else if (!hub::looks_like_path(aliased ? spec.path : m)) {
+                         print_error("serve", path.error().message);
+                         return kExitUsage;
+                     }
+                 }
                  for (const auto& other : specs) {
                      if (other.name == spec.name) {
                          print_error("serve", "two models are called '" + spec.name + "'; name them with -m NAME=PATH");

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "gguf/file.h"
 #include "tokenizer/chat/chat_template.h"
 
@@ -32,7 +33,7 @@ void add_template_command(CLI::App& root, Commands& commands) {
     };
     auto a = std::make_shared<Args>();
     CLI::App* app = root.add_subcommand("template", "Render a conversation with the model's chat template, exactly");
-    app->add_option("-m,--model", a->model, "GGUF model")->required();
+    add_model_option(app, a->model);
     app->add_option("--messages", a->messages, "JSON file: an array of {role, content, …} messages")->required();
     app->add_option("--tools", a->tools, "JSON file: an array of tool definitions");
     app->add_flag("--add-generation-prompt", a->add_generation_prompt, "End with the header of the assistant's turn");

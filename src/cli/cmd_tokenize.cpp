@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 #include "gguf/file.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,7 +28,7 @@ void add_tokenize_commands(CLI::App& root, Commands& commands) {
     };
     auto a = std::make_shared<TokArgs>();
     CLI::App* tk = root.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
-    tk->add_option("-m,--model", a->model, "GGUF model or vocabulary file")->required();
+    add_model_option(tk, a->model, "GGUF model or vocabulary file, or store name");
     tk->add_option("text", a->text, "Text to tokenize");
     tk->add_option("--file", a->file, "Read the text from this file (exact bytes)");
     tk->add_flag("--no-bos", a->no_bos, "Do not add BOS/EOS (by default as the model's metadata says)");
@@ -66,7 +67,7 @@ void add_tokenize_commands(CLI::App& root, Commands& commands) {
     };
     auto d = std::make_shared<DetokArgs>();
     CLI::App* dt = root.add_subcommand("detokenize", "Print the text of token ids, exactly (no newline added)");
-    dt->add_option("-m,--model", d->model, "GGUF model or vocabulary file")->required();
+    add_model_option(dt, d->model, "GGUF model or vocabulary file, or store name");
     dt->add_option("ids", d->ids, "Token ids")->required();
     commands.push_back({dt, [d]() {
         auto tok = load_tokenizer(d->model);

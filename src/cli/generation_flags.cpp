@@ -1,3 +1,4 @@
+#include "cli/model_argument.h"
 #include "cli/generation_flags.h"
 
 #include <cmath>
@@ -12,7 +13,7 @@ namespace tf::cli {
 
 void GenerationFlags::add_to(CLI::App* app, int default_n_predict) {
     n_predict = default_n_predict;
-    app->add_option("-m,--model", model, "GGUF model")->required();
+    add_model_option(app, model);
     app->add_option("-t,--threads", threads, "Threads (default: all cores)");
     app->add_option("-c,--ctx-size", ctx_size, "Context size in tokens")
         ->capture_default_str()

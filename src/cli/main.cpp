@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     add_text_command(app, commands);
     add_ledger_commands(app, commands);
     add_batch_command(app, commands);
+    add_hub_commands(app, commands);
 
     try {
         app.parse(argc, argv);

@@ -1,5 +1,7 @@
 #include "gguf/file.h"
 
+#include "util/sha256.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -298,6 +300,7 @@ Result<File> File::parse(std::span<const uint8_t> bytes, const std::string& labe
     File f;
     f.label_ = label;
     f.bytes_ = bytes;
+    f.parts_ = {bytes};
     if (bytes.size() < 4) {
         return Error{label + ": byte 0: not a GGUF file: only " + std::to_string(bytes.size()) + " bytes"};
     }
@@ -311,6 +314,19 @@ Result<File> File::parse(std::span<const uint8_t> bytes, const std::string& labe
     return f;
 }
 
+std::optional<std::string> split_part_path(const std::string& path, int part_no, int count) {
+    // NAME-%05d-of-%05d.gguf
+    constexpr std::string_view kSuffix = ".gguf";
+    if (path.size() < 20 || path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) return std::nullopt;
+    const size_t tail = path.size() - kSuffix.size() - 15;  // "-00001-of-00003"
+    const std::string_view t(path.data() + tail, 15);
+    auto digits = [](std::string_view d) { return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; }); };
+    if (t[0] != '-' || t.substr(6, 4) != "-of-" || !digits(t.substr(1, 5)) || !digits(t.substr(10, 5))) return std::nullopt;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "-%05d-of-%05d", part_no, count);
+    return path.substr(0, tail) + buf + std::string(kSuffix);
+}
+
 Result<File> File::open(const std::string& path) {
     auto mapped = MappedFile::open(path);
     if (!mapped) return mapped.error();
@@ -319,7 +335,67 @@ Result<File> File::open(const std::string& path) {
     if (!parsed) return parsed.error();
     File f = std::move(parsed.value());
     f.mapping_ = std::move(mapping);
+
+    const int64_t count = f.get_int("split.count").value_or(1);
+    if (count <= 1) return f;
+    if (count > 9999) return Error{path + ": split.count " + std::to_string(count) + " is not a plausible number of parts"};
+    const int64_t no = f.get_int("split.no").value_or(0);
+    if (no != 0) {
+        auto first = split_part_path(path, 1, static_cast<int>(count));
+        return Error{path + ": part " + std::to_string(no + 1) + " of a split model; open the first part" +
+                     (first ? " (" + *first + ")" : "")};
+    }
+    // Each part is a complete GGUF of its own (with the split.* keys), holding some of the tensors.
+    for (int k = 1; k < count; ++k) {
+        auto part_path = split_part_path(path, k + 1, static_cast<int>(count));
+        if (!part_path)
+            return Error{path + ": split.count is " + std::to_string(count) +
+                         " but the file name does not follow NAME-00001-of-0000N.gguf, so the other parts cannot be found"};
+        auto pm = MappedFile::open(*part_path);
+        if (!pm)
+            return Error{path + ": split model part " + std::to_string(k + 1) + " of " + std::to_string(count) + ": " +
+                         pm.error().message};
+        std::shared_ptr<MappedFile> pmap = std::move(pm.value());
+        auto part = parse(pmap->bytes(), *part_path);
+        if (!part) return part.error();
+        if (part->get_int("split.count").value_or(1) != count || part->get_int("split.no").value_or(-1) != k)
+            return Error{*part_path + ": not part " + std::to_string(k + 1) + " of " + std::to_string(count) +
+                         " (its split.no/split.count say otherwise)"};
+        for (auto& t : part->tensors_) {
+            auto [it, inserted] = f.tensor_index_.emplace(t.name, f.tensors_.size());
+            if (!inserted) return Error{*part_path + ": tensor '" + t.name + "' is also in an earlier part"};
+            f.tensors_.push_back(std::move(t));
+        }
+        f.parts_.push_back(pmap->bytes());
+        f.other_mappings_.push_back(std::move(pmap));
+    }
+    if (auto want = f.get_int("split.tensors.count"); want && *want != static_cast<int64_t>(f.tensors_.size()))
+        return Error{path + ": split.tensors.count says " + std::to_string(*want) + " tensors, the " +
+                     std::to_string(count) + " parts hold " + std::to_string(f.tensors_.size())};
     return f;
+}
+
+uint64_t File::total_size() const {
+    uint64_t n = 0;
+    for (const auto& p : parts_) n += p.size();
+    return n;
+}
+
+std::string File::content_sha256(const std::function<void(size_t, size_t)>& on_progress) const {
+    if (parts_.size() <= 1) return sha256_hex_chunked(bytes_, on_progress);
+    Sha256 h;
+    const size_t total = total_size();
+    size_t done = 0;
+    constexpr size_t kChunk = size_t(16) << 20;
+    for (const auto& p : parts_) {
+        for (size_t off = 0; off < p.size(); off += kChunk) {
+            const size_t n = std::min(kChunk, p.size() - off);
+            h.update(p.subspan(off, n));
+            done += n;
+            if (on_progress) on_progress(done, total);
+        }
+    }
+    return h.finish_hex();
 }
 
 const Value* File::find(std::string_view key) const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -50,7 +51,9 @@ struct TensorInfo {
 
 class File {
   public:
-    // Maps the file and validates it completely (header, metadata, tensor extents).
+    // Maps the file and validates it completely (header, metadata, tensor extents). The first part
+    // of a split model (NAME-00001-of-0000N.gguf, with split.count > 1) opens every part beside it
+    // and joins their tensors into one File; opening a later part names the first.
     static Result<File> open(const std::string& path);
     // Validates bytes the caller keeps alive for the File's lifetime; label names them in errors.
     static Result<File> parse(std::span<const uint8_t> bytes, const std::string& label);
@@ -61,6 +64,11 @@ class File {
     const std::string& label() const { return label_; }
     std::span<const uint8_t> bytes() const { return bytes_; }
     bool is_mapped() const { return mapping_ != nullptr; }  // bytes are a read-only file mapping (open)
+    // Every part's bytes in order; one element for an unsplit file. bytes() is the first part.
+    const std::vector<std::span<const uint8_t>>& parts() const { return parts_; }
+    uint64_t total_size() const;
+    // The model's identity: SHA-256 of its bytes (of every part's bytes in order, for a split model).
+    std::string content_sha256(const std::function<void(size_t, size_t)>& on_progress = {}) const;
 
     const std::vector<KeyValue>& metadata() const { return metadata_; }
     const Value* find(std::string_view key) const;
@@ -75,6 +83,8 @@ class File {
   private:
     friend class Parser;
     std::shared_ptr<MappedFile> mapping_;
+    std::vector<std::shared_ptr<MappedFile>> other_mappings_;  // parts 2..N of a split model
+    std::vector<std::span<const uint8_t>> parts_;
     std::string label_;
     std::span<const uint8_t> bytes_;
     uint32_t version_ = 0;
@@ -85,5 +95,9 @@ class File {
     std::unordered_map<std::string, size_t> key_index_;
     std::unordered_map<std::string, size_t> tensor_index_;
 };
+
+// "dir/NAME-00002-of-00003.gguf" for (path of any part, 1, 3): split models' file names, as
+// llama.cpp's gguf-split writes them. std::nullopt when path does not follow the pattern.
+std::optional<std::string> split_part_path(const std::string& path, int part_no, int count);
 
 }  // namespace tf::gguf

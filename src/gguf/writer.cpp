@@ -100,7 +100,60 @@ Writer Writer::from_file(const File& file) {
         tw.data = t.data;
         w.tensors_.push_back(std::move(tw));
     }
+    // The copy is one file, whatever the source was.
+    for (const char* k : {"split.no", "split.count", "split.tensors.count"}) w.remove(k);
     return w;
+}
+
+Status write_split(const File& file, const std::string& first_path, int parts,
+                   const std::function<void(uint64_t, uint64_t)>& on_progress) {
+    const auto& ts = file.tensors();
+    if (parts < 1 || parts > 9999) return Error{"a split needs 1 to 9999 parts, not " + std::to_string(parts)};
+    if (static_cast<size_t>(parts) > std::max<size_t>(ts.size(), 1))
+        return Error{"cannot split " + std::to_string(ts.size()) + " tensors into " + std::to_string(parts) + " parts"};
+    auto name_of = [&](int k) { return split_part_path(first_path, k + 1, parts); };
+    if (!name_of(0)) return Error{first_path + ": a split model's first part must be named NAME-00001-of-0000N.gguf"};
+    // Parts of about equal bytes, tensors kept in order, each part at least one tensor.
+    uint64_t total = 0;
+    for (const auto& t : ts) total += t.n_bytes;
+    std::vector<size_t> first(parts + 1, ts.size());
+    first[0] = 0;
+    uint64_t acc = 0;
+    int k = 1;
+    for (size_t i = 0; i < ts.size() && k < parts; ++i) {
+        const size_t remaining = ts.size() - i;
+        if ((acc >= total * k / parts && i > first[k - 1]) || remaining == static_cast<size_t>(parts - k)) first[k++] = i;
+        acc += ts[i].n_bytes;
+    }
+    uint64_t written = 0;
+    for (int p = 0; p < parts; ++p) {
+        Writer w;
+        w.set_version(file.version());
+        if (p == 0) {
+            w = Writer::from_file(file);
+            w.tensors().clear();
+        } else if (auto a = file.find("general.alignment")) {
+            w.set("general.alignment", *a);
+        }
+        w.set("split.no", Value::u16(static_cast<uint16_t>(p)));
+        w.set("split.count", Value::u16(static_cast<uint16_t>(parts)));
+        w.set("split.tensors.count", Value::i32(static_cast<int32_t>(ts.size())));
+        for (size_t i = first[p]; i < first[p + 1]; ++i) {
+            TensorToWrite tw;
+            tw.name = ts[i].name;
+            tw.type = ts[i].type;
+            tw.dims = ts[i].dims;
+            tw.data = ts[i].data;
+            w.add_tensor(std::move(tw));
+        }
+        const uint64_t base = written;
+        auto st = w.write(*name_of(p), [&](uint64_t d, uint64_t) {
+            if (on_progress) on_progress(base + d, total);
+        });
+        if (!st) return st;
+        for (size_t i = first[p]; i < first[p + 1]; ++i) written += ts[i].n_bytes;
+    }
+    return {};
 }
 
 void Writer::set(const std::string& key, Value value) {

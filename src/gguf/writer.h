@@ -61,4 +61,10 @@ class Writer {
     std::vector<TensorToWrite> tensors_;
 };
 
+// Writes file as `parts` GGUF files named as llama.cpp's gguf-split names them (first_path must
+// be NAME-00001-of-0000N.gguf): all metadata in the first, tensors in order spread by bytes, the
+// split.* keys in each. For media with a file-size limit (FAT32 USB sticks: 4 GiB).
+Status write_split(const File& file, const std::string& first_path, int parts,
+                   const std::function<void(uint64_t, uint64_t)>& on_progress = {});
+
 }  // namespace tf::gguf

@@ -134,8 +134,7 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
         if (!mf) return Error{model_path + ": cannot open the model the manifest names"};
         auto model = model::Model::load(model_path);
         if (!model) return model.error();
-        const auto& mb = (*model)->file->bytes();
-        const std::string got_sha = sha256_hex(std::span<const uint8_t>(mb.data(), mb.size()));
+        const std::string got_sha = (*model)->file->content_sha256();
         if (got_sha != want_sha) {
             rep.problems.push_back("model " + model_path + " has SHA-256 " + got_sha + ", the manifest recorded " +
                                    want_sha + ": not the model that produced these results");

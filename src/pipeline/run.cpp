@@ -112,8 +112,7 @@ Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskCo
     auto store = open_sqlite_store(store_path);
     if (!store) return store.error();
     l->store = std::move(*store);
-    const auto& mb = l->model->file->bytes();
-    l->model_sha = sha256_hex(std::span<const uint8_t>(mb.data(), mb.size()));
+    l->model_sha = l->model->file->content_sha256();
     l->key = task.key(l->model_sha);
     return l;
 }

@@ -78,7 +78,7 @@ const ModelSpec* ModelPool::find(const std::string& name) const {
 }
 
 uint64_t ModelPool::footprint(Service& s) {
-    return static_cast<uint64_t>(s.model().file->bytes().size()) + static_cast<uint64_t>(s.scheduler().stats().kv_bytes);
+    return static_cast<uint64_t>(s.model().file->total_size()) + static_cast<uint64_t>(s.scheduler().stats().kv_bytes);
 }
 
 uint64_t ModelPool::loaded_bytes() const {

@@ -1,0 +1,363 @@
+#include "hub/http.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "util/sha256.h"
+
+namespace tf::hub {
+
+namespace {
+
+void global_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+    size_t i = 0;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    return s.substr(i);
+}
+
+// One transfer's state, shared by libcurl's callbacks.
+struct Transfer {
+    long status = 0;
+    std::map<std::string, std::string> headers;
+    // Sink for the body of a successful response; returns false to abort the transfer.
+    std::function<bool(const char*, size_t)> on_body;
+    std::string error_body;  // the first bytes of a failure's body, for messages
+    bool ok_status() const { return status >= 200 && status < 300; }
+};
+
+size_t header_cb(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const std::string line(data, size * n);
+    if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect, or a 100)
+        t->headers.clear();
+        const size_t sp = line.find(' ');
+        t->status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
+    } else if (const size_t colon = line.find(':'); colon != std::string::npos) {
+        t->headers[lower(line.substr(0, colon))] = trim(line.substr(colon + 1));
+    }
+    return size * n;
+}
+
+size_t write_cb(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const size_t len = size * n;
+    if (!t->ok_status()) {
+        if (t->error_body.size() < 4096) t->error_body.append(data, std::min(len, 4096 - t->error_body.size()));
+        return len;
+    }
+    return t->on_body(data, len) ? len : 0;
+}
+
+// Sets what every request shares; returns the header list to free.
+curl_slist* configure(CURL* c, const std::string& url, const HttpOptions& opt, Transfer& t,
+                      const std::vector<std::string>& extra) {
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    for (const char* env : {"SSL_CERT_FILE", "CURL_CA_BUNDLE"}) {
+        if (const char* ca = std::getenv(env); ca && *ca) {
+            curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+            break;
+        }
+    }
+    if (const char* dir = std::getenv("SSL_CERT_DIR"); dir && *dir) curl_easy_setopt(c, CURLOPT_CAPATH, dir);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "terraferma/0.2");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    // A stalled connection (under 1 KiB/s for 60 s) counts as broken and is retried.
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
+    curl_slist* list = nullptr;
+    for (const auto& h : opt.headers) list = curl_slist_append(list, h.c_str());
+    for (const auto& h : extra) list = curl_slist_append(list, h.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    return list;
+}
+
+bool retryable_status(long s) {
+    return s == 408 || s == 429 || (s >= 500 && s <= 599);
+}
+
+bool retryable_curl(CURLcode rc) {
+    switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// Seconds to wait before attempt k (0-based) after a failure; Retry-After (seconds) wins.
+double wait_seconds(const HttpOptions& opt, int k, const std::map<std::string, std::string>& headers) {
+    if (auto it = headers.find("retry-after"); it != headers.end()) {
+        char* end = nullptr;
+        const double s = std::strtod(it->second.c_str(), &end);
+        if (end != it->second.c_str() && s >= 0) return std::min(s, 60.0);
+    }
+    return std::min(opt.backoff_seconds * static_cast<double>(1u << std::min(k, 10)), 30.0);
+}
+
+void sleep_for(double s) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(s));
+}
+
+std::string describe(long status, const std::string& body) {
+    std::string s = "HTTP " + std::to_string(status);
+    std::string b = body.substr(0, 200);
+    std::replace(b.begin(), b.end(), '\n', ' ');
+    if (!b.empty()) s += " (" + b + ")";
+    return s;
+}
+
+}  // namespace
+
+HttpOptions HttpOptions::from_environment() {
+    HttpOptions o;
+    if (const char* b = std::getenv("TERRAFERMA_PULL_BACKOFF_MS"); b && *b) o.backoff_seconds = std::atof(b) / 1000.0;
+    return o;
+}
+
+bool offline_by_environment() {
+    for (const char* k : {"TERRAFERMA_OFFLINE", "HF_HUB_OFFLINE"}) {
+        const char* v = std::getenv(k);
+        if (v && *v && std::string(v) != "0" && lower(v) != "false") return true;
+    }
+    return false;
+}
+
+Result<HttpResponse> http_get(const std::string& url, const HttpOptions& opt, size_t max_body) {
+    global_init();
+    std::string last_error;
+    for (int attempt = 0; attempt < opt.max_attempts; ++attempt) {
+        CURL* c = curl_easy_init();
+        if (!c) return Error{"libcurl could not start a transfer"};
+        Transfer t;
+        HttpResponse r;
+        bool too_big = false;
+        t.on_body = [&](const char* d, size_t n) {
+            if (r.body.size() + n > max_body) {
+                too_big = true;
+                return false;
+            }
+            r.body.append(d, n);
+            return true;
+        };
+        curl_slist* list = configure(c, url, opt, t, {});
+        char errbuf[CURL_ERROR_SIZE] = {0};
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        const CURLcode rc = curl_easy_perform(c);
+        char* eff = nullptr;
+        curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+        r.url = eff ? eff : url;
+        curl_slist_free_all(list);
+        curl_easy_cleanup(c);
+        if (too_big) return Error{url + ": the answer is larger than " + std::to_string(max_body >> 20) + " MiB"};
+        if (rc != CURLE_OK) {
+            last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            if (!retryable_curl(rc)) return Error{last_error};
+            sleep_for(wait_seconds(opt, attempt, t.headers));
+            continue;
+        }
+        r.status = t.status;
+        r.headers = t.headers;
+        if (!t.ok_status()) r.body = t.error_body;
+        if (retryable_status(r.status) && attempt + 1 < opt.max_attempts) {
+            last_error = url + ": " + describe(r.status, r.body);
+            sleep_for(wait_seconds(opt, attempt, t.headers));
+            continue;
+        }
+        return r;
+    }
+    return Error{last_error + " (gave up after " + std::to_string(opt.max_attempts) + " attempts)"};
+}
+
+Status download_blob(Store& store, const std::string& url, const std::string& want_digest, uint64_t want_size,
+                     const HttpOptions& opt, const ByteProgress& progress) {
+    if (!valid_digest(want_digest)) return Error{url + ": the source gave no usable SHA-256 ('" + want_digest + "')"};
+    if (store.has_blob(want_digest, want_size)) {
+        if (progress) progress(want_size, want_size);
+        return {};
+    }
+    global_init();
+    const std::string partial = store.partial_path(want_digest);
+    const int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Error{partial + ": " + std::strerror(errno)};
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Error{partial + ": another pull is downloading this file"};
+
+    struct stat st {};
+    ::fstat(fd, &st);
+    uint64_t have = static_cast<uint64_t>(st.st_size);
+    if (have > want_size) {
+        if (::ftruncate(fd, 0) != 0) return Error{partial + ": " + std::strerror(errno)};
+        have = 0;
+    }
+    const uint64_t need = want_size - have + (uint64_t(64) << 20);
+    if (store.free_bytes() < need)
+        return Error{"model store " + store.root() + ": " + std::to_string((want_size - have) >> 20) +
+                     " MiB to download, " + std::to_string(store.free_bytes() >> 20) +
+                     " MiB free (nothing was downloaded)"};
+
+    // The hash covers the bytes already there, then every byte appended.
+    auto hash = std::make_unique<Sha256>();
+    {
+        std::vector<uint8_t> buf(size_t(8) << 20);
+        uint64_t off = 0;
+        while (off < have) {
+            const ssize_t n =
+                ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), have - off), static_cast<off_t>(off));
+            if (n <= 0) return Error{partial + ": cannot read the bytes of an earlier attempt"};
+            hash->update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+            off += static_cast<uint64_t>(n);
+        }
+    }
+    if (progress) progress(have, want_size);
+
+    std::string last_error;
+    int failures = 0;
+    while (have < want_size || want_size == 0) {
+        if (failures >= opt.max_attempts)
+            return Error{last_error + " (gave up after " + std::to_string(opt.max_attempts) +
+                         " attempts; run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
+        CURL* c = curl_easy_init();
+        if (!c) return Error{"libcurl could not start a transfer"};
+        Transfer t;
+        std::string write_error;
+        bool overflow = false;
+        const uint64_t start = have;
+        bool restarted = false;
+        t.on_body = [&](const char* d, size_t n) {
+            if (!restarted && t.status == 200 && start > 0) {
+                // The server ignored the Range: start over.
+                if (::ftruncate(fd, 0) != 0) {
+                    write_error = std::strerror(errno);
+                    return false;
+                }
+                have = 0;
+                hash = std::make_unique<Sha256>();
+            }
+            restarted = true;
+            if (have + n > want_size) {
+                overflow = true;
+                return false;
+            }
+            for (size_t off = 0; off < n;) {
+                const ssize_t w = ::pwrite(fd, d + off, n - off, static_cast<off_t>(have + off));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    write_error = std::strerror(errno);
+                    return false;
+                }
+                off += static_cast<size_t>(w);
+            }
+            hash->update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(d), n));
+            have += n;
+            if (progress) progress(have, want_size);
+            return true;
+        };
+        std::vector<std::string> extra;
+        if (have > 0) extra.push_back("Range: bytes=" + std::to_string(have) + "-");
+        curl_slist* list = configure(c, url, opt, t, extra);
+        char errbuf[CURL_ERROR_SIZE] = {0};
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        const CURLcode rc = curl_easy_perform(c);
+        curl_slist_free_all(list);
+        curl_easy_cleanup(c);
+
+        if (!write_error.empty()) return Error{partial + ": " + write_error};
+        if (overflow)
+            return Error{url + ": the server sent more than the " + std::to_string(want_size) +
+                         " bytes the source listed"};
+        const bool progressed = have > start || (t.status == 200 && start > 0);
+        if (progressed) failures = 0;
+        if (rc != CURLE_OK) {
+            last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            if (!retryable_curl(rc) && rc != CURLE_WRITE_ERROR) return Error{last_error};
+            if (!progressed) sleep_for(wait_seconds(opt, failures, t.headers));
+            ++failures;
+            continue;
+        }
+        if (t.status == 416) {
+            // Our partial is at or past the end the server knows: verify what we have, or restart.
+            if (have == want_size) break;
+            if (::ftruncate(fd, 0) != 0) return Error{partial + ": " + std::strerror(errno)};
+            have = 0;
+            hash = std::make_unique<Sha256>();
+            last_error = url + ": HTTP 416 for a range inside the file";
+            ++failures;
+            continue;
+        }
+        if (t.status == 401 || t.status == 403)
+            return Error{url + ": " + describe(t.status, t.error_body) +
+                         ": access denied (a gated or private model needs a token)"};
+        if (retryable_status(t.status)) {
+            last_error = url + ": " + describe(t.status, t.error_body);
+            sleep_for(wait_seconds(opt, failures, t.headers));
+            ++failures;
+            continue;
+        }
+        if (!t.ok_status()) return Error{url + ": " + describe(t.status, t.error_body)};
+        if (have < want_size) {
+            last_error =
+                url + ": the connection ended at byte " + std::to_string(have) + " of " + std::to_string(want_size);
+            ++failures;
+            continue;
+        }
+        break;
+    }
+    if (::fsync(fd) != 0) return Error{partial + ": " + std::strerror(errno)};
+    const std::string got = "sha256:" + hash->finish_hex();
+    if (got != want_digest) {
+        ::unlink(partial.c_str());
+        return Error{url + ": checksum mismatch: the bytes received have " + got + ", the source listed " +
+                     want_digest + " (the download was deleted)"};
+    }
+    if (::rename(partial.c_str(), store.blob_path(want_digest).c_str()) != 0)
+        return Error{store.blob_path(want_digest) + ": " + std::strerror(errno)};
+    return {};
+}
+
+}  // namespace tf::hub
