@@ -1,11 +1,11 @@
 #include "gguf/file.h"
 
-#include "util/sha256.h"
-
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+
+#include "util/sha256.h"
 
 namespace tf::gguf {
 
@@ -19,7 +19,8 @@ struct ParseFailure {
 std::string printable(std::string_view s, size_t max_len = 64) {
     std::string out;
     for (unsigned char c : s.substr(0, max_len)) {
-        if (c >= 0x20 && c < 0x7f) out.push_back(static_cast<char>(c));
+        if (c >= 0x20 && c < 0x7f)
+            out.push_back(static_cast<char>(c));
         else {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -117,7 +118,8 @@ Value read_array(Cursor& c, const std::string& key, uint32_t depth) {
     if (element == ValueType::STRING) {
         std::vector<std::string> items;
         items.reserve(count);
-        for (uint64_t i = 0; i < count; ++i) items.push_back(c.read_string("string element of '" + printable(key) + "'"));
+        for (uint64_t i = 0; i < count; ++i)
+            items.push_back(c.read_string("string element of '" + printable(key) + "'"));
         return Value::string_array(std::move(items));
     }
     std::vector<Value> items;
@@ -136,7 +138,9 @@ Value read_value(Cursor& c, ValueType type, const std::string& key, uint32_t dep
     return Value::scalar(type, p);
 }
 
-bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
+bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
+    return __builtin_mul_overflow(a, b, out);
+}
 
 }  // namespace
 
@@ -226,8 +230,8 @@ void Parser::run(File& f) {
         uint64_t dims_at = c.pos();
         uint32_t n_dims = c.read<uint32_t>("n_dims");
         if (n_dims > kMaxDims) {
-            c.fail(dims_at, who + ": n_dims " + std::to_string(n_dims) + " exceeds the maximum of " +
-                                std::to_string(kMaxDims));
+            c.fail(dims_at,
+                   who + ": n_dims " + std::to_string(n_dims) + " exceeds the maximum of " + std::to_string(kMaxDims));
         }
         t.n_elements = 1;
         for (uint32_t d = 0; d < n_dims; ++d) {
@@ -256,12 +260,13 @@ void Parser::run(File& f) {
         uint64_t offset_at = c.pos();
         t.offset = c.read<uint64_t>("tensor data offset");
         if (t.offset % f.alignment_ != 0) {
-            c.fail(offset_at, who + ": data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                                  std::to_string(f.alignment_));
+            c.fail(offset_at, who + ": data offset " + std::to_string(t.offset) +
+                                  " is not a multiple of the alignment " + std::to_string(f.alignment_));
         }
         auto [it, inserted] = f.tensor_index_.emplace(t.name, f.tensors_.size());
-        if (!inserted) c.fail(t.info_offset, "duplicate " + who + " (tensor infos " + std::to_string(it->second) +
-                                                 " and " + std::to_string(i) + ")");
+        if (!inserted)
+            c.fail(t.info_offset, "duplicate " + who + " (tensor infos " + std::to_string(it->second) + " and " +
+                                      std::to_string(i) + ")");
         f.tensors_.push_back(std::move(t));
     }
 
@@ -270,7 +275,8 @@ void Parser::run(File& f) {
     const uint64_t size = f.bytes_.size();
     if (!f.tensors_.empty() && f.data_offset_ > size) {
         c.fail(end_of_infos, "truncated file: the tensor data section would start at byte " +
-                                 std::to_string(f.data_offset_) + " but the file has " + std::to_string(size) + " bytes");
+                                 std::to_string(f.data_offset_) + " but the file has " + std::to_string(size) +
+                                 " bytes");
     }
     const uint64_t data_size = size >= f.data_offset_ ? size - f.data_offset_ : 0;
 
@@ -279,19 +285,22 @@ void Parser::run(File& f) {
     for (TensorInfo& t : f.tensors_) {
         if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
             c.fail(t.info_offset, "tensor '" + printable(t.name) + "': data [" + std::to_string(t.offset) + ", +" +
-                                      std::to_string(t.n_bytes) + ") extends past the end of the file (data section holds " +
+                                      std::to_string(t.n_bytes) +
+                                      ") extends past the end of the file (data section holds " +
                                       std::to_string(data_size) + " bytes)");
         }
         t.data = f.bytes_.subspan(f.data_offset_ + t.offset, t.n_bytes);
     }
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return f.tensors_[a].offset < f.tensors_[b].offset; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return f.tensors_[a].offset < f.tensors_[b].offset; });
     for (size_t k = 1; k < order.size(); ++k) {
         const TensorInfo& prev = f.tensors_[order[k - 1]];
         const TensorInfo& cur = f.tensors_[order[k]];
         if (cur.offset < prev.offset + prev.n_bytes && cur.n_bytes > 0 && prev.n_bytes > 0) {
             c.fail(cur.info_offset, "tensor '" + printable(cur.name) + "' (data offset " + std::to_string(cur.offset) +
                                         ") overlaps tensor '" + printable(prev.name) + "' (data [" +
-                                        std::to_string(prev.offset) + ", " + std::to_string(prev.offset + prev.n_bytes) + "))");
+                                        std::to_string(prev.offset) + ", " +
+                                        std::to_string(prev.offset + prev.n_bytes) + "))");
         }
     }
 }
@@ -317,11 +326,15 @@ Result<File> File::parse(std::span<const uint8_t> bytes, const std::string& labe
 std::optional<std::string> split_part_path(const std::string& path, int part_no, int count) {
     // NAME-%05d-of-%05d.gguf
     constexpr std::string_view kSuffix = ".gguf";
-    if (path.size() < 20 || path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) return std::nullopt;
+    if (path.size() < 20 || path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+        return std::nullopt;
     const size_t tail = path.size() - kSuffix.size() - 15;  // "-00001-of-00003"
     const std::string_view t(path.data() + tail, 15);
-    auto digits = [](std::string_view d) { return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; }); };
-    if (t[0] != '-' || t.substr(6, 4) != "-of-" || !digits(t.substr(1, 5)) || !digits(t.substr(10, 5))) return std::nullopt;
+    auto digits = [](std::string_view d) {
+        return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (t[0] != '-' || t.substr(6, 4) != "-of-" || !digits(t.substr(1, 5)) || !digits(t.substr(10, 5)))
+        return std::nullopt;
     char buf[32];
     std::snprintf(buf, sizeof buf, "-%05d-of-%05d", part_no, count);
     return path.substr(0, tail) + buf + std::string(kSuffix);
@@ -338,7 +351,8 @@ Result<File> File::open(const std::string& path) {
 
     const int64_t count = f.get_int("split.count").value_or(1);
     if (count <= 1) return f;
-    if (count > 9999) return Error{path + ": split.count " + std::to_string(count) + " is not a plausible number of parts"};
+    if (count > 9999)
+        return Error{path + ": split.count " + std::to_string(count) + " is not a plausible number of parts"};
     const int64_t no = f.get_int("split.no").value_or(0);
     if (no != 0) {
         auto first = split_part_path(path, 1, static_cast<int>(count));
@@ -349,8 +363,9 @@ Result<File> File::open(const std::string& path) {
     for (int k = 1; k < count; ++k) {
         auto part_path = split_part_path(path, k + 1, static_cast<int>(count));
         if (!part_path)
-            return Error{path + ": split.count is " + std::to_string(count) +
-                         " but the file name does not follow NAME-00001-of-0000N.gguf, so the other parts cannot be found"};
+            return Error{
+                path + ": split.count is " + std::to_string(count) +
+                " but the file name does not follow NAME-00001-of-0000N.gguf, so the other parts cannot be found"};
         auto pm = MappedFile::open(*part_path);
         if (!pm)
             return Error{path + ": split model part " + std::to_string(k + 1) + " of " + std::to_string(count) + ": " +

@@ -1,9 +1,10 @@
 #include "gguf/writer.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <unistd.h>
 #include <unordered_set>
 
 namespace tf::gguf {
@@ -69,12 +70,17 @@ void put_array_body(Sink& s, const Value& v) {
 template <typename Sink>
 void put_value(Sink& s, const Value& v) {
     put_scalar<Sink, uint32_t>(s, static_cast<uint32_t>(v.type()));
-    if (v.type() == ValueType::STRING) put_string(s, *v.as_string());
-    else if (v.type() == ValueType::ARRAY) put_array_body(s, v);
-    else s.put(v.scalar_bytes(), value_type_scalar_size(v.type()));
+    if (v.type() == ValueType::STRING)
+        put_string(s, *v.as_string());
+    else if (v.type() == ValueType::ARRAY)
+        put_array_body(s, v);
+    else
+        s.put(v.scalar_bytes(), value_type_scalar_size(v.type()));
 }
 
-uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+uint64_t align_up(uint64_t x, uint64_t a) {
+    return (x + a - 1) / a * a;
+}
 
 }  // namespace
 
@@ -122,7 +128,8 @@ Status write_split(const File& file, const std::string& first_path, int parts,
     int k = 1;
     for (size_t i = 0; i < ts.size() && k < parts; ++i) {
         const size_t remaining = ts.size() - i;
-        if ((acc >= total * k / parts && i > first[k - 1]) || remaining == static_cast<size_t>(parts - k)) first[k++] = i;
+        if ((acc >= total * k / parts && i > first[k - 1]) || remaining == static_cast<size_t>(parts - k))
+            first[k++] = i;
         acc += ts[i].n_bytes;
     }
     uint64_t written = 0;
@@ -183,7 +190,9 @@ const Value* Writer::find(const std::string& key) const {
     return nullptr;
 }
 
-void Writer::add_tensor(TensorToWrite tensor) { tensors_.push_back(std::move(tensor)); }
+void Writer::add_tensor(TensorToWrite tensor) {
+    tensors_.push_back(std::move(tensor));
+}
 
 uint32_t Writer::alignment() const {
     if (const Value* v = find("general.alignment"); v != nullptr && v->type() == ValueType::U32) {

@@ -1,0 +1,388 @@
+// `terraferma pull` against a fake hub and registry on 127.0.0.1 (tests/hub/fake_hub.h): the
+// real binary, real HTTP(S), the faults of a real network.
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "gguf/file.h"
+#include "gguf/writer.h"
+#include "hub/fake_hub.h"
+#include "support/reference.h"
+#include "support/run.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using tf::test::FakeFile;
+using tf::test::FakeHub;
+using tf::test::FakeRepo;
+using tf::test::run_terraferma;
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+size_t count_with(const std::vector<std::string>& log, const std::string& needle) {
+    size_t n = 0;
+    for (const auto& l : log) n += l.find(needle) != std::string::npos;
+    return n;
+}
+
+// Range requests that reached the file server (curl repeats the header on the redirect).
+size_t cdn_ranges(const std::vector<std::string>& log, const std::string& range = "Range: bytes=") {
+    size_t n = 0;
+    for (const auto& l : log) n += l.find("/cdn/") != std::string::npos && l.find(range) != std::string::npos;
+    return n;
+}
+
+class Pull : public ::testing::Test {
+  protected:
+    fs::path dir;
+    std::string q8, f32;  // model bytes
+    std::vector<std::string> split_parts;
+    std::unique_ptr<FakeHub> hub;
+
+    void SetUp() override {
+        TF_REQUIRE_REFERENCE();
+        dir = fs::temp_directory_path() / ("tf-pull-" + std::to_string(::getpid()) + "-" +
+                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        const fs::path models = tf::test::reference_dir() / "models";
+        q8 = slurp(models / "tiny-llama-Q8_0.gguf");
+        f32 = slurp(models / "tiny-llama.gguf");
+        auto whole = tf::gguf::File::open((models / "tiny-llama-Q8_0.gguf").string());
+        ASSERT_TRUE(whole.ok());
+        const std::string first = (dir / "tiny-SPLIT-00001-of-00003.gguf").string();
+        ASSERT_TRUE(tf::gguf::write_split(*whole, first, 3).ok());
+        for (int k = 1; k <= 3; ++k) split_parts.push_back(slurp(*tf::gguf::split_part_path(first, k, 3)));
+
+        ::setenv("TERRAFERMA_MODELS", (dir / "store").c_str(), 1);
+        ::setenv("TERRAFERMA_PULL_BACKOFF_MS", "5", 1);
+        for (const char* k :
+             {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "TERRAFERMA_OFFLINE",
+              "HF_HUB_OFFLINE", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"})
+            ::unsetenv(k);
+    }
+    void TearDown() override {
+        hub.reset();
+        fs::remove_all(dir);
+    }
+
+    FakeRepo tiny_repo() {
+        FakeRepo r;
+        r.files.push_back({"README.md", "# tiny\n", false});
+        r.files.push_back({"tiny-Q8_0.gguf", q8});
+        r.files.push_back({"tiny-F32.gguf", f32});
+        for (int k = 0; k < 3; ++k)
+            r.files.push_back({"split/tiny-SPLIT-0000" + std::to_string(k + 1) + "-of-00003.gguf", split_parts[k]});
+        return r;
+    }
+    void start_hub() {
+        hub = std::make_unique<FakeHub>();
+        hub->add_repo("acme/tiny-GGUF", tiny_repo());
+        ::setenv("HF_ENDPOINT", ("http://127.0.0.1:" + std::to_string(hub->start())).c_str(), 1);
+    }
+    fs::path blobs() const { return dir / "store" / "blobs"; }
+    size_t blob_count() const {
+        size_t n = 0;
+        for (const auto& e : fs::directory_iterator(blobs()))
+            n += e.path().filename().string().rfind("sha256-", 0) == 0;
+        return n;
+    }
+    std::string logits(const std::string& model) {
+        auto r = run_terraferma({"logits", "-m", model, "--ids", "1,2,3,4", "--top", "5"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.out;
+    }
+};
+
+TEST_F(Pull, by_quantization_tag_then_every_command_takes_the_name) {
+    start_hub();
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("hf.co/acme/tiny-GGUF:q8_0"), std::string::npos) << r.out;
+    // The listing came in pages; the file arrived through the redirect to the CDN.
+    EXPECT_GE(count_with(hub->log(), "/tree/main"), 3u);
+    EXPECT_EQ(count_with(hub->log(), "/resolve/main/tiny-Q8_0.gguf"), 1u);
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
+
+    auto list = run_terraferma({"list", "--json"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    auto j = nlohmann::json::parse(list.out);
+    ASSERT_EQ(j["models"].size(), 1u);
+    EXPECT_EQ(j["models"][0]["digest"], "sha256:" + FakeHub::sha_of(q8));
+
+    const std::string reference = logits((tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string());
+    EXPECT_EQ(logits("hf.co/acme/tiny-GGUF:q8_0"), reference);
+    auto run = run_terraferma({"run", "-m", "hf.co/acme/tiny-GGUF:q8_0", "-p", "hello", "-n", "4", "--temp", "0"});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+
+    // A second pull finds the blob in place and fetches nothing.
+    hub->clear_log();
+    auto again = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(count_with(hub->log(), "/cdn/"), 0u);
+    EXPECT_EQ(blob_count(), 1u);  // two names, one file
+}
+
+TEST_F(Pull, default_quantization_explicit_file_and_unknown_tag) {
+    start_hub();
+    auto d = run_terraferma({"pull", "hf.co/acme/tiny-GGUF"});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_EQ(count_with(hub->log(), "/resolve/main/tiny-Q8_0.gguf"), 1u);  // no Q4_K_M or Q4_0 here: Q8_0 next
+    auto f = run_terraferma({"pull", "acme/tiny-GGUF/tiny-F32.gguf"});
+    ASSERT_EQ(f.exit_code, 0) << f.err;
+    EXPECT_EQ(count_with(hub->log(), "/resolve/main/tiny-F32.gguf"), 1u);
+    auto u = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:IQ2_XS"});
+    EXPECT_EQ(u.exit_code, 1);
+    EXPECT_NE(u.err.find("no file for quantization 'IQ2_XS'"), std::string::npos) << u.err;
+    EXPECT_NE(u.err.find("Q8_0"), std::string::npos) << u.err;
+    auto nf = run_terraferma({"pull", "hf.co/acme/nothing-here"});
+    EXPECT_EQ(nf.exit_code, 1);
+    EXPECT_NE(nf.err.find("no such repository"), std::string::npos) << nf.err;
+}
+
+TEST_F(Pull, a_split_model_arrives_whole_and_loads_as_one) {
+    start_hub();
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:SPLIT"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(count_with(hub->log(), "/resolve/main/split/tiny-SPLIT-0000"), 3u);
+    EXPECT_EQ(blob_count(), 3u);
+    const std::string reference = logits((tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string());
+    EXPECT_EQ(logits("hf.co/acme/tiny-GGUF:SPLIT"), reference);
+    auto show = run_terraferma({"show", "hf.co/acme/tiny-GGUF:SPLIT", "--json"});
+    ASSERT_EQ(show.exit_code, 0) << show.err;
+    EXPECT_EQ(nlohmann::json::parse(show.out)["files"].size(), 3u);
+}
+
+TEST_F(Pull, resumes_after_the_connection_drops_mid_file) {
+    start_hub();
+    hub->chunk_size = 16 * 1024;
+    hub->drop_at = 200000;
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto log = hub->log();
+    EXPECT_EQ(count_with(log, "/cdn/"), 2u);
+    EXPECT_EQ(cdn_ranges(log), 1u);
+    EXPECT_EQ(cdn_ranges(log, "Range: bytes=0-"), 0u);
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
+}
+
+TEST_F(Pull, retries_429_and_500_then_succeeds) {
+    start_hub();
+    hub->fail_429 = 1;
+    hub->fail_500 = 2;
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(count_with(hub->log(), "/cdn/"), 4u);
+    // A server that never recovers: a clear error after the attempts, and the partial kept.
+    hub->fail_500 = 1000;
+    auto f = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:F32"});
+    EXPECT_EQ(f.exit_code, 1);
+    EXPECT_NE(f.err.find("HTTP 500"), std::string::npos) << f.err;
+    EXPECT_NE(f.err.find("gave up after"), std::string::npos) << f.err;
+}
+
+TEST_F(Pull, a_416_on_a_stale_partial_restarts_from_zero) {
+    start_hub();
+    fs::create_directories(blobs());
+    {
+        std::ofstream p(blobs() / ("sha256-" + FakeHub::sha_of(q8) + ".partial"), std::ios::binary);
+        p << q8.substr(0, 1000);
+    }
+    hub->fail_416 = 1;
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto log = hub->log();
+    EXPECT_EQ(cdn_ranges(log, "Range: bytes=1000-"), 1u);
+    EXPECT_EQ(count_with(log, "/cdn/"), 2u);  // 416, then the whole file
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
+}
+
+TEST_F(Pull, a_corrupted_byte_fails_the_checksum_and_leaves_nothing) {
+    start_hub();
+    hub->corrupt = true;
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+    size_t files = 0;
+    for (const auto& e : fs::directory_iterator(blobs())) {
+        ADD_FAILURE() << "left behind: " << e.path();
+        ++files;
+    }
+    EXPECT_EQ(files, 0u);
+    auto list = run_terraferma({"list", "--json"});
+    EXPECT_TRUE(nlohmann::json::parse(list.out)["models"].empty());
+}
+
+TEST_F(Pull, a_gated_repository_needs_the_token) {
+    start_hub();
+    FakeRepo gated;
+    gated.files.push_back({"gated-Q8_0.gguf", q8});
+    gated.token = "hf_secret";
+    hub->add_repo("acme/gated-GGUF", gated);
+    auto no = run_terraferma({"pull", "hf.co/acme/gated-GGUF:Q8_0"});
+    EXPECT_EQ(no.exit_code, 1);
+    EXPECT_NE(no.err.find("gated"), std::string::npos) << no.err;
+    EXPECT_NE(no.err.find("HF_TOKEN"), std::string::npos) << no.err;
+    ::setenv("HF_TOKEN", "hf_wrong", 1);
+    auto wrong = run_terraferma({"pull", "hf.co/acme/gated-GGUF:Q8_0"});
+    EXPECT_EQ(wrong.exit_code, 1);
+    EXPECT_EQ(wrong.err.find("hf_wrong"), std::string::npos) << "the token is never printed: " << wrong.err;
+    ::setenv("HF_TOKEN", "hf_secret", 1);
+    auto yes = run_terraferma({"pull", "hf.co/acme/gated-GGUF:Q8_0"});
+    EXPECT_EQ(yes.exit_code, 0) << yes.err;
+}
+
+TEST_F(Pull, too_little_disk_space_refuses_before_downloading) {
+    start_hub();
+    FakeRepo huge;
+    FakeFile f{"huge-Q8_0.gguf", q8};
+    f.listed_size = uint64_t(1) << 50;  // 1 PiB
+    huge.files.push_back(f);
+    hub->add_repo("acme/huge-GGUF", huge);
+    auto r = run_terraferma({"pull", "hf.co/acme/huge-GGUF:Q8_0"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("MiB free"), std::string::npos) << r.err;
+    EXPECT_EQ(count_with(hub->log(), "/cdn/"), 0u);
+}
+
+TEST_F(Pull, resumes_after_kill_9) {
+    start_hub();
+    hub->chunk_size = 4096;
+    hub->chunk_delay_ms = 4;
+    std::vector<std::string> args = {TF_BINARY, "pull", "-q", "hf.co/acme/tiny-GGUF:Q8_0"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    const fs::path partial = blobs() / ("sha256-" + FakeHub::sha_of(q8) + ".partial");
+    uintmax_t seen = 0;
+    for (int i = 0; i < 2000 && seen < 100000; ++i) {
+        std::error_code ec;
+        seen = fs::file_size(partial, ec);
+        if (ec) seen = 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    ASSERT_GE(fs::file_size(partial), 100000u);
+    ASSERT_LT(fs::file_size(partial), q8.size());
+    EXPECT_FALSE(fs::exists(blobs() / ("sha256-" + FakeHub::sha_of(q8))));
+    hub->chunk_delay_ms = 0;
+    hub->clear_log();
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto log = hub->log();
+    ASSERT_EQ(count_with(log, "/cdn/"), 1u);
+    EXPECT_EQ(cdn_ranges(log), 1u);
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
+    EXPECT_FALSE(fs::exists(partial));
+}
+
+TEST_F(Pull, from_an_ollama_registry_with_template_and_params) {
+    start_hub();
+    hub->add_ollama("library/tiny", "q8", {q8, "{{ .System }} {{ .Prompt }}", R"({"stop":["<|eot|>"]})"});
+    const std::string name = "127.0.0.1:" + std::to_string(hub->port()) + "/library/tiny:q8";
+    auto plain = run_terraferma({"pull", name});
+    EXPECT_EQ(plain.exit_code, 1) << "an Ollama registry is HTTPS unless --insecure";
+    auto r = run_terraferma({"pull", "--insecure", name});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto show = run_terraferma({"show", name, "--json"});
+    ASSERT_EQ(show.exit_code, 0) << show.err;
+    auto j = nlohmann::json::parse(show.out);
+    EXPECT_EQ(j["registry_template"], "{{ .System }} {{ .Prompt }}");
+    EXPECT_EQ(j["registry_params"], R"({"stop":["<|eot|>"]})");
+    EXPECT_EQ(j["architecture"], "llama");
+    const std::string reference = logits((tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string());
+    EXPECT_EQ(logits(name), reference);
+    auto missing =
+        run_terraferma({"pull", "--insecure", "127.0.0.1:" + std::to_string(hub->port()) + "/library/tiny:nope"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("no such model or tag"), std::string::npos) << missing.err;
+}
+
+TEST_F(Pull, over_https_with_a_test_ca_and_never_without_verification) {
+    const fs::path certs = dir / "certs";
+    fs::create_directories(certs);
+    const std::string c = certs.string();
+    const std::string script =
+        "cd " + c +
+        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=tf test CA' "
+        ">/dev/null 2>&1 && openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=127.0.0.1' "
+        ">/dev/null "
+        "2>&1 && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext && openssl "
+        "x509 -req "
+        "-in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext >/dev/null 2>&1";
+    ASSERT_EQ(std::system(script.c_str()), 0) << "openssl could not make the test certificates";
+    hub = std::make_unique<FakeHub>(c + "/srv.pem", c + "/srv.key");
+    hub->add_repo("acme/tiny-GGUF", tiny_repo());
+    hub->add_ollama("library/tiny", "latest", {q8, "{{ .Prompt }}", "{}"});
+    const int port = hub->start();
+    ::setenv("HF_ENDPOINT", ("https://127.0.0.1:" + std::to_string(port)).c_str(), 1);
+    auto untrusted = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    EXPECT_EQ(untrusted.exit_code, 1);
+    EXPECT_NE(untrusted.err.find("certificate"), std::string::npos) << untrusted.err;
+    ::setenv("SSL_CERT_FILE", (c + "/ca.pem").c_str(), 1);
+    auto hf = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    EXPECT_EQ(hf.exit_code, 0) << hf.err;
+    auto ollama = run_terraferma({"pull", "127.0.0.1:" + std::to_string(port) + "/library/tiny"});
+    EXPECT_EQ(ollama.exit_code, 0) << ollama.err;
+}
+
+TEST_F(Pull, offline_and_bad_names_fetch_nothing) {
+    start_hub();
+    ::setenv("TERRAFERMA_OFFLINE", "1", 1);
+    auto off = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    EXPECT_EQ(off.exit_code, 1);
+    EXPECT_NE(off.err.find("offline"), std::string::npos) << off.err;
+    ::unsetenv("TERRAFERMA_OFFLINE");
+    auto flag = run_terraferma({"pull", "--offline", "hf.co/acme/tiny-GGUF:Q8_0"});
+    EXPECT_EQ(flag.exit_code, 1);
+    for (const char* bad : {"../../etc/passwd", "/etc/passwd", "hf.co/../../x"}) {
+        auto r = run_terraferma({"pull", bad});
+        EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    }
+    EXPECT_TRUE(hub->log().empty());
+}
+
+TEST_F(Pull, import_list_copy_remove_and_export_share_one_blob) {
+    const std::string src = (tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string();
+    auto imp = run_terraferma({"import", src, "--name", "acme/extractor:v1"});
+    ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    ASSERT_EQ(run_terraferma({"cp", "acme/extractor:v1", "extractor"}).exit_code, 0);
+    EXPECT_EQ(blob_count(), 1u);
+    auto list = run_terraferma({"list"});
+    EXPECT_NE(list.out.find("acme/extractor:v1"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("extractor:latest"), std::string::npos) << list.out;
+    auto rm1 = run_terraferma({"rm", "acme/extractor:v1"});
+    ASSERT_EQ(rm1.exit_code, 0) << rm1.err;
+    EXPECT_EQ(blob_count(), 1u);  // still used by the other name
+    auto exp = run_terraferma({"export", "extractor", (dir / "usb").string()});
+    ASSERT_EQ(exp.exit_code, 0) << exp.err;
+    EXPECT_EQ(slurp(dir / "usb" / "tiny-llama-Q8_0.gguf"), q8);
+    auto rm2 = run_terraferma({"models", "rm", "extractor"});
+    ASSERT_EQ(rm2.exit_code, 0) << rm2.err;
+    EXPECT_EQ(blob_count(), 0u);
+    auto gone = run_terraferma({"logits", "-m", "extractor", "--ids", "1"});
+    EXPECT_EQ(gone.exit_code, 2);
+    EXPECT_NE(gone.err.find("no such model"), std::string::npos) << gone.err;
+    // A split model imports with all its parts.
+    auto split = run_terraferma({"import", (dir / "tiny-SPLIT-00001-of-00003.gguf").string()});
+    ASSERT_EQ(split.exit_code, 0) << split.err;
+    EXPECT_EQ(blob_count(), 3u);
+    EXPECT_EQ(logits("tiny-SPLIT"), logits(src));
+}
+
+}  // namespace
