@@ -23,6 +23,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         server::HttpOptions http;
         int parallel = 4, ctx = 4096, threads = 0, queue = 64, prefix_cache = 8;
         std::string keep_alive;
+        bool serve_store = false;
         size_t max_body_mb = 8;
         double max_memory_mb = 0;
     };
@@ -31,9 +32,16 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     CLI::App* app =
         root.add_subcommand("serve", "Serve the OpenAI-compatible (/v1/) and Ollama-compatible (/api/) APIs over HTTP");
     app->add_option("-m,--model", a->models,
-                    "GGUF model to serve, as PATH or NAME=PATH (repeat for several; requests choose by \"model\", the "
-                    "first is loaded at start)")
-        ->required();
+                    "GGUF model to serve: PATH, a store name, or NAME=PATH (repeat for several; requests choose by "
+                    "\"model\", the first is loaded at start). Without -m, the model store is served");
+    app->add_flag("--store", a->serve_store,
+                  "Serve the local model store as well ($TERRAFERMA_MODELS): any stored model by name, listed by "
+                  "/api/tags and /v1/models, managed by /api/delete and /api/copy");
+    app->add_flag("--allow-pull", a->http.store.allow_pull,
+                  "Let clients download models into the store with /api/pull (off: a server does not fetch from the "
+                  "internet because a client asked)");
+    app->add_flag("--insecure-registry", a->http.store.insecure_registries,
+                  "Pull from Ollama registries over plain HTTP (a local mirror)");
     app->add_option("--keep-alive", a->keep_alive,
                     "Seconds (or 5m, 1h) a model stays loaded after its last request; negative: forever "
                     "(default: forever with one model, 5m with several; requests may set keep_alive)");
@@ -110,7 +118,8 @@ void add_serve_command(CLI::App& root, Commands& commands) {
                  }
                  specs.push_back(std::move(spec));
              }
-             int keep_alive = specs.size() == 1 ? -1 : 300;
+             a->http.serve_store = a->serve_store || specs.empty() || a->http.store.allow_pull;
+             int keep_alive = specs.size() == 1 && !a->http.serve_store ? -1 : 300;
              if (!a->keep_alive.empty()) {
                  auto k = server::parse_duration_seconds(a->keep_alive);
                  if (!k) {
@@ -168,20 +177,23 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              po.service = so;
              po.keep_alive_s = keep_alive;
              po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
-             server::ModelPool pool(specs, po);
+             server::ModelPool pool(specs, po, a->http.serve_store ? server::store_catalog(a->http.store) : server::ModelCatalog{});
              server::ApiError load_err;
-             std::fprintf(stderr, "terraferma: loading %s (%s)\n", specs[0].name.c_str(), specs[0].path.c_str());
-             std::fflush(stderr);
-             if (!pool.acquire(specs[0].name, std::nullopt,
-                               load_err)) {  // the first model now: a bad file fails at start
-                 print_error("serve", load_err.message);
-                 return kExitFailure;
+             if (!specs.empty()) {
+                 std::fprintf(stderr, "terraferma: loading %s (%s)\n", specs[0].name.c_str(), specs[0].path.c_str());
+                 std::fflush(stderr);
+                 if (!pool.acquire(specs[0].name, std::nullopt,
+                                   load_err)) {  // the first model now: a bad file fails at start
+                     print_error("serve", load_err.message);
+                     return kExitFailure;
+                 }
              }
              a->http.max_body = a->max_body_mb << 20;
              a->http.http_threads = std::max(8, 2 * a->parallel + 4);
              // Every model's slots and queue: beyond, a generation request is refused at once.
-             a->http.max_inflight = static_cast<size_t>(a->parallel + a->queue) * specs.size();
-             a->http.slots = static_cast<size_t>(a->parallel) * specs.size();
+             const size_t n_models = std::max<size_t>(specs.size(), 1);
+             a->http.max_inflight = static_cast<size_t>(a->parallel + a->queue) * n_models;
+             a->http.slots = static_cast<size_t>(a->parallel) * n_models;
              server::HttpServer http(pool, a->http);
              auto port = http.bind();
              if (!port) {
@@ -190,6 +202,9 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              }
              std::string names;
              for (const auto& spec : specs) names += (names.empty() ? "" : ", ") + spec.name;
+             if (a->http.serve_store)
+                 names += (names.empty() ? "" : " and ") + std::string("the model store ") + hub::Store::default_root() +
+                          (a->http.store.allow_pull ? " (pull allowed)" : "");
              std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n",
                           names.c_str(), a->http.host.c_str(), *port, a->parallel);
              std::fflush(stderr);

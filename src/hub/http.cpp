@@ -266,7 +266,7 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
         if (!c) return Error{"libcurl could not start a transfer"};
         Transfer t;
         std::string write_error;
-        bool overflow = false;
+        bool overflow = false, cancelled = false;
         const uint64_t start = have;
         bool restarted = false;
         t.on_body = [&](const char* d, size_t n) {
@@ -282,6 +282,10 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
             restarted = true;
             if (have + n > want_size) {
                 overflow = true;
+                return false;
+            }
+            if (opt.cancelled && opt.cancelled()) {
+                cancelled = true;
                 return false;
             }
             for (size_t off = 0; off < n;) {
@@ -308,6 +312,7 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
         curl_easy_cleanup(c);
 
         if (!write_error.empty()) return Error{partial + ": " + write_error};
+        if (cancelled) return Error{url + ": cancelled (run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
         if (overflow)
             return Error{url + ": the server sent more than the " + std::to_string(want_size) +
                          " bytes the source listed"};

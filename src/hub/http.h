@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ struct HttpOptions {
     int max_attempts = 6;              // per request, counting only attempts that made no progress
     double backoff_seconds = 1.0;      // first wait; doubles, capped at 30 s; Retry-After wins
     bool quiet = false;
+    // Polled as bytes arrive: true stops the transfer ("cancelled"; the partial file stays for
+    // a later resume). For a server whose client went away.
+    std::function<bool()> cancelled;
     // Environment: TERRAFERMA_PULL_BACKOFF_MS overrides backoff_seconds (tests use a few ms).
     static HttpOptions from_environment();
 };

@@ -204,6 +204,7 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
     });
     add_openai_routes(h, models_, o_);
     add_ollama_routes(h, models_, o_);
+    if (o_.serve_store) add_hub_routes(h, models_, o_.store);
 }
 HttpServer::~HttpServer() = default;
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "server/hub_api.h"
 #include "server/model_pool.h"
 
 namespace tf::server::http {
@@ -34,6 +35,10 @@ struct HttpOptions {
     // The one origin whose pages may call the API (CORS); empty: none but the allowed hosts'
     // own, which get no CORS headers either.
     std::string cors_origin;
+    // Serve the local model store (any stored name; /api/tags lists it; /api/delete, /api/copy,
+    // and /api/pull when store.allow_pull).
+    bool serve_store = false;
+    StoreAccess store;
 };
 
 // Whether a Host header (or an Origin's host) names this server as `o` allows; exposed for tests.

@@ -41,8 +41,9 @@ Result<int> parse_duration_seconds(const std::string& t) {
     return static_cast<int>(std::min(total, 1e9));
 }
 
-ModelPool::ModelPool(std::vector<ModelSpec> specs, const PoolOptions& options) : specs_(std::move(specs)), o_(options) {
-    for (const ModelSpec& s : specs_) {
+ModelPool::ModelPool(std::vector<ModelSpec> specs, const PoolOptions& options, ModelCatalog catalog)
+    : o_(options), catalog_(std::move(catalog)) {
+    for (const ModelSpec& s : specs) {
         Entry e;
         e.spec = s;
         e.keep_alive_s = o_.keep_alive_s;
@@ -68,13 +69,68 @@ void ModelPool::stop() {
     for (auto& s : services) s->scheduler().stop();
 }
 
-const ModelSpec* ModelPool::find(const std::string& name) const {
-    for (const ModelSpec& s : specs_) {
-        if (s.name == name) return &s;
+long ModelPool::index_locked(const std::string& name) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        if (entries_[i].spec.name == name) return static_cast<long>(i);
     }
     // Ollama clients add a tag (":latest") to bare names.
-    if (const size_t colon = name.rfind(':'); colon != std::string::npos && name.substr(colon) == ":latest") return find(name.substr(0, colon));
-    return specs_.size() == 1 ? &specs_[0] : nullptr;
+    if (const size_t colon = name.rfind(':'); colon != std::string::npos && name.substr(colon) == ":latest") {
+        for (size_t i = 0; i < entries_.size(); ++i) {
+            if (entries_[i].spec.name == name.substr(0, colon)) return static_cast<long>(i);
+        }
+    }
+    if (catalog_.resolve) {
+        std::optional<ModelSpec> spec = catalog_.resolve(name);
+        if (!spec) return -1;
+        for (size_t i = 0; i < entries_.size(); ++i) {
+            if (entries_[i].spec.name == spec->name) {
+                entries_[i].spec = *spec;  // the name may point at new bytes since (pulled again)
+                return static_cast<long>(i);
+            }
+        }
+        Entry e;
+        e.spec = std::move(*spec);
+        e.keep_alive_s = o_.keep_alive_s;
+        entries_.push_back(std::move(e));
+        return static_cast<long>(entries_.size() - 1);
+    }
+    // One model served: clients send whatever name they were written for.
+    return entries_.size() == 1 ? 0 : -1;
+}
+
+std::optional<ModelSpec> ModelPool::find(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const long i = index_locked(name);
+    if (i < 0) return std::nullopt;
+    return entries_[static_cast<size_t>(i)].spec;
+}
+
+std::vector<ModelSpec> ModelPool::specs() {
+    std::vector<ModelSpec> out;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const Entry& e : entries_) out.push_back(e.spec);
+    }
+    if (catalog_.list) {
+        for (ModelSpec& s : catalog_.list()) {
+            bool dup = false;
+            for (const ModelSpec& o : out) dup = dup || o.name == s.name;
+            if (!dup) out.push_back(std::move(s));
+        }
+    }
+    return out;
+}
+
+void ModelPool::forget(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry& e = entries_[i];
+        if (e.spec.name != name) continue;
+        if (e.service && !idle(e)) return;  // a running request keeps it until it ends
+        drop(e);
+        entries_.erase(entries_.begin() + static_cast<long>(i));
+        return;
+    }
 }
 
 uint64_t ModelPool::footprint(Service& s) {
@@ -129,19 +185,22 @@ void ModelPool::drop(Entry& e) {
 }
 
 std::shared_ptr<Service> ModelPool::acquire(const std::string& name, std::optional<int> keep_alive_s, ApiError& err) {
-    const ModelSpec* spec = find(name);
-    if (spec == nullptr) {
-        std::string names;
-        for (const ModelSpec& s : specs_) names += (names.empty() ? "" : ", ") + s.name;
-        err = {404, "the model '" + name + "' does not exist here (served: " + names + ")", "model"};
-        return nullptr;
-    }
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) {
         err = {503, "the server is shutting down", ""};
         return nullptr;
     }
-    Entry& e = entries_[static_cast<size_t>(spec - specs_.data())];
+    const long index = index_locked(name);
+    if (index < 0) {
+        std::string names;
+        for (const Entry& x : entries_) names += (names.empty() ? "" : ", ") + x.spec.name;
+        err = {404,
+               "the model '" + name + "' does not exist here (" +
+                   (catalog_.resolve ? std::string("not in the model store; see /api/tags") : "served: " + names) + ")",
+               "model"};
+        return nullptr;
+    }
+    Entry& e = entries_[static_cast<size_t>(index)];
     if (keep_alive_s) e.keep_alive_s = *keep_alive_s;
     e.used = ++clock_;
     e.idle_since = std::chrono::steady_clock::now();
@@ -185,10 +244,10 @@ std::shared_ptr<Service> ModelPool::acquire(const std::string& name, std::option
 }
 
 bool ModelPool::unload(const std::string& name) {
-    const ModelSpec* spec = find(name);
-    if (spec == nullptr) return false;
     std::lock_guard<std::mutex> lock(mu_);
-    Entry& e = entries_[static_cast<size_t>(spec - specs_.data())];
+    const long index = index_locked(name);
+    if (index < 0) return false;
+    Entry& e = entries_[static_cast<size_t>(index)];
     if (!idle(e)) return false;
     drop(e);
     return true;

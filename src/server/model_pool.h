@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,14 @@ namespace tf::server {
 struct ModelSpec {
     std::string name;  // what requests call it ("model")
     std::string path;
+    std::string digest;  // "sha256:…" when known (models from the store)
+};
+
+// Where models beyond the -m ones come from (the local store): `resolve` turns a requested name
+// into a spec (or nothing), `list` gives every model it has, for /api/tags and /v1/models.
+struct ModelCatalog {
+    std::function<std::optional<ModelSpec>(const std::string& name)> resolve;
+    std::function<std::vector<ModelSpec>()> list;
 };
 
 // "-m PATH" or "-m NAME=PATH"; the name defaults to the file name without ".gguf".
@@ -39,7 +48,7 @@ struct PoolOptions {
 
 class ModelPool {
   public:
-    ModelPool(std::vector<ModelSpec> specs, const PoolOptions& options);
+    ModelPool(std::vector<ModelSpec> specs, const PoolOptions& options, ModelCatalog catalog = {});
     ~ModelPool();
 
     // The service for a request's "model" (loaded now if it is not). With one model, any name
@@ -50,8 +59,12 @@ class ModelPool {
     // Unloads a model now if no request holds it (Ollama's keep_alive 0 with an empty prompt).
     bool unload(const std::string& name);
 
-    const std::vector<ModelSpec>& specs() const { return specs_; }
-    const ModelSpec* find(const std::string& name) const;
+    // The -m models and those the catalog lists, each once.
+    std::vector<ModelSpec> specs();
+    std::optional<ModelSpec> find(const std::string& name);
+    bool has_catalog() const { return static_cast<bool>(catalog_.resolve); }
+    // Forgets a model the catalog no longer has (deleted); a loaded one is unloaded when idle.
+    void forget(const std::string& name);
 
     struct Loaded {
         std::string name;
@@ -92,11 +105,14 @@ class ModelPool {
     void drop(Entry& e);
     uint64_t loaded_bytes() const;
 
-    std::vector<ModelSpec> specs_;
+    // The entry for a request's model name, added from the catalog when first asked; -1: none.
+    long index_locked(const std::string& name);
+
     PoolOptions o_;
+    ModelCatalog catalog_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<Entry> entries_;  // one per spec
+    std::vector<Entry> entries_;  // one per model: the -m ones, then those asked for from the catalog
     uint64_t clock_ = 0;
     bool stopping_ = false;
     std::thread reaper_;

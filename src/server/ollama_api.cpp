@@ -342,7 +342,7 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                               {"model", spec.name},
                               {"modified_at", iso_time(modified)},
                               {"size", ok ? static_cast<uint64_t>(st.st_size) : 0},
-                              {"digest", ""},
+                              {"digest", spec.digest.size() > 7 ? spec.digest.substr(7) : ""},
                               {"details", details(spec)}});
         }
         res.set_content(dump(ojson{{"models", models}}), "application/json");
@@ -377,9 +377,11 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                       {hp.arch + ".context_length", hp.n_ctx_train},
                       {hp.arch + ".embedding_length", hp.n_embd},
                       {hp.arch + ".block_count", hp.n_layer}};
+        const gguf::File& file = *svc.model().file;
         res.set_content(dump(ojson{{"modelfile", ""},
                                    {"parameters", ""},
-                                   {"template", ""},
+                                   {"template", file.get_string("tokenizer.chat_template").value_or("")},
+                                   {"license", file.get_string("general.license").value_or("")},
                                    {"details", details(svc)},
                                    {"model_info", info}}),
                         "application/json");

@@ -15,6 +15,7 @@
 #include "hub/fake_hub.h"
 #include "support/reference.h"
 #include "support/run.h"
+#include "support/server.h"
 
 namespace {
 
@@ -383,6 +384,85 @@ TEST_F(Pull, import_list_copy_remove_and_export_share_one_blob) {
     ASSERT_EQ(split.exit_code, 0) << split.err;
     EXPECT_EQ(blob_count(), 3u);
     EXPECT_EQ(logits("tiny-SPLIT"), logits(src));
+}
+
+TEST_F(Pull, serve_offers_the_store_and_pulls_only_when_allowed) {
+    start_hub();
+    const std::string src = (tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string();
+    ASSERT_EQ(run_terraferma({"import", src, "--name", "acme/extractor:v1"}).exit_code, 0);
+    {
+        tf::test::ServerProcess closed({"-c", "256", "--parallel", "1"});
+        ASSERT_GT(closed.port(), 0) << closed.stderr_text();
+        httplib::Client c("127.0.0.1", closed.port());
+        auto pull = c.Post("/api/pull", R"({"model":"hf.co/acme/tiny-GGUF:Q8_0"})", "application/json");
+        ASSERT_TRUE(pull);
+        EXPECT_EQ(pull->status, 403) << pull->body;
+        EXPECT_NE(pull->body.find("--allow-pull"), std::string::npos) << pull->body;
+    }
+    EXPECT_TRUE(hub->log().empty());
+
+    tf::test::ServerProcess server({"-c", "256", "--parallel", "1", "--allow-pull"});
+    ASSERT_GT(server.port(), 0) << server.stderr_text();
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(60);
+    auto tags = c.Get("/api/tags");
+    ASSERT_TRUE(tags);
+    auto tj = nlohmann::json::parse(tags->body);
+    ASSERT_EQ(tj["models"].size(), 1u) << tags->body;
+    EXPECT_EQ(tj["models"][0]["name"], "acme/extractor:v1");
+    EXPECT_EQ(tj["models"][0]["digest"], FakeHub::sha_of(q8));
+
+    auto gen = c.Post("/api/generate", R"({"model":"acme/extractor:v1","prompt":"hello","stream":false,"options":{"num_predict":3,"temperature":0}})",
+                      "application/json");
+    ASSERT_TRUE(gen);
+    EXPECT_EQ(gen->status, 200) << gen->body;
+    auto unknown = c.Post("/api/generate", R"({"model":"nothing:here","prompt":"x","stream":false})", "application/json");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404) << unknown->body;
+
+    // Streamed progress as Ollama sends it, ending in success.
+    auto pull = c.Post("/api/pull", R"({"model":"hf.co/acme/tiny-GGUF:Q8_0"})", "application/json");
+    ASSERT_TRUE(pull);
+    ASSERT_EQ(pull->status, 200) << pull->body;
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(pull->body);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    ASSERT_GE(lines.size(), 3u) << pull->body;
+    EXPECT_EQ(lines.front()["status"], "pulling manifest");
+    EXPECT_EQ(lines.back()["status"], "success");
+    bool saw_bytes = false;
+    for (const auto& l : lines) saw_bytes = saw_bytes || (l.contains("digest") && l["completed"] == l["total"]);
+    EXPECT_TRUE(saw_bytes) << pull->body;
+    auto models = c.Get("/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_NE(models->body.find("hf.co/acme/tiny-GGUF:Q8_0"), std::string::npos) << models->body;
+    auto chat = c.Post("/v1/completions", R"({"model":"hf.co/acme/tiny-GGUF:Q8_0","prompt":"hi","max_tokens":2})", "application/json");
+    ASSERT_TRUE(chat);
+    EXPECT_EQ(chat->status, 200) << chat->body;
+    auto nonstream = c.Post("/api/pull", R"({"model":"hf.co/acme/tiny-GGUF:nope","stream":false})", "application/json");
+    ASSERT_TRUE(nonstream);
+    EXPECT_EQ(nonstream->status, 502) << nonstream->body;
+
+    auto copy = c.Post("/api/copy", R"({"source":"acme/extractor:v1","destination":"extractor:prod"})", "application/json");
+    ASSERT_TRUE(copy);
+    EXPECT_EQ(copy->status, 200) << copy->body;
+    auto evil = c.Delete("/api/delete", R"({"model":"../../etc/passwd"})", "application/json");
+    ASSERT_TRUE(evil);
+    EXPECT_EQ(evil->status, 400) << evil->body;
+    auto evil_copy = c.Post("/api/copy", R"({"source":"acme/extractor:v1","destination":"/tmp/x"})", "application/json");
+    ASSERT_TRUE(evil_copy);
+    EXPECT_EQ(evil_copy->status, 400) << evil_copy->body;
+    auto missing = c.Delete("/api/delete", R"({"model":"not-there"})", "application/json");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404) << missing->body;
+    auto del = c.Delete("/api/delete", R"({"model":"acme/extractor:v1"})", "application/json");
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->status, 200) << del->body;
+    auto after = nlohmann::json::parse(c.Get("/api/tags")->body);
+    std::vector<std::string> names;
+    for (const auto& m : after["models"]) names.push_back(m["name"]);
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"extractor:prod", "hf.co/acme/tiny-GGUF:Q8_0"}));
 }
 
 }  // namespace
