@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "cli/command.h"
-#include "hub/store.h"
 #include "cli/kv_cache_flags.h"
+#include "hub/store.h"
 #include "server/http_server.h"
 #include "util/thread_pool.h"
 
@@ -99,7 +99,8 @@ void add_serve_command(CLI::App& root, Commands& commands) {
                          auto name = hub::parse_model_name(m);
                          spec.name = name ? name->display() : m;
                      }
-                     if (path) spec.path = *path;
+                     if (path)
+                         spec.path = *path;
                      else if (!hub::looks_like_path(aliased ? spec.path : m)) {
                          print_error("serve", path.error().message);
                          return kExitUsage;
@@ -177,7 +178,8 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              po.service = so;
              po.keep_alive_s = keep_alive;
              po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
-             server::ModelPool pool(specs, po, a->http.serve_store ? server::store_catalog(a->http.store) : server::ModelCatalog{});
+             server::ModelPool pool(
+                 specs, po, a->http.serve_store ? server::store_catalog(a->http.store) : server::ModelCatalog{});
              server::ApiError load_err;
              if (!specs.empty()) {
                  std::fprintf(stderr, "terraferma: loading %s (%s)\n", specs[0].name.c_str(), specs[0].path.c_str());
@@ -203,8 +205,8 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              std::string names;
              for (const auto& spec : specs) names += (names.empty() ? "" : ", ") + spec.name;
              if (a->http.serve_store)
-                 names += (names.empty() ? "" : " and ") + std::string("the model store ") + hub::Store::default_root() +
-                          (a->http.store.allow_pull ? " (pull allowed)" : "");
+                 names += (names.empty() ? "" : " and ") + std::string("the model store ") +
+                          hub::Store::default_root() + (a->http.store.allow_pull ? " (pull allowed)" : "");
              std::fprintf(stderr, "terraferma: serving %s on http://%s:%d (OpenAI: /v1, Ollama: /api; %d parallel)\n",
                           names.c_str(), a->http.host.c_str(), *port, a->parallel);
              std::fflush(stderr);

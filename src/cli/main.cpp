@@ -2,6 +2,7 @@
 #include <exception>
 
 #include "cli/command.h"
+#include "cli/model_argument.h"
 
 namespace tf::cli {
 
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
         if (e.get_exit_code() == 0) return app.exit(e);
         print_error(std::string(e.what()) + " (see 'terraferma --help')");
         return kExitUsage;
+    }
+    if (auto e = take_model_error()) {
+        print_error(*e);
+        return kExitFailure;
     }
 
     try {

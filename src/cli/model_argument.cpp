@@ -1,14 +1,31 @@
 #include "cli/model_argument.h"
 
+#include <filesystem>
+
 #include "hub/store.h"
 
 namespace tf::cli {
 
+namespace {
+std::optional<std::string> pending_error;
+}
+
+std::optional<std::string> take_model_error() {
+    auto e = std::move(pending_error);
+    pending_error.reset();
+    return e;
+}
+
 CLI::Validator model_reference() {
     return CLI::Validator(
         [](std::string& value) -> std::string {
+            std::error_code ec;
+            if (std::filesystem::exists(value, ec) || hub::looks_like_path(value)) return {};
             auto path = hub::resolve_model_argument(value);
-            if (!path) return path.error().message;
+            if (!path) {
+                if (!pending_error) pending_error = path.error().message;
+                return {};
+            }
             value = *path;
             return {};
         },

@@ -2,12 +2,18 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 namespace tf::cli {
 
-// A CLI11 transform that replaces a store name by the path of its file (an existing file is
-// kept as given); an unknown name fails parsing with a message saying where it looked.
+// A name that is neither a file nor in the store is a runtime error (exit 1), not bad usage, and
+// a usage error elsewhere on the line must still win: the transform records it, and main
+// reports it once parsing succeeded.
+std::optional<std::string> take_model_error();
+
+// A CLI11 transform that replaces a store name by the path of its file. An existing file, or
+// anything that looks like a path, is kept as given (the command reports a missing file itself).
 CLI::Validator model_reference();
 
 // add_option("-m,--model", target, help) with model_reference(), required.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -154,6 +155,10 @@ std::string describe(long status, const std::string& body) {
 HttpOptions HttpOptions::from_environment() {
     HttpOptions o;
     if (const char* b = std::getenv("TERRAFERMA_PULL_BACKOFF_MS"); b && *b) o.backoff_seconds = std::atof(b) / 1000.0;
+    if (const char* c = std::getenv("TERRAFERMA_PULL_CONNECTIONS"); c && *c)
+        o.connections = std::clamp(std::atoi(c), 1, 16);
+    if (const char* m = std::getenv("TERRAFERMA_PULL_SEGMENT_MIN"); m && *m)
+        o.segment_min_bytes = std::strtoull(m, nullptr, 10);
     return o;
 }
 
@@ -211,6 +216,163 @@ Result<HttpResponse> http_get(const std::string& url, const HttpOptions& opt, si
     return Error{last_error + " (gave up after " + std::to_string(opt.max_attempts) + " attempts)"};
 }
 
+namespace {
+
+struct Segment {
+    uint64_t start = 0, end = 0, next = 0;  // [start, end); bytes before next are on disk
+};
+
+// The segments file beside a partial download: "start end next" per line, replaced by rename.
+std::vector<Segment> load_segments(const std::string& path, uint64_t size) {
+    std::vector<Segment> out;
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return out;
+    unsigned long long a, b, c;
+    while (std::fscanf(f, "%llu %llu %llu", &a, &b, &c) == 3) out.push_back({a, b, c});
+    std::fclose(f);
+    // Contiguous, covering the file, each next inside its segment — else start over.
+    uint64_t at = 0;
+    for (const auto& s : out) {
+        if (s.start != at || s.end < s.start || s.next < s.start || s.next > s.end) return {};
+        at = s.end;
+    }
+    if (at != size) return {};
+    return out;
+}
+
+bool save_segments(const std::string& path, const std::vector<Segment>& segs) {
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) return false;
+    for (const auto& s : segs)
+        std::fprintf(f, "%llu %llu %llu\n", static_cast<unsigned long long>(s.start),
+                     static_cast<unsigned long long>(s.end), static_cast<unsigned long long>(s.next));
+    const bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    std::fclose(f);
+    return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+enum class SegmentsResult { Done, Failed, NoRanges };
+
+// Fetches the segments over one connection each; bytes land with pwrite at their offsets.
+SegmentsResult fetch_segments(int fd, const std::string& url, const std::string& seg_path, std::vector<Segment>& segs,
+                              uint64_t want_size, const HttpOptions& opt, const ByteProgress& progress,
+                              std::string& error) {
+    std::mutex mu;
+    std::atomic<uint64_t> done{0};
+    for (const auto& s : segs) done += s.next - s.start;
+    std::atomic<bool> no_ranges{false}, stop{false};
+    std::string first_error;
+    auto fail = [&](const std::string& e) {
+        std::lock_guard lock(mu);
+        if (first_error.empty()) first_error = e;
+        stop = true;
+    };
+    auto report = [&] {
+        if (!progress) return;
+        std::lock_guard lock(mu);
+        progress(done.load(), want_size);
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < segs.size(); ++i) {
+        if (segs[i].next >= segs[i].end) continue;
+        threads.emplace_back([&, i] {
+            Segment& seg = segs[i];
+            int failures = 0;
+            uint64_t since_save = 0;
+            std::string last_error;
+            while (seg.next < seg.end && !stop) {
+                if (failures >= opt.max_attempts) {
+                    fail(last_error + " (gave up after " + std::to_string(opt.max_attempts) +
+                         " attempts; run pull again to resume)");
+                    return;
+                }
+                CURL* c = curl_easy_init();
+                if (!c) return fail("libcurl could not start a transfer");
+                Transfer t;
+                std::string write_error;
+                const uint64_t before = seg.next;
+                t.on_body = [&](const char* d, size_t n) {
+                    if (t.status != 206) {
+                        no_ranges = true;
+                        return false;
+                    }
+                    if (stop || (opt.cancelled && opt.cancelled())) return false;
+                    if (seg.next + n > seg.end) {
+                        write_error = "the server sent more than the range asked for";
+                        return false;
+                    }
+                    for (size_t off = 0; off < n;) {
+                        const ssize_t w = ::pwrite(fd, d + off, n - off, static_cast<off_t>(seg.next + off));
+                        if (w < 0 && errno == EINTR) continue;
+                        if (w <= 0) {
+                            write_error = std::strerror(errno);
+                            return false;
+                        }
+                        off += static_cast<size_t>(w);
+                    }
+                    {
+                        // Other threads read every segment's `next` when they save the state.
+                        std::lock_guard lock(mu);
+                        seg.next += n;
+                        since_save += n;
+                        // Recorded every 1/8 of the range (at most 16 MiB): a kill loses little.
+                        if (since_save >= std::min<uint64_t>(uint64_t(16) << 20, (seg.end - seg.start) / 8 + 1)) {
+                            since_save = 0;
+                            save_segments(seg_path, segs);
+                        }
+                    }
+                    done += n;
+                    report();
+                    return true;
+                };
+                const std::vector<std::string> extra = {"Range: bytes=" + std::to_string(seg.next) + "-" +
+                                                        std::to_string(seg.end - 1)};
+                curl_slist* list = configure(c, url, opt, t, extra);
+                char errbuf[CURL_ERROR_SIZE] = {0};
+                curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+                const CURLcode rc = curl_easy_perform(c);
+                curl_slist_free_all(list);
+                curl_easy_cleanup(c);
+                if (no_ranges || stop) return;
+                if (!write_error.empty()) return fail(url + ": " + write_error);
+                if (opt.cancelled && opt.cancelled()) return fail(url + ": cancelled (run pull again to resume)");
+                if (seg.next > before) failures = 0;
+                if (rc != CURLE_OK) {
+                    last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                    if (!retryable_curl(rc)) return fail(last_error);
+                    if (seg.next == before) sleep_for(wait_seconds(opt, failures, t.headers));
+                    ++failures;
+                    continue;
+                }
+                if (t.status == 401 || t.status == 403)
+                    return fail(url + ": " + describe(t.status, t.error_body) +
+                                ": access denied (a gated or private model needs a token)");
+                if (retryable_status(t.status) || t.status == 416 || (t.ok_status() && seg.next < seg.end)) {
+                    last_error = url + ": " + describe(t.status, t.error_body);
+                    sleep_for(wait_seconds(opt, failures, t.headers));
+                    ++failures;
+                    continue;
+                }
+                if (!t.ok_status()) return fail(url + ": " + describe(t.status, t.error_body));
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    {
+        std::lock_guard lock(mu);
+        save_segments(seg_path, segs);
+    }
+    if (no_ranges) return SegmentsResult::NoRanges;
+    if (!first_error.empty()) {
+        error = first_error;
+        return SegmentsResult::Failed;
+    }
+    return SegmentsResult::Done;
+}
+
+}  // namespace
+
 Status download_blob(Store& store, const std::string& url, const std::string& want_digest, uint64_t want_size,
                      const HttpOptions& opt, const ByteProgress& progress) {
     if (!valid_digest(want_digest)) return Error{url + ": the source gave no usable SHA-256 ('" + want_digest + "')"};
@@ -240,6 +402,53 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
         return Error{"model store " + store.root() + ": " + std::to_string((want_size - have) >> 20) +
                      " MiB to download, " + std::to_string(store.free_bytes() >> 20) +
                      " MiB free (nothing was downloaded)"};
+
+    // Several connections for a large file (or to finish what several began).
+    const std::string seg_path = partial + ".segments";
+    std::vector<Segment> segs = load_segments(seg_path, want_size);
+    if (segs.empty() && have == 0 && opt.connections > 1 && want_size >= std::max<uint64_t>(opt.segment_min_bytes, 1)) {
+        const uint64_t n = static_cast<uint64_t>(opt.connections);
+        for (uint64_t k = 0; k < n; ++k)
+            segs.push_back({want_size * k / n, want_size * (k + 1) / n, want_size * k / n});
+        if (!save_segments(seg_path, segs)) return Error{seg_path + ": " + std::strerror(errno)};
+    }
+    if (!segs.empty()) {
+        if (progress) {
+            uint64_t d = 0;
+            for (const auto& sg : segs) d += sg.next - sg.start;
+            progress(d, want_size);
+        }
+        std::string error;
+        const SegmentsResult r = fetch_segments(fd, url, seg_path, segs, want_size, opt, progress, error);
+        if (r == SegmentsResult::Failed) return Error{error};
+        if (r == SegmentsResult::Done) {
+            // Hash the finished file (the ranges arrived out of order).
+            Sha256 h;
+            std::vector<uint8_t> buf(size_t(8) << 20);
+            for (uint64_t off = 0; off < want_size;) {
+                const ssize_t n =
+                    ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), want_size - off), static_cast<off_t>(off));
+                if (n <= 0) return Error{partial + ": cannot read back the downloaded bytes"};
+                h.update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+                off += static_cast<uint64_t>(n);
+            }
+            ::unlink(seg_path.c_str());
+            const std::string got = "sha256:" + h.finish_hex();
+            if (got != want_digest) {
+                ::unlink(partial.c_str());
+                return Error{url + ": checksum mismatch: the bytes received have " + got + ", the source listed " +
+                             want_digest + " (the download was deleted)"};
+            }
+            if (::fsync(fd) != 0) return Error{partial + ": " + std::strerror(errno)};
+            if (::rename(partial.c_str(), store.blob_path(want_digest).c_str()) != 0)
+                return Error{store.blob_path(want_digest) + ": " + std::strerror(errno)};
+            return {};
+        }
+        // The server ignores ranges: one connection from the start.
+        ::unlink(seg_path.c_str());
+        if (::ftruncate(fd, 0) != 0) return Error{partial + ": " + std::strerror(errno)};
+        have = 0;
+    }
 
     // The hash covers the bytes already there, then every byte appended.
     auto hash = std::make_unique<Sha256>();
@@ -312,7 +521,8 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
         curl_easy_cleanup(c);
 
         if (!write_error.empty()) return Error{partial + ": " + write_error};
-        if (cancelled) return Error{url + ": cancelled (run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
+        if (cancelled)
+            return Error{url + ": cancelled (run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
         if (overflow)
             return Error{url + ": the server sent more than the " + std::to_string(want_size) +
                          " bytes the source listed"};

@@ -11,7 +11,9 @@ namespace tf::server {
 
 namespace {
 
-Result<hub::Store> open_store(const StoreAccess& a) { return hub::Store::open(a.root); }
+Result<hub::Store> open_store(const StoreAccess& a) {
+    return hub::Store::open(a.root);
+}
 
 // "model" (Ollama's current field) or "name" (its older one).
 std::string model_field(const ojson& body, const char* key = "model") {
@@ -122,21 +124,23 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
         });
     });
 
-    srv.route("DELETE", "/api/delete", http::Server::Kind::Light, [&pool, access](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) return send_ollama_error(res, err);
-        hub::ModelName name;
-        if (!parse_name(model_field(body), name, res)) return;
-        auto store = open_store(access);
-        if (!store) return send_ollama_error(res, {500, store.error().message, ""});
-        auto found = store->find(name);
-        if (!found || !*found) return send_ollama_error(res, {404, "model '" + name.display() + "' not found", "model"});
-        pool.forget(name.display());
-        auto freed = store->remove(name);
-        if (!freed) return send_ollama_error(res, {500, freed.error().message, ""});
-        res.set_content("{}", "application/json");
-    });
+    srv.route("DELETE", "/api/delete", http::Server::Kind::Light,
+              [&pool, access](const http::Request& req, http::Response& res) {
+                  ojson body;
+                  ApiError err;
+                  if (!parse_body(req, body, err)) return send_ollama_error(res, err);
+                  hub::ModelName name;
+                  if (!parse_name(model_field(body), name, res)) return;
+                  auto store = open_store(access);
+                  if (!store) return send_ollama_error(res, {500, store.error().message, ""});
+                  auto found = store->find(name);
+                  if (!found || !*found)
+                      return send_ollama_error(res, {404, "model '" + name.display() + "' not found", "model"});
+                  pool.forget(name.display());
+                  auto freed = store->remove(name);
+                  if (!freed) return send_ollama_error(res, {500, freed.error().message, ""});
+                  res.set_content("{}", "application/json");
+              });
 
     srv.route("POST", "/api/copy", http::Server::Kind::Light, [access](const http::Request& req, http::Response& res) {
         ojson body;
@@ -148,7 +152,8 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
         auto store = open_store(access);
         if (!store) return send_ollama_error(res, {500, store.error().message, ""});
         auto found = store->find(from);
-        if (!found || !*found) return send_ollama_error(res, {404, "model '" + from.display() + "' not found", "model"});
+        if (!found || !*found)
+            return send_ollama_error(res, {404, "model '" + from.display() + "' not found", "model"});
         if (auto st = store->copy(from, to); !st) return send_ollama_error(res, {500, st.error().message, ""});
         res.set_content("{}", "application/json");
     });

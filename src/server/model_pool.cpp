@@ -10,7 +10,8 @@ namespace tf::server {
 ModelSpec parse_model_spec(const std::string& arg) {
     const size_t eq = arg.find('=');
     // NAME=PATH, unless the '=' belongs to a path that exists as written.
-    if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(arg)) return {arg.substr(0, eq), arg.substr(eq + 1)};
+    if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(arg))
+        return {arg.substr(0, eq), arg.substr(eq + 1)};
     return {std::filesystem::path(arg).stem().string(), arg};
 }
 
@@ -30,13 +31,18 @@ Result<int> parse_duration_seconds(const std::string& t) {
         if (end != number.c_str() + number.size()) break;
         std::string unit;
         while (j < t.size() && std::isalpha(static_cast<unsigned char>(t[j]))) unit += t[j++];
-        const double scale = unit == "h" ? 3600 : unit == "m" ? 60 : (unit == "s" || unit.empty()) ? 1 : unit == "ms" ? 0.001 : -1;
+        const double scale = unit == "h"                     ? 3600
+                             : unit == "m"                   ? 60
+                             : (unit == "s" || unit.empty()) ? 1
+                             : unit == "ms"                  ? 0.001
+                                                             : -1;
         if (scale < 0) break;
         total += v * scale;
         any = true;
         i = j;
     }
-    if (!any || i != t.size()) return Error{"'" + t + "' is not a duration (seconds, or e.g. 5m, 1h30m, 10s; negative: forever)"};
+    if (!any || i != t.size())
+        return Error{"'" + t + "' is not a duration (seconds, or e.g. 5m, 1h30m, 10s; negative: forever)"};
     if (negative) return -1;
     return static_cast<int>(std::min(total, 1e9));
 }
@@ -52,7 +58,9 @@ ModelPool::ModelPool(std::vector<ModelSpec> specs, const PoolOptions& options, M
     reaper_ = std::thread([this] { reap(); });
 }
 
-ModelPool::~ModelPool() { stop(); }
+ModelPool::~ModelPool() {
+    stop();
+}
 
 void ModelPool::stop() {
     std::vector<std::shared_ptr<Service>> services;
@@ -221,7 +229,9 @@ std::shared_ptr<Service> ModelPool::acquire(const std::string& name, std::option
         return true;
     };
     if (!make_room(ec ? 0 : file_bytes)) {
-        err = {503, "not enough of the memory budget for '" + e.spec.name + "' while the other models are busy; retry later", "model"};
+        err = {503,
+               "not enough of the memory budget for '" + e.spec.name + "' while the other models are busy; retry later",
+               "model"};
         return nullptr;
     }
     auto s = Service::load(e.spec.path, o_.service);
@@ -233,7 +243,10 @@ std::shared_ptr<Service> ModelPool::acquire(const std::string& name, std::option
     svc->set_name(e.spec.name);
     const uint64_t bytes = footprint(*svc);
     if (!make_room(bytes)) {
-        err = {503, "the model '" + e.spec.name + "' needs " + std::to_string(bytes >> 20) + " MiB (weights and KV cache), more than the memory budget leaves", "model"};
+        err = {503,
+               "the model '" + e.spec.name + "' needs " + std::to_string(bytes >> 20) +
+                   " MiB (weights and KV cache), more than the memory budget leaves",
+               "model"};
         return nullptr;
     }
     e.service = svc;
@@ -264,7 +277,8 @@ std::vector<ModelPool::Loaded> ModelPool::loaded() {
         Loaded l{e.spec.name, e.bytes, e.service, !is_idle, std::nullopt};
         if (e.keep_alive_s >= 0) {
             const auto idle_for = is_idle ? now_steady - e.idle_since : std::chrono::steady_clock::duration::zero();
-            l.expires = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(e.keep_alive_s) - idle_for);
+            l.expires = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                  std::chrono::seconds(e.keep_alive_s) - idle_for);
         }
         out.push_back(std::move(l));
     }

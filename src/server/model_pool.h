@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,8 +42,8 @@ Result<int> parse_duration_seconds(const std::string& text);
 
 struct PoolOptions {
     ServiceOptions service;
-    int keep_alive_s = 300;        // Ollama's default: five minutes
-    uint64_t memory_budget = 0;    // bytes of weights + KV cache for all loaded models; 0: no limit
+    int keep_alive_s = 300;      // Ollama's default: five minutes
+    uint64_t memory_budget = 0;  // bytes of weights + KV cache for all loaded models; 0: no limit
 };
 
 class ModelPool {
