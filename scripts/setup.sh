@@ -15,7 +15,8 @@ PACKAGES=(
     libboost-dev          # Boost.Asio + Beast: the event-driven HTTP server of `serve`
     libcpp-httplib-dev    # an HTTP client for the end-to-end tests and benchmarks
     libsqlite3-dev        # the document pipeline's job store (WAL, crash-safe)
-    libpoppler-cpp-dev    # PDF text layers
+    libpoppler-cpp-dev    # PDF text layers, and rendering pages for OCR
+    libtesseract-dev libleptonica-dev tesseract-ocr-eng   # OCR of scans and images (English data; add tesseract-ocr-LANG)
     libzip-dev libpugixml-dev   # DOCX: the zip container and its XML
     libuchardet-dev       # legacy text encodings: Mozilla's charset detector (iconv, in glibc, converts)
     libgmime-3.0-dev      # e-mail: RFC 5322 / MIME messages (.eml)

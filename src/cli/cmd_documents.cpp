@@ -12,8 +12,9 @@
 #include <thread>
 
 #include "cli/command.h"
-#include "cli/model_argument.h"
 #include "cli/kv_cache_flags.h"
+#include "cli/model_argument.h"
+#include "cli/ocr_flag.h"
 #include "pipeline/run.h"
 #include "util/thread_pool.h"
 
@@ -32,9 +33,11 @@ struct DocArgs {
 
 void common_flags(CLI::App* app, DocArgs& a) {
     add_model_option(app, a.model);
-    auto* inputs = app->add_option("inputs", a.inputs,
-                                   "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods; read by "
-                                   "content), folders (walked) or - for standard input");
+    add_ocr_lang_option(app);
+    auto* inputs =
+        app->add_option("inputs", a.inputs,
+                        "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods, images by OCR; "
+                        "read by content), folders (walked) or - for standard input");
     auto* watch = app->add_option(
         "--watch", a.watch,
         "Process the files arriving in this folder, until stopped (Ctrl-C / SIGTERM); -o is appended to");

@@ -95,9 +95,13 @@ void add_serve_command(CLI::App& root, Commands& commands) {
                      // A store name ("llama3.2:1b"), alone or as NAME=STORE_NAME.
                      const bool aliased = spec.path != m;
                      auto path = hub::resolve_model_argument(aliased ? spec.path : m);
-                     if (path && !aliased) {
-                         auto name = hub::parse_model_name(m);
-                         spec.name = name ? name->display() : m;
+                     if (path) {
+                         auto name = hub::parse_model_name(aliased ? spec.path : m);
+                         if (name && !aliased) spec.name = name->display();
+                         auto store = hub::Store::open();
+                         if (name && store) {
+                             if (auto man = store->find(*name); man && *man) spec.digest = (**man).files[0].digest;
+                         }
                      }
                      if (path)
                          spec.path = *path;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/ocr_flag.h"
 #include "pipeline/document.h"
 #include "pipeline/run.h"
 
@@ -22,6 +23,7 @@ void add_text_command(CLI::App& root, Commands& commands) {
                                         "Print the text a document command would give the model for each file (type "
                                         "detected by content, encodings decoded)");
     app->add_option("inputs", a->inputs, "Documents: files, folders (walked) or - for standard input")->required();
+    add_ocr_lang_option(app);
     app->add_flag(
         "--json", a->json,
         "One JSON object per file: path, format, reader, sha256, pages (the text of each), warnings — or error");
@@ -54,6 +56,13 @@ void add_text_command(CLI::App& root, Commands& commands) {
                      nlohmann::ordered_json j{
                          {"path", path},        {"format", d->kind}, {"reader", pipeline::reader_id(d->kind)},
                          {"sha256", d->sha256}, {"pages", pages},    {"warnings", d->warnings}};
+                     // Per page: the OCR's confidence (0–100), or null for a page read from its text layer.
+                     if (!d->page_ocr_confidence.empty()) {
+                         nlohmann::ordered_json conf = nlohmann::ordered_json::array();
+                         for (int c : d->page_ocr_confidence)
+                             conf.push_back(c < 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(c));
+                         j["ocr_confidence"] = conf;
+                     }
                      std::cout << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
                      continue;
                  }

@@ -2,10 +2,13 @@
 
 #include <poppler-document.h>
 #include <poppler-global.h>
+#include <poppler-page-renderer.h>
 #include <poppler-page.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +20,7 @@
 #include <sstream>
 
 #include "pipeline/email_text.h"
+#include "pipeline/ocr.h"
 #include "pipeline/spreadsheet.h"
 #include "pipeline/text_encoding.h"
 #include "pipeline/zip_archive.h"
@@ -54,6 +58,57 @@ Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
         pages.push_back(valid_utf8(std::string_view(utf8.data(), utf8.size())));
     }
     return pages;
+}
+
+Result<std::vector<std::string>> ocr_pdf_pages(const std::string& bytes, const std::vector<int>& which,
+                                               std::vector<std::string>& pages, std::vector<int>& confidence) {
+    const char* max_env = std::getenv("TERRAFERMA_OCR_MAX_PAGES");
+    const size_t max_pages = max_env && *max_env ? std::strtoul(max_env, nullptr, 10) : 1000;
+    if (which.size() > max_pages)
+        return Error{std::to_string(which.size()) + " pages need OCR, more than the limit of " +
+                     std::to_string(max_pages) + " (TERRAFERMA_OCR_MAX_PAGES)"};
+    auto ocr = Ocr::open();
+    if (!ocr) return ocr.error();
+    std::vector<char> data(bytes.begin(), bytes.end());
+    std::unique_ptr<poppler::document> doc(
+        poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
+    if (!doc) return Error{"not a readable PDF"};
+    poppler::page_renderer renderer;
+    renderer.set_render_hints(poppler::page_renderer::antialiasing | poppler::page_renderer::text_antialiasing);
+    std::vector<std::string> notes;
+    for (int i : which) {
+        std::unique_ptr<poppler::page> p(doc->create_page(i));
+        if (!p) continue;
+        // 300 dpi, less for a page so large that it would exceed the pixel limit.
+        const poppler::rectf box = p->page_rect();
+        double dpi = kOcrDpi;
+        const double px = box.width() / 72.0 * dpi * box.height() / 72.0 * dpi;
+        if (px > static_cast<double>(Ocr::kMaxPixels)) dpi *= std::sqrt(static_cast<double>(Ocr::kMaxPixels) / px);
+        const poppler::image img = renderer.render_page(p.get(), dpi, dpi);
+        if (!img.is_valid()) {
+            notes.push_back("page " + std::to_string(i + 1) + ": cannot be rendered for OCR");
+            continue;
+        }
+        const int bpp = img.format() == poppler::image::format_argb32 || img.format() == poppler::image::format_rgb24
+                            ? 4
+                        : img.format() == poppler::image::format_gray8 ? 1
+                                                                       : 0;
+        if (bpp == 0) {
+            notes.push_back("page " + std::to_string(i + 1) + ": rendered in an unexpected pixel format");
+            continue;
+        }
+        auto r = (*ocr)->recognise(reinterpret_cast<const uint8_t*>(img.const_data()), img.width(), img.height(), bpp,
+                                   img.bytes_per_row(), static_cast<int>(dpi));
+        if (!r) {
+            notes.push_back("page " + std::to_string(i + 1) + ": OCR failed: " + r.error().message);
+            continue;
+        }
+        pages[static_cast<size_t>(i)] = valid_utf8(r->text);
+        confidence[static_cast<size_t>(i)] = r->confidence;
+        notes.push_back("page " + std::to_string(i + 1) + ": no text layer, read by OCR (" + (*ocr)->languages() +
+                        ", confidence " + std::to_string(r->confidence) + "%)");
+    }
+    return notes;
 }
 
 Result<std::string> docx_to_text(const std::string& bytes) {
@@ -151,6 +206,7 @@ std::string detect_format(const std::string& path, std::string_view bytes) {
     // The bytes decide where they are unambiguous: a PDF or a zip (DOCX) named anything is read
     // as what it is, never sent to the model as raw syntax.
     if (bytes.substr(0, 5) == "%PDF-") return "pdf";
+    if (!image_format(bytes).empty()) return "image";
     const std::string ext = extension_of(path);
     if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
         // Office Open XML and OpenDocument are zip archives: their parts say which.
@@ -194,7 +250,12 @@ std::string detect_format(const std::string& path, std::string_view bytes) {
 std::string reader_id(const std::string& format) {
     // A converter's behaviour: bump the number when its output for the same bytes changes, so
     // that stored results of the old one are not taken for the new one's.
-    if (format == "pdf") return "pdf/poppler-layout/1";
+    // 2: pages without text are read by OCR; the OCR language is part of what reads them.
+    if (format == "pdf" || format == "image") {
+        const char* lang = std::getenv("TERRAFERMA_OCR_LANG");
+        const std::string ocr = std::string("+tesseract-") + (lang && *lang ? lang : "default");
+        return format == "pdf" ? "pdf/poppler-layout/2" + ocr : "image" + ocr + "/1";
+    }
     if (format == "docx") return "docx/pugixml/1";
     if (format == "xlsx") return "xlsx/1";
     if (format == "ods") return "ods/1";
@@ -268,6 +329,26 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
     } else if (d.kind == "pdf") {
         auto pages = pdf_pages(bytes);
         if (!pages) return Error{path + ": " + pages.error().message};
+        // Pages without a real text layer (a scan, or a scan with a stray glyph) are read by OCR.
+        std::vector<int> sparse;
+        for (size_t i = 0; i < pages->size(); ++i) {
+            const std::string& t = (*pages)[i];
+            const size_t visible =
+                static_cast<size_t>(std::count_if(t.begin(), t.end(), [](unsigned char c) { return c > ' '; }));
+            if (visible < kOcrBelowChars) sparse.push_back(static_cast<int>(i));
+        }
+        d.page_ocr_confidence.assign(pages->size(), -1);
+        if (!sparse.empty()) {
+            auto ocr = ocr_pdf_pages(bytes, sparse, *pages, d.page_ocr_confidence);
+            if (!ocr) {
+                if (sparse.size() == pages->size())
+                    return Error{path + ": the PDF has no text layer (" + std::to_string(pages->size()) +
+                                 " pages) and OCR failed: " + ocr.error().message};
+                d.warnings.push_back("pages without text left empty: " + ocr.error().message);
+            } else {
+                d.warnings.insert(d.warnings.end(), ocr->begin(), ocr->end());
+            }
+        }
         d.page_starts.clear();
         for (const std::string& p : *pages) {
             d.page_starts.push_back(d.text.size());
@@ -277,9 +358,18 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         }
         if (d.page_starts.empty()) d.page_starts = {0};
         if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) {
-            return Error{path + ": the PDF has no text layer (" + std::to_string(pages->size()) +
-                         " pages; scanned? run OCR first)"};
+            return Error{path + ": the PDF has no text layer and OCR found no text either (" +
+                         std::to_string(pages->size()) + " pages)"};
         }
+    } else if (d.kind == "image") {
+        auto ocr = Ocr::open();
+        if (!ocr) return Error{path + ": an image is read by OCR: " + ocr.error().message};
+        auto r = (*ocr)->recognise_file(bytes);
+        if (!r) return Error{path + ": " + r.error().message};
+        d.text = valid_utf8(r->text);
+        d.page_ocr_confidence = {r->confidence};
+        d.warnings.push_back("read by OCR (" + (*ocr)->languages() + ", confidence " + std::to_string(r->confidence) +
+                             "%)");
     } else if (d.kind == "docx") {
         auto text = docx_to_text(bytes);
         if (!text) return Error{path + ": " + text.error().message};
@@ -287,7 +377,7 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
     } else {
         const std::string ext = d.kind.rfind("unsupported:", 0) == 0 ? d.kind.substr(12) : std::string("(none)");
         return Error{path + ": unsupported document type '" + ext +
-                     "' (txt, md, html, csv, eml, pdf, docx, xlsx, odt, ods)"};
+                     "' (txt, md, html, csv, eml, pdf, docx, xlsx, odt, ods, and images by OCR)"};
     }
     if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) return Error{path + ": the document has no text"};
     return d;

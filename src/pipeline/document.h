@@ -19,6 +19,9 @@ struct Document {
     std::vector<size_t> page_starts;  // byte offset of each page in text (PDF); {0} otherwise
     std::string sha256;
     std::vector<std::string> warnings;  // how it was read, where that was a guess
+    // Per page: the OCR's mean confidence (0–100) where the page was read by OCR, -1 where it
+    // had a text layer; empty for formats without pages.
+    std::vector<int> page_ocr_confidence;
 
     int page_of(size_t offset) const;  // 1-based
 };
@@ -36,9 +39,18 @@ std::string detect_format(const std::string& path, std::string_view bytes);
 // The converter that reads a format, with its version: part of a result's identity.
 std::string reader_id(const std::string& format);
 
+// A PDF page with fewer visible characters than this has no real text layer (a scan, or a scan
+// with a stray glyph) and is read by OCR, rendered at kOcrDpi.
+constexpr size_t kOcrBelowChars = 16;
+constexpr double kOcrDpi = 300;
+
 // The converters, for tests and fuzzing.
 Result<std::string> docx_to_text(const std::string& bytes);
 Result<std::string> odt_to_text(const std::string& bytes);
 Result<std::vector<std::string>> pdf_pages(const std::string& bytes);  // text of each page
+// Renders the pages `which` (0-based) and reads them by OCR into pages[i], confidence[i];
+// returns a note per page (errors of single pages are notes, not failures).
+Result<std::vector<std::string>> ocr_pdf_pages(const std::string& bytes, const std::vector<int>& which,
+                                               std::vector<std::string>& pages, std::vector<int>& confidence);
 
 }  // namespace tf::pipeline
