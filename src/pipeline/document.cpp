@@ -111,70 +111,6 @@ Result<std::vector<std::string>> ocr_pdf_pages(const std::string& bytes, const s
     return notes;
 }
 
-Result<std::string> docx_to_text(const std::string& bytes) {
-    auto zip = ZipArchive::open(bytes);
-    if (!zip) return Error{"not a DOCX file (" + zip.error().message + ")"};
-    if (!zip->has("word/document.xml")) return Error{"not a DOCX file (no word/document.xml in the archive)"};
-    auto xml = zip->read("word/document.xml");
-    if (!xml) return Error{xml.error().message};
-    pugi::xml_document doc;
-    const pugi::xml_parse_result pr = doc.load_buffer(xml->data(), xml->size());
-    if (!pr) return Error{std::string("word/document.xml is not valid XML: ") + pr.description()};
-    std::string out;
-    // Paragraph text: runs' w:t, tabs and breaks; heading styles become "#".
-    auto paragraph = [](const pugi::xml_node& p) {
-        std::string text;
-        for (const pugi::xpath_node& xn : p.select_nodes(".//w:t | .//w:tab | .//w:br | .//w:cr")) {
-            const pugi::xml_node n = xn.node();
-            const std::string name = n.name();
-            if (name == "w:t")
-                text += n.text().get();
-            else if (name == "w:tab")
-                text += '\t';
-            else
-                text += '\n';
-        }
-        std::string style = p.child("w:pPr").child("w:pStyle").attribute("w:val").as_string();
-        std::string prefix;
-        if (style.rfind("Heading", 0) == 0 && style.size() > 7 && std::isdigit(static_cast<unsigned char>(style[7]))) {
-            prefix = std::string(static_cast<size_t>(std::min(6, style[7] - '0')), '#') + " ";
-        } else if (style == "Title") {
-            prefix = "# ";
-        } else if (p.child("w:pPr").child("w:numPr")) {
-            prefix = "- ";
-        }
-        return text.empty() ? text : prefix + text;
-    };
-    const pugi::xml_node body = doc.child("w:document").child("w:body");
-    if (!body) return Error{"word/document.xml has no w:body"};
-    for (pugi::xml_node n : body.children()) {
-        const std::string name = n.name();
-        if (name == "w:p") {
-            const std::string t = paragraph(n);
-            if (!t.empty()) out += t + "\n\n";
-        } else if (name == "w:tbl") {
-            for (pugi::xml_node tr : n.children("w:tr")) {
-                std::string row;
-                bool any = false;
-                int column = 0;
-                for (pugi::xml_node tc : tr.children("w:tc")) {
-                    std::string cell;
-                    for (pugi::xml_node p : tc.children("w:p")) {
-                        const std::string t = paragraph(p);
-                        if (!t.empty()) cell += (cell.empty() ? "" : " ") + t;
-                    }
-                    any |= !cell.empty();
-                    row += (column++ ? "\t" : "") + cell;
-                }
-                if (any) out += row + "\n";
-            }
-            out += "\n";
-        }
-    }
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return valid_utf8(out);
-}
-
 namespace {
 // A mail as saved from a mailbox: its first line a header, and in its header block a From: and
 // one of the headers mail software writes (MIME-Version, Received, Message-ID, Return-Path).
@@ -256,7 +192,7 @@ std::string reader_id(const std::string& format) {
         const std::string ocr = std::string("+tesseract-") + (lang && *lang ? lang : "default");
         return format == "pdf" ? "pdf/poppler-layout/2" + ocr : "image" + ocr + "/1";
     }
-    if (format == "docx") return "docx/pugixml/1";
+    if (format == "docx") return "docx/pugixml/2";  // 2: notes, headers, text boxes once, content controls
     if (format == "xlsx") return "xlsx/1";
     if (format == "ods") return "ods/1";
     if (format == "odt") return "odt/1";
