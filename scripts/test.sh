@@ -32,7 +32,8 @@ if [[ "${TF_SKIP_ASAN:-0}" != 1 ]]; then
     echo "== asan+ubsan build" >&2
     mkdir -p build
     if bash scripts/build.sh asan >build/asan.log 2>&1 || { cat build/asan.log; false; }; then
-        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest asan
+        ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$(pwd)/scripts/lsan.supp":print_suppressions=0 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest asan
     else
         summary+=("asan: BUILD FAILED"); failed=1
     fi

@@ -60,6 +60,9 @@ Result<std::string> convert(std::string_view bytes, const std::string& from) {
         return Error{"not valid " + from + " at byte " + std::to_string(at) + (errno == EINVAL ? " (cut short)" : "")};
     }
     out.resize(done);
+    // glibc's iconv passes UTF-8's old five- and six-byte forms and code points past U+10FFFF
+    // through from "UTF-8": what comes out must be UTF-8 as Unicode defines it.
+    if (!is_utf8(out)) return Error{"not valid " + from + " (a code point beyond Unicode)"};
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include "pipeline/document.h"
 #include "pipeline/text_encoding.h"
 #include "support/run.h"
+#include "tokenizer/unicode.h"
 
 namespace {
 
@@ -125,6 +126,22 @@ TEST_F(TextCommand, shows_what_the_model_is_given_with_warnings) {
     r = tf::test::run_terraferma({"text", broken});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("broken.docx"), std::string::npos) << r.err;
+}
+
+// Found by text_encoding_fuzz: a UTF-8 byte-order mark before an old-style UTF-8 sequence for a
+// code point past U+10FFFF, which glibc's iconv passes through. What comes out is Unicode UTF-8,
+// or an error.
+TEST(TextEncoding, code_points_beyond_unicode_never_come_out) {
+    for (std::string_view declared : {"", "utf-16", "utf-8"}) {
+        auto d = decode_text(std::string_view("\xEF\xBB\xBFm\xF6\xA5\xB1\xB1", 8), declared);
+        if (d) {
+            EXPECT_TRUE(tf::tok::utf8_valid(d->text)) << declared;
+        }
+        auto plain = decode_text(std::string_view("m\xF6\xA5\xB1\xB1 text", 10), declared);
+        if (plain) {
+            EXPECT_TRUE(tf::tok::utf8_valid(plain->text)) << declared;
+        }
+    }
 }
 
 }  // namespace
