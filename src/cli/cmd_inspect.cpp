@@ -77,7 +77,8 @@ ordered_json build_json(const gguf::File& f, const model::HParams& hp, const mod
     ordered_json rope;
     rope["dimension_count"] = hp.n_rot;
     rope["freq_base"] = clean_float(hp.rope_freq_base);
-    if (hp.sliding_window && hp.rope_freq_base_swa != hp.rope_freq_base) rope["freq_base_swa"] = clean_float(hp.rope_freq_base_swa);
+    if (hp.sliding_window && hp.rope_freq_base_swa != hp.rope_freq_base)
+        rope["freq_base_swa"] = clean_float(hp.rope_freq_base_swa);
     rope["scaling_type"] = model::rope_scaling_name(hp.rope_scaling);
     rope["freq_scale"] = clean_float(hp.rope_freq_scale);
     if (hp.rope_scaling != model::RopeScaling::None) rope["original_context_length"] = hp.rope_orig_ctx;
@@ -126,7 +127,8 @@ ordered_json build_json(const gguf::File& f, const model::HParams& hp, const mod
     tj["n_elements"] = all.elements;
     tj["bytes"] = all.bytes;
     ordered_json bt = ordered_json::object();
-    for (const auto& [name, tt] : by_type) bt[name] = {{"count", tt.count}, {"n_elements", tt.elements}, {"bytes", tt.bytes}};
+    for (const auto& [name, tt] : by_type)
+        bt[name] = {{"count", tt.count}, {"n_elements", tt.elements}, {"bytes", tt.bytes}};
     tj["by_type"] = bt;
     if (with_tensors) {
         ordered_json list = ordered_json::array();
@@ -162,8 +164,8 @@ void print_text(const ordered_json& j, const gguf::File& f, bool with_tensors, b
                            std::to_string(tj["count"].get<uint64_t>()) + " tensors, " +
                            human_bytes(tj["bytes"].get<uint64_t>()));
     for (const auto& [type, tt] : tj["by_type"].items()) {
-        line(("  " + type).c_str(), std::to_string(tt["count"].get<uint64_t>()) + " tensors, " +
-                                        human_bytes(tt["bytes"].get<uint64_t>()));
+        line(("  " + type).c_str(),
+             std::to_string(tt["count"].get<uint64_t>()) + " tensors, " + human_bytes(tt["bytes"].get<uint64_t>()));
     }
     std::printf("hyperparameters\n");
     const auto& h = j["hparams"];
@@ -185,18 +187,19 @@ void print_text(const ordered_json& j, const gguf::File& f, bool with_tensors, b
     std::printf("tokenizer\n");
     line("  model", t["model"].get<std::string>().empty() ? "(none)" : t["model"].get<std::string>());
     line("  pre-tokenizer", t["pre"].get<std::string>().empty() ? "(none)" : t["pre"].get<std::string>());
-    line("  tokens", std::to_string(t["n_tokens"].get<uint64_t>()) + (t["n_merges"].get<uint64_t>()
-                                                                           ? ", " + std::to_string(t["n_merges"].get<uint64_t>()) + " merges"
-                                                                           : ""));
-    for (const char* k : {"bos_token_id", "eos_token_id", "unknown_token_id", "padding_token_id", "add_bos_token",
-                          "add_eos_token"}) {
+    line("  tokens",
+         std::to_string(t["n_tokens"].get<uint64_t>()) +
+             (t["n_merges"].get<uint64_t>() ? ", " + std::to_string(t["n_merges"].get<uint64_t>()) + " merges" : ""));
+    for (const char* k :
+         {"bos_token_id", "eos_token_id", "unknown_token_id", "padding_token_id", "add_bos_token", "add_eos_token"}) {
         if (!t[k].is_null()) line((std::string("  ") + k).c_str(), t[k].dump());
     }
     line("  chat template", t["chat_template"].get<bool>() ? "present" : "none");
     if (with_metadata) {
         std::printf("metadata (%zu keys)\n", f.metadata().size());
         for (const auto& kv : f.metadata()) {
-            std::printf("  %-44s %-7s %s\n", kv.key.c_str(), std::string(gguf::value_type_name(kv.value.type())).c_str(),
+            std::printf("  %-44s %-7s %s\n", kv.key.c_str(),
+                        std::string(gguf::value_type_name(kv.value.type())).c_str(),
                         kv.value.to_display_string(6).c_str());
         }
     }
@@ -217,36 +220,39 @@ void add_inspect_command(CLI::App& root, Commands& commands) {
         bool json = false, tensors = false, metadata = false, no_hash = false;
     };
     auto opt = std::make_shared<Options>();
-    CLI::App* app = root.add_subcommand("inspect", "Show a GGUF model's architecture, hyperparameters, vocabulary, "
-                                                   "tensor types, size and SHA-256");
+    CLI::App* app = root.add_subcommand("inspect",
+                                        "Show a GGUF model's architecture, hyperparameters, vocabulary, "
+                                        "tensor types, size and SHA-256");
     app->add_option("model", opt->model, "GGUF file or store name")->required()->transform(model_reference());
-    app->add_option("-m,--model", opt->model, "GGUF file or store name (same as the positional argument)")->transform(model_reference());
+    app->add_option("-m,--model", opt->model, "GGUF file or store name (same as the positional argument)")
+        ->transform(model_reference());
     app->add_flag("--json", opt->json, "Print one JSON object on stdout");
     app->add_flag("--tensors", opt->tensors, "List every tensor (name, type, shape, bytes)");
     app->add_flag("--metadata", opt->metadata, "List every metadata key");
     app->add_flag("--no-hash", opt->no_hash, "Skip the SHA-256 of the file (faster on multi-GB models)");
 
     commands.push_back({app, [opt]() {
-        auto file = gguf::File::open(opt->model);
-        if (!file) {
-            print_error("inspect", file.error().message);
-            return kExitFailure;
-        }
-        std::string sha;
-        if (!opt->no_hash) {
-            Progress progress("sha256", file->total_size() > (uint64_t(256) << 20));
-            sha = file->content_sha256([&](size_t d, size_t t) { progress.update(d, t); });
-        }
-        model::HParams hp = model::read_hparams(*file);
-        model::TokenizerSummary tok = model::read_tokenizer_summary(*file);
-        ordered_json j = build_json(*file, hp, tok, sha, opt->tensors, opt->metadata);
-        if (opt->json) {
-            std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-        } else {
-            print_text(j, *file, opt->tensors, opt->metadata);
-        }
-        return kExitOk;
-    }});
+                            auto file = gguf::File::open(opt->model);
+                            if (!file) {
+                                print_error("inspect", file.error().message);
+                                return kExitFailure;
+                            }
+                            std::string sha;
+                            if (!opt->no_hash) {
+                                Progress progress("sha256", file->total_size() > (uint64_t(256) << 20));
+                                sha = file->content_sha256([&](size_t d, size_t t) { progress.update(d, t); });
+                            }
+                            model::HParams hp = model::read_hparams(*file);
+                            model::TokenizerSummary tok = model::read_tokenizer_summary(*file);
+                            ordered_json j = build_json(*file, hp, tok, sha, opt->tensors, opt->metadata);
+                            if (opt->json) {
+                                std::printf("%s\n",
+                                            j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                            } else {
+                                print_text(j, *file, opt->tensors, opt->metadata);
+                            }
+                            return kExitOk;
+                        }});
 }
 
 }  // namespace tf::cli

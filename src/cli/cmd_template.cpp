@@ -39,44 +39,44 @@ void add_template_command(CLI::App& root, Commands& commands) {
     app->add_flag("--add-generation-prompt", a->add_generation_prompt, "End with the header of the assistant's turn");
     app->footer("A model without tokenizer.chat_template gets ChatML: <|im_start|>ROLE\\nCONTENT<|im_end|>\\n.");
     commands.push_back({app, [a]() {
-        auto file = gguf::File::open(a->model);
-        if (!file) {
-            print_error("template", file.error().message);
-            return kExitFailure;
-        }
-        auto tmpl = chat::ChatTemplate::from_model(*file);
-        if (!tmpl) {
-            print_error("template", tmpl.error().message);
-            return kExitFailure;
-        }
-        chat::ChatRequest req;
-        auto messages = read_json(a->messages);
-        if (!messages) {
-            print_error("template", messages.error().message);
-            return kExitFailure;
-        }
-        if (!messages->is_array()) {
-            print_error("template", a->messages + ": expected a JSON array of messages");
-            return kExitFailure;
-        }
-        req.messages = *messages;
-        if (!a->tools.empty()) {
-            auto tools = read_json(a->tools);
-            if (!tools) {
-                print_error("template", tools.error().message);
-                return kExitFailure;
-            }
-            req.tools = *tools;
-        }
-        req.add_generation_prompt = a->add_generation_prompt;
-        auto text = tmpl->apply(req);
-        if (!text) {
-            print_error("template", text.error().message);
-            return kExitFailure;
-        }
-        std::fwrite(text->data(), 1, text->size(), stdout);
-        return kExitOk;
-    }});
+                            auto file = gguf::File::open(a->model);
+                            if (!file) {
+                                print_error("template", file.error().message);
+                                return kExitFailure;
+                            }
+                            auto tmpl = chat::ChatTemplate::from_model(*file);
+                            if (!tmpl) {
+                                print_error("template", tmpl.error().message);
+                                return kExitFailure;
+                            }
+                            chat::ChatRequest req;
+                            auto messages = read_json(a->messages);
+                            if (!messages) {
+                                print_error("template", messages.error().message);
+                                return kExitFailure;
+                            }
+                            if (!messages->is_array()) {
+                                print_error("template", a->messages + ": expected a JSON array of messages");
+                                return kExitFailure;
+                            }
+                            req.messages = *messages;
+                            if (!a->tools.empty()) {
+                                auto tools = read_json(a->tools);
+                                if (!tools) {
+                                    print_error("template", tools.error().message);
+                                    return kExitFailure;
+                                }
+                                req.tools = *tools;
+                            }
+                            req.add_generation_prompt = a->add_generation_prompt;
+                            auto text = tmpl->apply(req);
+                            if (!text) {
+                                print_error("template", text.error().message);
+                                return kExitFailure;
+                            }
+                            std::fwrite(text->data(), 1, text->size(), stdout);
+                            return kExitOk;
+                        }});
 }
 
 }  // namespace tf::cli

@@ -1,10 +1,10 @@
-#include "cli/model_argument.h"
 #include "cli/generation_flags.h"
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include "cli/model_argument.h"
 #include "sampling/grammar/token_mask.h"
 #include "sampling/jsonschema/to_grammar.h"
 #include "util/thread_pool.h"

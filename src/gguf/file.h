@@ -42,7 +42,7 @@ struct TensorInfo {
     uint64_t offset = 0;  // relative to the data section
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;
-    uint64_t info_offset = 0;        // where its tensor info starts in the file
+    uint64_t info_offset = 0;       // where its tensor info starts in the file
     std::span<const uint8_t> data;  // view into the file
 
     uint64_t n_rows() const { return dims.empty() || dims[0] == 0 ? 0 : n_elements / dims[0]; }
