@@ -518,13 +518,13 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             for (int64_t h = 0; h < H; ++h) {
                 float* qh = qt + h * Dk;
                 if (!L.q_norm.empty()) kernels::rms_norm(qh, L.q_norm.data(), Dk, eps, qh);
-                kernels::rope_apply(qh, cs.data(), rope);
+                if (L.rope) kernels::rope_apply(qh, cs.data(), rope);
                 if (m_.q_scale != 1.0f) kernels::scale_in_place(qh, m_.q_scale, Dk);
             }
             for (int64_t h = 0; h < Hkv; ++h) {
                 float* kh = kt + h * Dk;
                 if (!L.k_norm.empty()) kernels::rms_norm(kh, L.k_norm.data(), Dk, eps, kh);
-                kernels::rope_apply(kh, cs.data(), rope);
+                if (L.rope) kernels::rope_apply(kh, cs.data(), rope);
             }
             const int64_t cell = kv_.cell(static_cast<int>(il), b.seq[static_cast<size_t>(t)], static_cast<int>(pos));
             store_kv(kv_.k_type(), kt, Hkv * Dk, kv_.k(static_cast<int>(il), cell));

@@ -87,6 +87,7 @@ struct ArchEntry {
 constexpr ArchEntry kArchs[] = {
     {"llama", Arch::Llama, bind_llama},    {"qwen2", Arch::Qwen2, bind_qwen2},    {"qwen3", Arch::Qwen3, bind_qwen3},
     {"phi3", Arch::Phi3, bind_phi3},       {"gemma2", Arch::Gemma2, bind_gemma2}, {"gemma3", Arch::Gemma3, bind_gemma3},
+    {"qwen3moe", Arch::Qwen3Moe, bind_qwen3moe}, {"smollm3", Arch::SmolLM3, bind_smollm3},
 };
 
 }  // namespace
@@ -125,9 +126,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
         return Error{path + ": expert_used_count " + std::to_string(hp.n_expert_used) + " does not fit expert_count " +
                      std::to_string(hp.n_expert)};
     }
-    if (hp.n_expert > 0 && hp.arch != "llama") {
-        return Error{path + ": mixture-of-experts is supported for the llama architecture only, not '" + hp.arch + "'"};
+    const bool moe_arch = hp.arch == "llama" || hp.arch == "qwen3moe";
+    if (hp.n_expert > 0 && !moe_arch) {
+        return Error{path + ": experts (expert_count " + std::to_string(hp.n_expert) + ") are not supported for '" + hp.arch + "'"};
     }
+    if (hp.n_expert == 0 && hp.arch == "qwen3moe") return Error{path + ": qwen3moe without expert_count"};
     m->arch = entry->arch;
     WeightBinder b(*m->file);
     if (Status st = entry->bind(*m, b); !st) return Error{path + ": " + st.error().message};

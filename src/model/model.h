@@ -15,7 +15,7 @@
 
 namespace tf::model {
 
-enum class Arch { Llama, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
+enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Phi3, Gemma2, Gemma3, SmolLM3, GptOss };
 enum class FfnActivation { SiLU, GELU };  // gated: act(gate) * up
 
 struct LayerWeights {
@@ -30,6 +30,7 @@ struct LayerWeights {
     // Attention geometry of this layer.
     uint32_t window = 0;  // sliding window (keys at distance >= window are masked); 0: global
     float rope_base = 10000.0f, rope_scale = 1.0f;
+    bool rope = true;  // false: this layer's queries and keys are not rotated (SmolLM3's NoPE layers)
 };
 
 struct Model {
@@ -72,6 +73,8 @@ Status bind_qwen3(Model& m, WeightBinder& b);
 Status bind_phi3(Model& m, WeightBinder& b);
 Status bind_gemma2(Model& m, WeightBinder& b);
 Status bind_gemma3(Model& m, WeightBinder& b);
+Status bind_qwen3moe(Model& m, WeightBinder& b);
+Status bind_smollm3(Model& m, WeightBinder& b);
 
 // The parts every llama-like architecture binds the same way.
 void bind_common(Model& m, WeightBinder& b, bool tied_output_allowed);

@@ -124,7 +124,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ladder-llama-Q5_1", 0.0, true, true}, Case{"ladder-llama-Q2_K", 0.0, true, true},
         Case{"ladder-llama-Q3_K_M", 0.0, true, true}, Case{"ladder-llama-Q4_K_M", 0.0, true, true},
         Case{"ladder-llama-Q5_K_M", 0.0, true, true}, Case{"ladder-llama-Q6_K", 0.0, true, true},
-        Case{"ladder-llama-IQ4_NL", 0.0, true, true}, Case{"ladder-llama-IQ4_XS", 0.0, true, true}),
+        Case{"ladder-llama-IQ4_NL", 0.0, true, true}, Case{"ladder-llama-IQ4_XS", 0.0, true, true},
+        Case{"tiny-qwen3moe", 0.0, true, true}, Case{"tiny-qwen3moe-Q8_0", 0.0, true, true},
+        Case{"tiny-smollm3", 0.0, true, true}, Case{"tiny-smollm3-Q8_0", 0.0, true, true}),
     [](const auto& info) {
         std::string n = info.param.model;
         for (auto& ch : n) {
