@@ -97,10 +97,31 @@ static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(Block
               sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
-static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136);
+// MXFP4 (OCP microscaling, gpt-oss's expert weights): 32 FP4 (E2M1) codes sharing one power-of-two
+// scale stored as a biased exponent (E8M0); code j in the low nibble of qs[j], code j + 16 in the
+// high one, as in Q4_0.
+struct BlockMXFP4 {
+    uint8_t e;
+    uint8_t qs[16];
+};
+
+static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136 && sizeof(BlockMXFP4) == 17);
 
 // The 16 non-linear levels of IQ4_NL / IQ4_XS.
 inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                              1,    13,   25,  38,  53,  69,  89,  113};
+
+// The FP4 (E2M1) values doubled to integers (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6 times 2), so
+// that a block's dot product stays an exact integer sum; the scale carries the half back.
+inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// The block scale 2^(e - 127), halved for the doubled values: 2^(e - 128), exact in float (a
+// subnormal for e < 2). e = 255 (NaN in the format) never comes out of a quantizer.
+inline float mxfp4_scale(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    return f;
+}
 
 }  // namespace tf::kernels

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/quant_iq4.h"
+#include "kernels/quant_mxfp4.h"
 #include "kernels/quant_k.h"
 #include "kernels/quant_legacy.h"
 #include "util/half.h"
@@ -26,7 +27,8 @@ bool can_dequantize(TensorType t) {
         case TensorType::Q6_K:
         case TensorType::Q8_K:
         case TensorType::IQ4_NL:
-        case TensorType::IQ4_XS: return true;
+        case TensorType::IQ4_XS:
+        case TensorType::MXFP4: return true;
         default: return false;
     }
 }
@@ -59,6 +61,7 @@ void dequantize_row(TensorType t, const void* src, float* dst, int64_t n) {
         case TensorType::Q8_K: return dequantize_row_q8_k(static_cast<const BlockQ8_K*>(src), dst, n);
         case TensorType::IQ4_NL: return dequantize_row_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n);
         case TensorType::IQ4_XS: return dequantize_row_iq4_xs(static_cast<const BlockIQ4_XS*>(src), dst, n);
+        case TensorType::MXFP4: return dequantize_row_mxfp4(static_cast<const BlockMXFP4*>(src), dst, n);
         default: break;
     }
     std::memset(dst, 0, static_cast<size_t>(n) * 4);  // unreachable for callers that check can_dequantize
@@ -91,6 +94,7 @@ void quantize_row(TensorType t, const float* src, void* dst, int64_t n, const fl
         case TensorType::Q8_K: return quantize_row_q8_k(src, static_cast<BlockQ8_K*>(dst), n);
         case TensorType::IQ4_NL: return quantize_row_iq4_nl(src, static_cast<BlockIQ4_NL*>(dst), n);
         case TensorType::IQ4_XS: return quantize_row_iq4_xs(src, static_cast<BlockIQ4_XS*>(dst), n);
+        case TensorType::MXFP4: return quantize_row_mxfp4(src, static_cast<BlockMXFP4*>(dst), n);
         default: break;
     }
 }

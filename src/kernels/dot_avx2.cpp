@@ -53,6 +53,10 @@ inline __m256i sum_iq4_nl(const BlockIQ4_NL& x, const BlockQ8_0& y) {
     return dot_i8(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
 }
 
+inline __m256i sum_mxfp4(const BlockMXFP4& x, const BlockQ8_0& y) {
+    return dot_i8(mxfp4_levels(x), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+}
+
 float dot_f32(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const float*>(w);
     auto y = static_cast<const float*>(a);
@@ -317,6 +321,7 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::Q2_K: return dot_q2_k;
         case TensorType::Q3_K: return dot_q3_k;
         case TensorType::IQ4_XS: return dot_iq4_xs;
+        case TensorType::MXFP4: return dot_mxfp4_blocks<sum_mxfp4>;
         default: return nullptr;
     }
 }

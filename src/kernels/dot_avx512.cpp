@@ -40,6 +40,12 @@ inline __m256i sum_q4_0(const BlockQ4_0& x, const BlockQ8_0& y) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(x.qs), yv);  // -8*Σy applied later
 }
 
+inline __m256i sum_mxfp4(const BlockMXFP4& x, const BlockQ8_0& y) {
+    const __m256i q = mxfp4_levels(x);
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs));
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(yv, q));
+}
+
 inline __m256i sum_iq4_nl(const BlockIQ4_NL& x, const BlockQ8_0& y) {
     const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
     const __m256i q = _mm256_shuffle_epi8(_mm256_set_m128i(table, table), unpack_nibbles(x.qs));
@@ -329,6 +335,7 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::Q4_K: return dot_q4_k;
         case TensorType::Q5_K: return dot_q5_k;
         case TensorType::Q6_K: return dot_q6_k;
+        case TensorType::MXFP4: return dot_mxfp4_blocks<sum_mxfp4>;
         default: return nullptr;
     }
 }

@@ -34,6 +34,18 @@ void values_q5(const Block& b, Values v, int offset) {
 void values_iq4_nl(const BlockIQ4_NL& b, Values v) {
     for (int j = 0; j < 16; ++j) v[j] = kIq4nlValues[b.qs[j] & 0x0F], v[j + 16] = kIq4nlValues[b.qs[j] >> 4];
 }
+void values_mxfp4(const BlockMXFP4& b, Values v) {
+    for (int j = 0; j < 16; ++j) v[j] = kMxfp4Values[b.qs[j] & 0x0F], v[j + 16] = kMxfp4Values[b.qs[j] >> 4];
+}
+// A 32-element block's scale: half precision, or MXFP4's exponent.
+template <class W>
+float scale_of(const W& b) {
+    return fp16_to_fp32(b.d);
+}
+template <>
+float scale_of(const BlockMXFP4& b) {
+    return mxfp4_scale(b.e);
+}
 void values_q8_0(const BlockQ8_0& b, Values v) {
     for (int j = 0; j < 32; ++j) v[j] = b.qs[j];
 }
@@ -56,9 +68,37 @@ float lanes(int64_t n, const void* w, const void* a) {
     Values v;
     for (int64_t b = 0; b < n / 32; ++b) {
         Decode(x[b], v);
-        lanes_add(v, y[b], fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
+        lanes_add(v, y[b], scale_of(x[b]) * fp16_to_fp32(y[b].d), acc);
     }
     return reduce_lanes8(acc);
+}
+
+// MXFP4's vec_dot: the lanes of even and odd blocks in two accumulators, added before the lane
+// reduction; an odd last block added on its own.
+template <class W, void (*Decode)(const W&, Values)>
+float lanes_pairs(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const W*>(w);
+    auto y = static_cast<const BlockQ8_0*>(a);
+    const int64_t nb = n / 32;
+    float acc[2][8] = {};
+    Values v;
+    int64_t b = 0;
+    for (; b + 1 < nb; b += 2) {
+        for (int k = 0; k < 2; ++k) {
+            Decode(x[b + k], v);
+            lanes_add(v, y[b + k], fp16_to_fp32(y[b + k].d) * scale_of(x[b + k]), acc[k]);
+        }
+    }
+    float sum[8];
+    for (int l = 0; l < 8; ++l) sum[l] = acc[0][l] + acc[1][l];
+    float r = reduce_lanes8(sum);
+    for (; b < nb; ++b) {
+        Decode(x[b], v);
+        int32_t s = 0;
+        for (int j = 0; j < 32; ++j) s += v[j] * y[b].qs[j];
+        r = std::fma(fp16_to_fp32(y[b].d) * scale_of(x[b]), static_cast<float>(s), r);
+    }
+    return r;
 }
 
 // Q4_1, Q5_1 with Q8_1 activations.
@@ -87,7 +127,7 @@ float sequential(int64_t n, const void* w, const void* a) {
         Decode(x[b], v);
         int32_t s = 0;
         for (int j = 0; j < 32; ++j) s += v[j] * y[b].qs[j];
-        acc = std::fma(static_cast<float>(s), fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
+        acc = std::fma(static_cast<float>(s), scale_of(x[b]) * fp16_to_fp32(y[b].d), acc);
     }
     return acc;
 }
@@ -373,6 +413,8 @@ LlamaCppKernels llama_cpp_kernels(TensorType weight, int64_t n_rows) {
         case TensorType::Q4_0: return same(repacked ? sequential<BlockQ4_0, values_q4_0> : lanes<BlockQ4_0, values_q4_0>);
         case TensorType::IQ4_NL:
             return same(repacked ? sequential<BlockIQ4_NL, values_iq4_nl> : lanes<BlockIQ4_NL, values_iq4_nl>);
+        case TensorType::MXFP4:
+            return same(lanes_pairs<BlockMXFP4, values_mxfp4>);
         case TensorType::Q6_K: return same(q6_k);
         case TensorType::Q5_K: return same(q5_k);
         case TensorType::Q3_K: return same(k_plain<BlockQ3_K, decode_q3_k, false>);

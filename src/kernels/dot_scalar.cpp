@@ -131,6 +131,20 @@ float dot_iq4_nl(int64_t n, const void* w, const void* a) {
     return reduce_lanes8(p);
 }
 
+float dot_mxfp4(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockMXFP4*>(w);
+    auto y = static_cast<const BlockQ8_0*>(a);
+    float p[8] = {};
+    for (int64_t b = 0; b < n / 32; ++b) {
+        int32_t isum = 0;
+        for (int j = 0; j < 16; ++j) {
+            isum += kMxfp4Values[x[b].qs[j] & 0xf] * y[b].qs[j] + kMxfp4Values[x[b].qs[j] >> 4] * y[b].qs[j + 16];
+        }
+        p[b % 8] += block_result(mxfp4_scale(x[b].e), fp16_to_fp32(y[b].d), isum);
+    }
+    return reduce_lanes8(p);
+}
+
 float dot_q2_k(int64_t n, const void* w, const void* a) {
     auto x = static_cast<const BlockQ2_K*>(w);
     auto y = static_cast<const BlockQ8_K*>(a);
@@ -295,6 +309,7 @@ DotFn dot_kernel(TensorType t) {
         case TensorType::Q5_K: return dot_k4<BlockQ5_K, true>;
         case TensorType::Q6_K: return dot_q6_k;
         case TensorType::IQ4_XS: return dot_iq4_xs;
+        case TensorType::MXFP4: return dot_mxfp4;
         default: return nullptr;
     }
 }

@@ -124,3 +124,37 @@ float dot_blocks32_min(int64_t n, const void* w, const void* a) {
     }
     return reduce_lanes8(p);
 }
+
+// MXFP4: the same 8-blocks-at-a-time driver as dot_blocks32, with E8M0 block scales. The doubled
+// FP4 levels are looked up like IQ4_NL's; |level| <= 12, so the signed-int8 products are exact.
+inline __m256i mxfp4_levels(const BlockMXFP4& x) {
+    const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Values));
+    return _mm256_shuffle_epi8(_mm256_set_m128i(table, table), unpack_nibbles(x.qs));
+}
+
+template <__m256i (*BlockSum)(const BlockMXFP4&, const BlockQ8_0&)>
+float dot_mxfp4_blocks(int64_t n, const void* w, const void* a) {
+    auto x = static_cast<const BlockMXFP4*>(w);
+    auto y = static_cast<const BlockQ8_0*>(a);
+    const float* ad = q8_0_act_scales(a, n);
+    const int64_t nb = n / 32;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i s[8];
+        for (int k = 0; k < 8; ++k) s[k] = BlockSum(x[b + k], y[b + k]);
+        // 2^(e-128) built from its bits: (e-1) << 23, subnormal patterns for e < 2.
+        const __m256i e = _mm256_setr_epi32(x[b].e, x[b + 1].e, x[b + 2].e, x[b + 3].e, x[b + 4].e, x[b + 5].e,
+                                            x[b + 6].e, x[b + 7].e);
+        const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+        const __m256i sub = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+        const __m256i small = _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e);
+        const __m256 dw = _mm256_castsi256_ps(_mm256_blendv_epi8(normal, sub, small));
+        const __m256 da = _mm256_loadu_ps(ad + b);
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), _mm256_mul_ps(dw, da)));
+    }
+    alignas(32) float p[8];
+    _mm256_store_ps(p, acc);
+    for (; b < nb; ++b) p[b % 8] += block_result(mxfp4_scale(x[b].e), ad[b], hsum_i32(BlockSum(x[b], y[b])));
+    return reduce_lanes8(p);
+}

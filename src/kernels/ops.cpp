@@ -87,11 +87,11 @@ void rope(float* x, int64_t pos, const RopeParams& p) {
     rope_apply(x, cs.data(), p);
 }
 
-void softmax(float* x, int64_t n) {
+void softmax(float* x, int64_t n, float sink) {
     // The same maximum as std::fmax (a NaN never replaces it), without a libm call per element.
-    float max = -INFINITY;
+    float max = sink;
     for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
-    double sum = 0.0;
+    double sum = sink == -INFINITY ? 0.0 : std::exp(sink - max);
     for (int64_t i = 0; i < n; ++i) {
         const float e = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - max);
         x[i] = e;
@@ -114,6 +114,14 @@ float ggml_expf(float x) {
     if (std::isnan(n)) return n;
     if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
     return std::ldexp(j, static_cast<int>(n));
+}
+
+void swiglu_oai(const float* gate, const float* up, int64_t n, float alpha, float limit, float* out) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float g = std::min(gate[i], limit);
+        const float u = std::clamp(up[i], -limit, limit);
+        out[i] = g / (1.0f + std::exp(alpha * (-g))) * (u + 1.0f);
+    }
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {

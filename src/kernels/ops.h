@@ -3,6 +3,7 @@
 // softmax, RoPE angles by repeated multiplication), so logits stay close to llama.cpp's.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace tf::kernels {
@@ -35,13 +36,18 @@ void rope_apply(float* x, const float* cs, const RopeParams& p);
 // beta_slow rotations over the original context.
 void rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast, float beta_slow, float dims[2]);
 
-// In place: x[i] = exp(x[i] - max) / Σ — the sum in double, as ggml does.
-void softmax(float* x, int64_t n);
+// In place: x[i] = exp(x[i] - max) / Σ — the sum in double, as ggml does. A finite `sink` is
+// one more logit in the normalization with no output of its own (gpt-oss's attention sinks: a
+// head may attend to nothing).
+void softmax(float* x, int64_t n, float sink = -INFINITY);
 
 // out[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + e^-x) and e^x as ggml's vector
 // expf approximation computes it (max error 1.45 ulp; every real model's feed-forward width is a
 // multiple of its 16 lanes), so activations match llama.cpp's bit for bit.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// gpt-oss's clamped variant (ggml's swiglu_oai): g = min(gate, limit), u = clamp(up, ±limit),
+// out = g·σ(alpha·g)·(u + 1), with libm's e^x.
+void swiglu_oai(const float* gate, const float* up, int64_t n, float alpha, float limit, float* out);
 // That e^x, one value (the specification the vector path is tested against).
 float ggml_expf(float x);
 

@@ -192,7 +192,8 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
     const int64_t H = hp.n_head, Hkv = hp.n_head_kv, Dk = hp.n_embd_head_k, Dv = hp.n_embd_head_v;
     const int64_t group = H / Hkv;
     const int64_t T = static_cast<int64_t>(b.size());
-    const uint32_t window = m_.layers[static_cast<size_t>(layer)].window;
+    const LayerWeights& L = m_.layers[static_cast<size_t>(layer)];
+    const uint32_t window = L.window;
     const float cap = m_.attn_softcap;
     // ggml folds the soft-cap divisor into the score scale.
     const float scale = cap != 0.0f ? m_.kq_scale / cap : m_.kq_scale;
@@ -211,6 +212,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
         const int seq = b.seq[static_cast<size_t>(t)];
         const int64_t pos = b.pos[static_cast<size_t>(t)];
         const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+        const float sink = L.attn_sinks.empty() ? -INFINITY : L.attn_sinks[static_cast<size_t>(h)];
         Scratch::Worker& w = s_->workers[static_cast<size_t>(thread)];
         ensure(w.q, static_cast<size_t>(Dk));
         ensure(w.scores, static_cast<size_t>(pos + 1));
@@ -241,7 +243,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                 if (cap != 0.0f) sc = cap * std::tanh(sc);
                 scores[j] = sc;
             }
-            kernels::softmax(scores + lo, n_pos);
+            kernels::softmax(scores + lo, n_pos, sink);
             kernels::weighted_sum_f16_rows(scores + lo, w.v_rows.data(), kvh * v_head_bytes, n_pos, o, Dv);
             return;
         }
@@ -286,8 +288,20 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                 for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vj[d]), vs, fp16_to_fp32(acc[d])));
                 S = std::fma(S, ms, vs);  // fused, as ggml's compiler contracts it
             }
+            for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]);
+            if (sink != -INFINITY) {
+                // ggml adds the sink after the positions, on the value sums already in float.
+                float ms = 1.0f, vs = 1.0f;
+                if (sink > M) {
+                    ms = std::exp(M - sink);
+                    for (int64_t d = 0; d < Dv; ++d) o[d] *= ms;
+                } else {
+                    vs = std::exp(sink - M);
+                }
+                S = std::fma(S, ms, vs);
+            }
             const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-            for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]) * inv;
+            for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;
         }
         if (kernel == Kernel::Tiled) {
@@ -327,11 +341,21 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                     for (int64_t d = 0; d < Dv; ++d) o[d] = std::fma(p[j - j0], fp16_to_fp32(vj[d]), o[d]);
                 }
             }
+            if (sink != -INFINITY) {
+                float ms = 1.0f, vs = 1.0f;
+                if (sink > M) {
+                    ms = std::exp(M - sink);
+                    for (int64_t d = 0; d < Dv; ++d) o[d] *= ms;
+                } else {
+                    vs = std::exp(sink - M);
+                }
+                S = std::fma(S, ms, vs);
+            }
             const float inv = S == 0.0f ? 0.0f : 1.0f / S;
             for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;
         }
-        kernels::softmax(scores + lo, pos + 1 - lo);
+        kernels::softmax(scores + lo, pos + 1 - lo, sink);
         for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
         if (q8_values) {
             for (int64_t j = lo; j <= pos; ++j) kernels::axpy_q8_0(scores[j], value_bytes(j), o, Dv);
@@ -360,9 +384,10 @@ void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, flo
     matmul(L.ffn_down, s.act.data(), n, out);
 }
 
-// Mixture of experts (Mixtral): softmax over the router's logits, the top n_expert_used
-// experts by probability (ties: lower index), their weights renormalized to sum 1, and the
-// weighted expert outputs added in rank order, as llama.cpp does. Tokens routed to the same
+// Mixture of experts, as llama.cpp's build_moe_ffn computes it. Mixtral / Qwen3-MoE: softmax
+// over the router's logits, the top n_expert_used by probability (ties: lower index), their
+// weights renormalized to sum 1. gpt-oss: the router's bias added, the top k logits, a softmax
+// over those k. The weighted expert outputs are added in rank order. Tokens routed to the same
 // expert are multiplied together; each row's result is the same as alone.
 void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) {
     const HParams& hp = m_.hp;
@@ -372,28 +397,38 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
     matmul(L.ffn_router, x, n, s.router.data());
     std::vector<int32_t> chosen(static_cast<size_t>(n * K));
     std::vector<float> weight(static_cast<size_t>(n * K));
+    std::vector<int32_t> order(static_cast<size_t>(X));
     for (int64_t t = 0; t < n; ++t) {
         float* p = s.router.data() + t * X;
-        kernels::softmax(p, X);
-        std::vector<int32_t> order(static_cast<size_t>(X));
+        if (!L.router_bias.empty()) kernels::add_in_place(p, L.router_bias.data(), X);
+        const bool normalized = m_.gating == MoeGating::SoftmaxNormalized;
+        if (normalized) kernels::softmax(p, X);
         for (int32_t e = 0; e < X; ++e) order[static_cast<size_t>(e)] = e;
         std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b2) { return p[a] > p[b2]; });
-        double sum = 0.0;
-        for (int64_t k = 0; k < K; ++k) {
-            chosen[static_cast<size_t>(t * K + k)] = order[static_cast<size_t>(k)];
-            weight[static_cast<size_t>(t * K + k)] = p[order[static_cast<size_t>(k)]];
-            sum += static_cast<double>(p[order[static_cast<size_t>(k)]]);
+        int32_t* c = &chosen[static_cast<size_t>(t * K)];
+        float* w = &weight[static_cast<size_t>(t * K)];
+        for (int64_t k = 0; k < K; ++k) c[k] = order[static_cast<size_t>(k)], w[k] = p[c[k]];
+        if (normalized) {
+            double sum = 0.0;
+            for (int64_t k = 0; k < K; ++k) sum += static_cast<double>(w[k]);
+            const float total = std::max(static_cast<float>(sum), 6.103515625e-5f);
+            for (int64_t k = 0; k < K; ++k) w[k] /= total;
+        } else {
+            kernels::softmax(w, K);
         }
-        const float total = std::max(static_cast<float>(sum), 6.103515625e-5f);
-        for (int64_t k = 0; k < K; ++k) weight[static_cast<size_t>(t * K + k)] /= total;
     }
+    auto add_bias = [](float* rows, int64_t m, int64_t width, const std::vector<float>& bias, int32_t e) {
+        if (bias.empty()) return;
+        for (int64_t r = 0; r < m; ++r) kernels::add_in_place(rows + r * width, bias.data() + e * width, width);
+    };
     ensure(s.moe_out, static_cast<size_t>(n * K * E));
+    std::vector<int64_t> slots;  // t * K + k routed to expert e
     for (int32_t e = 0; e < X; ++e) {
-        std::vector<int64_t> slots;  // t * K + k routed to expert e
+        slots.clear();
         for (int64_t i = 0; i < n * K; ++i) {
             if (chosen[static_cast<size_t>(i)] == e) slots.push_back(i);
         }
-        if (slots.empty()) continue;
+        if (slots.empty()) continue;  // an expert no token chose is never read
         const int64_t m = static_cast<int64_t>(slots.size());
         ensure(s.moe_in, static_cast<size_t>(m * E));
         ensure(s.moe_gate, static_cast<size_t>(m * F));
@@ -403,8 +438,19 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
         for (int64_t r = 0; r < m; ++r) std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E, static_cast<size_t>(E) * 4);
         expert_products_ = true;
         matmuls({{&L.expert_gate[static_cast<size_t>(e)], s.moe_gate.data()}, {&L.expert_up[static_cast<size_t>(e)], s.moe_up.data()}}, s.moe_in.data(), m);
-        kernels::swiglu(s.moe_gate.data(), s.moe_up.data(), m * F, s.moe_act.data());
+        add_bias(s.moe_up.data(), m, F, L.expert_up_bias, e);
+        add_bias(s.moe_gate.data(), m, F, L.expert_gate_bias, e);
+        // The activation over the pool: with one token per expert (generation) this is where a
+        // wide expert's time goes after its products.
+        pool_->parallel_for(m * F, 8192, [&](int64_t begin, int64_t end, int) {
+            const float* g = s.moe_gate.data() + begin;
+            const float* u = s.moe_up.data() + begin;
+            float* a = s.moe_act.data() + begin;
+            if (m_.activation == FfnActivation::SwiGluOai) kernels::swiglu_oai(g, u, end - begin, 1.702f, 7.0f, a);
+            else kernels::swiglu(g, u, end - begin, a);
+        });
         matmul(L.expert_down[static_cast<size_t>(e)], s.moe_act.data(), m, s.proj.data());
+        add_bias(s.proj.data(), m, E, L.expert_down_bias, e);
         expert_products_ = false;
         for (int64_t r = 0; r < m; ++r) {
             const int64_t slot = slots[static_cast<size_t>(r)];
@@ -543,6 +589,7 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             if (n == 0) break;
         }
         matmul(L.wo, s.attn.data(), n, s.proj.data());
+        if (!L.bo.empty()) per_token(n, [&](int64_t t, int) { kernels::add_in_place(s.proj.data() + t * E, L.bo.data(), E); });
         if (!L.attn_post_norm.empty()) norm_rows(s.proj.data(), L.attn_post_norm, n, s.proj.data());
         add_rows(s.proj.data(), n);
 

@@ -112,13 +112,15 @@ HParams read_hparams(const gguf::File& file) {
     hp.rope_freq_base = r.f32(keys::kRopeFreqBase, "rope.freq_base", 10000.0f);
     // Gemma 2 rotates its local layers like the global ones; other sliding-window models
     // default their local layers to base 10000, unscaled (llama.cpp's defaults).
-    hp.rope_freq_base_swa = r.f32(keys::kRopeFreqBaseSwa, "rope.freq_base_swa", hp.arch == "gemma2" ? hp.rope_freq_base : 10000.0f);
+    // gpt-oss rotates them like the global ones too (scaling included).
+    const bool swa_like_global = hp.arch == "gemma2" || hp.arch == "gpt-oss";
+    hp.rope_freq_base_swa = r.f32(keys::kRopeFreqBaseSwa, "rope.freq_base_swa", swa_like_global ? hp.rope_freq_base : 10000.0f);
     float factor = r.f32(keys::kRopeScalingFactor, nullptr, 0.0f);
     if (factor == 0.0f) factor = r.f32(keys::kRopeScaleLinear, nullptr, 0.0f);
     hp.rope_freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
     hp.rope_orig_ctx = r.u32(keys::kRopeScalingOrigCtx, "rope.original_context_length", hp.n_ctx_train);
     if (factor == 0.0f) hp.defaulted.insert("rope.freq_scale");
-    if (hp.arch == "gemma2") hp.rope_freq_scale_swa = hp.rope_freq_scale;
+    if (swa_like_global) hp.rope_freq_scale_swa = hp.rope_freq_scale;
     hp.rope_attn_factor = r.f32(keys::kRopeScalingAttnFactor, nullptr, 1.0f);
     std::string scaling = r.str(keys::kRopeScalingType).value_or(factor > 0.0f ? "linear" : "none");
     if (scaling == "linear") hp.rope_scaling = RopeScaling::Linear;
@@ -137,7 +139,7 @@ HParams read_hparams(const gguf::File& file) {
     // Gemma 3 without the key has no sliding window at all.
     uint32_t window_default = hp.arch == "gemma2" ? 4096 : 0;
     hp.sliding_window = r.u32(keys::kSlidingWindow, "sliding_window", window_default);
-    uint32_t pattern_default = hp.arch == "gemma2" ? 2 : hp.arch == "gemma3" ? 6 : 0;
+    uint32_t pattern_default = hp.arch == "gemma2" || hp.arch == "gpt-oss" ? 2 : hp.arch == "gemma3" ? 6 : 0;
     hp.swa_pattern = r.u32(keys::kSlidingWindowPattern, "sliding_window_pattern", hp.sliding_window ? pattern_default : 0);
     hp.attn_softcap = r.f32(keys::kAttnLogitSoftcapping, "attn_logit_softcapping", hp.arch == "gemma2" ? 50.0f : 0.0f);
     hp.final_softcap = r.f32(keys::kFinalLogitSoftcapping, "final_logit_softcapping", hp.arch == "gemma2" ? 30.0f : 0.0f);

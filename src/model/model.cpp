@@ -49,10 +49,16 @@ void bind_dense_ffn(Model& m, WeightBinder& b, int i, LayerWeights& l) {
 }
 
 void bind_moe_ffn(Model& m, WeightBinder& b, int i, LayerWeights& l) {
-    const uint64_t E = m.hp.n_embd, F = m.hp.n_ff_expert, X = m.hp.n_expert;
+    const uint64_t E = m.hp.n_embd, X = m.hp.n_expert;
     const std::string p = prefix(i);
     l.ffn_norm = to_floats(b.require(p + "ffn_norm.weight", {E}));
     l.ffn_router = b.require(p + "ffn_gate_inp.weight", {E, X});
+    bind_moe_experts(m, b, i, l);
+}
+
+void bind_moe_experts(Model& m, WeightBinder& b, int i, LayerWeights& l) {
+    const uint64_t E = m.hp.n_embd, F = m.hp.n_ff_expert, X = m.hp.n_expert;
+    const std::string p = prefix(i);
     const TensorRef gate = b.require(p + "ffn_gate_exps.weight", {E, F, X});
     const TensorRef up = b.require(p + "ffn_up_exps.weight", {E, F, X});
     const TensorRef down = b.require(p + "ffn_down_exps.weight", {F, E, X});
@@ -88,6 +94,7 @@ constexpr ArchEntry kArchs[] = {
     {"llama", Arch::Llama, bind_llama},    {"qwen2", Arch::Qwen2, bind_qwen2},    {"qwen3", Arch::Qwen3, bind_qwen3},
     {"phi3", Arch::Phi3, bind_phi3},       {"gemma2", Arch::Gemma2, bind_gemma2}, {"gemma3", Arch::Gemma3, bind_gemma3},
     {"qwen3moe", Arch::Qwen3Moe, bind_qwen3moe}, {"smollm3", Arch::SmolLM3, bind_smollm3},
+    {"gpt-oss", Arch::GptOss, bind_gpt_oss},
 };
 
 }  // namespace
@@ -126,11 +133,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
         return Error{path + ": expert_used_count " + std::to_string(hp.n_expert_used) + " does not fit expert_count " +
                      std::to_string(hp.n_expert)};
     }
-    const bool moe_arch = hp.arch == "llama" || hp.arch == "qwen3moe";
-    if (hp.n_expert > 0 && !moe_arch) {
+    const bool moe_only = hp.arch == "qwen3moe" || hp.arch == "gpt-oss";
+    if (hp.n_expert > 0 && hp.arch != "llama" && !moe_only) {
         return Error{path + ": experts (expert_count " + std::to_string(hp.n_expert) + ") are not supported for '" + hp.arch + "'"};
     }
-    if (hp.n_expert == 0 && hp.arch == "qwen3moe") return Error{path + ": qwen3moe without expert_count"};
+    if (hp.n_expert == 0 && moe_only) return Error{path + ": " + hp.arch + " needs expert_count and expert_used_count"};
     m->arch = entry->arch;
     WeightBinder b(*m->file);
     if (Status st = entry->bind(*m, b); !st) return Error{path + ": " + st.error().message};

@@ -16,17 +16,26 @@
 namespace tf::model {
 
 enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Phi3, Gemma2, Gemma3, SmolLM3, GptOss };
-enum class FfnActivation { SiLU, GELU };  // gated: act(gate) * up
+enum class FfnActivation { SiLU, GELU, SwiGluOai };  // gated: act(gate) * up; SwiGluOai: gpt-oss's clamped form
+// How a mixture of experts weighs the experts it picks.
+enum class MoeGating {
+    SoftmaxNormalized,  // softmax over every expert, the top k renormalized to sum 1 (Mixtral, Qwen3-MoE)
+    SoftmaxOfSelected,  // the top k router logits, then a softmax over those k (gpt-oss)
+};
 
 struct LayerWeights {
     TensorRef wq, wk, wv, wo, ffn_gate, ffn_up, ffn_down;
     std::vector<float> attn_norm, ffn_norm;            // RMSNorm weights
     std::vector<float> attn_post_norm, ffn_post_norm;  // Gemma: norms of the block outputs
-    std::vector<float> bq, bk, bv;                     // attention biases (Qwen2), empty when absent
+    std::vector<float> bq, bk, bv, bo;                 // attention biases (Qwen2, gpt-oss), empty when absent
+    std::vector<float> attn_sinks;                     // one extra softmax logit per head (gpt-oss), or empty
     std::vector<float> q_norm, k_norm;                 // per-head RMSNorm of q and k (Qwen3, Gemma 3)
     // Mixture of experts: the router and one matrix per expert (views into the stacked tensors).
     TensorRef ffn_router;
     std::vector<TensorRef> expert_gate, expert_up, expert_down;
+    // Biases of the router and of each expert's products (gpt-oss): n_expert, n_expert × F,
+    // n_expert × F and n_expert × n_embd floats; empty when absent.
+    std::vector<float> router_bias, expert_gate_bias, expert_up_bias, expert_down_bias;
     // Attention geometry of this layer.
     uint32_t window = 0;  // sliding window (keys at distance >= window are masked); 0: global
     float rope_base = 10000.0f, rope_scale = 1.0f;
@@ -50,6 +59,7 @@ struct Model {
     float kq_scale = 1.0f;    // multiplies the attention scores
     float attn_softcap = 0.0f, final_softcap = 0.0f;  // 0: none
     FfnActivation activation = FfnActivation::SiLU;
+    MoeGating gating = MoeGating::SoftmaxNormalized;
     std::vector<float> rope_freqs;                // Llama 3.1-style frequency factors, empty when absent
     std::vector<float> rope_long, rope_short;     // LongRoPE factors (Phi-3), empty when absent
 
@@ -75,12 +85,15 @@ Status bind_gemma2(Model& m, WeightBinder& b);
 Status bind_gemma3(Model& m, WeightBinder& b);
 Status bind_qwen3moe(Model& m, WeightBinder& b);
 Status bind_smollm3(Model& m, WeightBinder& b);
+Status bind_gpt_oss(Model& m, WeightBinder& b);
 
 // The parts every llama-like architecture binds the same way.
 void bind_common(Model& m, WeightBinder& b, bool tied_output_allowed);
 void bind_attention(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 void bind_dense_ffn(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 void bind_moe_ffn(Model& m, WeightBinder& b, int layer, LayerWeights& l);
+// The stacked expert matrices alone (gate, up, down), one view per expert.
+void bind_moe_experts(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 // Sliding-window layout and per-layer RoPE (local layers use the _swa base and scale).
 void assign_layer_geometry(Model& m);
 

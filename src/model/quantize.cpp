@@ -27,7 +27,7 @@ const std::vector<QuantizeRecipe>& recipes() {
         {"Q4_K_S", FileType::Q4_K_S, TensorType::Q4_K},   {"Q4_K_M", FileType::Q4_K_M, TensorType::Q4_K},
         {"Q5_K_S", FileType::Q5_K_S, TensorType::Q5_K},   {"Q5_K_M", FileType::Q5_K_M, TensorType::Q5_K},
         {"Q6_K", FileType::Q6_K, TensorType::Q6_K},       {"IQ4_NL", FileType::IQ4_NL, TensorType::IQ4_NL},
-        {"IQ4_XS", FileType::IQ4_XS, TensorType::IQ4_XS},
+        {"IQ4_XS", FileType::IQ4_XS, TensorType::IQ4_XS}, {"MXFP4_MOE", FileType::MXFP4_MOE, TensorType::MXFP4},
     };
     return r;
 }
@@ -68,9 +68,15 @@ struct RecipeState {
     bool has_output = false;
 };
 
-TensorType recipe_type(const QuantizeRecipe& r, const std::string& name, uint64_t row, RecipeState& st) {
+TensorType recipe_type(const QuantizeRecipe& r, const gguf::TensorInfo& t, RecipeState& st) {
+    const std::string& name = t.name;
+    const uint64_t row = t.dims[0];
     const FileType ft = r.file_type;
     TensorType type = r.base;
+    if (ft == FileType::MXFP4_MOE) {
+        // gpt-oss's mix: the stacked expert matrices MXFP4, every other weight Q8_0.
+        return t.dims.size() > 2 && t.dims[2] > 1 ? TensorType::MXFP4 : TensorType::Q8_0;
+    }
     if (name == "output.weight" || (!st.has_output && name == "token_embd.weight")) {
         if (row % 256 != 0) return TensorType::Q8_0;
         return type == TensorType::Q8_0 ? type : TensorType::Q6_K;
@@ -181,7 +187,7 @@ Status quantize_model(const std::string& in_path, const std::string& out_path, c
         if (is_quantizable(*t)) {
             // Mixes apply to quantized targets only; F16/BF16/F32 convert every weight alike.
             const bool mix = !opt.pure && tensor_type_info(opt.recipe.base).quantized;
-            target = mix ? recipe_type(opt.recipe, t->name, t->dims[0], st) : opt.recipe.base;
+            target = mix ? recipe_type(opt.recipe, *t, st) : opt.recipe.base;
             if (!tensor_row_bytes(target, t->dims[0])) {
                 TensorType fb = fallback_type(target);
                 if (!tensor_row_bytes(fb, t->dims[0])) fb = TensorType::F16;

@@ -35,6 +35,19 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, QuantizeLadder,
                                            "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS"),
                          [](const auto& info) { return info.param; });
 
+// gpt-oss's MXFP4_MOE mix (experts MXFP4, other matrices Q8_0) from the F32 tiny-gpt-oss.
+TEST(Quantize, mxfp4_moe_mix_is_byte_identical_to_llama_quantize) {
+    TF_REQUIRE_REFERENCE();
+    const auto models = tf::test::reference_dir() / "models";
+    const auto out = std::filesystem::temp_directory_path() / ("tf-q-mxfp4-" + std::to_string(::getpid()) + ".gguf");
+    auto r = tf::test::run_terraferma({"quantize", "-t", "2", (models / "tiny-gpt-oss.gguf").string(), out.string(), "MXFP4_MOE"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto mine = read_all(out), theirs = read_all(models / "tiny-gpt-oss-MXFP4_MOE.gguf");
+    std::filesystem::remove(out);
+    ASSERT_EQ(mine.size(), theirs.size());
+    EXPECT_TRUE(mine == theirs);
+}
+
 TEST(Quantize, falls_back_when_rows_are_not_whole_super_blocks_and_says_so) {
     TF_REQUIRE_REFERENCE();
     const auto out = std::filesystem::temp_directory_path() / ("tf-q-phi-" + std::to_string(::getpid()) + ".gguf");

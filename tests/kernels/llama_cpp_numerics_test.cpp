@@ -99,7 +99,7 @@ TEST(LlamaCppOrder, kernels_stay_close_to_ours_and_do_not_depend_on_the_batch) {
     for (auto& v : wf) v = dist(rng);
     for (auto& v : x) v = dist(rng);
     for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                         TensorType::IQ4_NL}) {
+                         TensorType::IQ4_NL, TensorType::MXFP4}) {
         const std::string name(tensor_type_name(t));
         SCOPED_TRACE(name);
         ASSERT_NE(llama_cpp_kernels(t, rows).gemv, nullptr);

@@ -30,7 +30,8 @@ std::vector<int32_t> prompt(int n, int salt) { return tf::test::synthetic_prompt
 bool same(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 
 const char* kModels[] = {"tiny-llama", "ladder-llama-Q4_K_M", "tiny-gemma2", "tiny-mixtral-Q8_0", "tiny-phi3-Q8_0",
-                         "tiny-gemma3-swa-rope", "tiny-qwen3moe-Q8_0", "tiny-smollm3"};
+                         "tiny-gemma3-swa-rope", "tiny-qwen3moe-Q8_0", "tiny-smollm3",
+                         "tiny-gpt-oss-MXFP4_MOE"};
 
 TEST(Batching, a_sequence_gives_the_same_logits_alone_or_with_others) {
     TF_REQUIRE_REFERENCE();
