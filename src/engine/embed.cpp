@@ -27,6 +27,35 @@ Pooling model_pooling(const model::Model& model) {
     return Pooling::Mean;
 }
 
+bool is_reranker(const model::Model& model) { return static_cast<bool>(model.cls_out); }
+
+std::vector<int32_t> rerank_pair(const tok::Tokenizer& tokenizer, std::string_view query, std::string_view document) {
+    const tok::Vocab& v = tokenizer.vocab();
+    // A WordPiece vocabulary's "end" token is its separator; it has no end-of-sequence of its own.
+    const bool wordpiece = v.type == tok::VocabType::Wpm;
+    std::vector<int32_t> out;
+    if (v.add_bos && v.bos != tok::kNoToken) out.push_back(v.bos);
+    for (tok::TokenId id : tokenizer.encode(query, false)) out.push_back(id);
+    if (wordpiece) {
+        if (v.eos != tok::kNoToken) out.push_back(v.eos);
+    } else {
+        if (v.add_eos && v.eos != tok::kNoToken) out.push_back(v.eos);
+        if (v.sep != tok::kNoToken) out.push_back(v.sep);
+    }
+    for (tok::TokenId id : tokenizer.encode(document, false)) out.push_back(id);
+    if (!wordpiece && v.add_eos && v.eos != tok::kNoToken) out.push_back(v.eos);
+    return out;
+}
+
+Result<float> rerank_score(model::Context& ctx, const std::vector<int32_t>& pair_tokens) {
+    if (!is_reranker(ctx.model())) return Error{"this model has no classification head: it is not a reranker"};
+    auto h = embed(ctx, pair_tokens, Pooling::Cls, false);
+    if (!h) return h.error();
+    auto scores = model::classification_head(ctx.model(), h->data());
+    if (!scores) return scores.error();
+    return scores->front();
+}
+
 Result<std::vector<float>> embed(model::Context& ctx, const std::vector<int32_t>& tokens, Pooling pooling, bool normalize) {
     if (tokens.empty()) return Error{"nothing to embed: the input has no tokens"};
     if (static_cast<int64_t>(tokens.size()) > ctx.n_ctx()) {
@@ -36,7 +65,8 @@ Result<std::vector<float>> embed(model::Context& ctx, const std::vector<int32_t>
     std::vector<double> sum(static_cast<size_t>(E), 0.0);
     std::vector<float> pooled(static_cast<size_t>(E));
     ctx.seq_clear(0);
-    constexpr size_t kChunk = 256;  // fixed, so the result never depends on the caller
+    // Fixed, so the result never depends on the caller; an encoder takes the whole input at once.
+    const size_t kChunk = ctx.model().hp.causal ? 256 : tokens.size();
     for (size_t at = 0; at < tokens.size(); at += kChunk) {
         model::Batch b;
         const size_t end = std::min(tokens.size(), at + kChunk);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/context.h"
+#include "tokenizer/tokenizer.h"
 #include "util/result.h"
 
 namespace tf::engine {
@@ -22,7 +23,16 @@ const char* pooling_name(Pooling p);
 // mean when it says nothing, as most decoder models used for embeddings are pooled.
 Pooling model_pooling(const model::Model& model);
 
-// Uses sequence 0 of `ctx` (cleared before and after). Empty input is an error.
+// Uses sequence 0 of `ctx` (cleared before and after). Empty input is an error. An encoder
+// (BERT) sees the whole input in one batch, so it must fit the context.
 Result<std::vector<float>> embed(model::Context& ctx, const std::vector<int32_t>& tokens, Pooling pooling, bool normalize = true);
+
+// A cross-encoder's relevance score of each document for the query (bge-reranker and kin): the
+// pair as llama.cpp joins it — BOS, query, EOS, SEP when the vocabulary adds one, document, EOS —
+// through the encoder, then the classification head on the first token's final hidden state;
+// the head's raw output (no sigmoid).
+bool is_reranker(const model::Model& model);
+std::vector<int32_t> rerank_pair(const tok::Tokenizer& tokenizer, std::string_view query, std::string_view document);
+Result<float> rerank_score(model::Context& ctx, const std::vector<int32_t>& pair_tokens);
 
 }  // namespace tf::engine

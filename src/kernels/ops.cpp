@@ -22,6 +22,25 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
     }
 }
 
+void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* out) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    double sum2 = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i] - mean;
+        out[i] = v;
+        sum2 += static_cast<double>(v * v);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum2 / static_cast<double>(n)) + eps);
+    for (int64_t i = 0; i < n; ++i) {
+        float v = out[i] * scale;
+        if (weight != nullptr) v *= weight[i];
+        if (bias != nullptr) v += bias[i];
+        out[i] = v;
+    }
+}
+
 void rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast, float beta_slow, float dims[2]) {
     auto corr_dim = [&](float n_rotations) {
         return static_cast<float>(n_rot) *
@@ -135,22 +154,28 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
     }
 }
 
-void geglu(const float* gate, const float* up, int64_t n, float* out) {
+namespace {
+
+// GELU in its tanh form at half precision, as ggml fills its table: |g| >= 10 short-cuts to 0 or g.
+float gelu_table(float g) {
     constexpr float kCoefA = 0.044715f;
     constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    for (int64_t i = 0; i < n; ++i) {
-        const float g = gate[i];
-        if (g <= -10.0f) {
-            out[i] = 0.0f;
-        } else if (g >= 10.0f) {
-            out[i] = g * up[i];
-        } else {
-            const float h = fp16_to_fp32(fp32_to_fp16(g));
-            // 1 + a·h·h fused, as ggml's compiler contracts it when it fills its GELU table.
-            const float gelu = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * std::fma(kCoefA * h, h, 1.0f)));
-            out[i] = fp16_to_fp32(fp32_to_fp16(gelu)) * up[i];
-        }
-    }
+    if (g <= -10.0f) return 0.0f;
+    if (g >= 10.0f) return g;
+    const float h = fp16_to_fp32(fp32_to_fp16(g));
+    // 1 + a·h·h fused, as ggml's compiler contracts it when it fills its GELU table.
+    const float gelu = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * std::fma(kCoefA * h, h, 1.0f)));
+    return fp16_to_fp32(fp32_to_fp16(gelu));
+}
+
+}  // namespace
+
+void geglu(const float* gate, const float* up, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = gelu_table(gate[i]) * up[i];
+}
+
+void gelu(const float* x, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = gelu_table(x[i]);
 }
 
 void softcap(float* x, int64_t n, float cap) {

@@ -10,6 +10,9 @@ namespace tf::kernels {
 
 // out = x / sqrt(mean(x²) + eps) * weight   (weight may be null)
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
+// LayerNorm (BERT): out = (x - mean) / sqrt(var + eps) * weight + bias, the sums in double as
+// ggml's norm takes them; weight and bias may be null. out may be x.
+void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* out);
 
 // Rotary position embedding of one head vector in place. n_rot leading dims are rotated;
 // neox: pairs (i, i + n_rot/2), otherwise adjacent pairs (2i, 2i+1). freq_factors (n_rot/2,
@@ -54,6 +57,8 @@ float ggml_expf(float x);
 // out[i] = gelu(gate[i]) * up[i], GELU in its tanh form looked up at half precision (ggml's
 // table): |gate| >= 10 short-cuts to 0 or gate.
 void geglu(const float* gate, const float* up, int64_t n, float* out);
+// out[i] = gelu(x[i]) from the same table (BERT's feed-forward, not gated).
+void gelu(const float* x, int64_t n, float* out);
 
 // In place: x[i] = cap * tanh(x[i] * (1 / cap)) (Gemma 2's logit soft-capping).
 void softcap(float* x, int64_t n, float cap);

@@ -207,15 +207,19 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
     const int64_t k_head_bytes = q8_keys ? Dk / 32 * int64_t(sizeof(kernels::BlockQ8_0)) : 2 * Dk;
     const int64_t v_head_bytes = q8_values ? Dv / 32 * int64_t(sizeof(kernels::BlockQ8_0)) : 2 * Dv;
     const KvCache& kv = kv_;
+    const bool causal = m_.hp.causal;
     pool_->run(T * H, [&](int64_t task, int thread) {
         const int64_t t = task / H, h = task % H, kvh = h / group;
         const int seq = b.seq[static_cast<size_t>(t)];
         const int64_t pos = b.pos[static_cast<size_t>(t)];
         const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+        // The last position attended: the token itself, or for an encoder every token of its
+        // sequence (all of the batch's keys and values are in the cache before attention runs).
+        const int64_t last = causal ? pos : kv.seq_len(seq) - 1;
         const float sink = L.attn_sinks.empty() ? -INFINITY : L.attn_sinks[static_cast<size_t>(h)];
         Scratch::Worker& w = s_->workers[static_cast<size_t>(thread)];
         ensure(w.q, static_cast<size_t>(Dk));
-        ensure(w.scores, static_cast<size_t>(pos + 1));
+        ensure(w.scores, static_cast<size_t>(last + 1));
         float* qh = w.q.data();
         float* scores = w.scores.data();
         for (int64_t d = 0; d < Dk; ++d) {
@@ -229,16 +233,16 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
         float* o = out + (t * H + h) * Dv;
         if (kernel == Kernel::Float && !q8_keys && !q8_values) {
             // The common case, over all positions at once: the same scores and sums as the loops below.
-            const int64_t n_pos = pos + 1 - lo;
+            const int64_t n_pos = last + 1 - lo;
             ensure(w.k_rows, static_cast<size_t>(n_pos));
             ensure(w.v_rows, static_cast<size_t>(n_pos));
-            for (int64_t j = lo; j <= pos; ++j) {
+            for (int64_t j = lo; j <= last; ++j) {
                 const int64_t c = kv.cell(layer, seq, static_cast<int>(j));
                 w.k_rows[static_cast<size_t>(j - lo)] = kv.k(layer, c);
                 w.v_rows[static_cast<size_t>(j - lo)] = kv.v(layer, c);
             }
             kernels::dot_f16_f32_rows(w.k_rows.data(), kvh * k_head_bytes, n_pos, qh, Dk, scores + lo);
-            for (int64_t j = lo; j <= pos; ++j) {
+            for (int64_t j = lo; j <= last; ++j) {
                 float sc = scores[j] * scale;
                 if (cap != 0.0f) sc = cap * std::tanh(sc);
                 scores[j] = sc;
@@ -247,7 +251,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             kernels::weighted_sum_f16_rows(scores + lo, w.v_rows.data(), kvh * v_head_bytes, n_pos, o, Dv);
             return;
         }
-        for (int64_t j = lo; j <= pos; ++j) {
+        for (int64_t j = lo; j <= last; ++j) {
             const uint8_t* kj = kv.k(layer, kv.cell(layer, seq, static_cast<int>(j))) + kvh * k_head_bytes;
             float s = 0.0f;
             if (q8_keys) {
@@ -273,7 +277,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             ensure(w.acc16, static_cast<size_t>(Dv));
             uint16_t* acc = w.acc16.data();
             std::fill(acc, acc + Dv, uint16_t(0));
-            for (int64_t j = lo; j <= pos; ++j) {
+            for (int64_t j = lo; j <= last; ++j) {
                 const float s = scores[j];
                 const float m_old = M;
                 float ms = 1.0f, vs = 1.0f;
@@ -312,8 +316,8 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             float M = -INFINITY, S = 0.0f;
             for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
             float p[kTile];
-            for (int64_t j0 = lo - lo % kTile; j0 <= pos; j0 += kTile) {
-                const int64_t j1 = std::min(pos + 1, j0 + kTile), jb = std::max(j0, lo);
+            for (int64_t j0 = lo - lo % kTile; j0 <= last; j0 += kTile) {
+                const int64_t j1 = std::min(last + 1, j0 + kTile), jb = std::max(j0, lo);
                 float tile_max = -INFINITY;
                 for (int64_t j = jb; j < j1; ++j) tile_max = std::fmax(tile_max, scores[j]);
                 if (tile_max == -INFINITY) continue;
@@ -355,12 +359,12 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;
         }
-        kernels::softmax(scores + lo, pos + 1 - lo, sink);
+        kernels::softmax(scores + lo, last + 1 - lo, sink);
         for (int64_t d = 0; d < Dv; ++d) o[d] = 0.0f;
         if (q8_values) {
-            for (int64_t j = lo; j <= pos; ++j) kernels::axpy_q8_0(scores[j], value_bytes(j), o, Dv);
+            for (int64_t j = lo; j <= last; ++j) kernels::axpy_q8_0(scores[j], value_bytes(j), o, Dv);
         } else {
-            for (int64_t j = lo; j <= pos; ++j) kernels::axpy_f16(scores[j], value(j), o, Dv);
+            for (int64_t j = lo; j <= last; ++j) kernels::axpy_f16(scores[j], value(j), o, Dv);
         }
     });
 }
@@ -370,8 +374,23 @@ void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, flo
         moe(L, x, n, out);
         return;
     }
-    const int64_t F = L.ffn_gate.rows();
     Scratch& s = *s_;
+    if (!L.ffn_gate) {
+        // Not gated (BERT): down(gelu(up·x + b_up)) + b_down.
+        const int64_t F = L.ffn_up.rows(), E = L.ffn_down.rows();
+        ensure(s.up, static_cast<size_t>(n * F));
+        ensure(s.act, static_cast<size_t>(n * F));
+        matmul(L.ffn_up, x, n, s.up.data());
+        per_token(n, [&](int64_t t, int) {
+            float* u = s.up.data() + t * F;
+            if (!L.ffn_up_b.empty()) kernels::add_in_place(u, L.ffn_up_b.data(), F);
+            kernels::gelu(u, F, s.act.data() + t * F);
+        });
+        matmul(L.ffn_down, s.act.data(), n, out);
+        if (!L.ffn_down_b.empty()) per_token(n, [&](int64_t t, int) { kernels::add_in_place(out + t * E, L.ffn_down_b.data(), E); });
+        return;
+    }
+    const int64_t F = L.ffn_gate.rows();
     ensure(s.gate, static_cast<size_t>(n * F));
     ensure(s.up, static_cast<size_t>(n * F));
     ensure(s.act, static_cast<size_t>(n * F));
@@ -495,6 +514,10 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             return Error{"sequence " + std::to_string(seq) + " is outside 0.." + std::to_string(kv_.n_seq_max() - 1)};
         }
         auto it = next.try_emplace(seq, kv_.seq_len(seq)).first;
+        if (!hp.causal && kv_.seq_len(seq) != 0) {
+            return Error{"an encoder sees a whole input at once: sequence " + std::to_string(seq) +
+                         " must be cleared and evaluated in one batch"};
+        }
         if (b.pos[static_cast<size_t>(t)] != it->second) {
             return Error{"batch token " + std::to_string(t) + ": sequence " + std::to_string(seq) + " continues at position " +
                          std::to_string(it->second) + ", not " + std::to_string(b.pos[static_cast<size_t>(t)])};
@@ -532,6 +555,21 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
         embedding_row(m_.tok_embd, b.token[static_cast<size_t>(t)], x + t * E, s.emb_bytes);
         if (m_.embd_scale != 1.0f) kernels::scale_in_place(x + t * E, m_.embd_scale, E);
     }
+    if (m_.pos_embd) {
+        // Encoders: + token type 0 + absolute position, then LayerNorm (ggml's order of the adds).
+        std::vector<float>& row = s.logits_in;
+        ensure(row, static_cast<size_t>(E));
+        for (int64_t t = 0; t < T; ++t) {
+            float* xt = x + t * E;
+            if (m_.token_types) {
+                embedding_row(m_.token_types, 0, row.data(), s.emb_bytes);
+                kernels::add_in_place(xt, row.data(), E);
+            }
+            embedding_row(m_.pos_embd, b.pos[static_cast<size_t>(t)], row.data(), s.emb_bytes);
+            kernels::add_in_place(xt, row.data(), E);
+            kernels::layer_norm(xt, m_.embd_norm.data(), m_.embd_norm_b.data(), E, hp.norm_eps, xt);
+        }
+    }
     s.out_rows.clear();
     for (int64_t t = 0; t < T; ++t) {
         if (b.logits[static_cast<size_t>(t)]) s.out_rows.push_back(t);
@@ -544,10 +582,18 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
     auto add_rows = [&](const float* y, int64_t rows) {
         per_token(rows, [&](int64_t t, int) { kernels::add_in_place(x + t * E, y + t * E, E); });
     };
+    // Post-norm layers (BERT): x = LayerNorm(x + y).
+    auto add_and_layer_norm = [&](const float* y, const std::vector<float>& w, const std::vector<float>& bias, int64_t rows) {
+        per_token(rows, [&](int64_t t, int) {
+            kernels::add_in_place(x + t * E, y + t * E, E);
+            kernels::layer_norm(x + t * E, w.data(), bias.data(), E, hp.norm_eps, x + t * E);
+        });
+    };
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
-        norm_rows(x, L.attn_norm, T, xn);
+        if (m_.post_norm) std::memcpy(xn, x, static_cast<size_t>(T * E) * 4);
+        else norm_rows(x, L.attn_norm, T, xn);
         matmuls({{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, xn, T);
         const kernels::RopeParams& rope = rope_[il];
         per_token(T, [&](int64_t t, int thread) {
@@ -590,24 +636,36 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
         }
         matmul(L.wo, s.attn.data(), n, s.proj.data());
         if (!L.bo.empty()) per_token(n, [&](int64_t t, int) { kernels::add_in_place(s.proj.data() + t * E, L.bo.data(), E); });
-        if (!L.attn_post_norm.empty()) norm_rows(s.proj.data(), L.attn_post_norm, n, s.proj.data());
-        add_rows(s.proj.data(), n);
-
-        norm_rows(x, L.ffn_norm, n, xn);
+        if (m_.post_norm) {
+            add_and_layer_norm(s.proj.data(), L.attn_post_norm, L.attn_post_norm_b, n);
+            std::memcpy(xn, x, static_cast<size_t>(n * E) * 4);
+        } else {
+            if (!L.attn_post_norm.empty()) norm_rows(s.proj.data(), L.attn_post_norm, n, s.proj.data());
+            add_rows(s.proj.data(), n);
+            norm_rows(x, L.ffn_norm, n, xn);
+        }
         std::vector<float>& ffn_out = s.logits_in;
         ensure(ffn_out, static_cast<size_t>(n * E));
         feed_forward(L, xn, n, ffn_out.data());
-        if (!L.ffn_post_norm.empty()) norm_rows(ffn_out.data(), L.ffn_post_norm, n, ffn_out.data());
-        add_rows(ffn_out.data(), n);
+        if (m_.post_norm) {
+            add_and_layer_norm(ffn_out.data(), L.ffn_post_norm, L.ffn_post_norm_b, n);
+        } else {
+            if (!L.ffn_post_norm.empty()) norm_rows(ffn_out.data(), L.ffn_post_norm, n, ffn_out.data());
+            add_rows(ffn_out.data(), n);
+        }
     }
     for (const auto& [seq, end] : next) kv_.slide(seq);
 
     const int64_t n_out = static_cast<int64_t>(s.out_rows.size());
     if (what == Output::Embeddings) {
         std::vector<float> hidden(static_cast<size_t>(n_out * E));
-        for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, hidden.data() + t * E);
+        for (int64_t t = 0; t < n_out; ++t) {
+            if (m_.output_norm.empty()) std::memcpy(hidden.data() + t * E, x + t * E, static_cast<size_t>(E) * 4);
+            else kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, hidden.data() + t * E);
+        }
         return hidden;
     }
+    if (!m_.output) return Error{"this model is an encoder: it gives embeddings, not next-token logits"};
     std::vector<float> logits(static_cast<size_t>(n_out) * hp.n_vocab);
     if (n_out == 0) return logits;
     for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, xn + t * E);

@@ -94,7 +94,7 @@ constexpr ArchEntry kArchs[] = {
     {"llama", Arch::Llama, bind_llama},    {"qwen2", Arch::Qwen2, bind_qwen2},    {"qwen3", Arch::Qwen3, bind_qwen3},
     {"phi3", Arch::Phi3, bind_phi3},       {"gemma2", Arch::Gemma2, bind_gemma2}, {"gemma3", Arch::Gemma3, bind_gemma3},
     {"qwen3moe", Arch::Qwen3Moe, bind_qwen3moe}, {"smollm3", Arch::SmolLM3, bind_smollm3},
-    {"gpt-oss", Arch::GptOss, bind_gpt_oss},
+    {"gpt-oss", Arch::GptOss, bind_gpt_oss},     {"bert", Arch::Bert, bind_bert},
 };
 
 }  // namespace

@@ -15,7 +15,7 @@
 
 namespace tf::model {
 
-enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Phi3, Gemma2, Gemma3, SmolLM3, GptOss };
+enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Phi3, Gemma2, Gemma3, SmolLM3, GptOss, Bert };
 enum class FfnActivation { SiLU, GELU, SwiGluOai };  // gated: act(gate) * up; SwiGluOai: gpt-oss's clamped form
 // How a mixture of experts weighs the experts it picks.
 enum class MoeGating {
@@ -27,6 +27,9 @@ struct LayerWeights {
     TensorRef wq, wk, wv, wo, ffn_gate, ffn_up, ffn_down;
     std::vector<float> attn_norm, ffn_norm;            // RMSNorm weights
     std::vector<float> attn_post_norm, ffn_post_norm;  // Gemma: norms of the block outputs
+    // BERT: the LayerNorm biases of attn_post_norm / ffn_post_norm (there: of the residual sums)
+    // and the feed-forward biases (no gate).
+    std::vector<float> attn_post_norm_b, ffn_post_norm_b, ffn_up_b, ffn_down_b;
     std::vector<float> bq, bk, bv, bo;                 // attention biases (Qwen2, gpt-oss), empty when absent
     std::vector<float> attn_sinks;                     // one extra softmax logit per head (gpt-oss), or empty
     std::vector<float> q_norm, k_norm;                 // per-head RMSNorm of q and k (Qwen3, Gemma 3)
@@ -52,6 +55,13 @@ struct Model {
     std::vector<float> output_norm;
     std::vector<LayerWeights> layers;
 
+    // Encoders (BERT): absolute positions and token types added to the embeddings, LayerNorm of
+    // the sum; post-norm layers (LayerNorm of x + block(x)); no output norm. Rerankers add a
+    // classification head: out(tanh(cls · h_CLS + cls_b)) + out_b.
+    TensorRef pos_embd, token_types, cls, cls_out;
+    std::vector<float> embd_norm, embd_norm_b, cls_b, cls_out_b;
+    bool post_norm = false;
+
     // How this architecture's forward pass differs from llama's.
     bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
     float embd_scale = 1.0f;  // multiplies the token embeddings (Gemma: sqrt(n_embd))
@@ -70,6 +80,10 @@ struct Model {
     size_t panel_bytes = 0;
 };
 
+// A reranker's head on a final hidden state (n_embd floats): cls.output(tanh(cls · h + cls.b)) +
+// cls.output.b, one score per label. An error when the model has no head.
+Result<std::vector<float>> classification_head(const Model& m, const float* hidden);
+
 // Repacks the matrices the panel kernels can use (called by Model::load).
 void repack_for_panels(Model& m);
 // Row `row` of an embedding table as floats, restored from its panels when the table was
@@ -86,6 +100,7 @@ Status bind_gemma3(Model& m, WeightBinder& b);
 Status bind_qwen3moe(Model& m, WeightBinder& b);
 Status bind_smollm3(Model& m, WeightBinder& b);
 Status bind_gpt_oss(Model& m, WeightBinder& b);
+Status bind_bert(Model& m, WeightBinder& b);
 
 // The parts every llama-like architecture binds the same way.
 void bind_common(Model& m, WeightBinder& b, bool tied_output_allowed);

@@ -20,7 +20,9 @@ TensorRef WeightBinder::bind(const std::string& name, const std::vector<uint64_t
     }
     std::vector<uint64_t> dims = t->dims;
     while (dims.size() > shape.size() && dims.back() == 1) dims.pop_back();
-    if (dims != shape) {
+    bool same = dims.size() == shape.size();
+    for (size_t i = 0; same && i < dims.size(); ++i) same = shape[i] == 0 || dims[i] == shape[i];
+    if (!same) {
         errors_ += (errors_.empty() ? "" : "; ") + std::string("tensor '") + name + "' has shape " + shape_str(t->dims) +
                    ", expected " + shape_str(shape);
         return r;

@@ -32,7 +32,8 @@ class WeightBinder {
   public:
     explicit WeightBinder(const gguf::File& file) : file_(file) {}
 
-    // Binds `name` and checks its shape (innermost dimension first, as GGUF stores it).
+    // Binds `name` and checks its shape (innermost dimension first, as GGUF stores it); a 0 in
+    // `shape` accepts any size there (a classifier's number of labels).
     TensorRef require(const std::string& name, const std::vector<uint64_t>& shape);
     TensorRef optional(const std::string& name, const std::vector<uint64_t>& shape);
     Status status() const { return errors_.empty() ? Status::success() : Status(Error{errors_}); }
