@@ -514,6 +514,10 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             return Error{"sequence " + std::to_string(seq) + " is outside 0.." + std::to_string(kv_.n_seq_max() - 1)};
         }
         auto it = next.try_emplace(seq, kv_.seq_len(seq)).first;
+        if (m_.pos_embd && b.pos[static_cast<size_t>(t)] >= m_.pos_embd.rows()) {
+            return Error{"position " + std::to_string(b.pos[static_cast<size_t>(t)]) + " is beyond the model's " +
+                         std::to_string(m_.pos_embd.rows()) + " learned positions"};
+        }
         if (!hp.causal && kv_.seq_len(seq) != 0) {
             return Error{"an encoder sees a whole input at once: sequence " + std::to_string(seq) +
                          " must be cleared and evaluated in one batch"};

@@ -17,6 +17,7 @@ namespace tf::server {
 namespace {
 
 bool prepare(Service& svc, const ojson& body, engine::GenerationRequest& r, ApiError& err) {
+    if (!svc.check_generative(err)) return false;
     if (!ollama_options(body.value("options", ojson()), svc.model().hp.n_vocab, r.options, err)) return false;
     r.options.resample = body.value("stream", ojson(true)) == true ? 0 : kResampleDraws;  // see the OpenAI prepare()
     // "logprobs": true and "top_logprobs" 0..20, as Ollama 0.12.11+ takes them.

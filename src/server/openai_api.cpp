@@ -135,6 +135,7 @@ ojson completion_logprobs(const tok::Tokenizer& t, const std::vector<sampling::T
 
 // Builds the request common to both endpoints; `prompt` must be filled by the caller.
 bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationRequest& r, ApiError& err) {
+    if (!svc.check_generative(err)) return false;
     if (!openai_options(body, svc.model().hp.n_vocab, r.options, err)) return false;
     // An answer that fails a gap keyword is drawn again (twice at most) unless it is streamed:
     // a streamed answer cannot be taken back, it is reported instead.
@@ -639,6 +640,57 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
                        {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
 }
 
+// The rerank request llama-server, Jina and Cohere share: a query, documents (strings, or
+// objects with "text"), optional top_n and return_documents; results sorted by relevance, each
+// with its index into the request's documents and the raw score of the reranker's head.
+ApiResult openai_rerank(Service& svc, const ojson& body) {
+    if (!svc.reranker()) {
+        return failure({400,
+                        "model '" + svc.model_name() + "' is not a reranker (it has no classification head); load one such as bge-reranker",
+                        "model"});
+    }
+    const auto q = body.find("query");
+    if (q == body.end() || !q->is_string()) return failure({400, "'query' must be a string", "query"});
+    auto docs = body.find("documents");
+    if (docs == body.end()) docs = body.find("texts");  // llama-server's alias
+    if (docs == body.end() || !docs->is_array() || docs->empty())
+        return failure({400, "'documents' must be a non-empty array of strings", "documents"});
+    if (docs->size() > 2048) return failure({400, "'documents' holds more than 2048 items", "documents"});
+    std::vector<std::string> texts;
+    for (const auto& d : *docs) {
+        if (d.is_string()) texts.push_back(d.get<std::string>());
+        else if (d.is_object() && d.contains("text") && d["text"].is_string()) texts.push_back(d["text"].get<std::string>());
+        else return failure({400, "each document must be a string or an object with a string 'text'", "documents"});
+    }
+    size_t top_n = texts.size();
+    if (auto t = body.find("top_n"); t != body.end() && !t->is_null()) {
+        if (!t->is_number_integer() || t->get<int64_t>() < 1) return failure({400, "'top_n' must be a positive integer", "top_n"});
+        top_n = std::min(top_n, static_cast<size_t>(t->get<int64_t>()));
+    }
+    const bool return_documents = body.value("return_documents", ojson(false)) == true;
+    std::vector<std::pair<float, size_t>> scored;
+    size_t tokens = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        size_t n = 0;
+        auto score = svc.rerank(q->get<std::string>(), texts[i], n);
+        if (!score) return failure({400, "document " + std::to_string(i) + ": " + score.error().message, "documents"});
+        tokens += n;
+        scored.emplace_back(*score, i);
+    }
+    // Highest first; equal scores keep the request's order.
+    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    ojson results = ojson::array();
+    for (size_t r = 0; r < top_n; ++r) {
+        ojson item = {{"index", scored[r].second}, {"relevance_score", scored[r].first}};
+        if (return_documents) item["document"] = {{"text", texts[scored[r].second]}};
+        results.push_back(std::move(item));
+    }
+    return {200, ojson{{"model", svc.model_name()},
+                       {"object", "list"},
+                       {"results", results},
+                       {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}};
+}
+
 void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
     // The request's model, loaded; null after answering the error.
     auto model_for = [&pool](const ojson& body, http::Response& res) {
@@ -888,6 +940,19 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                   if (!held) return;
                   send(res, openai_embeddings(*held, body));
               });
+    for (const char* path : {"/v1/rerank", "/rerank"}) {
+        srv.route("POST", path, http::Server::Kind::Heavy, [model_for](const http::Request& req, http::Response& res) {
+            ojson body;
+            ApiError err;
+            if (!parse_body(req, body, err)) {
+                send_openai_error(res, err);
+                return;
+            }
+            auto held = model_for(body, res);
+            if (!held) return;
+            send(res, openai_rerank(*held, body));
+        });
+    }
 }
 
 }  // namespace tf::server

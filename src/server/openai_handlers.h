@@ -24,6 +24,7 @@ ApiResult openai_chat_completion(Service& svc, const nlohmann::ordered_json& bod
 ApiResult openai_completion(Service& svc, const nlohmann::ordered_json& body, int timeout_s,
                             const OnAbandon& abandon = {});
 ApiResult openai_embeddings(Service& svc, const nlohmann::ordered_json& body);
+ApiResult openai_rerank(Service& svc, const nlohmann::ordered_json& body);
 
 // OpenAI's error object for an ApiError.
 nlohmann::ordered_json openai_error_body(const ApiError& e);

@@ -1,5 +1,6 @@
 #include "server/service.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "engine/chat_prompt.h"
@@ -34,14 +35,48 @@ Result<std::unique_ptr<Service>> Service::load(const std::string& path, const Se
     return s;
 }
 
+int Service::embedding_max_tokens() const {
+    const int slot = options_.scheduler.n_ctx_per_slot;
+    // An encoder's learned positions end at its training context.
+    return model_->pos_embd ? std::min<int>(slot, static_cast<int>(model_->pos_embd.rows())) : slot;
+}
+
+namespace {
+
+model::Context& embedding_context(std::unique_ptr<model::Context>& ctx, const model::Model& m, const ServiceOptions& o) {
+    if (!ctx) {
+        ctx = std::make_unique<model::Context>(m, model::ContextOptions{o.scheduler.n_ctx_per_slot, 1, o.scheduler.n_threads,
+                                                                        model::AttentionNumerics::Float, o.scheduler.k_type,
+                                                                        o.scheduler.v_type});
+    }
+    return *ctx;
+}
+
+}  // namespace
+
 Result<std::vector<float>> Service::embed(const std::vector<int32_t>& tokens) {
     std::lock_guard<std::mutex> lock(embed_mu_);
-    if (!embed_ctx_) {
-        embed_ctx_ = std::make_unique<model::Context>(
-            *model_, model::ContextOptions{options_.scheduler.n_ctx_per_slot, 1, options_.scheduler.n_threads, model::AttentionNumerics::Float,
-                                          options_.scheduler.k_type, options_.scheduler.v_type});
+    return engine::embed(embedding_context(embed_ctx_, *model_, options_), tokens, pooling_);
+}
+
+Result<float> Service::rerank(std::string_view query, std::string_view document, size_t& n_tokens) {
+    const auto tokens = engine::rerank_pair(*tok_, query, document);
+    n_tokens = tokens.size();
+    if (static_cast<int>(tokens.size()) > embedding_max_tokens()) {
+        return Error{"the query and document make " + std::to_string(tokens.size()) + " tokens; at most " +
+                     std::to_string(embedding_max_tokens()) + " fit"};
     }
-    return engine::embed(*embed_ctx_, tokens, pooling_);
+    std::lock_guard<std::mutex> lock(embed_mu_);
+    return engine::rerank_score(embedding_context(embed_ctx_, *model_, options_), tokens);
+}
+
+bool Service::check_generative(ApiError& err) const {
+    if (generative()) return true;
+    err = {400,
+           "model '" + name_ + "' is " + (reranker() ? "a reranking" : "an embedding") + " model (" + model_->hp.arch +
+               "): it answers /v1/embeddings" + (reranker() ? " and /v1/rerank" : "") + ", not text generation",
+           "model"};
+    return false;
 }
 
 std::shared_ptr<const engine::OutputContract> Service::cached_contract(const std::string& key, const Build& build, const char* param,

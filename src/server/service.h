@@ -59,7 +59,14 @@ class Service {
     // Embeddings run on a context of their own, created at the first request and holding
     // n_ctx_per_slot tokens; one input at a time (they are short next to generation).
     Result<std::vector<float>> embed(const std::vector<int32_t>& tokens);
-    int embedding_max_tokens() const { return options_.scheduler.n_ctx_per_slot; }
+    int embedding_max_tokens() const;
+    // Encoders (BERT) embed and, with a classification head, rerank; they do not generate.
+    bool generative() const { return static_cast<bool>(model_->output); }
+    bool reranker() const { return engine::is_reranker(*model_); }
+    // A cross-encoder's raw relevance score of a document for a query (on the embedding context).
+    Result<float> rerank(std::string_view query, std::string_view document, size_t& n_tokens);
+    // 400 naming the model when it cannot generate (an embedding or reranking model).
+    bool check_generative(ApiError& err) const;
     engine::Pooling pooling() const { return pooling_; }
 
   private:
