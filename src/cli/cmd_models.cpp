@@ -21,6 +21,7 @@ void add_models_command(CLI::App& root, Commands& commands) {
     struct SynthArgs {
         std::string like, type = "F16", vocab_from, out;
         uint64_t seed = 42;
+        uint32_t layers = 0;
         bool list = false;
     };
     auto a = std::make_shared<SynthArgs>();
@@ -38,6 +39,9 @@ void add_models_command(CLI::App& root, Commands& commands) {
         ->capture_default_str();
     synth->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF (e.g. a real vocabulary)");
     synth->add_option("--seed", a->seed, "Seed of the random weights")->capture_default_str();
+    synth->add_option("--layers", a->layers,
+                      "Number of layers instead of the shape's (a scaled-down model with the real per-layer shapes, e.g. a "
+                      "MoE's expert count and sizes)");
     synth->add_flag("--list", a->list, "List the known shapes and exit");
     synth->add_option("out", a->out, "Output GGUF path");
 
@@ -45,8 +49,10 @@ void add_models_command(CLI::App& root, Commands& commands) {
         {synth, [a]() {
              if (a->list) {
                  for (const auto& s : model::synth_shapes()) {
-                     std::printf("%-14s %-7s vocab %-6u embd %-5u layers %-3u heads %u/%u ff %u\n", s.name.c_str(),
-                                 s.arch.c_str(), s.n_vocab, s.n_embd, s.n_layer, s.n_head, s.n_head_kv, s.n_ff);
+                     std::printf("%-14s %-8s vocab %-6u embd %-5u layers %-3u heads %u/%u ff %u", s.name.c_str(),
+                                 s.arch.c_str(), s.n_vocab, s.n_embd, s.n_layer, s.n_head, s.n_head_kv, s.n_expert ? s.n_ff_expert : s.n_ff);
+                     if (s.n_expert) std::printf(" experts %u (%u used)", s.n_expert, s.n_expert_used);
+                     std::printf("\n");
                  }
                  return kExitOk;
              }
@@ -74,6 +80,7 @@ void add_models_command(CLI::App& root, Commands& commands) {
              o.type = float_type ? *type : TensorType::F16;
              o.vocab_from = a->vocab_from;
              o.seed = a->seed;
+             o.n_layer = a->layers;
              Progress progress("writing " + synth_path);
              o.on_progress = [&](uint64_t d, uint64_t t) { progress.update(d, t); };
              Status st = model::synthesize_model(o, synth_path);

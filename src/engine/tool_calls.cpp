@@ -11,21 +11,32 @@ namespace tf::engine {
 using ojson = nlohmann::ordered_json;
 
 ToolSyntax detect_tool_syntax(const std::string& src) {
+    // The template spells the recipient " to=" ~ "functions." ~ name.
+    if (src.find("<|channel|>") != std::string::npos && src.find("functions.") != std::string::npos)
+        return ToolSyntax::Harmony;
     if (src.find("<|tool_call>call:") != std::string::npos) return ToolSyntax::Gemma;
     if (src.find("[TOOL_CALLS]") != std::string::npos) return ToolSyntax::Mistral;
     if (src.find("<tool_call>") != std::string::npos) return ToolSyntax::Hermes;
     if (src.find("<|tool|>") != std::string::npos) return ToolSyntax::Phi4;
-    if (src.find("<|python_tag|>") != std::string::npos || src.find("\"parameters\": dictionary") != std::string::npos) return ToolSyntax::Llama3;
+    if (src.find("<|python_tag|>") != std::string::npos || src.find("\"parameters\": dictionary") != std::string::npos)
+        return ToolSyntax::Llama3;
     return ToolSyntax::Hermes;
 }
 
 const char* tool_syntax_name(ToolSyntax s) {
     switch (s) {
-        case ToolSyntax::Hermes: return "hermes";
-        case ToolSyntax::Llama3: return "llama3";
-        case ToolSyntax::Mistral: return "mistral";
-        case ToolSyntax::Phi4: return "phi4";
-        case ToolSyntax::Gemma: return "gemma";
+        case ToolSyntax::Hermes:
+            return "hermes";
+        case ToolSyntax::Llama3:
+            return "llama3";
+        case ToolSyntax::Mistral:
+            return "mistral";
+        case ToolSyntax::Phi4:
+            return "phi4";
+        case ToolSyntax::Gemma:
+            return "gemma";
+        case ToolSyntax::Harmony:
+            return "harmony";
     }
     return "hermes";
 }
@@ -48,7 +59,9 @@ std::string prefix_rules(const std::string& gbnf, const std::string& prefix) {
             i = j;
         } else if (std::isalpha(static_cast<unsigned char>(c))) {
             size_t j = i;
-            while (j < gbnf.size() && (std::isalnum(static_cast<unsigned char>(gbnf[j])) || gbnf[j] == '-' || gbnf[j] == '_')) ++j;
+            while (j < gbnf.size() &&
+                   (std::isalnum(static_cast<unsigned char>(gbnf[j])) || gbnf[j] == '-' || gbnf[j] == '_'))
+                ++j;
             out += prefix;
             out.append(gbnf, i, j - i);
             i = j;
@@ -60,7 +73,12 @@ std::string prefix_rules(const std::string& gbnf, const std::string& prefix) {
     return out;
 }
 
-Result<std::string> gemma_call_grammar(const ojson& tools, bool parallel, const std::string& only) {
+// One alternative per tool: its name as a literal, `between`, then its arguments' grammar in
+// `notation` — the rules of every tool prefixed apart. Returns the rules and the alternatives.
+Result<std::pair<std::string, std::string>> per_tool_alternatives(const ojson& tools, const std::string& only,
+                                                                  jsonschema::Notation notation,
+                                                                  bool flexible_whitespace,
+                                                                  const std::string& between) {
     std::string gbnf, calls;
     size_t k = 0;
     for (const auto& t : tools) {
@@ -69,7 +87,8 @@ Result<std::string> gemma_call_grammar(const ojson& tools, bool parallel, const 
         ojson params = t["function"].value("parameters", ojson{{"type", "object"}});
         if (params.is_object() && params.empty()) params = {{"type", "object"}};
         jsonschema::GrammarOptions o;
-        o.notation = jsonschema::Notation::Gemma;
+        o.notation = notation;
+        o.flexible_whitespace = flexible_whitespace;
         o.ignore_unsupported = false;  // never drop a parameter keyword silently (OutputContract names it)
         auto g = jsonschema::schema_to_gbnf(params, o);
         if (!g) return Error{"tool '" + name + "': " + g.error().message};
@@ -80,11 +99,34 @@ Result<std::string> gemma_call_grammar(const ojson& tools, bool parallel, const 
             if (c == '"' || c == '\\') literal += '\\';
             literal += static_cast<char>(c);
         }
-        calls += (calls.empty() ? "" : " | ") + ("\"" + literal + "\" " + p + "root");
+        calls += (calls.empty() ? "" : " | ") + ("\"" + literal + "\" " + between + p + "root");
     }
     if (k == 0) return Error{"tool_choice names '" + only + "', which is not among the tools"};
-    gbnf += "tc ::= \"<|tool_call>call:\" (" + calls + ") \"<tool_call|>\"\n";
+    return std::pair{gbnf, calls};
+}
+
+Result<std::string> gemma_call_grammar(const ojson& tools, bool parallel, const std::string& only) {
+    auto alt = per_tool_alternatives(tools, only, jsonschema::Notation::Gemma, false, "");
+    if (!alt) return alt.error();
+    std::string gbnf = alt->first;
+    gbnf += "tc ::= \"<|tool_call>call:\" (" + alt->second + ") \"<tool_call|>\"\n";
     gbnf += parallel ? "root ::= tc+\n" : "root ::= tc\n";
+    return gbnf;
+}
+
+// Harmony: one call per message, so `parallel` cannot apply. The header between the recipient
+// and <|message|> in the template's form or the model's; before the recipient, what comes after
+// the generation prompt (`<|start|>assistant`) when the call is forced.
+Result<std::string> harmony_call_grammar(const ojson& tools, const std::string& only) {
+    auto alt = per_tool_alternatives(tools, only, jsonschema::Notation::Json, true, "hhdr ");
+    if (!alt) return alt.error();
+    std::string gbnf = alt->first;
+    gbnf += "root ::= hpre? \"to=functions.\" (" + alt->second + ") \"<|call|>\"\n";
+    gbnf += "hpre ::= \" \" | \"<|channel|>commentary \"\n";
+    gbnf +=
+        "hhdr ::= (\"<|channel|>commentary\" | \"<|channel|>commentary json\" | \"<|channel|>commentary "
+        "<|constrain|>json\" | "
+        "\" <|constrain|>json\" | \" json\")? \"<|message|>\"\n";
     return gbnf;
 }
 
@@ -95,8 +137,8 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
     const char* args_key = syntax == ToolSyntax::Llama3 ? "parameters" : "arguments";
     ojson any_of = ojson::array();
     for (const auto& t : tools) {
-        if (!t.is_object() || !t.contains("function") || !t["function"].is_object() || !t["function"].contains("name") ||
-            !t["function"]["name"].is_string()) {
+        if (!t.is_object() || !t.contains("function") || !t["function"].is_object() ||
+            !t["function"].contains("name") || !t["function"]["name"].is_string()) {
             return Error{"every tool needs function.name"};
         }
         const std::string name = t["function"]["name"];
@@ -110,6 +152,7 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
     }
     if (any_of.empty()) return Error{"tool_choice names '" + only + "', which is not among the tools"};
     if (syntax == ToolSyntax::Gemma) return gemma_call_grammar(tools, parallel, only);
+    if (syntax == ToolSyntax::Harmony) return harmony_call_grammar(tools, only);
     ojson call = any_of.size() == 1 ? any_of[0] : ojson{{"anyOf", any_of}};
     jsonschema::GrammarOptions o;
     o.flexible_whitespace = false;
@@ -130,12 +173,16 @@ Result<std::string> tool_call_grammar(ToolSyntax syntax, const ojson& tools, boo
             gbnf += parallel ? "root ::= call (\"; \" call)*\n" : "root ::= call\n";
             break;
         case ToolSyntax::Mistral:
-            gbnf += parallel ? "root ::= \"[TOOL_CALLS][\" call (\", \" call)* \"]\"\n" : "root ::= \"[TOOL_CALLS][\" call \"]\"\n";
+            gbnf += parallel ? "root ::= \"[TOOL_CALLS][\" call (\", \" call)* \"]\"\n"
+                             : "root ::= \"[TOOL_CALLS][\" call \"]\"\n";
             break;
         case ToolSyntax::Phi4:
-            gbnf += parallel ? "root ::= \"functools[\" call (\", \" call)* \"]\"\n" : "root ::= \"functools[\" call \"]\"\n";
+            gbnf += parallel ? "root ::= \"functools[\" call (\", \" call)* \"]\"\n"
+                             : "root ::= \"functools[\" call \"]\"\n";
             break;
-        case ToolSyntax::Gemma: break;  // above
+        case ToolSyntax::Gemma:
+        case ToolSyntax::Harmony:
+            break;  // above
     }
     return gbnf;
 }
@@ -164,11 +211,18 @@ std::string trim(std::string s) {
 
 std::vector<std::string> tool_call_triggers(ToolSyntax syntax) {
     switch (syntax) {
-        case ToolSyntax::Hermes: return {"<tool_call>"};
-        case ToolSyntax::Llama3: return {"{\"name\":"};
-        case ToolSyntax::Mistral: return {"[TOOL_CALLS]"};
-        case ToolSyntax::Phi4: return {"functools["};
-        case ToolSyntax::Gemma: return {"<|tool_call>"};
+        case ToolSyntax::Hermes:
+            return {"<tool_call>"};
+        case ToolSyntax::Llama3:
+            return {"{\"name\":"};
+        case ToolSyntax::Mistral:
+            return {"[TOOL_CALLS]"};
+        case ToolSyntax::Phi4:
+            return {"functools["};
+        case ToolSyntax::Gemma:
+            return {"<|tool_call>"};
+        case ToolSyntax::Harmony:
+            return {"to=functions."};
     }
     return {};
 }
@@ -196,7 +250,9 @@ constexpr std::string_view kMark = "<|\"|>";
 struct GemmaReader {
     std::string_view t;
     size_t pos = 0;
-    Error fail(const std::string& what) const { return Error{"gemma arguments: " + what + " at byte " + std::to_string(pos)}; }
+    Error fail(const std::string& what) const {
+        return Error{"gemma arguments: " + what + " at byte " + std::to_string(pos)};
+    }
     Result<ojson> value(int depth) {
         if (depth > 64) return fail("nested deeper than 64 levels");
         if (t.substr(pos, kMark.size()) == kMark) {
@@ -233,8 +289,10 @@ struct GemmaReader {
                 }
                 auto v = value(depth + 1);
                 if (!v) return v.error();
-                if (object) out[key] = std::move(*v);
-                else out.push_back(std::move(*v));
+                if (object)
+                    out[key] = std::move(*v);
+                else
+                    out.push_back(std::move(*v));
                 if (pos < t.size() && t[pos] == ',') {
                     ++pos;
                     continue;
@@ -246,7 +304,10 @@ struct GemmaReader {
                 return fail(std::string("expected ',' or '") + close + "'");
             }
         }
-        for (const auto& [word, v] : {std::pair<std::string_view, ojson>{"true", true}, {"false", false}, {"null", nullptr}, {"None", nullptr}}) {
+        for (const auto& [word, v] : {std::pair<std::string_view, ojson>{"true", true},
+                                      {"false", false},
+                                      {"null", nullptr},
+                                      {"None", nullptr}}) {
             if (t.substr(pos, word.size()) == word) {
                 pos += word.size();
                 return v;
@@ -272,9 +333,56 @@ Result<ojson> parse_gemma_value(std::string_view text) {
     return v;
 }
 
+namespace {
+
+// Harmony: every `to=functions.NAME … <|message|>ARGS` up to <|call|> (or the end) is a call; the
+// answer is the final channel's message when there is one, else what is left once the calls and
+// the analysis channel (reasoning, not answer) are taken out.
+ParsedAnswer parse_harmony(const std::string& text) {
+    ParsedAnswer a;
+    constexpr std::string_view kTo = "to=functions.", kMessage = "<|message|>", kCall = "<|call|>";
+    bool malformed = false;
+    for (size_t pos = text.find(kTo); pos != std::string::npos; pos = text.find(kTo, pos)) {
+        const size_t name_begin = pos + kTo.size();
+        size_t name_end = name_begin;
+        while (name_end < text.size() && text[name_end] != ' ' && text[name_end] != '<') ++name_end;
+        const size_t msg = text.find(kMessage, name_end);
+        if (msg == std::string::npos) {
+            malformed = true;
+            break;
+        }
+        const size_t args_begin = msg + kMessage.size();
+        const size_t call = text.find(kCall, args_begin);
+        const size_t args_end = call == std::string::npos ? text.size() : call;
+        const auto j = ojson::parse(text.substr(args_begin, args_end - args_begin), nullptr, false);
+        if (j.is_discarded() || !j.is_object() || name_end == name_begin) {
+            malformed = true;
+            break;
+        }
+        a.calls.push_back({text.substr(name_begin, name_end - name_begin), j});
+        pos = call == std::string::npos ? text.size() : call + kCall.size();
+    }
+    if (malformed) a.calls.clear();
+    constexpr std::string_view kFinal = "<|channel|>final<|message|>";
+    if (const size_t f = text.rfind(kFinal); f != std::string::npos) {
+        std::string body = text.substr(f + kFinal.size());
+        for (std::string_view end : {"<|return|>", "<|end|>"}) {
+            if (const size_t e = body.find(end); e != std::string::npos) body.resize(e);
+        }
+        a.content = body;
+    } else if (a.calls.empty()) {
+        a.content = text;  // not harmony-structured (or a malformed call: it stays text)
+    }
+    return a;
+}
+
+}  // namespace
+
 ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text) {
     ParsedAnswer a;
-    if (syntax == ToolSyntax::Gemma) {
+    if (syntax == ToolSyntax::Harmony) {
+        a = parse_harmony(text);
+    } else if (syntax == ToolSyntax::Gemma) {
         constexpr std::string_view open_mark = "<|tool_call>call:", close_mark = "<tool_call|>";
         size_t pos = 0;
         while (true) {

@@ -8,6 +8,10 @@
 //           tools inside the system message (<|tool|>…<|/tool|>), not from a `tools` variable
 //   gemma   (Gemma 4): <|tool_call>call:NAME{key:VALUE,…}<tool_call|>, one block per call, the
 //           arguments in Gemma's notation (bare keys, strings raw between <|"|> marks)
+//   harmony (gpt-oss): a commentary-channel message addressed to the tool — as its template
+//           renders it ` to=functions.NAME<|channel|>commentary json<|message|>{…}<|call|>`, as the
+//           model often writes it `<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{…}<|call|>`;
+//           one call per message (<|call|> ends the turn); the answer proper is the final channel
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -19,7 +23,7 @@
 
 namespace tf::engine {
 
-enum class ToolSyntax { Hermes, Llama3, Mistral, Phi4, Gemma };
+enum class ToolSyntax { Hermes, Llama3, Mistral, Phi4, Gemma, Harmony };
 
 // From the model's chat template (Hermes when nothing identifies the family).
 ToolSyntax detect_tool_syntax(const std::string& chat_template_source);

@@ -18,10 +18,20 @@ namespace tf::model {
 
 namespace {
 
+// Experts stay views into the mapped file unless TF_REPACK_EXPERTS=1: a mixture of experts reads
+// only the experts its tokens choose, so the pages of the others are never touched and a model
+// larger than the free memory still runs (repacking would copy every expert up front).
+bool repack_experts() {
+    const char* env = std::getenv("TF_REPACK_EXPERTS");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+}
+
 template <typename F>
 void for_each_matrix(Model& m, F f) {
+    const bool experts = repack_experts();
     for (LayerWeights& L : m.layers) {
         for (TensorRef* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_router}) f(*t);
+        if (!experts) continue;
         for (auto* v : {&L.expert_gate, &L.expert_up, &L.expert_down}) {
             for (TensorRef& t : *v) f(t);
         }

@@ -27,6 +27,10 @@ const std::vector<SynthShape>& synth_shapes() {
         {"qwen3-0.6b", "qwen3", 151936, 1024, 28, 16, 8, 128, 3072, 40960, 1000000.0f, 1e-6f, true},
         {"phi-3-mini", "phi3", 32064, 3072, 32, 32, 32, 96, 8192, 4096, 10000.0f, 1e-5f, false},
         {"gemma-3-1b", "gemma3", 262144, 1152, 26, 4, 1, 256, 6912, 32768, 1000000.0f, 1e-6f, true, 0, 0, 512, 6},
+        // Mixture of experts: ~3B / ~3.6B parameters active per token of 30B / 21B.
+        {"qwen3-30b-a3b", "qwen3moe", 151936, 2048, 48, 32, 4, 128, 6144, 40960, 1000000.0f, 1e-6f, false, 128, 8, 0, 0, 768},
+        {"gpt-oss-20b", "gpt-oss", 201088, 2880, 24, 64, 8, 64, 2880, 131072, 150000.0f, 1e-5f, false, 32, 4, 128, 0, 2880,
+         32.0f, 4096},
     };
     return shapes;
 }
@@ -87,7 +91,7 @@ std::vector<Spec> tensor_specs(const SynthShape& s) {
             mat(b + "attn_k.weight", E, kv);
             mat(b + "attn_v.weight", E, kv);
         }
-        if (s.arch == "qwen2") {
+        if (s.arch == "qwen2" || s.arch == "gpt-oss") {
             bias(b + "attn_q.bias", q);
             bias(b + "attn_k.bias", kv);
             bias(b + "attn_v.bias", kv);
@@ -98,6 +102,26 @@ std::vector<Spec> tensor_specs(const SynthShape& s) {
         }
         mat(b + "attn_output.weight", q, E);
         if (s.arch == "gemma3") norm(b + "post_attention_norm.weight", E);
+        if (s.n_expert > 0) {
+            const uint64_t X = s.n_expert, Fx = s.n_ff_expert;
+            const bool oss = s.arch == "gpt-oss";
+            if (oss) {
+                bias(b + "attn_output.bias", E);
+                bias(b + "attn_sinks.weight", s.n_head);
+            }
+            norm(b + (oss ? "post_attention_norm.weight" : "ffn_norm.weight"), E);
+            mat(b + "ffn_gate_inp.weight", E, X);
+            out.push_back({b + "ffn_gate_exps.weight", {E, Fx, X}, false, false});
+            out.push_back({b + "ffn_up_exps.weight", {E, Fx, X}, false, false});
+            out.push_back({b + "ffn_down_exps.weight", {Fx, E, X}, false, false});
+            if (oss) {
+                bias(b + "ffn_gate_inp.bias", X);
+                out.push_back({b + "ffn_gate_exps.bias", {Fx, X}, false, true});
+                out.push_back({b + "ffn_up_exps.bias", {Fx, X}, false, true});
+                out.push_back({b + "ffn_down_exps.bias", {E, X}, false, true});
+            }
+            continue;
+        }
         norm(b + "ffn_norm.weight", E);
         if (s.arch == "phi3") {
             mat(b + "ffn_up.weight", E, 2 * F);  // gate and up fused
@@ -170,6 +194,10 @@ Status synthesize_model(const SynthOptions& opt, const std::string& out_path) {
                      " cannot be synthesized yet: only F32, F16 and BF16 (quantize the result afterwards)"};
     }
     SynthShape s = *found;
+    if (opt.n_layer > 0) {
+        s.n_layer = opt.n_layer;
+        s.name += "-" + std::to_string(opt.n_layer) + "l";
+    }
 
     gguf::Writer w;
     std::optional<gguf::File> vocab;
@@ -203,6 +231,16 @@ Status synthesize_model(const SynthOptions& opt, const std::string& out_path) {
     w.set(arch_key(keys::kVocabSize, a), Value::u32(s.n_vocab));
     if (s.sliding_window) w.set(arch_key(keys::kSlidingWindow, a), Value::u32(s.sliding_window));
     if (s.swa_pattern) w.set(arch_key(keys::kSlidingWindowPattern, a), Value::u32(s.swa_pattern));
+    if (s.n_expert > 0) {
+        w.set(arch_key(keys::kExpertCount, a), Value::u32(s.n_expert));
+        w.set(arch_key(keys::kExpertUsedCount, a), Value::u32(s.n_expert_used));
+        w.set(arch_key(keys::kExpertFeedForwardLength, a), Value::u32(s.n_ff_expert));
+    }
+    if (s.yarn_factor > 0.0f) {
+        w.set(arch_key(keys::kRopeScalingType, a), Value::string("yarn"));
+        w.set(arch_key(keys::kRopeScalingFactor, a), Value::f32(s.yarn_factor));
+        w.set(arch_key(keys::kRopeScalingOrigCtx, a), Value::u32(s.yarn_orig_ctx));
+    }
     uint32_t file_type = opt.type == TensorType::F32 ? 0 : opt.type == TensorType::F16 ? 1 : 32;
     w.set(std::string(keys::kFileType), Value::u32(file_type));
     if (vocab) {

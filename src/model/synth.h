@@ -20,6 +20,9 @@ struct SynthShape {
     bool tied_output;
     uint32_t n_expert = 0, n_expert_used = 0;
     uint32_t sliding_window = 0, swa_pattern = 0;
+    uint32_t n_ff_expert = 0;       // each expert's feed-forward width
+    float yarn_factor = 0.0f;       // > 0: YaRN scaling over yarn_orig_ctx
+    uint32_t yarn_orig_ctx = 0;
 };
 
 const std::vector<SynthShape>& synth_shapes();
@@ -30,6 +33,8 @@ struct SynthOptions {
     TensorType type = TensorType::F16;  // type of 2-D weight matrices; norms stay F32
     std::string vocab_from;  // optional GGUF whose tokenizer.* metadata is copied
     uint64_t seed = 42;
+    uint32_t n_layer = 0;    // > 0: fewer (or more) layers than the shape, the rest unchanged
+                             // (a scaled-down MoE that keeps the real expert count and sizes)
     std::function<void(uint64_t, uint64_t)> on_progress;
 };
 

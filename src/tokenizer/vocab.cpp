@@ -180,12 +180,25 @@ Result<Vocab> load_vocab(const gguf::File& f) {
     for (TokenId id : {v.eos, v.eot, eom}) {
         if (id != kNoToken) v.eog_tokens.push_back(id);
     }
-    for (const char* t : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
-                          "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"}) {
+    for (const char* t : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
+                          "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"}) {
         const TokenId id = v.find(t);
         if (id != kNoToken && v.tokens[static_cast<size_t>(id)].type == TokenType::Control &&
             std::find(v.eog_tokens.begin(), v.eog_tokens.end(), id) == v.eog_tokens.end()) {
             v.eog_tokens.push_back(id);
+        }
+    }
+    // Harmony (gpt-oss): <|end|> closes one message of a turn (the analysis before the answer),
+    // <|return|> and <|call|> end the turn — so <|end|> is no end of generation (as llama.cpp does).
+    {
+        auto eog = [&](const char* t) {
+            const TokenId id = v.find(t);
+            return id != kNoToken && std::find(v.eog_tokens.begin(), v.eog_tokens.end(), id) != v.eog_tokens.end() ? id : kNoToken;
+        };
+        const TokenId end = eog("<|end|>"), ret = eog("<|return|>");
+        if (end != kNoToken && ret != kNoToken && eog("<|call|>") != kNoToken) {
+            v.eog_tokens.erase(std::find(v.eog_tokens.begin(), v.eog_tokens.end(), end));
+            if (v.eot == end) v.eot = ret;
         }
     }
 

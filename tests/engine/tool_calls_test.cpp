@@ -199,3 +199,65 @@ TEST(ToolCalls, gemma_calls_in_its_own_notation) {
 }
 
 }  // namespace
+
+namespace {
+
+// gpt-oss (harmony): detected from its published template; the grammar accepts the call as the
+// template renders it (../shared's expected rendering) and as the model writes it, parsing gives
+// the call back, and the final channel is the answer.
+TEST(ToolCalls, harmony_calls_from_gpt_oss) {
+    const auto base = tf::test::shared_dir() / "peer-tests/chat-templates";
+    if (!std::filesystem::exists(base / "cases.json")) GTEST_SKIP() << "no templates";
+    auto read = [](const std::filesystem::path& p) {
+        std::ifstream in(p);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    };
+    EXPECT_EQ(tf::engine::detect_tool_syntax(read(base / "templates/openai-gpt-oss-120b.jinja")), ToolSyntax::Harmony);
+    EXPECT_NE(tf::engine::detect_tool_syntax(read(base / "templates/Qwen-Qwen3-0.6B.jinja")), ToolSyntax::Harmony);
+    const json cases = json::parse(read(base / "cases.json"));
+    const json* tools_case = nullptr;
+    for (const auto& c : cases) {
+        if (c["template"] == "templates/openai-gpt-oss-120b.jinja" && c["conversation"] == "tools") tools_case = &c;
+    }
+    ASSERT_NE(tools_case, nullptr);
+    const std::string expected = (*tools_case)["expected"];
+    // What the template renders after "<|start|>assistant" for the call.
+    const std::string head = "<|start|>assistant";
+    const size_t open = expected.find(head + " to=functions."), close = expected.find("<|call|>");
+    ASSERT_NE(open, std::string::npos);
+    ASSERT_NE(close, std::string::npos);
+    const std::string rendered = expected.substr(open + head.size(), close + 8 - open - head.size());
+    const json& args = (*tools_case)["messages"][2]["tool_calls"][0]["function"]["arguments"];
+    auto g = tf::engine::tool_call_grammar(ToolSyntax::Harmony, (*tools_case)["tools"], true);
+    ASSERT_TRUE(g.ok()) << g.error().message;
+    EXPECT_TRUE(accepts(*g, rendered)) << rendered << "\n" << *g;
+    // The model's own header order, compact JSON, from the trigger on (tool_choice auto).
+    const std::string model_form = "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"location\":\"Rome\"}<|call|>";
+    EXPECT_TRUE(accepts(*g, model_form));
+    EXPECT_TRUE(accepts(*g, model_form.substr(model_form.find("to=functions."))));
+    EXPECT_FALSE(accepts(*g, "to=functions.get_weather<|message|>{\"unit\":\"celsius\"}<|call|>"));  // location required
+    EXPECT_FALSE(accepts(*g, "to=functions.delete_all<|message|>{}<|call|>"));
+    EXPECT_EQ(tf::engine::tool_call_triggers(ToolSyntax::Harmony), std::vector<std::string>{"to=functions."});
+
+    const auto parsed = tf::engine::parse_tool_calls(ToolSyntax::Harmony, rendered);
+    ASSERT_EQ(parsed.calls.size(), 1u);
+    EXPECT_EQ(parsed.calls[0].name, "get_weather");
+    EXPECT_EQ(parsed.calls[0].arguments, args);
+    const auto with_analysis = tf::engine::parse_tool_calls(
+        ToolSyntax::Harmony, "<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant" + model_form);
+    ASSERT_EQ(with_analysis.calls.size(), 1u);
+    EXPECT_EQ(with_analysis.calls[0].arguments, json::parse(R"({"location":"Rome"})"));
+    EXPECT_TRUE(with_analysis.content.empty());  // the analysis channel is reasoning, not the answer
+    const auto final_answer = tf::engine::parse_tool_calls(
+        ToolSyntax::Harmony, "<|channel|>analysis<|message|>Easy.<|end|><|start|>assistant<|channel|>final<|message|>It is 21 °C in Rome.<|return|>");
+    EXPECT_TRUE(final_answer.calls.empty());
+    EXPECT_EQ(final_answer.content, "It is 21 °C in Rome.");
+    // A call whose arguments are not JSON stays text.
+    const auto broken = tf::engine::parse_tool_calls(ToolSyntax::Harmony, "to=functions.get_weather<|message|>{location:<|call|>");
+    EXPECT_TRUE(broken.calls.empty());
+    EXPECT_FALSE(broken.content.empty());
+}
+
+}  // namespace

@@ -247,3 +247,30 @@ TEST(TokenizerWordPiece, matches_llama_cpp_on_hangul_emoji_and_marks) {
 }
 
 }  // namespace
+
+namespace {
+
+// Harmony (gpt-oss): <|return|> and <|call|> end a turn; <|end|> closes the analysis message that
+// precedes the answer, so it must not stop generation (llama.cpp's rule). Elsewhere <|end|> stays.
+TEST(TokenizerSpecial, harmony_turn_ends_at_return_or_call_not_end) {
+    auto eog_texts = [](const std::vector<std::string>& tokens, std::vector<int32_t> types) {
+        const auto bytes = vocab_bytes([&](tf::gguf::Writer& w) {
+            w.set("tokenizer.ggml.tokens", tf::gguf::Value::string_array(tokens));
+            w.set("tokenizer.ggml.token_type", tf::gguf::Value::i32_array(types));
+            w.remove("tokenizer.ggml.eos_token_id");
+        });
+        auto f = tf::gguf::File::parse(bytes, "v.gguf");
+        EXPECT_TRUE(f.ok());
+        auto t = Tokenizer::from_file(*f);
+        EXPECT_TRUE(t.ok()) << t.error().message;
+        std::vector<std::string> out;
+        for (auto id : t->vocab().eog_tokens) out.push_back(tokens[static_cast<size_t>(id)]);
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    EXPECT_EQ(eog_texts({"a", "b", "ab", "<|end|>", "<|return|>", "<|call|>"}, {1, 1, 1, 3, 3, 3}),
+              (std::vector<std::string>{"<|call|>", "<|return|>"}));
+    EXPECT_EQ(eog_texts({"a", "b", "ab", "<|end|>"}, {1, 1, 1, 3}), std::vector<std::string>{"<|end|>"});
+}
+
+}  // namespace
