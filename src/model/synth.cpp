@@ -29,6 +29,8 @@ const std::vector<SynthShape>& synth_shapes() {
         {"gemma-3-1b", "gemma3", 262144, 1152, 26, 4, 1, 256, 6912, 32768, 1000000.0f, 1e-6f, true, 0, 0, 512, 6},
         // Mixture of experts: ~3B / ~3.6B parameters active per token of 30B / 21B.
         {"qwen3-30b-a3b", "qwen3moe", 151936, 2048, 48, 32, 4, 128, 6144, 40960, 1000000.0f, 1e-6f, false, 128, 8, 0, 0, 768},
+        // BERT encoder (BAAI/bge-small-en-v1.5): use --vocab-from with a WordPiece vocabulary.
+        {"bge-small", "bert", 30522, 384, 12, 12, 12, 32, 1536, 512, 10000.0f, 1e-12f, false},
         {"gpt-oss-20b", "gpt-oss", 201088, 2880, 24, 64, 8, 64, 2880, 131072, 150000.0f, 1e-5f, false, 32, 4, 128, 0, 2880,
          32.0f, 4096},
     };
@@ -77,6 +79,29 @@ std::vector<Spec> tensor_specs(const SynthShape& s) {
     auto mat = [&](std::string n, uint64_t in, uint64_t o) { out.push_back({std::move(n), {in, o}, false, false}); };
     auto norm = [&](std::string n, uint64_t d) { out.push_back({std::move(n), {d}, true, false}); };
     auto bias = [&](std::string n, uint64_t d) { out.push_back({std::move(n), {d}, false, true}); };
+    if (s.arch == "bert") {
+        mat("token_embd.weight", E, V);
+        out.push_back({"token_types.weight", {E, 2}, false, true});
+        out.push_back({"position_embd.weight", {E, s.n_ctx}, false, true});
+        norm("token_embd_norm.weight", E);
+        bias("token_embd_norm.bias", E);
+        for (uint32_t l = 0; l < s.n_layer; ++l) {
+            const std::string b = "blk." + std::to_string(l) + ".";
+            for (const char* m : {"attn_q", "attn_k", "attn_v", "attn_output"}) {
+                mat(b + m + ".weight", E, E);
+                bias(b + m + ".bias", E);
+            }
+            norm(b + "attn_output_norm.weight", E);
+            bias(b + "attn_output_norm.bias", E);
+            mat(b + "ffn_up.weight", E, F);
+            bias(b + "ffn_up.bias", F);
+            mat(b + "ffn_down.weight", F, E);
+            bias(b + "ffn_down.bias", E);
+            norm(b + "layer_output_norm.weight", E);
+            bias(b + "layer_output_norm.bias", E);
+        }
+        return out;
+    }
 
     mat("token_embd.weight", E, V);
     norm("output_norm.weight", E);
@@ -96,7 +121,7 @@ std::vector<Spec> tensor_specs(const SynthShape& s) {
             bias(b + "attn_k.bias", kv);
             bias(b + "attn_v.bias", kv);
         }
-        if (s.arch == "qwen3" || s.arch == "gemma3") {
+        if (s.arch == "qwen3" || s.arch == "qwen3moe" || s.arch == "gemma3") {
             norm(b + "attn_q_norm.weight", s.head_dim);
             norm(b + "attn_k_norm.weight", s.head_dim);
         }
@@ -227,7 +252,13 @@ Status synthesize_model(const SynthOptions& opt, const std::string& out_path) {
     }
     w.set(arch_key(keys::kRopeDimensionCount, a), Value::u32(s.head_dim));
     w.set(arch_key(keys::kRopeFreqBase, a), Value::f32(s.rope_base));
-    w.set(arch_key(keys::kLayerNormRmsEpsilon, a), Value::f32(s.rms_eps));
+    if (a == "bert") {
+        w.set(arch_key(keys::kLayerNormEpsilon, a), Value::f32(s.rms_eps));
+        w.set(arch_key(keys::kCausal, a), Value::boolean(false));
+        w.set(a + ".pooling_type", Value::u32(2));  // CLS, as bge
+    } else {
+        w.set(arch_key(keys::kLayerNormRmsEpsilon, a), Value::f32(s.rms_eps));
+    }
     w.set(arch_key(keys::kVocabSize, a), Value::u32(s.n_vocab));
     if (s.sliding_window) w.set(arch_key(keys::kSlidingWindow, a), Value::u32(s.sliding_window));
     if (s.swa_pattern) w.set(arch_key(keys::kSlidingWindowPattern, a), Value::u32(s.swa_pattern));
