@@ -53,6 +53,7 @@ Result<float> rerank_score(model::Context& ctx, const std::vector<int32_t>& pair
     if (!h) return h.error();
     auto scores = model::classification_head(ctx.model(), h->data());
     if (!scores) return scores.error();
+    if (scores->empty()) return Error{"the classification head gives no score"};
     return scores->front();
 }
 

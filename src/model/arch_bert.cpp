@@ -17,6 +17,7 @@ Status bind_bert(Model& m, WeightBinder& b) {
     m.activation = FfnActivation::GELU;
     m.tok_embd = b.require("token_embd.weight", {E, V});
     m.token_types = b.optional("token_types.weight", {E, 0});
+    if (m.token_types && m.token_types.rows() < 1) return Error{"token_types.weight has no rows"};
     m.pos_embd = b.require("position_embd.weight", {E, hp.n_ctx_train});
     m.embd_norm = to_floats(b.require("token_embd_norm.weight", {E}));
     m.embd_norm_b = to_floats(b.require("token_embd_norm.bias", {E}));
@@ -50,6 +51,10 @@ Status bind_bert(Model& m, WeightBinder& b) {
         m.cls_b = to_floats(b.require("cls.bias", {E}));
         m.cls_out = b.require("cls.output.weight", {E, 0});
         m.cls_out_b = to_floats(b.require("cls.output.bias", {0}));
+        if (m.cls_out && (m.cls_out.rows() < 1 || m.cls_out_b.size() != static_cast<size_t>(m.cls_out.rows()))) {
+            return Error{"cls.output.weight and cls.output.bias disagree on the number of labels (" +
+                         std::to_string(m.cls_out.rows()) + " rows, " + std::to_string(m.cls_out_b.size()) + " biases)"};
+        }
     }
     return Status::success();
 }
