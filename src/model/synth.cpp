@@ -1,5 +1,7 @@
 #include "model/synth.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 
@@ -183,6 +185,8 @@ void add_synthetic_vocab(gguf::Writer& w, uint32_t n_vocab) {
         types.push_back(1);
     }
     for (const char* wd : words) {
+        // Every token text once (llama.cpp refuses a vocabulary with duplicates): "a" is a letter too.
+        if (std::find(tokens.begin(), tokens.end(), space + wd) != tokens.end()) continue;
         tokens.push_back(space + wd);
         types.push_back(1);
     }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -40,6 +42,11 @@ TEST(Synth, tiny_llama_has_the_declared_shapes_and_is_deterministic) {
     EXPECT_EQ(q->dims, (std::vector<uint64_t>{128, 64}));
     EXPECT_EQ(q->type, tf::TensorType::F16);
     EXPECT_EQ(fa->find_tensor("output_norm.weight")->type, tf::TensorType::F32);
+    // Every token text once: llama.cpp refuses a vocabulary with duplicates.
+    const auto* toks = fa->find("tokenizer.ggml.tokens");
+    ASSERT_NE(toks, nullptr);
+    std::set<std::string> seen;
+    for (const auto& t : toks->array_strings()) EXPECT_TRUE(seen.insert(t).second) << t;
     // Weights are small and finite.
     const auto* w = fa->find_tensor("blk.0.ffn_up.weight");
     double sum_sq = 0;
