@@ -84,36 +84,58 @@ void add_embed_commands(CLI::App& root, Commands& commands) {
                  return kExitFailure;
              }
              const int threads = e->threads > 0 ? e->threads : ThreadPool::default_threads();
-             model::Context ctx(*l->model, model::ContextOptions{max_tokens(*l->model), 1, threads});
+             // Documents are packed several to a forward pass (each vector the same as alone); the
+             // cache holds a pass's worth of them.
+             const int limit = max_tokens(*l->model);
+             model::Context ctx(*l->model, model::ContextOptions{std::max(limit, 8192), 16, threads});
              int code = kExitOk;
-             for (const std::string& path : *files) {
-                 auto d = pipeline::load_document(path);
-                 Result<std::vector<float>> v = Error{""};
+             struct Item {
+                 std::string path, error;
                  std::vector<int32_t> tokens;
-                 if (d) {
-                     tokens = l->tokenizer->encode(d->text, true, false);
-                     if (static_cast<int>(tokens.size()) > ctx.n_ctx()) {
-                         v = Error{path + ": " + std::to_string(tokens.size()) + " tokens; the model takes at most " +
-                                   std::to_string(ctx.n_ctx()) + " at once (split the document)"};
-                     } else {
-                         v = engine::embed(ctx, tokens, pooling, !e->raw);
+             };
+             std::vector<Item> items;
+             auto flush = [&]() {
+                 std::vector<std::vector<int32_t>> inputs;
+                 for (const Item& it : items) {
+                     if (it.error.empty()) inputs.push_back(it.tokens);
+                 }
+                 auto vectors = engine::embed_many(ctx, inputs, pooling, !e->raw);
+                 size_t k = 0;
+                 for (Item& it : items) {
+                     if (it.error.empty() && !vectors) it.error = vectors.error().message;
+                     if (!it.error.empty()) {
+                         code = kExitFailure;
+                         print_error("embed", it.error);
+                         std::cout << nlohmann::ordered_json{{"path", it.path}, {"error", it.error}}.dump() << "\n";
+                         continue;
                      }
+                     std::cout << nlohmann::ordered_json{{"path", it.path},
+                                                         {"tokens", it.tokens.size()},
+                                                         {"pooling", engine::pooling_name(pooling)},
+                                                         {"embedding", (*vectors)[k++]}}
+                                      .dump()
+                               << "\n";
+                 }
+                 items.clear();
+             };
+             for (const std::string& path : *files) {
+                 Item it{path, "", {}};
+                 auto d = pipeline::load_document(path);
+                 if (!d) {
+                     it.error = d.error().message;
                  } else {
-                     v = d.error();
+                     it.tokens = l->tokenizer->encode(d->text, true, false);
+                     if (it.tokens.empty()) it.error = path + ": no text to embed";
+                     if (static_cast<int>(it.tokens.size()) > limit) {
+                         it.error = path + ": " + std::to_string(it.tokens.size()) +
+                                    " tokens; the model takes at most " + std::to_string(limit) +
+                                    " at once (split the document)";
+                     }
                  }
-                 if (!v) {
-                     code = kExitFailure;
-                     print_error("embed", v.error().message);
-                     std::cout << nlohmann::ordered_json{{"path", path}, {"error", v.error().message}}.dump() << "\n";
-                     continue;
-                 }
-                 std::cout << nlohmann::ordered_json{{"path", path},
-                                                     {"tokens", tokens.size()},
-                                                     {"pooling", engine::pooling_name(pooling)},
-                                                     {"embedding", *v}}
-                                  .dump()
-                           << "\n";
+                 items.push_back(std::move(it));
+                 if (items.size() == 64) flush();
              }
+             flush();
              return code;
          }});
 

@@ -418,7 +418,7 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             return;
         }
         const bool truncate = truncate_field.get<bool>();
-        ojson embeddings = ojson::array();
+        std::vector<std::vector<int32_t>> all;
         size_t tokens = 0;
         for (const auto& text : inputs) {
             std::vector<int32_t> ids = svc.tokenizer().encode(text, true, false);
@@ -437,14 +437,16 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                 send_ollama_error(res, {400, "an input is empty", "input"});
                 return;
             }
-            auto v = svc.embed(ids);
-            if (!v) {
-                send_ollama_error(res, {500, v.error().message, ""});
-                return;
-            }
             tokens += ids.size();
-            embeddings.push_back(*v);
+            all.push_back(std::move(ids));
         }
+        auto vectors = svc.embed_many(all);
+        if (!vectors) {
+            send_ollama_error(res, {500, vectors.error().message, ""});
+            return;
+        }
+        ojson embeddings = ojson::array();
+        for (const auto& v : *vectors) embeddings.push_back(v);
         const auto ns =
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
         res.set_content(dump(ojson{{"model", svc.model_name()},

@@ -627,11 +627,14 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
                                 " fit the context (--ctx-size)",
                             "input"});
         }
-        auto v = svc.embed(inputs[i]);
-        if (!v) return failure({500, v.error().message, ""});
         tokens += inputs[i].size();
+    }
+    auto vectors = svc.embed_many(inputs);
+    if (!vectors) return failure({500, vectors.error().message, ""});
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const auto& v = (*vectors)[i];
         ojson e = {{"object", "embedding"}, {"index", i}};
-        e["embedding"] = format == "base64" ? ojson(base64(v->data(), v->size())) : ojson(*v);
+        e["embedding"] = format == "base64" ? ojson(base64(v.data(), v.size())) : ojson(v);
         data.push_back(std::move(e));
     }
     return {200, ojson{{"object", "list"},

@@ -45,7 +45,8 @@ namespace {
 
 model::Context& embedding_context(std::unique_ptr<model::Context>& ctx, const model::Model& m, const ServiceOptions& o) {
     if (!ctx) {
-        ctx = std::make_unique<model::Context>(m, model::ContextOptions{o.scheduler.n_ctx_per_slot, 1, o.scheduler.n_threads,
+        constexpr int kPackedInputs = 8;
+        ctx = std::make_unique<model::Context>(m, model::ContextOptions{o.scheduler.n_ctx_per_slot, kPackedInputs, o.scheduler.n_threads,
                                                                         model::AttentionNumerics::Float, o.scheduler.k_type,
                                                                         o.scheduler.v_type});
     }
@@ -57,6 +58,11 @@ model::Context& embedding_context(std::unique_ptr<model::Context>& ctx, const mo
 Result<std::vector<float>> Service::embed(const std::vector<int32_t>& tokens) {
     std::lock_guard<std::mutex> lock(embed_mu_);
     return engine::embed(embedding_context(embed_ctx_, *model_, options_), tokens, pooling_);
+}
+
+Result<std::vector<std::vector<float>>> Service::embed_many(const std::vector<std::vector<int32_t>>& inputs) {
+    std::lock_guard<std::mutex> lock(embed_mu_);
+    return engine::embed_many(embedding_context(embed_ctx_, *model_, options_), inputs, pooling_);
 }
 
 Result<float> Service::rerank(std::string_view query, std::string_view document, size_t& n_tokens) {

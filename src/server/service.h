@@ -57,8 +57,10 @@ class Service {
     engine::ToolSyntax tool_syntax() const { return tool_syntax_; }
 
     // Embeddings run on a context of their own, created at the first request and holding
-    // n_ctx_per_slot tokens; one input at a time (they are short next to generation).
+    // n_ctx_per_slot tokens over up to 8 sequences; one request at a time.
     Result<std::vector<float>> embed(const std::vector<int32_t>& tokens);
+    // Several inputs at once, packed into shared passes (the same vectors as one at a time).
+    Result<std::vector<std::vector<float>>> embed_many(const std::vector<std::vector<int32_t>>& inputs);
     int embedding_max_tokens() const;
     // Encoders (BERT) embed and, with a classification head, rerank; they do not generate.
     bool generative() const { return static_cast<bool>(model_->output); }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "engine/embed.h"
 #include "kernels/convert.h"
@@ -113,6 +114,44 @@ TEST(Embed, errors_name_the_problem) {
     EXPECT_NE(too_long.error().message.find("65 tokens"), std::string::npos);
     EXPECT_FALSE(tf::engine::parse_pooling("max").ok());
     EXPECT_EQ(tf::engine::model_pooling(*m), Pooling::Mean);
+}
+
+}  // namespace
+
+namespace {
+
+// Inputs packed into shared passes give each the same bits as alone, for an encoder and a
+// decoder, whatever the packing (sequences and cells limit it here so that it splits).
+TEST(Embed, packed_inputs_equal_single_inputs_bit_for_bit) {
+    TF_REQUIRE_REFERENCE();
+    for (const char* name : {"tiny-bert-mean", "tiny-llama"}) {
+        SCOPED_TRACE(name);
+        auto m = load(name);
+        ASSERT_TRUE(m);
+        const uint32_t V = m->hp.n_vocab;
+        std::vector<std::vector<int32_t>> inputs;
+        for (size_t n : {5u, 17u, 1u, 40u, 9u, 23u, 3u}) {
+            auto t = some_tokens(n, V);
+            if (!m->hp.causal) t.front() = 101;  // [CLS] first, as the tokenizer would
+            inputs.push_back(t);
+        }
+        for (auto pooling : {Pooling::Mean, Pooling::Cls, Pooling::Last}) {
+            tf::model::Context packed(*m, tf::model::ContextOptions{64, 3, 2});
+            tf::model::Context single(*m, tf::model::ContextOptions{64, 1, 1});
+            auto many = tf::engine::embed_many(packed, inputs, pooling);
+            ASSERT_TRUE(many.ok()) << many.error().message;
+            ASSERT_EQ(many->size(), inputs.size());
+            for (size_t i = 0; i < inputs.size(); ++i) {
+                auto one = tf::engine::embed(single, inputs[i], pooling);
+                ASSERT_TRUE(one.ok()) << one.error().message;
+                EXPECT_EQ(std::memcmp(one->data(), (*many)[i].data(), one->size() * 4), 0) << "input " << i;
+            }
+        }
+        tf::model::Context small(*m, tf::model::ContextOptions{16, 2, 1});
+        auto too_long = tf::engine::embed_many(small, inputs, Pooling::Mean);
+        ASSERT_FALSE(too_long.ok());
+        EXPECT_NE(too_long.error().message.find("input 1 has 17 tokens"), std::string::npos) << too_long.error().message;
+    }
 }
 
 }  // namespace
