@@ -84,7 +84,7 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
     sampling::Sampler sampler(o.sampling, n_vocab);
     if (constraint) sampler.set_constraint(constraint);
     for (int32_t id : prompt) sampler.accept(id, false);
-    tok::StreamDecoder decoder(tok_, false, true);
+    tok::StreamDecoder decoder(tok_, o.render_special, true);
     StopFilter stops(o.stop);
     std::vector<float> cur = std::move(logits.value());
     const auto t1 = std::chrono::steady_clock::now();

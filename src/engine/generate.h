@@ -37,6 +37,9 @@ struct GenerateOptions {
     // seed derived from the request's (resample_seed): deterministic, and never for a greedy
     // answer (it would come out the same). The last draw is returned, with its violations.
     int resample = 0;
+    // The text of control tokens in the answer (gpt-oss's harmony markers, which structure it
+    // into channels and tool calls); off, control tokens give no text.
+    bool render_special = false;
 };
 
 // The tokens a constrained answer may still take, for Constraint::set_budget: -1 when the

@@ -298,7 +298,7 @@ void Scheduler::assign() {
         s.constraint = s.req.contract ? s.req.contract->constraint() : nullptr;
         if (s.constraint) s.sampler->set_constraint(s.constraint);
         for (int32_t id : s.req.prompt) s.sampler->accept(id, false);
-        s.decoder = std::make_unique<tok::StreamDecoder>(tok_, false, true);
+        s.decoder = std::make_unique<tok::StreamDecoder>(tok_, s.req.options.render_special, true);
         s.stops = std::make_unique<StopFilter>(s.req.options.stop);
         s.t_start = std::chrono::steady_clock::now();
         queue_.pop_front();

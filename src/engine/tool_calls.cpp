@@ -121,7 +121,9 @@ Result<std::string> harmony_call_grammar(const ojson& tools, const std::string& 
     auto alt = per_tool_alternatives(tools, only, jsonschema::Notation::Json, true, "hhdr ");
     if (!alt) return alt.error();
     std::string gbnf = alt->first;
-    gbnf += "root ::= hpre? \"to=functions.\" (" + alt->second + ") \"<|call|>\"\n";
+    // The call ends with <|call|>, an end-of-generation token: the grammar stops after the
+    // arguments so that the sampler may end there, and the parser does not need the marker.
+    gbnf += "root ::= hpre? \"to=functions.\" (" + alt->second + ")\n";
     gbnf += "hpre ::= \" \" | \"<|channel|>commentary \"\n";
     gbnf +=
         "hhdr ::= (\"<|channel|>commentary\" | \"<|channel|>commentary json\" | \"<|channel|>commentary "
@@ -363,6 +365,13 @@ ParsedAnswer parse_harmony(const std::string& text) {
         pos = call == std::string::npos ? text.size() : call + kCall.size();
     }
     if (malformed) a.calls.clear();
+    constexpr std::string_view kAnalysis = "<|channel|>analysis<|message|>";
+    for (size_t at = text.find(kAnalysis); at != std::string::npos; at = text.find(kAnalysis, at + 1)) {
+        const size_t from = at + kAnalysis.size();
+        const size_t end = std::min(text.find("<|end|>", from), text.find("<|start|>", from));
+        a.reasoning += (a.reasoning.empty() ? "" : "\n") +
+                       text.substr(from, end == std::string::npos ? std::string::npos : end - from);
+    }
     constexpr std::string_view kFinal = "<|channel|>final<|message|>";
     if (const size_t f = text.rfind(kFinal); f != std::string::npos) {
         std::string body = text.substr(f + kFinal.size());

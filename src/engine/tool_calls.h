@@ -51,6 +51,7 @@ void attach_tools(ToolSyntax syntax, chat::ChatRequest& request);
 struct ParsedAnswer {
     std::string content;
     std::vector<ToolCall> calls;
+    std::string reasoning;  // harmony's analysis channel (the model's reasoning, not its answer)
 };
 ParsedAnswer parse_tool_calls(ToolSyntax syntax, const std::string& text);
 

@@ -246,6 +246,8 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                     return;
                 }
             }
+            const bool harmony = svc.tool_syntax() == engine::ToolSyntax::Harmony;
+            r.options.render_special = harmony;  // its channels are marked by control tokens (see the OpenAI prepare())
             auto job = submit(svc, std::move(r), err);
             if (!job) {
                 send_ollama_error(res, err);
@@ -258,11 +260,12 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                              {"message", {{"role", "assistant"}, {"content", text}}}};
             };
             std::function<ojson(const std::string&)> finish;
-            if (tools != nullptr) {
+            if (tools != nullptr || harmony) {
                 const engine::ToolSyntax syntax = svc.tool_syntax();
                 finish = [=](const std::string& text) {
                     const engine::ParsedAnswer a = engine::parse_tool_calls(syntax, text);
-                    ojson j = piece(a.calls.empty() ? text : a.content);
+                    ojson j = piece(a.calls.empty() && !harmony ? text : a.content);
+                    if (harmony && !a.reasoning.empty()) j["message"]["thinking"] = a.reasoning;
                     if (!a.calls.empty()) {
                         ojson calls = ojson::array();
                         for (const auto& c : a.calls)

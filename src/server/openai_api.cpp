@@ -136,6 +136,9 @@ ojson completion_logprobs(const tok::Tokenizer& t, const std::vector<sampling::T
 // Builds the request common to both endpoints; `prompt` must be filled by the caller.
 bool prepare(Service& svc, const ojson& body, bool chat, engine::GenerationRequest& r, ApiError& err) {
     if (!svc.check_generative(err)) return false;
+    // A harmony model (gpt-oss) answers in channels marked by control tokens: keep their text so
+    // that the answer, its reasoning and its tool calls can be told apart.
+    r.options.render_special = chat && svc.tool_syntax() == engine::ToolSyntax::Harmony;
     if (!openai_options(body, svc.model().hp.n_vocab, r.options, err)) return false;
     // An answer that fails a gap keyword is drawn again (twice at most) unless it is streamed:
     // a streamed answer cannot be taken back, it is reported instead.
@@ -494,8 +497,13 @@ ApiResult openai_chat_completion(Service& svc, const ojson& body, int timeout_s,
         }
         ojson message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
         std::string finish = finish_reason(e);
-        if (active_tools(body) != nullptr) {
+        const bool harmony = svc.tool_syntax() == engine::ToolSyntax::Harmony;
+        if (active_tools(body) != nullptr || harmony) {
             const engine::ParsedAnswer a = engine::parse_tool_calls(svc.tool_syntax(), text);
+            if (harmony) {
+                message["content"] = a.content;
+                if (!a.reasoning.empty()) message["reasoning_content"] = a.reasoning;
+            }
             if (!a.calls.empty()) {
                 message["content"] = a.content.empty() ? ojson(nullptr) : ojson(a.content);
                 message["tool_calls"] =
@@ -649,7 +657,8 @@ ApiResult openai_embeddings(Service& svc, const ojson& body) {
 ApiResult openai_rerank(Service& svc, const ojson& body) {
     if (!svc.reranker()) {
         return failure({400,
-                        "model '" + svc.model_name() + "' is not a reranker (it has no classification head); load one such as bge-reranker",
+                        "model '" + svc.model_name() +
+                            "' is not a reranker (it has no classification head); load one such as bge-reranker",
                         "model"});
     }
     const auto q = body.find("query");
@@ -661,13 +670,17 @@ ApiResult openai_rerank(Service& svc, const ojson& body) {
     if (docs->size() > 2048) return failure({400, "'documents' holds more than 2048 items", "documents"});
     std::vector<std::string> texts;
     for (const auto& d : *docs) {
-        if (d.is_string()) texts.push_back(d.get<std::string>());
-        else if (d.is_object() && d.contains("text") && d["text"].is_string()) texts.push_back(d["text"].get<std::string>());
-        else return failure({400, "each document must be a string or an object with a string 'text'", "documents"});
+        if (d.is_string())
+            texts.push_back(d.get<std::string>());
+        else if (d.is_object() && d.contains("text") && d["text"].is_string())
+            texts.push_back(d["text"].get<std::string>());
+        else
+            return failure({400, "each document must be a string or an object with a string 'text'", "documents"});
     }
     size_t top_n = texts.size();
     if (auto t = body.find("top_n"); t != body.end() && !t->is_null()) {
-        if (!t->is_number_integer() || t->get<int64_t>() < 1) return failure({400, "'top_n' must be a positive integer", "top_n"});
+        if (!t->is_number_integer() || t->get<int64_t>() < 1)
+            return failure({400, "'top_n' must be a positive integer", "top_n"});
         top_n = std::min(top_n, static_cast<size_t>(t->get<int64_t>()));
     }
     const bool return_documents = body.value("return_documents", ojson(false)) == true;
@@ -730,11 +743,11 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                 return;
             }
             if (n_choices > 1) {
-                if (active_tools(body) != nullptr) {
-                    send_openai_error(
-                        res,
-                        {400, "streaming n > 1 choices with tools is not supported; stream one choice or do not stream",
-                         "n"});
+                if (active_tools(body) != nullptr || svc.tool_syntax() == engine::ToolSyntax::Harmony) {
+                    send_openai_error(res, {400,
+                                            "streaming n > 1 choices with tools (or from a harmony model) is not "
+                                            "supported; stream one choice or do not stream",
+                                            "n"});
                     return;
                 }
                 size_t n_prompt = 0;
@@ -766,8 +779,9 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                     first);
                 return;
             }
-            const bool parse_tools = active_tools(body) != nullptr;
             const engine::ToolSyntax syntax = svc.tool_syntax();
+            // A harmony answer is parsed whole, as tool calls are: its channels are known at the end.
+            const bool parse_tools = active_tools(body) != nullptr || syntax == engine::ToolSyntax::Harmony;
             size_t n_prompt = 0;
             auto job = start_chat(svc, body, err, n_prompt);
             if (!job) {
@@ -806,8 +820,12 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                                   if (!finish.is_null()) add_violations(c, e);
                                   return base(ojson::array({std::move(c)}));
                               };
+                              const bool harmony = syntax == engine::ToolSyntax::Harmony;
+                              if (harmony && !a.reasoning.empty())
+                                  out.push_back(choice({{"reasoning_content", a.reasoning}}, nullptr));
                               if (a.calls.empty()) {
-                                  if (!text.empty()) out.push_back(choice({{"content", text}}, nullptr));
+                                  const std::string& content = harmony ? a.content : text;
+                                  if (!content.empty()) out.push_back(choice({{"content", content}}, nullptr));
                                   out.push_back(choice(ojson::object(), finish_reason(e)));
                               } else {
                                   if (!a.content.empty()) out.push_back(choice({{"content", a.content}}, nullptr));

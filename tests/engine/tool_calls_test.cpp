@@ -232,13 +232,16 @@ TEST(ToolCalls, harmony_calls_from_gpt_oss) {
     const json& args = (*tools_case)["messages"][2]["tool_calls"][0]["function"]["arguments"];
     auto g = tf::engine::tool_call_grammar(ToolSyntax::Harmony, (*tools_case)["tools"], true);
     ASSERT_TRUE(g.ok()) << g.error().message;
-    EXPECT_TRUE(accepts(*g, rendered)) << rendered << "\n" << *g;
+    // The grammar stops before <|call|>: that token ends generation (the sampler's choice once the
+    // grammar is complete).
+    auto without_call = [](const std::string& s) { return s.substr(0, s.rfind("<|call|>")); };
+    EXPECT_TRUE(accepts(*g, without_call(rendered))) << rendered << "\n" << *g;
     // The model's own header order, compact JSON, from the trigger on (tool_choice auto).
     const std::string model_form = "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"location\":\"Rome\"}<|call|>";
-    EXPECT_TRUE(accepts(*g, model_form));
-    EXPECT_TRUE(accepts(*g, model_form.substr(model_form.find("to=functions."))));
-    EXPECT_FALSE(accepts(*g, "to=functions.get_weather<|message|>{\"unit\":\"celsius\"}<|call|>"));  // location required
-    EXPECT_FALSE(accepts(*g, "to=functions.delete_all<|message|>{}<|call|>"));
+    EXPECT_TRUE(accepts(*g, without_call(model_form)));
+    EXPECT_TRUE(accepts(*g, without_call(model_form.substr(model_form.find("to=functions.")))));
+    EXPECT_FALSE(accepts(*g, "to=functions.get_weather<|message|>{\"unit\":\"celsius\"}"));  // location required
+    EXPECT_FALSE(accepts(*g, "to=functions.delete_all<|message|>{}"));
     EXPECT_EQ(tf::engine::tool_call_triggers(ToolSyntax::Harmony), std::vector<std::string>{"to=functions."});
 
     const auto parsed = tf::engine::parse_tool_calls(ToolSyntax::Harmony, rendered);
@@ -254,6 +257,11 @@ TEST(ToolCalls, harmony_calls_from_gpt_oss) {
         ToolSyntax::Harmony, "<|channel|>analysis<|message|>Easy.<|end|><|start|>assistant<|channel|>final<|message|>It is 21 °C in Rome.<|return|>");
     EXPECT_TRUE(final_answer.calls.empty());
     EXPECT_EQ(final_answer.content, "It is 21 °C in Rome.");
+    // As generated: the call's end is the end-of-generation token, not text.
+    const auto generated = tf::engine::parse_tool_calls(ToolSyntax::Harmony, " to=functions.get_weather<|channel|>commentary json<|message|>{\"location\": \"Oslo\"}");
+    ASSERT_EQ(generated.calls.size(), 1u);
+    EXPECT_EQ(generated.calls[0].arguments["location"], "Oslo");
+    EXPECT_EQ(with_analysis.reasoning, "Need the weather.");
     // A call whose arguments are not JSON stays text.
     const auto broken = tf::engine::parse_tool_calls(ToolSyntax::Harmony, "to=functions.get_weather<|message|>{location:<|call|>");
     EXPECT_TRUE(broken.calls.empty());

@@ -883,3 +883,69 @@ TEST(ServerE2E, port_in_use_and_timeouts) {
 }
 
 }  // namespace
+
+namespace {
+
+// A gpt-oss model whose vocabulary has harmony's control tokens and whose chat template is gpt-oss's
+// own (../shared), served: a forced tool call comes back as an OpenAI tool call with JSON
+// arguments that satisfy the tool's parameters, and a plain answer is the final channel's text,
+// never harmony markup.
+TEST(ServerE2E, gpt_oss_harmony_tool_calls_and_channels) {
+    TF_REQUIRE_REFERENCE();
+    const auto tmpl_path = tf::test::shared_dir() / "peer-tests/chat-templates/templates/openai-gpt-oss-120b.jinja";
+    if (!std::filesystem::exists(tmpl_path)) GTEST_SKIP() << "no gpt-oss template";
+    std::ifstream tin(tmpl_path);
+    std::stringstream tmpl;
+    tmpl << tin.rdbuf();
+    auto f = tf::gguf::File::open(model_path("tiny-gpt-oss-MXFP4_MOE"));
+    ASSERT_TRUE(f.ok());
+    auto w = tf::gguf::Writer::from_file(*f);
+    std::vector<std::string> tokens = f->find("tokenizer.ggml.tokens")->array_strings();
+    const std::vector<std::string> harmony = {"<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|return|>", "<|call|>"};
+    std::vector<int32_t> types;
+    const auto* tv = f->find("tokenizer.ggml.token_type");
+    for (uint64_t i = 0; i < tokens.size(); ++i) types.push_back(static_cast<int32_t>(*tv->array_int(i)));
+    for (size_t k = 0; k < harmony.size(); ++k) {
+        tokens[tokens.size() - 1 - k] = harmony[k];
+        types[types.size() - 1 - k] = 3;  // control
+    }
+    w.set("tokenizer.ggml.tokens", tf::gguf::Value::string_array(tokens));
+    w.set("tokenizer.ggml.token_type", tf::gguf::Value::i32_array(types));
+    w.set("tokenizer.ggml.eos_token_id", tf::gguf::Value::u32(static_cast<uint32_t>(tokens.size() - 6)));  // <|return|>
+    w.set("tokenizer.chat_template", tf::gguf::Value::string(tmpl.str()));
+    const auto path = std::filesystem::temp_directory_path() / ("tf-harmony-" + std::to_string(::getpid()) + ".gguf");
+    ASSERT_TRUE(w.write(path.string()).ok());
+    tf::test::ServerProcess srv({"-m", path.string(), "-t", "1"});
+    ASSERT_GT(srv.port(), 0) << srv.stderr_text();
+    httplib::Client c("127.0.0.1", srv.port());
+    c.set_read_timeout(120, 0);
+    const json tools = json::parse(R"([{"type":"function","function":{"name":"get_weather","description":"Current weather",
+        "parameters":{"type":"object","properties":{"location":{"type":"string","maxLength":12},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},
+        "required":["location"],"additionalProperties":false}}}])");
+    json body = {{"model", "m"}, {"messages", json::array({{{"role", "user"}, {"content", "Weather in Rome?"}}})},
+                 {"tools", tools}, {"tool_choice", "required"}, {"max_tokens", 120}, {"temperature", 0}};
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    const json& choice = j["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "tool_calls") << r->body;
+    ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u) << r->body;
+    EXPECT_EQ(choice["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    const json args = json::parse(choice["message"]["tool_calls"][0]["function"]["arguments"].get<std::string>());
+    ASSERT_TRUE(args.contains("location")) << args;
+    size_t code_points = 0;  // maxLength counts characters, not bytes
+    for (unsigned char ch : args["location"].get<std::string>()) code_points += (ch & 0xC0) != 0x80;
+    EXPECT_LE(code_points, 12u) << args;
+
+    // No tools: whatever the random model says, no harmony marker reaches the client.
+    json plain = {{"model", "m"}, {"messages", json::array({{{"role", "user"}, {"content", "Hello"}}})}, {"max_tokens", 24}, {"temperature", 0}};
+    auto p = c.Post("/v1/chat/completions", plain.dump(), "application/json");
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->status, 200) << p->body;
+    const std::string content = json::parse(p->body)["choices"][0]["message"]["content"].get<std::string>();
+    for (const auto& m : harmony) EXPECT_EQ(content.find(m), std::string::npos) << content;
+    std::filesystem::remove(path);
+}
+
+}  // namespace
