@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/convert.h"
+#include "kernels/dot_llama_cpp.h"
 #include "model/model.h"
 
 namespace tf::model {
@@ -53,7 +54,8 @@ Status bind_bert(Model& m, WeightBinder& b) {
         m.cls_out_b = to_floats(b.require("cls.output.bias", {0}));
         if (m.cls_out && (m.cls_out.rows() < 1 || m.cls_out_b.size() != static_cast<size_t>(m.cls_out.rows()))) {
             return Error{"cls.output.weight and cls.output.bias disagree on the number of labels (" +
-                         std::to_string(m.cls_out.rows()) + " rows, " + std::to_string(m.cls_out_b.size()) + " biases)"};
+                         std::to_string(m.cls_out.rows()) + " rows, " + std::to_string(m.cls_out_b.size()) +
+                         " biases)"};
         }
     }
     return Status::success();
@@ -65,17 +67,16 @@ namespace tf::model {
 
 namespace {
 
-// y = W x + b for a small head matrix of any float or quantized type (rows dequantized one at a
-// time; sums in double — a handful of rows per input, nothing here is hot).
+// y = W x + b for a small head matrix, one row at a time as llama.cpp computes a single row
+// (its vec_dot order for F32 weights; other types dequantized and summed the same way).
 std::vector<float> affine(const TensorRef& w, const std::vector<float>& bias, const float* x) {
     const int64_t cols = w.cols(), rows = w.rows();
     const uint64_t row_bytes = *tensor_row_bytes(w.type, static_cast<uint64_t>(cols));
+    const kernels::DotFn dot = kernels::llama_cpp_kernels(TensorType::F32, rows).gemv;
     std::vector<float> row(static_cast<size_t>(cols)), y(static_cast<size_t>(rows));
     for (int64_t r = 0; r < rows; ++r) {
         kernels::dequantize_row(w.type, w.data + static_cast<uint64_t>(r) * row_bytes, row.data(), cols);
-        double sum = 0.0;
-        for (int64_t c = 0; c < cols; ++c) sum += static_cast<double>(row[static_cast<size_t>(c)]) * x[c];
-        y[static_cast<size_t>(r)] = static_cast<float>(sum) + (bias.empty() ? 0.0f : bias[static_cast<size_t>(r)]);
+        y[static_cast<size_t>(r)] = dot(cols, row.data(), x) + (bias.empty() ? 0.0f : bias[static_cast<size_t>(r)]);
     }
     return y;
 }
