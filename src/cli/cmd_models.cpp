@@ -39,9 +39,10 @@ void add_models_command(CLI::App& root, Commands& commands) {
         ->capture_default_str();
     synth->add_option("--vocab-from", a->vocab_from, "Copy the tokenizer of this GGUF (e.g. a real vocabulary)");
     synth->add_option("--seed", a->seed, "Seed of the random weights")->capture_default_str();
-    synth->add_option("--layers", a->layers,
-                      "Number of layers instead of the shape's (a scaled-down model with the real per-layer shapes, e.g. a "
-                      "MoE's expert count and sizes)");
+    synth->add_option(
+        "--layers", a->layers,
+        "Number of layers instead of the shape's (a scaled-down model with the real per-layer shapes, e.g. a "
+        "MoE's expert count and sizes)");
     synth->add_flag("--list", a->list, "List the known shapes and exit");
     synth->add_option("out", a->out, "Output GGUF path");
 
@@ -50,7 +51,8 @@ void add_models_command(CLI::App& root, Commands& commands) {
              if (a->list) {
                  for (const auto& s : model::synth_shapes()) {
                      std::printf("%-14s %-8s vocab %-6u embd %-5u layers %-3u heads %u/%u ff %u", s.name.c_str(),
-                                 s.arch.c_str(), s.n_vocab, s.n_embd, s.n_layer, s.n_head, s.n_head_kv, s.n_expert ? s.n_ff_expert : s.n_ff);
+                                 s.arch.c_str(), s.n_vocab, s.n_embd, s.n_layer, s.n_head, s.n_head_kv,
+                                 s.n_expert ? s.n_ff_expert : s.n_ff);
                      if (s.n_expert) std::printf(" experts %u (%u used)", s.n_expert, s.n_expert_used);
                      std::printf("\n");
                  }

@@ -25,12 +25,13 @@ Pooling model_pooling(const model::Model& model);
 
 // Uses sequence 0 of `ctx` (cleared before and after). Empty input is an error. An encoder
 // (BERT) sees the whole input in one batch, so it must fit the context.
-Result<std::vector<float>> embed(model::Context& ctx, const std::vector<int32_t>& tokens, Pooling pooling, bool normalize = true);
+Result<std::vector<float>> embed(model::Context& ctx, const std::vector<int32_t>& tokens, Pooling pooling,
+                                 bool normalize = true);
 // Several inputs, packed whole into shared forward passes (up to the context's sequences and
 // cells): each vector is bit-identical to embed()'s for the same input. Uses (and clears) all
 // of the context's sequences.
-Result<std::vector<std::vector<float>>> embed_many(model::Context& ctx, const std::vector<std::vector<int32_t>>& inputs, Pooling pooling,
-                                                   bool normalize = true);
+Result<std::vector<std::vector<float>>> embed_many(model::Context& ctx, const std::vector<std::vector<int32_t>>& inputs,
+                                                   Pooling pooling, bool normalize = true);
 
 // A cross-encoder's relevance score of each document for the query (bge-reranker and kin): the
 // pair as llama.cpp joins it — BOS, query, EOS, SEP when the vocabulary adds one, document, EOS —

@@ -36,7 +36,8 @@ struct ToolCall {
 
 // A GBNF grammar accepting one or more calls (`parallel`) of the given OpenAI-style tools
 // ([{"type":"function","function":{"name","parameters"}}]), or of the one named `only`.
-Result<std::string> tool_call_grammar(ToolSyntax syntax, const nlohmann::ordered_json& tools, bool parallel, const std::string& only = "");
+Result<std::string> tool_call_grammar(ToolSyntax syntax, const nlohmann::ordered_json& tools, bool parallel,
+                                      const std::string& only = "");
 
 // The text each call of this syntax starts with (what switches tool_choice "auto" from free text
 // to the call grammar).

@@ -108,8 +108,7 @@ struct BlockMXFP4 {
 static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136 && sizeof(BlockMXFP4) == 17);
 
 // The 16 non-linear levels of IQ4_NL / IQ4_XS.
-inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                             1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // The FP4 (E2M1) values doubled to integers (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6 times 2), so
 // that a block's dot product stays an exact integer sum; the scale carries the half back.

@@ -1,6 +1,7 @@
 // AVX2 (+FMA, F16C) dot kernels. Integer block sums are exact; floats follow the lane contract
 // of dot.h, so results equal the scalar kernels bit for bit. Types without a path here fall back.
 #include <cmath>
+
 #include "kernels/dot.h"
 
 #if defined(__x86_64__)
@@ -42,7 +43,8 @@ inline __m256i sum_q8_0(const BlockQ8_0& x, const BlockQ8_0& y) {
 
 // Unsigned nibbles times signed activations; the -8 offset is applied later from Σy.
 inline __m256i sum_q4_0(const BlockQ4_0& x, const BlockQ8_0& y) {
-    const __m256i p = _mm256_maddubs_epi16(unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    const __m256i p =
+        _mm256_maddubs_epi16(unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
@@ -64,7 +66,8 @@ float dot_f32(int64_t n, const void* w, const void* a) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         for (int k = 0; k < 4; ++k) {
-            acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k)));
+            acc[k] =
+                _mm256_add_ps(acc[k], _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k)));
         }
     }
     alignas(32) float p[32];
@@ -100,7 +103,8 @@ float dot_bf16(int64_t n, const void* w, const void* a) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        for (int k = 0; k < 4; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k)));
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k)));
     }
     alignas(32) float p[32];
     for (int k = 0; k < 4; ++k) _mm256_store_ps(p + 8 * k, acc[k]);
@@ -200,7 +204,6 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
     return reduce_lanes8(p);
 }
 
-
 // bit j of the 32-bit field -> byte j set to 0xFF (the fifth bits of Q5_0/Q5_1 quants).
 inline __m256i bytes_from_bits32(const uint8_t* bits) {
     uint32_t x;
@@ -220,11 +223,13 @@ inline __m256i sum_q5_0(const BlockQ5_0& x, const BlockQ8_0& y) {
 }
 
 inline __m256i sum_q4_1(const BlockQ4_1& x, const BlockQ8_1& y) {
-    const __m256i p = _mm256_maddubs_epi16(unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    const __m256i p =
+        _mm256_maddubs_epi16(unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 inline __m256i sum_q5_1(const BlockQ5_1& x, const BlockQ8_1& y) {
-    const __m256i q = _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bytes_from_bits32(x.qh), _mm256_set1_epi8(0x10)));
+    const __m256i q =
+        _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bytes_from_bits32(x.qh), _mm256_set1_epi8(0x10)));
     const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
@@ -274,7 +279,8 @@ float dot_q3_k(int64_t n, const void* w, const void* a) {
                 const __m256i v = _mm256_or_si256(lo, _mm256_slli_epi16(hbit, 2));
                 const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * k + 32 * sh));
                 const int is = 8 * k + 2 * sh;
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(v, yv), scale_pair16(scales[is], scales[is + 1])));
+                acc = _mm256_add_epi32(
+                    acc, _mm256_madd_epi16(_mm256_maddubs_epi16(v, yv), scale_pair16(scales[is], scales[is + 1])));
             }
         }
         p[b % 8] += block_result(_cvtsh_ss(x[b].d), y[b].d, hsum_i32(acc) - bias);
@@ -306,23 +312,40 @@ float dot_iq4_xs(int64_t n, const void* w, const void* a) {
 
 DotFn dot_kernel(TensorType t) {
     switch (t) {
-        case TensorType::F32: return dot_f32;
-        case TensorType::F16: return dot_f16;
-        case TensorType::BF16: return dot_bf16;
-        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
-        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;
-        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl, 0>;
-        case TensorType::Q4_K: return dot_q4_k;
-        case TensorType::Q5_K: return dot_q5_k;
-        case TensorType::Q6_K: return dot_q6_k;
-        case TensorType::Q5_0: return dot_blocks32<BlockQ5_0, sum_q5_0, 16>;
-        case TensorType::Q4_1: return dot_blocks32_min<BlockQ4_1, sum_q4_1>;
-        case TensorType::Q5_1: return dot_blocks32_min<BlockQ5_1, sum_q5_1>;
-        case TensorType::Q2_K: return dot_q2_k;
-        case TensorType::Q3_K: return dot_q3_k;
-        case TensorType::IQ4_XS: return dot_iq4_xs;
-        case TensorType::MXFP4: return dot_mxfp4_blocks<sum_mxfp4>;
-        default: return nullptr;
+        case TensorType::F32:
+            return dot_f32;
+        case TensorType::F16:
+            return dot_f16;
+        case TensorType::BF16:
+            return dot_bf16;
+        case TensorType::Q8_0:
+            return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
+        case TensorType::Q4_0:
+            return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;
+        case TensorType::IQ4_NL:
+            return dot_blocks32<BlockIQ4_NL, sum_iq4_nl, 0>;
+        case TensorType::Q4_K:
+            return dot_q4_k;
+        case TensorType::Q5_K:
+            return dot_q5_k;
+        case TensorType::Q6_K:
+            return dot_q6_k;
+        case TensorType::Q5_0:
+            return dot_blocks32<BlockQ5_0, sum_q5_0, 16>;
+        case TensorType::Q4_1:
+            return dot_blocks32_min<BlockQ4_1, sum_q4_1>;
+        case TensorType::Q5_1:
+            return dot_blocks32_min<BlockQ5_1, sum_q5_1>;
+        case TensorType::Q2_K:
+            return dot_q2_k;
+        case TensorType::Q3_K:
+            return dot_q3_k;
+        case TensorType::IQ4_XS:
+            return dot_iq4_xs;
+        case TensorType::MXFP4:
+            return dot_mxfp4_blocks<sum_mxfp4>;
+        default:
+            return nullptr;
     }
 }
 
@@ -332,6 +355,8 @@ DotFn dot_kernel(TensorType t) {
 
 #else
 namespace tf::kernels::avx2 {
-DotFn dot_kernel(TensorType) { return nullptr; }
+DotFn dot_kernel(TensorType) {
+    return nullptr;
+}
 }  // namespace tf::kernels::avx2
 #endif

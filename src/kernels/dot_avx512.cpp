@@ -53,7 +53,6 @@ inline __m256i sum_iq4_nl(const BlockIQ4_NL& x, const BlockQ8_0& y) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(yv, q));
 }
 
-
 // The fifth bits of Q5_0/Q5_1 quants: byte j is 0x10 where bit j of qh is set (one masked move).
 inline __m256i fifth_bits(const uint8_t* qh) {
     uint32_t bits;
@@ -68,7 +67,8 @@ inline __m256i sum_q5_0(const BlockQ5_0& x, const BlockQ8_0& y) {
 }
 
 inline __m256i sum_q4_1(const BlockQ4_1& x, const BlockQ8_1& y) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(x.qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(x.qs),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs)));
 }
 
 inline __m256i sum_q5_1(const BlockQ5_1& x, const BlockQ8_1& y) {
@@ -99,16 +99,18 @@ float dot_q2_k(int64_t n, const void* w, const void* a) {
             const __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
             for (int sh = 0; sh < 4; sh += 2) {
                 // low half: plane sh, high half: plane sh + 1
-                const __m512i v = _mm512_and_si512(_mm512_srlv_epi16(qq, _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(2 * sh)),
-                                                                                                _mm256_set1_epi16(static_cast<short>(2 * sh + 2)), 1)),
-                                                   m3);
+                const __m512i v = _mm512_and_si512(
+                    _mm512_srlv_epi16(qq, _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(2 * sh)),
+                                                             _mm256_set1_epi16(static_cast<short>(2 * sh + 2)), 1)),
+                    m3);
                 const __m512i yv = _mm512_loadu_si512(y[b].qs + 128 * k + 32 * sh);
                 const int is = 8 * k + 2 * sh;
                 const __m512i s16 = scale_quad16(sc[is] & 0xF, sc[is + 1] & 0xF, sc[is + 2] & 0xF, sc[is + 3] & 0xF);
                 acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(v, yv), s16);
             }
         }
-        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
+        p[b % 8] +=
+            block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
     }
     return reduce_lanes8(p);
 }
@@ -132,7 +134,8 @@ float dot_q3_k(int64_t n, const void* w, const void* a) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
             const __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
             for (int sh = 0; sh < 4; sh += 2) {
-                const __m512i qshift = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(2 * sh)), _mm256_set1_epi16(static_cast<short>(2 * sh + 2)), 1);
+                const __m512i qshift = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(2 * sh)),
+                                                          _mm256_set1_epi16(static_cast<short>(2 * sh + 2)), 1);
                 const __m512i hshift = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(4 * k + sh)),
                                                           _mm256_set1_epi16(static_cast<short>(4 * k + sh + 1)), 1);
                 const __m512i lo = _mm512_and_si512(_mm512_srlv_epi16(qq, qshift), m3);
@@ -140,7 +143,8 @@ float dot_q3_k(int64_t n, const void* w, const void* a) {
                 const __m512i v = _mm512_or_si512(lo, _mm512_slli_epi16(hbit, 2));
                 const __m512i yv = _mm512_loadu_si512(y[b].qs + 128 * k + 32 * sh);
                 const int is = 8 * k + 2 * sh;
-                acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(v, yv), scale_quad16(scales[is], scales[is + 1], scales[is + 2], scales[is + 3]));
+                acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(v, yv),
+                                          scale_quad16(scales[is], scales[is + 1], scales[is + 2], scales[is + 3]));
             }
         }
         p[b % 8] += block_result(_cvtsh_ss(x[b].d), y[b].d, _mm512_reduce_add_epi32(acc) - bias);
@@ -159,12 +163,16 @@ float dot_iq4_xs(int64_t n, const void* w, const void* a) {
     for (int64_t b = 0; b < n / QK_K; ++b) {
         __m512i acc = _mm512_setzero_si512();
         for (int ib = 0; ib < 8; ib += 2) {
-            auto scale = [&](int i) { return (((x[b].scales_l[i / 2] >> 4 * (i % 2)) & 0xf) | (((x[b].scales_h >> 2 * i) & 3) << 4)) - 32; };
-            const __m512i nib = _mm512_inserti64x4(_mm512_castsi256_si512(unpack_nibbles(x[b].qs + 16 * ib)), unpack_nibbles(x[b].qs + 16 * ib + 16), 1);
+            auto scale = [&](int i) {
+                return (((x[b].scales_l[i / 2] >> 4 * (i % 2)) & 0xf) | (((x[b].scales_h >> 2 * i) & 3) << 4)) - 32;
+            };
+            const __m512i nib = _mm512_inserti64x4(_mm512_castsi256_si512(unpack_nibbles(x[b].qs + 16 * ib)),
+                                                   unpack_nibbles(x[b].qs + 16 * ib + 16), 1);
             const __m512i q = _mm512_shuffle_epi8(table4, nib);
             const __m512i yv = _mm512_loadu_si512(y[b].qs + 32 * ib);
             const __m512i aq = _mm512_abs_epi8(q);
-            const __m512i sy = _mm512_mask_sub_epi8(yv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), yv);  // y * sign(q)
+            const __m512i sy =
+                _mm512_mask_sub_epi8(yv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), yv);  // y * sign(q)
             const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, sy);
             const __m512i ls = _mm512_inserti64x4(_mm512_set1_epi32(scale(ib)), _mm256_set1_epi32(scale(ib + 1)), 1);
             acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(s, ls));
@@ -243,7 +251,8 @@ float dot_q4_k(int64_t n, const void* w, const void* a) {
             const __m512i s16 = _mm512_maddubs_epi16(q, yv);
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(s16, scales16_2x16(sc[2 * k], sc[2 * k + 1])));
         }
-        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
+        p[b % 8] +=
+            block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
     }
     return reduce_lanes8(p);
 }
@@ -269,7 +278,8 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
             const __m512i s16 = _mm512_maddubs_epi16(q, yv);
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(s16, scales16_2x16(sc[2 * k], sc[2 * k + 1])));
         }
-        p[b % 8] += block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
+        p[b % 8] +=
+            block_result_kmin(_cvtsh_ss(x[b].d), _cvtsh_ss(x[b].dmin), y[b].d, _mm512_reduce_add_epi32(acc), imins);
     }
     return reduce_lanes8(p);
 }
@@ -288,7 +298,8 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
             const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
             const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
             const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * half));
-            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
+            const __m256i q0 =
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
             const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low4),
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
             const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
@@ -315,28 +326,44 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
     return reduce_lanes8(p);
 }
 
-
 }  // namespace
 
 DotFn dot_kernel(TensorType t) {
     switch (t) {
-        case TensorType::F32: return dot_f32;
-        case TensorType::F16: return nullptr;  // the AVX2 kernel: the 8-lane contract needs no wider vectors
-        case TensorType::BF16: return dot_bf16;
-        case TensorType::Q8_0: return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
-        case TensorType::Q4_0: return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;
-        case TensorType::IQ4_NL: return dot_blocks32<BlockIQ4_NL, sum_iq4_nl, 0>;
-        case TensorType::Q5_0: return dot_blocks32<BlockQ5_0, sum_q5_0, 16>;
-        case TensorType::Q4_1: return dot_blocks32_min<BlockQ4_1, sum_q4_1>;
-        case TensorType::Q5_1: return dot_blocks32_min<BlockQ5_1, sum_q5_1>;
-        case TensorType::Q2_K: return dot_q2_k;
-        case TensorType::Q3_K: return dot_q3_k;
-        case TensorType::IQ4_XS: return dot_iq4_xs;
-        case TensorType::Q4_K: return dot_q4_k;
-        case TensorType::Q5_K: return dot_q5_k;
-        case TensorType::Q6_K: return dot_q6_k;
-        case TensorType::MXFP4: return dot_mxfp4_blocks<sum_mxfp4>;
-        default: return nullptr;
+        case TensorType::F32:
+            return dot_f32;
+        case TensorType::F16:
+            return nullptr;  // the AVX2 kernel: the 8-lane contract needs no wider vectors
+        case TensorType::BF16:
+            return dot_bf16;
+        case TensorType::Q8_0:
+            return dot_blocks32<BlockQ8_0, sum_q8_0, 0>;
+        case TensorType::Q4_0:
+            return dot_blocks32<BlockQ4_0, sum_q4_0, 8>;
+        case TensorType::IQ4_NL:
+            return dot_blocks32<BlockIQ4_NL, sum_iq4_nl, 0>;
+        case TensorType::Q5_0:
+            return dot_blocks32<BlockQ5_0, sum_q5_0, 16>;
+        case TensorType::Q4_1:
+            return dot_blocks32_min<BlockQ4_1, sum_q4_1>;
+        case TensorType::Q5_1:
+            return dot_blocks32_min<BlockQ5_1, sum_q5_1>;
+        case TensorType::Q2_K:
+            return dot_q2_k;
+        case TensorType::Q3_K:
+            return dot_q3_k;
+        case TensorType::IQ4_XS:
+            return dot_iq4_xs;
+        case TensorType::Q4_K:
+            return dot_q4_k;
+        case TensorType::Q5_K:
+            return dot_q5_k;
+        case TensorType::Q6_K:
+            return dot_q6_k;
+        case TensorType::MXFP4:
+            return dot_mxfp4_blocks<sum_mxfp4>;
+        default:
+            return nullptr;
     }
 }
 
@@ -346,6 +373,8 @@ DotFn dot_kernel(TensorType t) {
 
 #else
 namespace tf::kernels::avx512 {
-DotFn dot_kernel(TensorType) { return nullptr; }
+DotFn dot_kernel(TensorType) {
+    return nullptr;
+}
 }  // namespace tf::kernels::avx512
 #endif

@@ -132,8 +132,12 @@ float sequential(int64_t n, const void* w, const void* a) {
     return acc;
 }
 
-void values_q5_0(const BlockQ5_0& b, Values v) { values_q5(b, v, 16); }
-void values_q5_1(const BlockQ5_1& b, Values v) { values_q5(b, v, 0); }
+void values_q5_0(const BlockQ5_0& b, Values v) {
+    values_q5(b, v, 16);
+}
+void values_q5_1(const BlockQ5_1& b, Values v) {
+    values_q5(b, v, 0);
+}
 
 // --- K-quants and IQ4_XS (super-blocks of 256, Q8_K activations) ---
 // A super-block decoded: its 256 integer values in element order and the integer scale of each
@@ -183,7 +187,8 @@ float q6_k(int64_t n, const void* w, const void* a) {
         k_lanes(k, y[i].qs, lane);
         const float d = y[i].d * fp16_to_fp32(x[i].d);
         for (int l = 0; l < 8; ++l) {
-            const int32_t sub = 32 * (y[i].bsums[2 * l] * x[i].scales[2 * l] + y[i].bsums[2 * l + 1] * x[i].scales[2 * l + 1]);
+            const int32_t sub =
+                32 * (y[i].bsums[2 * l] * x[i].scales[2 * l] + y[i].bsums[2 * l + 1] * x[i].scales[2 * l + 1]);
             acc[l] = std::fma(d, static_cast<float>(lane[l] - sub), acc[l]);
         }
     }
@@ -312,8 +317,10 @@ float reduce16(const float* a) {
 
 template <class T>
 float element(const T* p, int64_t i) {
-    if constexpr (std::is_same_v<T, float>) return p[i];
-    else return fp16_to_fp32(p[i]);
+    if constexpr (std::is_same_v<T, float>)
+        return p[i];
+    else
+        return fp16_to_fp32(p[i]);
 }
 
 // llamafile's tinyBLAS (batches of 2 or more): 16 lanes, one fused chain each, then reduce16.
@@ -342,7 +349,8 @@ float vec_dot_float(int64_t n, const void* w, const void* a) {
     float acc[4][16] = {};
     for (int64_t i = 0; i < np; i += 64) {
         for (int j = 0; j < 4; ++j) {
-            for (int q = 0; q < 16; ++q) acc[j][q] = std::fma(element(x, i + 16 * j + q), element(y, i + 16 * j + q), acc[j][q]);
+            for (int q = 0; q < 16; ++q)
+                acc[j][q] = std::fma(element(x, i + 16 * j + q), element(y, i + 16 * j + q), acc[j][q]);
         }
     }
     double sum = 0.0;
@@ -358,7 +366,9 @@ float vec_dot_float(int64_t n, const void* w, const void* a) {
 // BF16 with the AVX512-BF16 instruction the reference machine has (vdpbf16ps): each lane adds
 // its odd pair's product, then its even pair's (products are exact; each add rounds to nearest
 // even), denormal inputs read as zero and denormal results flushed to zero.
-float daz(float v) { return std::fpclassify(v) == FP_SUBNORMAL ? std::copysign(0.0f, v) : v; }
+float daz(float v) {
+    return std::fpclassify(v) == FP_SUBNORMAL ? std::copysign(0.0f, v) : v;
+}
 float dpbf16(float acc, float a1, float b1, float a0, float b0) {
     acc = daz(daz(acc) + daz(a1) * daz(b1));
     return daz(acc + daz(a0) * daz(b0));
@@ -372,8 +382,8 @@ float bf16_vec_dot(int64_t n, const void* w, const void* a) {
     float c1[16] = {}, c2[16] = {};
     for (; i + 64 <= n; i += 64) {
         for (int j = 0; j < 16; ++j) {
-            c1[j] = dpbf16(c1[j], bf16_to_fp32(x[i + 2 * j + 1]), bf16_to_fp32(y[i + 2 * j + 1]), bf16_to_fp32(x[i + 2 * j]),
-                           bf16_to_fp32(y[i + 2 * j]));
+            c1[j] = dpbf16(c1[j], bf16_to_fp32(x[i + 2 * j + 1]), bf16_to_fp32(y[i + 2 * j + 1]),
+                           bf16_to_fp32(x[i + 2 * j]), bf16_to_fp32(y[i + 2 * j]));
             c2[j] = dpbf16(c2[j], bf16_to_fp32(x[i + 32 + 2 * j + 1]), bf16_to_fp32(y[i + 32 + 2 * j + 1]),
                            bf16_to_fp32(x[i + 32 + 2 * j]), bf16_to_fp32(y[i + 32 + 2 * j]));
         }
@@ -391,8 +401,8 @@ float bf16_tinyblas(int64_t n, const void* w, const void* a) {
     float acc[16] = {};
     for (int64_t l = 0; l < n; l += 32) {
         for (int j = 0; j < 16; ++j) {
-            acc[j] = dpbf16(acc[j], bf16_to_fp32(x[l + 2 * j + 1]), bf16_to_fp32(y[l + 2 * j + 1]), bf16_to_fp32(x[l + 2 * j]),
-                            bf16_to_fp32(y[l + 2 * j]));
+            acc[j] = dpbf16(acc[j], bf16_to_fp32(x[l + 2 * j + 1]), bf16_to_fp32(y[l + 2 * j + 1]),
+                            bf16_to_fp32(x[l + 2 * j]), bf16_to_fp32(y[l + 2 * j]));
         }
     }
     return reduce16(acc);
@@ -406,31 +416,44 @@ LlamaCppKernels llama_cpp_kernels(TensorType weight, int64_t n_rows) {
     const bool repacked = n_rows % 8 == 0;
     auto same = [](DotFn f) { return LlamaCppKernels{f, f}; };
     switch (weight) {
-        case TensorType::Q8_0: return same(lanes<BlockQ8_0, values_q8_0>);
-        case TensorType::Q5_0: return same(lanes<BlockQ5_0, values_q5_0>);
-        case TensorType::Q4_1: return same(lanes_min<BlockQ4_1, values_q4_1>);
-        case TensorType::Q5_1: return same(lanes_min<BlockQ5_1, values_q5_1>);
-        case TensorType::Q4_0: return same(repacked ? sequential<BlockQ4_0, values_q4_0> : lanes<BlockQ4_0, values_q4_0>);
+        case TensorType::Q8_0:
+            return same(lanes<BlockQ8_0, values_q8_0>);
+        case TensorType::Q5_0:
+            return same(lanes<BlockQ5_0, values_q5_0>);
+        case TensorType::Q4_1:
+            return same(lanes_min<BlockQ4_1, values_q4_1>);
+        case TensorType::Q5_1:
+            return same(lanes_min<BlockQ5_1, values_q5_1>);
+        case TensorType::Q4_0:
+            return same(repacked ? sequential<BlockQ4_0, values_q4_0> : lanes<BlockQ4_0, values_q4_0>);
         case TensorType::IQ4_NL:
             return same(repacked ? sequential<BlockIQ4_NL, values_iq4_nl> : lanes<BlockIQ4_NL, values_iq4_nl>);
         case TensorType::MXFP4:
             return same(lanes_pairs<BlockMXFP4, values_mxfp4>);
-        case TensorType::Q6_K: return same(q6_k);
-        case TensorType::Q5_K: return same(q5_k);
-        case TensorType::Q3_K: return same(k_plain<BlockQ3_K, decode_q3_k, false>);
-        case TensorType::IQ4_XS: return same(k_plain<BlockIQ4_XS, decode_iq4_xs, true>);
+        case TensorType::Q6_K:
+            return same(q6_k);
+        case TensorType::Q5_K:
+            return same(q5_k);
+        case TensorType::Q3_K:
+            return same(k_plain<BlockQ3_K, decode_q3_k, false>);
+        case TensorType::IQ4_XS:
+            return same(k_plain<BlockIQ4_XS, decode_iq4_xs, true>);
         // Their non-repacked vec_dot orders are not written here.
         case TensorType::Q4_K:
-            return repacked ? LlamaCppKernels{k_sequential<BlockQ4_K, 256>, k_sequential<BlockQ4_K, 64>} : LlamaCppKernels{};
+            return repacked ? LlamaCppKernels{k_sequential<BlockQ4_K, 256>, k_sequential<BlockQ4_K, 64>}
+                            : LlamaCppKernels{};
         case TensorType::Q2_K:
-            return repacked ? LlamaCppKernels{k_sequential<BlockQ2_K, 256>, k_sequential<BlockQ2_K, 128>} : LlamaCppKernels{};
+            return repacked ? LlamaCppKernels{k_sequential<BlockQ2_K, 256>, k_sequential<BlockQ2_K, 128>}
+                            : LlamaCppKernels{};
         // llamafile's sgemm takes every row of a batch of 2 or more (rows of a multiple of 16).
         case TensorType::F32:
             return LlamaCppKernels{vec_dot_float<float>, tinyblas<float>, LlamaCppKernels::Split::AllFromTwo};
         case TensorType::F16:
             return LlamaCppKernels{vec_dot_float<uint16_t>, tinyblas<uint16_t>, LlamaCppKernels::Split::AllFromTwo};
-        case TensorType::BF16: return LlamaCppKernels{bf16_vec_dot, bf16_tinyblas, LlamaCppKernels::Split::AllFromTwo};
-        default: return {};
+        case TensorType::BF16:
+            return LlamaCppKernels{bf16_vec_dot, bf16_tinyblas, LlamaCppKernels::Split::AllFromTwo};
+        default:
+            return {};
     }
 }
 
