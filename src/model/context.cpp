@@ -19,7 +19,9 @@ namespace tf::model {
 
 namespace {
 
-kernels::WeightMatrix matrix(const TensorRef& t) { return {t.type, t.data, t.rows(), t.cols(), t.panels}; }
+kernels::WeightMatrix matrix(const TensorRef& t) {
+    return {t.type, t.data, t.rows(), t.cols(), t.panels};
+}
 
 // ggml's f16 dot product as its AVX-512 build computes it (the reference machine): blocks of 64
 // in four 16-lane FMA accumulators reduced in a fixed tree, the rest added in double.
@@ -28,7 +30,8 @@ float ggml_dot_f16(const float* x, const uint16_t* y, int64_t n) {
     float acc[4][16] = {};
     for (int64_t i = 0; i < np; i += 64) {
         for (int j = 0; j < 4; ++j) {
-            for (int l = 0; l < 16; ++l) acc[j][l] = std::fma(x[i + 16 * j + l], fp16_to_fp32(y[i + 16 * j + l]), acc[j][l]);
+            for (int l = 0; l < 16; ++l)
+                acc[j][l] = std::fma(x[i + 16 * j + l], fp16_to_fp32(y[i + 16 * j + l]), acc[j][l]);
         }
     }
     double sum = 0.0;
@@ -61,8 +64,8 @@ struct Context::Scratch {
     struct Worker {
         std::vector<float> q, scores, acc;
         std::vector<uint16_t> acc16;
-        std::vector<uint8_t> q8;  // the query as a Q8_0 activation row (Q8_0 keys)
-        std::vector<float> rope_cs;  // a token's RoPE angles, shared by its heads
+        std::vector<uint8_t> q8;                     // the query as a Q8_0 activation row (Q8_0 keys)
+        std::vector<float> rope_cs;                  // a token's RoPE angles, shared by its heads
         std::vector<const uint8_t*> k_rows, v_rows;  // the cache cells of a query's positions
     };
     std::vector<Worker> workers;
@@ -147,7 +150,9 @@ void store_kv(TensorType type, const float* x, int64_t n, uint8_t* cell) {
 
 // out = W x for n rows of x, the activations converted into the context's scratch (no
 // allocation once it has grown to the largest batch).
-void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) { matmuls({{&w, out}}, x, n); }
+void Context::matmul(const TensorRef& w, const float* x, int64_t n, float* out) {
+    matmuls({{&w, out}}, x, n);
+}
 
 void Context::matmuls(std::initializer_list<Product> products, const float* x, int64_t n) {
     constexpr int kMax = 4;
@@ -200,7 +205,8 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
     enum class Kernel { Float, Tiled, HalfRow };
     Kernel kernel = Kernel::Float;
     const bool q8_keys = kv_.k_type() == TensorType::Q8_0, q8_values = kv_.v_type() == TensorType::Q8_0;
-    if (numerics_ == AttentionNumerics::LlamaCppCompatible && !q8_keys && !q8_values) kernel = T >= 64 ? Kernel::Tiled : Kernel::HalfRow;
+    if (numerics_ == AttentionNumerics::LlamaCppCompatible && !q8_keys && !q8_values)
+        kernel = T >= 64 ? Kernel::Tiled : Kernel::HalfRow;
     // Q8_0 keys are Q8_0 weight rows against the query converted as any activation is (llama.cpp
     // pairs them the same way); the offsets are in bytes.
     static const kernels::DotFn dot_q8 = kernels::dot_kernel(TensorType::Q8_0);
@@ -269,7 +275,9 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             if (cap != 0.0f) s = cap * std::tanh(s);
             scores[j] = s;
         }
-        auto value_bytes = [&](int64_t j) { return kv.v(layer, kv.cell(layer, seq, static_cast<int>(j))) + kvh * v_head_bytes; };
+        auto value_bytes = [&](int64_t j) {
+            return kv.v(layer, kv.cell(layer, seq, static_cast<int>(j))) + kvh * v_head_bytes;
+        };
         auto value = [&](int64_t j) { return reinterpret_cast<const uint16_t*>(value_bytes(j)); };
         if (kernel == Kernel::HalfRow) {
             // Online softmax over positions, the running value sum kept in half precision.
@@ -289,7 +297,8 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                     vs = std::exp(s - M);
                 }
                 const uint16_t* vj = value(j);
-                for (int64_t d = 0; d < Dv; ++d) acc[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vj[d]), vs, fp16_to_fp32(acc[d])));
+                for (int64_t d = 0; d < Dv; ++d)
+                    acc[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vj[d]), vs, fp16_to_fp32(acc[d])));
                 S = std::fma(S, ms, vs);  // fused, as ggml's compiler contracts it
             }
             for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]);
@@ -390,7 +399,8 @@ void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, flo
             kernels::gelu(u, F, s.act.data() + t * F);
         });
         matmul(L.ffn_down, s.act.data(), n, out);
-        if (!L.ffn_down_b.empty()) per_token(n, [&](int64_t t, int) { kernels::add_in_place(out + t * E, L.ffn_down_b.data(), E); });
+        if (!L.ffn_down_b.empty())
+            per_token(n, [&](int64_t t, int) { kernels::add_in_place(out + t * E, L.ffn_down_b.data(), E); });
         return;
     }
     const int64_t F = L.ffn_gate.rows();
@@ -400,8 +410,10 @@ void Context::feed_forward(const LayerWeights& L, const float* x, int64_t n, flo
     matmuls({{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, x, n);
     const bool gelu = m_.activation == FfnActivation::GELU;
     pool_->parallel_for(n * F, 8192, [&](int64_t begin, int64_t end, int) {
-        if (gelu) kernels::geglu(s.gate.data() + begin, s.up.data() + begin, end - begin, s.act.data() + begin);
-        else kernels::swiglu(s.gate.data() + begin, s.up.data() + begin, end - begin, s.act.data() + begin);
+        if (gelu)
+            kernels::geglu(s.gate.data() + begin, s.up.data() + begin, end - begin, s.act.data() + begin);
+        else
+            kernels::swiglu(s.gate.data() + begin, s.up.data() + begin, end - begin, s.act.data() + begin);
     });
     matmul(L.ffn_down, s.act.data(), n, out);
 }
@@ -457,9 +469,13 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
         ensure(s.moe_up, static_cast<size_t>(m * F));
         ensure(s.moe_act, static_cast<size_t>(m * F));
         ensure(s.proj, static_cast<size_t>(m * E));
-        for (int64_t r = 0; r < m; ++r) std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E, static_cast<size_t>(E) * 4);
+        for (int64_t r = 0; r < m; ++r)
+            std::memcpy(&s.moe_in[static_cast<size_t>(r * E)], x + (slots[static_cast<size_t>(r)] / K) * E,
+                        static_cast<size_t>(E) * 4);
         expert_products_ = true;
-        matmuls({{&L.expert_gate[static_cast<size_t>(e)], s.moe_gate.data()}, {&L.expert_up[static_cast<size_t>(e)], s.moe_up.data()}}, s.moe_in.data(), m);
+        matmuls({{&L.expert_gate[static_cast<size_t>(e)], s.moe_gate.data()},
+                 {&L.expert_up[static_cast<size_t>(e)], s.moe_up.data()}},
+                s.moe_in.data(), m);
         add_bias(s.moe_up.data(), m, F, L.expert_up_bias, e);
         add_bias(s.moe_gate.data(), m, F, L.expert_gate_bias, e);
         // The activation over the pool: with one token per expert (generation) this is where a
@@ -468,15 +484,18 @@ void Context::moe(const LayerWeights& L, const float* x, int64_t n, float* out) 
             const float* g = s.moe_gate.data() + begin;
             const float* u = s.moe_up.data() + begin;
             float* a = s.moe_act.data() + begin;
-            if (m_.activation == FfnActivation::SwiGluOai) kernels::swiglu_oai(g, u, end - begin, 1.702f, 7.0f, a);
-            else kernels::swiglu(g, u, end - begin, a);
+            if (m_.activation == FfnActivation::SwiGluOai)
+                kernels::swiglu_oai(g, u, end - begin, 1.702f, 7.0f, a);
+            else
+                kernels::swiglu(g, u, end - begin, a);
         });
         matmul(L.expert_down[static_cast<size_t>(e)], s.moe_act.data(), m, s.proj.data());
         add_bias(s.proj.data(), m, E, L.expert_down_bias, e);
         expert_products_ = false;
         for (int64_t r = 0; r < m; ++r) {
             const int64_t slot = slots[static_cast<size_t>(r)];
-            std::memcpy(&s.moe_out[static_cast<size_t>(slot * E)], &s.proj[static_cast<size_t>(r * E)], static_cast<size_t>(E) * 4);
+            std::memcpy(&s.moe_out[static_cast<size_t>(slot * E)], &s.proj[static_cast<size_t>(r * E)],
+                        static_cast<size_t>(E) * 4);
         }
     }
     for (int64_t t = 0; t < n; ++t) {
@@ -511,7 +530,8 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
         const int32_t id = b.token[static_cast<size_t>(t)];
         const int seq = b.seq[static_cast<size_t>(t)];
         if (id < 0 || static_cast<uint32_t>(id) >= hp.n_vocab) {
-            return Error{"token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(hp.n_vocab)};
+            return Error{"token id " + std::to_string(id) + " is outside the vocabulary of " +
+                         std::to_string(hp.n_vocab)};
         }
         if (seq < 0 || seq >= kv_.n_seq_max()) {
             return Error{"sequence " + std::to_string(seq) + " is outside 0.." + std::to_string(kv_.n_seq_max() - 1)};
@@ -526,8 +546,9 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
                          " must be cleared and evaluated in one batch"};
         }
         if (b.pos[static_cast<size_t>(t)] != it->second) {
-            return Error{"batch token " + std::to_string(t) + ": sequence " + std::to_string(seq) + " continues at position " +
-                         std::to_string(it->second) + ", not " + std::to_string(b.pos[static_cast<size_t>(t)])};
+            return Error{"batch token " + std::to_string(t) + ": sequence " + std::to_string(seq) +
+                         " continues at position " + std::to_string(it->second) + ", not " +
+                         std::to_string(b.pos[static_cast<size_t>(t)])};
         }
         ++it->second;
     }
@@ -590,7 +611,8 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
         per_token(rows, [&](int64_t t, int) { kernels::add_in_place(x + t * E, y + t * E, E); });
     };
     // Post-norm layers (BERT): x = LayerNorm(x + y).
-    auto add_and_layer_norm = [&](const float* y, const std::vector<float>& w, const std::vector<float>& bias, int64_t rows) {
+    auto add_and_layer_norm = [&](const float* y, const std::vector<float>& w, const std::vector<float>& bias,
+                                  int64_t rows) {
         per_token(rows, [&](int64_t t, int) {
             kernels::add_in_place(x + t * E, y + t * E, E);
             kernels::layer_norm(x + t * E, w.data(), bias.data(), E, hp.norm_eps, x + t * E);
@@ -599,8 +621,10 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
-        if (m_.post_norm) std::memcpy(xn, x, static_cast<size_t>(T * E) * 4);
-        else norm_rows(x, L.attn_norm, T, xn);
+        if (m_.post_norm)
+            std::memcpy(xn, x, static_cast<size_t>(T * E) * 4);
+        else
+            norm_rows(x, L.attn_norm, T, xn);
         matmuls({{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, xn, T);
         const kernels::RopeParams& rope = rope_[il];
         per_token(T, [&](int64_t t, int thread) {
@@ -642,7 +666,8 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
             if (n == 0) break;
         }
         matmul(L.wo, s.attn.data(), n, s.proj.data());
-        if (!L.bo.empty()) per_token(n, [&](int64_t t, int) { kernels::add_in_place(s.proj.data() + t * E, L.bo.data(), E); });
+        if (!L.bo.empty())
+            per_token(n, [&](int64_t t, int) { kernels::add_in_place(s.proj.data() + t * E, L.bo.data(), E); });
         if (m_.post_norm) {
             add_and_layer_norm(s.proj.data(), L.attn_post_norm, L.attn_post_norm_b, n);
             std::memcpy(xn, x, static_cast<size_t>(n * E) * 4);
@@ -667,8 +692,10 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
     if (what == Output::Embeddings) {
         std::vector<float> hidden(static_cast<size_t>(n_out * E));
         for (int64_t t = 0; t < n_out; ++t) {
-            if (m_.output_norm.empty()) std::memcpy(hidden.data() + t * E, x + t * E, static_cast<size_t>(E) * 4);
-            else kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, hidden.data() + t * E);
+            if (m_.output_norm.empty())
+                std::memcpy(hidden.data() + t * E, x + t * E, static_cast<size_t>(E) * 4);
+            else
+                kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, hidden.data() + t * E);
         }
         return hidden;
     }
@@ -677,7 +704,8 @@ Result<std::vector<float>> Context::decode(const Batch& b, Output what) {
     if (n_out == 0) return logits;
     for (int64_t t = 0; t < n_out; ++t) kernels::rms_norm(x + t * E, m_.output_norm.data(), E, eps, xn + t * E);
     matmul(m_.output, xn, n_out, logits.data());
-    if (m_.final_softcap != 0.0f) kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), m_.final_softcap);
+    if (m_.final_softcap != 0.0f)
+        kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), m_.final_softcap);
     return logits;
 }
 

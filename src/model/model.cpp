@@ -5,7 +5,9 @@
 namespace tf::model {
 
 namespace {
-std::string prefix(int i) { return "blk." + std::to_string(i) + "."; }
+std::string prefix(int i) {
+    return "blk." + std::to_string(i) + ".";
+}
 }  // namespace
 
 void bind_common(Model& m, WeightBinder& b, bool tied_output_allowed) {
@@ -91,8 +93,9 @@ struct ArchEntry {
     Status (*bind)(Model&, WeightBinder&);
 };
 constexpr ArchEntry kArchs[] = {
-    {"llama", Arch::Llama, bind_llama},    {"qwen2", Arch::Qwen2, bind_qwen2},    {"qwen3", Arch::Qwen3, bind_qwen3},
-    {"phi3", Arch::Phi3, bind_phi3},       {"gemma2", Arch::Gemma2, bind_gemma2}, {"gemma3", Arch::Gemma3, bind_gemma3},
+    {"llama", Arch::Llama, bind_llama},          {"qwen2", Arch::Qwen2, bind_qwen2},
+    {"qwen3", Arch::Qwen3, bind_qwen3},          {"phi3", Arch::Phi3, bind_phi3},
+    {"gemma2", Arch::Gemma2, bind_gemma2},       {"gemma3", Arch::Gemma3, bind_gemma3},
     {"qwen3moe", Arch::Qwen3Moe, bind_qwen3moe}, {"smollm3", Arch::SmolLM3, bind_smollm3},
     {"gpt-oss", Arch::GptOss, bind_gpt_oss},     {"bert", Arch::Bert, bind_bert},
 };
@@ -135,7 +138,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     }
     const bool moe_only = hp.arch == "qwen3moe" || hp.arch == "gpt-oss";
     if (hp.n_expert > 0 && hp.arch != "llama" && !moe_only) {
-        return Error{path + ": experts (expert_count " + std::to_string(hp.n_expert) + ") are not supported for '" + hp.arch + "'"};
+        return Error{path + ": experts (expert_count " + std::to_string(hp.n_expert) + ") are not supported for '" +
+                     hp.arch + "'"};
     }
     if (hp.n_expert == 0 && moe_only) return Error{path + ": " + hp.arch + " needs expert_count and expert_used_count"};
     m->arch = entry->arch;

@@ -30,9 +30,9 @@ struct LayerWeights {
     // BERT: the LayerNorm biases of attn_post_norm / ffn_post_norm (there: of the residual sums)
     // and the feed-forward biases (no gate).
     std::vector<float> attn_post_norm_b, ffn_post_norm_b, ffn_up_b, ffn_down_b;
-    std::vector<float> bq, bk, bv, bo;                 // attention biases (Qwen2, gpt-oss), empty when absent
-    std::vector<float> attn_sinks;                     // one extra softmax logit per head (gpt-oss), or empty
-    std::vector<float> q_norm, k_norm;                 // per-head RMSNorm of q and k (Qwen3, Gemma 3)
+    std::vector<float> bq, bk, bv, bo;  // attention biases (Qwen2, gpt-oss), empty when absent
+    std::vector<float> attn_sinks;      // one extra softmax logit per head (gpt-oss), or empty
+    std::vector<float> q_norm, k_norm;  // per-head RMSNorm of q and k (Qwen3, Gemma 3)
     // Mixture of experts: the router and one matrix per expert (views into the stacked tensors).
     TensorRef ffn_router;
     std::vector<TensorRef> expert_gate, expert_up, expert_down;
@@ -63,15 +63,15 @@ struct Model {
     bool post_norm = false;
 
     // How this architecture's forward pass differs from llama's.
-    bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
-    float embd_scale = 1.0f;  // multiplies the token embeddings (Gemma: sqrt(n_embd))
-    float q_scale = 1.0f;     // multiplies the queries before attention
-    float kq_scale = 1.0f;    // multiplies the attention scores
+    bool rope_neox = false;                           // rotate (i, i + n_rot/2) pairs instead of adjacent ones
+    float embd_scale = 1.0f;                          // multiplies the token embeddings (Gemma: sqrt(n_embd))
+    float q_scale = 1.0f;                             // multiplies the queries before attention
+    float kq_scale = 1.0f;                            // multiplies the attention scores
     float attn_softcap = 0.0f, final_softcap = 0.0f;  // 0: none
     FfnActivation activation = FfnActivation::SiLU;
     MoeGating gating = MoeGating::SoftmaxNormalized;
-    std::vector<float> rope_freqs;                // Llama 3.1-style frequency factors, empty when absent
-    std::vector<float> rope_long, rope_short;     // LongRoPE factors (Phi-3), empty when absent
+    std::vector<float> rope_freqs;             // Llama 3.1-style frequency factors, empty when absent
+    std::vector<float> rope_long, rope_short;  // LongRoPE factors (Phi-3), empty when absent
 
     // Matrix weights repacked for the panel kernels (kernels/matmul_panel.h) at load, when the CPU
     // has them; the file's pages of those tensors are then released, so resident memory stays
