@@ -12,9 +12,7 @@ Status bind_qwen3moe(Model& m, WeightBinder& b) {
         LayerWeights& l = m.layers[i];
         bind_attention(m, b, static_cast<int>(i), l);
         bind_moe_ffn(m, b, static_cast<int>(i), l);
-        const std::string p = "blk." + std::to_string(i) + ".";
-        l.q_norm = to_floats(b.require(p + "attn_q_norm.weight", {m.hp.n_embd_head_k}));
-        l.k_norm = to_floats(b.require(p + "attn_k_norm.weight", {m.hp.n_embd_head_k}));
+        bind_qk_norms(m, b, static_cast<int>(i), l);
     }
     return Status::success();
 }

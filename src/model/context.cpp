@@ -237,6 +237,26 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
             kernels::quantize_activations(TensorType::Q8_0, qh, w.q8.data(), Dk);
         }
         float* o = out + (t * H + h) * Dv;
+        // llama.cpp's kernels add the sink after the positions, to value sums already in float, as
+        // one more softmax term with no value; the row kernel's sum update is not fused, unlike its
+        // update per position and the tiled kernel's (measured: gpt-oss MXFP4, 1 ulp in one head that Q8_0 activations
+        // turned into a different greedy token).
+        auto add_sink = [&](float M, float& S, float* v, bool fused) {
+            if (sink == -INFINITY) return;
+            float ms = 1.0f, vs = 1.0f;
+            if (sink > M) {
+                ms = std::exp(M - sink);
+                for (int64_t d = 0; d < Dv; ++d) v[d] *= ms;
+            } else {
+                vs = std::exp(sink - M);
+            }
+            if (fused) {
+                S = std::fma(S, ms, vs);
+            } else {
+                const float scaled = S * ms;
+                S = scaled + vs;
+            }
+        };
         if (kernel == Kernel::Float && !q8_keys && !q8_values) {
             // The common case, over all positions at once: the same scores and sums as the loops below.
             const int64_t n_pos = last + 1 - lo;
@@ -302,20 +322,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                 S = std::fma(S, ms, vs);  // fused, as ggml's compiler contracts it
             }
             for (int64_t d = 0; d < Dv; ++d) o[d] = fp16_to_fp32(acc[d]);
-            if (sink != -INFINITY) {
-                // ggml adds the sink after the positions, on the value sums already in float.
-                float ms = 1.0f, vs = 1.0f;
-                if (sink > M) {
-                    ms = std::exp(M - sink);
-                    for (int64_t d = 0; d < Dv; ++d) o[d] *= ms;
-                } else {
-                    vs = std::exp(sink - M);
-                }
-                // Not fused here, unlike the update per position (measured: gpt-oss MXFP4, 1 ulp in
-                // one head that Q8_0 activations then turn into a different greedy token).
-                const float scaled = S * ms;
-                S = scaled + vs;
-            }
+            add_sink(M, S, o, false);
             const float inv = S == 0.0f ? 0.0f : 1.0f / S;
             for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;
@@ -357,16 +364,7 @@ void Context::attention(int layer, const Batch& b, const float* q, float* out) {
                     for (int64_t d = 0; d < Dv; ++d) o[d] = std::fma(p[j - j0], fp16_to_fp32(vj[d]), o[d]);
                 }
             }
-            if (sink != -INFINITY) {
-                float ms = 1.0f, vs = 1.0f;
-                if (sink > M) {
-                    ms = std::exp(M - sink);
-                    for (int64_t d = 0; d < Dv; ++d) o[d] *= ms;
-                } else {
-                    vs = std::exp(sink - M);
-                }
-                S = std::fma(S, ms, vs);
-            }
+            add_sink(M, S, o, true);
             const float inv = S == 0.0f ? 0.0f : 1.0f / S;
             for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
             return;

@@ -58,6 +58,12 @@ void bind_moe_ffn(Model& m, WeightBinder& b, int i, LayerWeights& l) {
     bind_moe_experts(m, b, i, l);
 }
 
+void bind_qk_norms(Model& m, WeightBinder& b, int i, LayerWeights& l) {
+    const std::string p = prefix(i);
+    l.q_norm = to_floats(b.require(p + "attn_q_norm.weight", {m.hp.n_embd_head_k}));
+    l.k_norm = to_floats(b.require(p + "attn_k_norm.weight", {m.hp.n_embd_head_k}));
+}
+
 void bind_moe_experts(Model& m, WeightBinder& b, int i, LayerWeights& l) {
     const uint64_t E = m.hp.n_embd, F = m.hp.n_ff_expert, X = m.hp.n_expert;
     const std::string p = prefix(i);

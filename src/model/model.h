@@ -107,6 +107,8 @@ void bind_common(Model& m, WeightBinder& b, bool tied_output_allowed);
 void bind_attention(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 void bind_dense_ffn(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 void bind_moe_ffn(Model& m, WeightBinder& b, int layer, LayerWeights& l);
+// Per-head RMSNorm of queries and keys (Qwen3, Qwen3-MoE).
+void bind_qk_norms(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 // The stacked expert matrices alone (gate, up, down), one view per expert.
 void bind_moe_experts(Model& m, WeightBinder& b, int layer, LayerWeights& l);
 // Sliding-window layout and per-layer RoPE (local layers use the _swa base and scale).

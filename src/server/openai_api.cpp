@@ -949,31 +949,24 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
         },
         /*prefix=*/true);
 
-    srv.route("POST", "/v1/embeddings", http::Server::Kind::Heavy,
-              [model_for](const http::Request& req, http::Response& res) {
-                  ojson body;
-                  ApiError err;
-                  if (!parse_body(req, body, err)) {
-                      send_openai_error(res, err);
-                      return;
-                  }
-                  auto held = model_for(body, res);
-                  if (!held) return;
-                  send(res, openai_embeddings(*held, body));
-              });
-    for (const char* path : {"/v1/rerank", "/rerank"}) {
-        srv.route("POST", path, http::Server::Kind::Heavy, [model_for](const http::Request& req, http::Response& res) {
-            ojson body;
-            ApiError err;
-            if (!parse_body(req, body, err)) {
-                send_openai_error(res, err);
-                return;
-            }
-            auto held = model_for(body, res);
-            if (!held) return;
-            send(res, openai_rerank(*held, body));
-        });
-    }
+    // Endpoints answered whole from the request's body by the model it names.
+    auto answer_route = [&srv, model_for](const char* path, ApiResult (*answer)(Service&, const ojson&)) {
+        srv.route("POST", path, http::Server::Kind::Heavy,
+                  [model_for, answer](const http::Request& req, http::Response& res) {
+                      ojson body;
+                      ApiError err;
+                      if (!parse_body(req, body, err)) {
+                          send_openai_error(res, err);
+                          return;
+                      }
+                      auto held = model_for(body, res);
+                      if (!held) return;
+                      send(res, answer(*held, body));
+                  });
+    };
+    answer_route("/v1/embeddings", openai_embeddings);
+    answer_route("/v1/rerank", openai_rerank);
+    answer_route("/rerank", openai_rerank);
 }
 
 }  // namespace tf::server
