@@ -87,6 +87,10 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         mkdir -p build/fuzz/mail-seeds
         printf 'From: =?ISO-8859-1?Q?J=FCrgen?= <a@b.example>\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=FCber\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--B--\r\n' >build/fuzz/mail-seeds/mixed.eml
         run_fuzz mail_fuzz "${TF_FUZZ_MAIL_SECONDS:-20}" build/fuzz/mail-seeds
+        mkdir -p build/fuzz/request-seeds
+        printf '%s' '{"model":"m","messages":[{"role":"user","content":"hi \u00e9"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object"}}},"n":2,"seed":1e3}' >build/fuzz/request-seeds/chat.json
+        printf '%s' '{"model":"m","options":{"temperature":0.1,"stop":["\n"]},"format":"json","keep_alive":"5m"}' >build/fuzz/request-seeds/ollama.json
+        run_fuzz request_json_fuzz "${TF_FUZZ_REQUEST_SECONDS:-15}" build/fuzz/request-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

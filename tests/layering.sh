@@ -11,9 +11,10 @@ declare -A allowed=(
     [sampling]="sampling tokenizer util"
     [engine]="engine model tokenizer sampling gguf kernels util"
     [hub]="hub gguf util"
-    [server]="server hub engine model tokenizer sampling gguf kernels util"
+    [api]="api engine model tokenizer sampling gguf kernels util"
+    [server]="server api hub engine model tokenizer sampling gguf kernels util"
     [pipeline]="pipeline engine model tokenizer sampling gguf kernels util"
-    [cli]="cli hub server pipeline engine model tokenizer sampling gguf kernels util"
+    [cli]="cli hub server api pipeline engine model tokenizer sampling gguf kernels util"
 )
 bad=0
 for layer in "${!allowed[@]}"; do

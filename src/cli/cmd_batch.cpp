@@ -20,11 +20,12 @@
 #include <span>
 #include <thread>
 
+#include "api/openai_answer.h"
+#include "api/openai_response.h"
 #include "cli/command.h"
 #include "cli/kv_cache_flags.h"
 #include "cli/model_argument.h"
 #include "pipeline/store.h"
-#include "server/openai_handlers.h"
 #include "util/progress.h"
 #include "util/sha256.h"
 #include "util/thread_pool.h"
@@ -90,7 +91,7 @@ Result<std::vector<Request>> read_requests(const std::string& path, const std::s
 
 // The response a request gets: {"status_code", "body"} or an {"error"} for a line that is no
 // API request.
-ojson answer(server::Service& svc, const Request& r, int timeout_s) {
+ojson answer(api::Service& svc, const Request& r, int timeout_s) {
     auto error = [](const std::string& code, const std::string& message) {
         return ojson{{"error", {{"code", code}, {"message", message}}}};
     };
@@ -98,18 +99,18 @@ ojson answer(server::Service& svc, const Request& r, int timeout_s) {
     if (!r.body.is_object()) return error("invalid_body", "body must be a JSON object");
     if (r.body.contains("stream") && r.body["stream"] == true)
         return error("invalid_body", "streaming is not available in a batch");
-    server::ApiResult res;
+    api::Reply res;
     try {
         if (r.url == "/v1/chat/completions")
-            res = server::openai_chat_completion(svc, r.body, timeout_s);
+            res = api::openai::chat_completion(svc, r.body, timeout_s);
         else if (r.url == "/v1/completions")
-            res = server::openai_completion(svc, r.body, timeout_s);
+            res = api::openai::completion(svc, r.body, timeout_s);
         else if (r.url == "/v1/embeddings")
-            res = server::openai_embeddings(svc, r.body);
+            res = api::openai::embeddings(svc, r.body);
         else
             return error("invalid_url", "url must be /v1/chat/completions, /v1/completions or /v1/embeddings");
     } catch (const std::exception& e) {  // a field of an unexpected type deep in the body
-        res = {400, server::openai_error_body({400, std::string("invalid request: ") + e.what(), ""})};
+        res = api::openai::failure(api::bad_request(std::string("invalid request: ") + e.what()));
     }
     return ojson{{"status_code", res.status}, {"body", res.body}};
 }
@@ -168,7 +169,7 @@ void add_batch_command(CLI::App& root, Commands& commands) {
                  print_error("batch", requests.error().message);
                  return kExitFailure;
              }
-             server::ServiceOptions so;
+             api::ServiceOptions so;
              so.scheduler.n_slots = a->parallel;
              so.scheduler.n_ctx_per_slot = a->ctx;
              so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
@@ -178,7 +179,7 @@ void add_batch_command(CLI::App& root, Commands& commands) {
                  return kExitUsage;
              }
              so.scheduler.max_queue = a->parallel * 2;
-             auto svc = server::Service::load(a->model, so);
+             auto svc = api::Service::load(a->model, so);
              if (!svc) {
                  print_error("batch", svc.error().message);
                  return kExitFailure;

@@ -166,7 +166,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
                  waiter.join();
              }};
 
-             server::ServiceOptions so;
+             api::ServiceOptions so;
              so.scheduler.n_slots = a->parallel;
              so.scheduler.n_ctx_per_slot = a->ctx;
              so.scheduler.n_threads = a->threads > 0 ? a->threads : ThreadPool::default_threads();
@@ -184,13 +184,12 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              po.memory_budget = static_cast<uint64_t>(a->max_memory_mb * 1048576.0);
              server::ModelPool pool(
                  specs, po, a->http.serve_store ? server::store_catalog(a->http.store) : server::ModelCatalog{});
-             server::ApiError load_err;
              if (!specs.empty()) {
                  std::fprintf(stderr, "terraferma: loading %s (%s)\n", specs[0].name.c_str(), specs[0].path.c_str());
                  std::fflush(stderr);
-                 if (!pool.acquire(specs[0].name, std::nullopt,
-                                   load_err)) {  // the first model now: a bad file fails at start
-                     print_error("serve", load_err.message);
+                 // The first model now: a bad file fails at start.
+                 if (auto first = pool.acquire(specs[0].name, std::nullopt); !first) {
+                     print_error("serve", first.error().message);
                      return kExitFailure;
                  }
              }

@@ -5,9 +5,9 @@
 #include <cctype>
 #include <cstdio>
 
-#include "server/api.h"
 #include "server/http/server.h"
 #include "server/http_util.h"
+#include "server/routes.h"
 
 namespace tf::server {
 
@@ -145,10 +145,7 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
     : models_(models), o_(options), http_(std::make_unique<http::Server>(limits_of(options))) {
     http::Server& h = *http_;
     auto error_writer = [](const http::Request& req, http::Response& res, int status, const std::string& message) {
-        if (req.path.rfind("/api/", 0) == 0)
-            send_ollama_error(res, {status, message, ""});
-        else
-            send_openai_error(res, {status, message, ""});
+        send_status_error(req, res, status, message);
     };
     h.set_error_writer(error_writer);
     // As soon as the headers are in, before the body is read: the Host must name this server

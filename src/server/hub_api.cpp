@@ -24,12 +24,12 @@ std::string model_field(const ojson& body, const char* key = "model") {
 
 bool parse_name(const std::string& text, hub::ModelName& out, http::Response& res) {
     if (text.empty()) {
-        send_ollama_error(res, {400, "the request names no model (\"model\")", "model"});
+        send_ollama_error(res, api::bad_request("the request names no model (\"model\")", "model"));
         return false;
     }
     auto n = hub::parse_model_name(text);
     if (!n) {
-        send_ollama_error(res, {400, n.error().message, "model"});
+        send_ollama_error(res, api::bad_request(n.error().message, "model"));
         return false;
     }
     out = *n;
@@ -80,11 +80,12 @@ ModelCatalog store_catalog(const StoreAccess& access) {
 void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& access) {
     // Long: a thread of its own, admitted like a generation.
     srv.route("POST", "/api/pull", http::Server::Kind::Heavy, [access](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) return send_ollama_error(res, err);
+        auto parsed = api::parse_request(req.body);
+        if (!parsed) return send_ollama_error(res, parsed.error());
+        const ojson& body = *parsed;
         if (!access.allow_pull)
-            return send_ollama_error(res, {403, "pulling is disabled on this server (start it with --allow-pull)", ""});
+            return send_ollama_error(
+                res, {ErrorKind::Forbidden, "pulling is disabled on this server (start it with --allow-pull)", ""});
         hub::ModelName name;
         if (!parse_name(model_field(body), name, res)) return;
         hub::PullOptions opt;
@@ -93,9 +94,9 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
         opt.http.cancelled = [conn] { return conn->closed(); };
         if (!body.value("stream", true)) {
             auto store = open_store(access);
-            if (!store) return send_ollama_error(res, {500, store.error().message, ""});
+            if (!store) return send_ollama_error(res, {ErrorKind::Internal, store.error().message, ""});
             auto m = hub::pull(name, *store, opt);
-            if (!m) return send_ollama_error(res, {502, m.error().message, ""});
+            if (!m) return send_ollama_error(res, {ErrorKind::Upstream, m.error().message, ""});
             res.set_content(dump(ojson{{"status", "success"}}), "application/json");
             return;
         }
@@ -126,35 +127,37 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
 
     srv.route("DELETE", "/api/delete", http::Server::Kind::Light,
               [&pool, access](const http::Request& req, http::Response& res) {
-                  ojson body;
-                  ApiError err;
-                  if (!parse_body(req, body, err)) return send_ollama_error(res, err);
+                  auto parsed = api::parse_request(req.body);
+                  if (!parsed) return send_ollama_error(res, parsed.error());
+                  const ojson& body = *parsed;
                   hub::ModelName name;
                   if (!parse_name(model_field(body), name, res)) return;
                   auto store = open_store(access);
-                  if (!store) return send_ollama_error(res, {500, store.error().message, ""});
+                  if (!store) return send_ollama_error(res, {ErrorKind::Internal, store.error().message, ""});
                   auto found = store->find(name);
                   if (!found || !*found)
-                      return send_ollama_error(res, {404, "model '" + name.display() + "' not found", "model"});
+                      return send_ollama_error(
+                          res, {ErrorKind::NotFound, "model '" + name.display() + "' not found", "model"});
                   pool.forget(name.display());
                   auto freed = store->remove(name);
-                  if (!freed) return send_ollama_error(res, {500, freed.error().message, ""});
+                  if (!freed) return send_ollama_error(res, {ErrorKind::Internal, freed.error().message, ""});
                   res.set_content("{}", "application/json");
               });
 
     srv.route("POST", "/api/copy", http::Server::Kind::Light, [access](const http::Request& req, http::Response& res) {
-        ojson body;
-        ApiError err;
-        if (!parse_body(req, body, err)) return send_ollama_error(res, err);
+        auto parsed = api::parse_request(req.body);
+        if (!parsed) return send_ollama_error(res, parsed.error());
+        const ojson& body = *parsed;
         hub::ModelName from, to;
         if (!parse_name(model_field(body, "source"), from, res)) return;
         if (!parse_name(model_field(body, "destination"), to, res)) return;
         auto store = open_store(access);
-        if (!store) return send_ollama_error(res, {500, store.error().message, ""});
+        if (!store) return send_ollama_error(res, {ErrorKind::Internal, store.error().message, ""});
         auto found = store->find(from);
         if (!found || !*found)
-            return send_ollama_error(res, {404, "model '" + from.display() + "' not found", "model"});
-        if (auto st = store->copy(from, to); !st) return send_ollama_error(res, {500, st.error().message, ""});
+            return send_ollama_error(res, {ErrorKind::NotFound, "model '" + from.display() + "' not found", "model"});
+        if (auto st = store->copy(from, to); !st)
+            return send_ollama_error(res, {ErrorKind::Internal, st.error().message, ""});
         res.set_content("{}", "application/json");
     });
 }

@@ -192,21 +192,18 @@ void ModelPool::drop(Entry& e) {
     e.bytes = 0;
 }
 
-std::shared_ptr<Service> ModelPool::acquire(const std::string& name, std::optional<int> keep_alive_s, ApiError& err) {
+api::Result<std::shared_ptr<Service>> ModelPool::acquire(const std::string& name, std::optional<int> keep_alive_s) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (stopping_) {
-        err = {503, "the server is shutting down", ""};
-        return nullptr;
-    }
+    if (stopping_) return api::Error{ErrorKind::Unavailable, "the server is shutting down", ""};
     const long index = index_locked(name);
     if (index < 0) {
         std::string names;
         for (const Entry& x : entries_) names += (names.empty() ? "" : ", ") + x.spec.name;
-        err = {404,
-               "the model '" + name + "' does not exist here (" +
-                   (catalog_.resolve ? std::string("not in the model store; see /api/tags") : "served: " + names) + ")",
-               "model"};
-        return nullptr;
+        return api::Error{
+            ErrorKind::NotFound,
+            "the model '" + name + "' does not exist here (" +
+                (catalog_.resolve ? std::string("not in the model store; see /api/tags") : "served: " + names) + ")",
+            "model"};
     }
     Entry& e = entries_[static_cast<size_t>(index)];
     if (keep_alive_s) e.keep_alive_s = *keep_alive_s;
@@ -229,25 +226,24 @@ std::shared_ptr<Service> ModelPool::acquire(const std::string& name, std::option
         return true;
     };
     if (!make_room(ec ? 0 : file_bytes)) {
-        err = {503,
-               "not enough of the memory budget for '" + e.spec.name + "' while the other models are busy; retry later",
-               "model"};
-        return nullptr;
+        return api::Error{
+            ErrorKind::Overloaded,
+            "not enough of the memory budget for '" + e.spec.name + "' while the other models are busy; retry later",
+            "model"};
     }
     auto s = Service::load(e.spec.path, o_.service);
     if (!s) {
-        err = {500, "cannot load the model '" + e.spec.name + "': " + s.error().message, "model"};
-        return nullptr;
+        return api::Error{ErrorKind::Internal, "cannot load the model '" + e.spec.name + "': " + s.error().message,
+                          "model"};
     }
     std::shared_ptr<Service> svc(std::move(s.value()));
     svc->set_name(e.spec.name);
     const uint64_t bytes = footprint(*svc);
     if (!make_room(bytes)) {
-        err = {503,
-               "the model '" + e.spec.name + "' needs " + std::to_string(bytes >> 20) +
-                   " MiB (weights and KV cache), more than the memory budget leaves",
-               "model"};
-        return nullptr;
+        return api::Error{ErrorKind::Overloaded,
+                          "the model '" + e.spec.name + "' needs " + std::to_string(bytes >> 20) +
+                              " MiB (weights and KV cache), more than the memory budget leaves",
+                          "model"};
     }
     e.service = svc;
     e.ever_loaded = true;

@@ -16,9 +16,12 @@
 #include <thread>
 #include <vector>
 
-#include "server/service.h"
+#include "api/service.h"
 
 namespace tf::server {
+
+using api::Service;
+using api::ServiceOptions;
 
 struct ModelSpec {
     std::string name;  // what requests call it ("model")
@@ -55,7 +58,7 @@ class ModelPool {
     // (or none) means that one — clients send whatever name they were written for. keep_alive:
     // the request's own, else the server's default. Null with `err` (404 unknown model, 503 over
     // the memory budget, 500 load failure).
-    std::shared_ptr<Service> acquire(const std::string& name, std::optional<int> keep_alive_s, ApiError& err);
+    api::Result<std::shared_ptr<Service>> acquire(const std::string& name, std::optional<int> keep_alive_s);
     // Unloads a model now if no request holds it (Ollama's keep_alive 0 with an empty prompt).
     bool unload(const std::string& name);
 

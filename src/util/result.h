@@ -18,6 +18,9 @@ enum class ErrorKind {
     Unavailable,  // shutting down or not ready
     Timeout,      // a deadline passed
     Cancelled,    // stopped on request
+    TooLarge,     // beyond a size limit (a body, a key count, a nesting depth)
+    Forbidden,    // refused by configuration (a disabled feature)
+    Upstream,     // a remote service failed (a hub, a registry, a remote endpoint)
     Internal,     // a bug or an environment failure
 };
 
@@ -26,11 +29,12 @@ struct Error {
     ErrorKind kind = ErrorKind::Invalid;
 };
 
-template <typename T>
+// E is Error, or a richer error of an edge (api::Error adds the request field at fault).
+template <typename T, typename E = Error>
 class [[nodiscard]] Result {
   public:
     Result(T value) : value_(std::move(value)) {}
-    Result(Error error) : error_(std::move(error)) {}
+    Result(E error) : error_(std::move(error)) {}
 
     bool ok() const { return value_.has_value(); }
     explicit operator bool() const { return ok(); }
@@ -52,33 +56,35 @@ class [[nodiscard]] Result {
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-    const Error& error() const {
+    const E& error() const {
         assert(!ok());
         return error_;
     }
 
   private:
     std::optional<T> value_;
-    Error error_;
+    E error_;
 };
 
 // Result<void> equivalent.
-class [[nodiscard]] Status {
+template <typename E>
+class [[nodiscard]] BasicStatus {
   public:
-    Status() = default;
-    Status(Error error) : failed_(true), error_(std::move(error)) {}
-    static Status success() { return Status(); }
+    BasicStatus() = default;
+    BasicStatus(E error) : failed_(true), error_(std::move(error)) {}
+    static BasicStatus success() { return BasicStatus(); }
 
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
-    const Error& error() const {
+    const E& error() const {
         assert(failed_);
         return error_;
     }
 
   private:
     bool failed_ = false;
-    Error error_;
+    E error_;
 };
+using Status = BasicStatus<Error>;
 
 }  // namespace tf

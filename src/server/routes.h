@@ -4,7 +4,6 @@
 #include "server/http/server.h"
 #include "server/http_server.h"
 #include "server/model_pool.h"
-#include "server/service.h"
 
 namespace tf::server {
 
