@@ -21,6 +21,7 @@
 
 #include "pipeline/email_text.h"
 #include "pipeline/ocr.h"
+#include "pipeline/pdf_layout.h"
 #include "pipeline/spreadsheet.h"
 #include "pipeline/text_encoding.h"
 #include "pipeline/zip_archive.h"
@@ -37,6 +38,22 @@ namespace {
 // Poppler reports what it repairs on stderr; a batch of documents would drown in it. Errors
 // that matter come back as results.
 void quiet_poppler(const std::string&, void*) {}
+
+// A page in reading order: column by column where it is set in columns of prose, else poppler's
+// physical layout (each visual line whole, as invoices' table rows need).
+std::string page_text(const poppler::page& p) {
+    std::vector<PdfWord> words;
+    for (const poppler::text_box& b : p.text_list()) {
+        const poppler::byte_array utf8 = b.text().to_utf8();
+        const poppler::rectf r = b.bbox();
+        words.push_back(
+            {std::string(utf8.data(), utf8.size()), r.left(), r.top(), r.right(), r.bottom(), b.has_space_after()});
+    }
+    if (auto columns = column_text(words, p.page_rect().width())) return *columns;
+    const poppler::byte_array utf8 = p.text().to_utf8();
+    return std::string(utf8.data(), utf8.size());
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
@@ -54,8 +71,7 @@ Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
             pages.emplace_back();
             continue;
         }
-        const poppler::byte_array utf8 = p->text().to_utf8();
-        pages.push_back(valid_utf8(std::string_view(utf8.data(), utf8.size())));
+        pages.push_back(valid_utf8(page_text(*p)));
     }
     return pages;
 }
@@ -190,7 +206,7 @@ std::string reader_id(const std::string& format) {
     if (format == "pdf" || format == "image") {
         const char* lang = std::getenv("TERRAFERMA_OCR_LANG");
         const std::string ocr = std::string("+tesseract-") + (lang && *lang ? lang : "default");
-        return format == "pdf" ? "pdf/poppler-layout/2" + ocr : "image" + ocr + "/1";
+        return format == "pdf" ? "pdf/poppler-layout/3" + ocr : "image" + ocr + "/1";
     }
     if (format == "docx") return "docx/pugixml/2";  // 2: notes, headers, text boxes once, content controls
     if (format == "xlsx") return "xlsx/1";
