@@ -16,6 +16,7 @@ PACKAGES=(
     libcpp-httplib-dev    # an HTTP client for the end-to-end tests and benchmarks
     libsqlite3-dev        # the document pipeline's job store (WAL, crash-safe)
     libpoppler-cpp-dev    # PDF text layers, and rendering pages for OCR
+    libqpdf-dev           # PDF structure poppler-cpp does not expose: AcroForm values, XFA data
     libtesseract-dev libleptonica-dev tesseract-ocr-eng   # OCR of scans and images (English data; add tesseract-ocr-LANG)
     libzip-dev libpugixml-dev   # DOCX: the zip container and its XML
     libuchardet-dev       # legacy text encodings: Mozilla's charset detector (iconv, in glibc, converts)

@@ -90,6 +90,9 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         mkdir -p build/fuzz/request-seeds
         printf '%s' '{"model":"m","messages":[{"role":"user","content":"hi \u00e9"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object"}}},"n":2,"seed":1e3}' >build/fuzz/request-seeds/chat.json
         printf '%s' '{"model":"m","options":{"temperature":0.1,"stop":["\n"]},"format":"json","keep_alive":"5m"}' >build/fuzz/request-seeds/ollama.json
+        mkdir -p build/fuzz/pdf-seeds
+        cp "$shared"/peer-tests/documents/pdf/{form_two_pages,annotation-text-widget,empty_protected}.pdf build/fuzz/pdf-seeds/ 2>/dev/null || true
+        run_fuzz pdf_structure_fuzz "${TF_FUZZ_PDF_SECONDS:-20}" build/fuzz/pdf-seeds
         run_fuzz request_json_fuzz "${TF_FUZZ_REQUEST_SECONDS:-15}" build/fuzz/request-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1

@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/document_flags.h"
 #include "cli/kv_cache_flags.h"
 #include "cli/model_argument.h"
-#include "cli/ocr_flag.h"
 #include "pipeline/run.h"
 #include "util/thread_pool.h"
 
@@ -33,7 +33,7 @@ struct DocArgs {
 
 void common_flags(CLI::App* app, DocArgs& a) {
     add_model_option(app, a.model);
-    add_ocr_lang_option(app);
+    add_document_options(app);
     auto* inputs =
         app->add_option("inputs", a.inputs,
                         "Documents: files (.txt .md .html .csv .eml .pdf .docx .xlsx .odt .ods, images by OCR; "

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/document_flags.h"
 #include "cli/model_argument.h"
-#include "cli/ocr_flag.h"
 #include "engine/embed.h"
 #include "pipeline/document.h"
 #include "pipeline/run.h"
@@ -61,7 +61,7 @@ void add_embed_commands(CLI::App& root, Commands& commands) {
     embed->add_option("--pooling", e->pooling, "mean, cls or last (default: the model's metadata, else mean)");
     embed->add_flag("--no-normalize", e->raw, "Print the pooled vector as is, not scaled to unit length");
     embed->add_option("-t,--threads", e->threads, "Threads (default: all cores)");
-    add_ocr_lang_option(embed);
+    add_document_options(embed);
     commands.push_back(
         {embed, [e]() {
              auto l = load(e->model);
@@ -155,7 +155,7 @@ void add_embed_commands(CLI::App& root, Commands& commands) {
     rerank->add_option("--top", r->top, "Print only the best N");
     rerank->add_flag("--json", r->json, "One JSON line per document: rank, path, score (the default off a terminal)");
     rerank->add_option("-t,--threads", r->threads, "Threads (default: all cores)");
-    add_ocr_lang_option(rerank);
+    add_document_options(rerank);
     commands.push_back({rerank, [r]() {
                             auto l = load(r->model);
                             if (!l) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/document_flags.h"
 #include "pipeline/manifest.h"
 #include "pipeline/store.h"
 #include "util/thread_pool.h"
@@ -37,6 +38,7 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                                             "file, and every document re-run (same result or same error)");
         app->add_option("manifest", a->manifest, "The manifest (OUT.manifest.json) of a run")->required();
         app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
+        add_document_options(app);  // re-reading an encrypted PDF needs its password again
         commands.push_back(
             {app, [a]() {
                  std::ifstream f(a->manifest);

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/ocr_flag.h"
+#include "cli/document_flags.h"
 #include "pipeline/document.h"
 #include "pipeline/run.h"
 
@@ -23,7 +23,7 @@ void add_text_command(CLI::App& root, Commands& commands) {
                                         "Print the text a document command would give the model for each file (type "
                                         "detected by content, encodings decoded)");
     app->add_option("inputs", a->inputs, "Documents: files, folders (walked) or - for standard input")->required();
-    add_ocr_lang_option(app);
+    add_document_options(app);
     app->add_flag(
         "--json", a->json,
         "One JSON object per file: path, format, reader, sha256, pages (the text of each), warnings — or error");

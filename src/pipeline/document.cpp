@@ -21,6 +21,7 @@
 
 #include "pipeline/email_text.h"
 #include "pipeline/ocr.h"
+#include "pipeline/pdf_forms.h"
 #include "pipeline/pdf_layout.h"
 #include "pipeline/spreadsheet.h"
 #include "pipeline/text_encoding.h"
@@ -54,16 +55,34 @@ std::string page_text(const poppler::page& p) {
     return std::string(utf8.data(), utf8.size());
 }
 
-}  // namespace
-
-Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
+// The document over `data` (which must outlive it), unlocked with the first of `passwords` that
+// opens it.
+Result<std::unique_ptr<poppler::document>> open_pdf(std::vector<char>& data,
+                                                    const std::vector<std::string>& passwords) {
     static const bool silenced = (poppler::set_debug_error_function(quiet_poppler, nullptr), true);
     (void)silenced;
-    std::vector<char> data(bytes.begin(), bytes.end());
     std::unique_ptr<poppler::document> doc(
         poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
     if (!doc) return Error{"not a readable PDF (corrupt or truncated)"};
-    if (doc->is_locked()) return Error{"the PDF is encrypted (password-protected)"};
+    for (const std::string& pw : passwords) {
+        if (!doc->is_locked()) break;
+        doc->unlock(pw, pw);  // as the owner's or the user's password
+    }
+    if (doc->is_locked()) {
+        return Error{passwords.empty()
+                         ? "the PDF is encrypted (password-protected); give its password with --password-file"
+                         : "the PDF is encrypted and none of the --password-file passwords opens it"};
+    }
+    return doc;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> pdf_pages(const std::string& bytes, const std::vector<std::string>& passwords) {
+    std::vector<char> data(bytes.begin(), bytes.end());
+    auto opened = open_pdf(data, passwords);
+    if (!opened) return opened.error();
+    poppler::document* doc = opened->get();
     std::vector<std::string> pages;
     for (int i = 0; i < doc->pages(); ++i) {
         std::unique_ptr<poppler::page> p(doc->create_page(i));
@@ -77,7 +96,8 @@ Result<std::vector<std::string>> pdf_pages(const std::string& bytes) {
 }
 
 Result<std::vector<std::string>> ocr_pdf_pages(const std::string& bytes, const std::vector<int>& which,
-                                               std::vector<std::string>& pages, std::vector<int>& confidence) {
+                                               std::vector<std::string>& pages, std::vector<int>& confidence,
+                                               const std::vector<std::string>& passwords) {
     const char* max_env = std::getenv("TERRAFERMA_OCR_MAX_PAGES");
     const size_t max_pages = max_env && *max_env ? std::strtoul(max_env, nullptr, 10) : 1000;
     if (which.size() > max_pages)
@@ -86,9 +106,9 @@ Result<std::vector<std::string>> ocr_pdf_pages(const std::string& bytes, const s
     auto ocr = Ocr::open();
     if (!ocr) return ocr.error();
     std::vector<char> data(bytes.begin(), bytes.end());
-    std::unique_ptr<poppler::document> doc(
-        poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
-    if (!doc) return Error{"not a readable PDF"};
+    auto opened = open_pdf(data, passwords);
+    if (!opened) return opened.error();
+    poppler::document* doc = opened->get();
     poppler::page_renderer renderer;
     renderer.set_render_hints(poppler::page_renderer::antialiasing | poppler::page_renderer::text_antialiasing);
     std::vector<std::string> notes;
@@ -231,6 +251,56 @@ Result<Document> load_document(const std::string& path) {
     return read_document(path, bytes);
 }
 
+namespace {
+
+// Adobe's text on the pages of an XFA form, shown by viewers that cannot render XFA: never
+// content. Removes it from a page; true when it was there.
+bool strip_xfa_placeholder(std::string& page) {
+    static const char* kMarks[] = {"Please wait...", "If this message is not eventually replaced"};
+    if (page.find(kMarks[1]) == std::string::npos) return false;
+    // The placeholder is the page's whole text layer (a few lines); drop those lines.
+    std::string kept, line;
+    std::istringstream in(page);
+    bool in_placeholder = false;
+    while (std::getline(in, line)) {
+        const bool mark = line.find(kMarks[0]) != std::string::npos || line.find(kMarks[1]) != std::string::npos;
+        in_placeholder = mark || (in_placeholder && line.find_first_not_of(" \t") != std::string::npos);
+        if (!in_placeholder) kept += line + "\n";
+    }
+    page = kept;
+    return true;
+}
+
+// Appends "Form fields" to the page each field's widget is on, and an XFA form's data to the
+// first page.
+void add_form_text(const PdfForm& form, std::vector<std::string>& pages, std::vector<std::string>& warnings) {
+    if (pages.empty()) return;
+    std::vector<std::string> blocks(pages.size());
+    for (const PdfFormField& f : form.fields) {
+        const size_t p =
+            f.page >= 0 && static_cast<size_t>(f.page) < pages.size() ? static_cast<size_t>(f.page) : pages.size() - 1;
+        blocks[p] += f.name + ": " + valid_utf8(f.value) + "\n";
+    }
+    for (size_t p = 0; p < pages.size(); ++p) {
+        if (blocks[p].empty()) continue;
+        if (!pages[p].empty() && pages[p].back() != '\n') pages[p] += "\n";
+        pages[p] += "\nForm fields:\n" + blocks[p];
+    }
+    if (!form.xfa) return;
+    if (form.xfa_data.empty()) {
+        warnings.push_back("an XFA form whose datasets hold no data: only what its pages show was read");
+        return;
+    }
+    std::string data;
+    for (const PdfFormField& f : form.xfa_data) data += f.name + ": " + valid_utf8(f.value) + "\n";
+    if (!pages[0].empty() && pages[0].back() != '\n') pages[0] += "\n";
+    pages[0] += "\nXFA form data:\n" + data;
+    warnings.push_back("an XFA form: its " + std::to_string(form.xfa_data.size()) +
+                       " data values were read from the form's datasets");
+}
+
+}  // namespace
+
 Result<Document> read_document(const std::string& path, const std::string& bytes) {
     Document d;
     d.path = path;
@@ -279,19 +349,31 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         if (!text) return Error{path + ": " + text.error().message};
         d.text = valid_utf8(*text);
     } else if (d.kind == "pdf") {
-        auto pages = pdf_pages(bytes);
+        auto passwords = pdf_passwords();
+        if (!passwords) return Error{path + ": " + passwords.error().message};
+        auto pages = pdf_pages(bytes, *passwords);
         if (!pages) return Error{path + ": " + pages.error().message};
-        // Pages without a real text layer (a scan, or a scan with a stray glyph) are read by OCR.
+        // Form values with their names, and an XFA form's data in place of its placeholder.
+        std::vector<bool> placeholder(pages->size(), false);
+        auto form = pdf_form(bytes, *passwords);
+        if (!form) {
+            d.warnings.push_back("form fields not read: " + form.error().message);
+        } else {
+            for (size_t i = 0; i < pages->size() && form->xfa; ++i) placeholder[i] = strip_xfa_placeholder((*pages)[i]);
+            add_form_text(*form, *pages, d.warnings);
+        }
+        // Pages without a real text layer (a scan, or a scan with a stray glyph) are read by OCR;
+        // not a page that only showed an XFA form's placeholder (OCR would read it again).
         std::vector<int> sparse;
         for (size_t i = 0; i < pages->size(); ++i) {
             const std::string& t = (*pages)[i];
             const size_t visible =
                 static_cast<size_t>(std::count_if(t.begin(), t.end(), [](unsigned char c) { return c > ' '; }));
-            if (visible < kOcrBelowChars) sparse.push_back(static_cast<int>(i));
+            if (visible < kOcrBelowChars && !placeholder[i]) sparse.push_back(static_cast<int>(i));
         }
         d.page_ocr_confidence.assign(pages->size(), -1);
         if (!sparse.empty()) {
-            auto ocr = ocr_pdf_pages(bytes, sparse, *pages, d.page_ocr_confidence);
+            auto ocr = ocr_pdf_pages(bytes, sparse, *pages, d.page_ocr_confidence, *passwords);
             if (!ocr) {
                 if (sparse.size() == pages->size())
                     return Error{path + ": the PDF has no text layer (" + std::to_string(pages->size()) +
@@ -310,6 +392,11 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         }
         if (d.page_starts.empty()) d.page_starts = {0};
         if (d.text.find_first_not_of(" \t\r\n\f") == std::string::npos) {
+            if (std::find(placeholder.begin(), placeholder.end(), true) != placeholder.end())
+                return Error{path +
+                             ": an XFA form without its data: the pages show only the viewer's \"Please wait...\" "
+                             "placeholder and the form's datasets are empty (save it from a viewer that renders "
+                             "XFA, or print it to PDF)"};
             return Error{path + ": the PDF has no text layer and OCR found no text either (" +
                          std::to_string(pages->size()) + " pages)"};
         }

@@ -47,10 +47,12 @@ constexpr double kOcrDpi = 300;
 // The converters, for tests and fuzzing.
 Result<std::string> docx_to_text(const std::string& bytes);
 Result<std::string> odt_to_text(const std::string& bytes);
-Result<std::vector<std::string>> pdf_pages(const std::string& bytes);  // text of each page
+// The text of each page; an encrypted PDF is opened with the first of `passwords` that fits.
+Result<std::vector<std::string>> pdf_pages(const std::string& bytes, const std::vector<std::string>& passwords = {});
 // Renders the pages `which` (0-based) and reads them by OCR into pages[i], confidence[i];
 // returns a note per page (errors of single pages are notes, not failures).
 Result<std::vector<std::string>> ocr_pdf_pages(const std::string& bytes, const std::vector<int>& which,
-                                               std::vector<std::string>& pages, std::vector<int>& confidence);
+                                               std::vector<std::string>& pages, std::vector<int>& confidence,
+                                               const std::vector<std::string>& passwords = {});
 
 }  // namespace tf::pipeline

@@ -11,28 +11,14 @@
 #include <sstream>
 
 #include "pipeline/document.h"
-#include "support/pdf.h"
+#include "support/pdf_samples.h"
 #include "support/run.h"
 
 namespace {
 
 using tf::pipeline::PdfWord;
 using tf::test::PdfRun;
-
-// Unique, word-like tokens: consonant-vowel syllables spelling the index.
-std::string word(size_t i) {
-    static const char* cons = "bdfgklmnprstvz";
-    static const char* vows = "aeiou";
-    std::string w;
-    size_t n = i + 1;
-    do {
-        w += cons[n % 14];
-        n /= 14;
-        w += vows[n % 5];
-        n /= 5;
-    } while (n > 0);
-    return w + (i % 3 == 0 ? "ly" : "");
-}
+using tf::test::two_column_pdf;
 
 std::vector<std::string> split(const std::string& s) {
     std::istringstream in(s);
@@ -59,53 +45,6 @@ double in_order_ratio(const std::vector<std::string>& source, const std::string&
             *t = it->second;
     }
     return static_cast<double>(tails.size()) / static_cast<double>(source.size());
-}
-
-// Helvetica's advance widths (thousandths of the font size) of the letters word() uses.
-double width_pt(const std::string& w, double size) {
-    double units = 0;
-    for (char c : w)
-        units += std::string("fiklrt").find(c) != std::string::npos ? (c == 'r'   ? 333
-                                                                       : c == 'k' ? 500
-                                                                                  : 250)
-                 : c == 'm'                                         ? 833
-                 : std::string("svyz").find(c) != std::string::npos ? 500
-                                                                    : 556;
-    return units * size / 1000;
-}
-
-// A paper's page: a full-width title, two justified columns of 40 lines with a 14-point gutter
-// (as journals set them), a full-width closing line. `source` receives the words in reading
-// order.
-std::string two_column_pdf(std::vector<std::string>& source) {
-    std::vector<PdfRun> runs;
-    size_t next = 0;
-    // Fills a line of `width` points with whole words, spread to its ends (justified).
-    auto line = [&](double x, double width, double y, double size) {
-        std::vector<std::string> ws;
-        double used = 0;
-        while (true) {
-            const std::string w = word(next + ws.size());
-            const double more = width_pt(w, size) + (ws.empty() ? 0 : 0.28 * size);
-            if (used + more > width) break;
-            used += more;
-            ws.push_back(w);
-        }
-        double natural = 0;
-        for (const auto& w : ws) natural += width_pt(w, size);
-        const double gap = ws.size() > 1 ? (width - natural) / static_cast<double>(ws.size() - 1) : 0;
-        for (const auto& w : ws) {
-            runs.push_back({x, y, size, w});
-            x += width_pt(w, size) + gap;
-            source.push_back(w);
-        }
-        next += ws.size();
-    };
-    line(50, 514, 740, 16);  // the title crosses the gutter
-    for (double x : {50.0, 314.0})
-        for (int l = 0; l < 40; ++l) line(x, 250, 700 - 14.0 * l, 9);
-    line(50, 514, 80, 9);  // a full-width closing line
-    return tf::test::text_pdf({runs});
 }
 
 TEST(PdfLayout, two_columns_of_prose_are_read_column_by_column) {
