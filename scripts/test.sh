@@ -90,6 +90,12 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         mkdir -p build/fuzz/request-seeds
         printf '%s' '{"model":"m","messages":[{"role":"user","content":"hi \u00e9"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object"}}},"n":2,"seed":1e3}' >build/fuzz/request-seeds/chat.json
         printf '%s' '{"model":"m","options":{"temperature":0.1,"stop":["\n"]},"format":"json","keep_alive":"5m"}' >build/fuzz/request-seeds/ollama.json
+        # Word seeds: the sample DOCX files (first byte 0), ODT when present (first byte 1).
+        mkdir -p build/fuzz/word-seeds
+        for f in "$shared"/peer-tests/documents/docx/*.docx; do
+            [[ -f $f ]] && { printf '\0'; cat "$f"; } >"build/fuzz/word-seeds/$(basename "$f")"
+        done
+        run_fuzz office_text_fuzz "${TF_FUZZ_WORD_SECONDS:-20}" build/fuzz/word-seeds
         mkdir -p build/fuzz/pdf-seeds
         cp "$shared"/peer-tests/documents/pdf/{form_two_pages,annotation-text-widget,empty_protected}.pdf build/fuzz/pdf-seeds/ 2>/dev/null || true
         run_fuzz pdf_structure_fuzz "${TF_FUZZ_PDF_SECONDS:-20}" build/fuzz/pdf-seeds

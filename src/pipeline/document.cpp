@@ -25,6 +25,7 @@
 #include "pipeline/pdf_layout.h"
 #include "pipeline/spreadsheet.h"
 #include "pipeline/text_encoding.h"
+#include "pipeline/word_text.h"
 #include "pipeline/zip_archive.h"
 #include "util/sha256.h"
 

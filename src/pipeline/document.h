@@ -45,8 +45,6 @@ constexpr size_t kOcrBelowChars = 16;
 constexpr double kOcrDpi = 300;
 
 // The converters, for tests and fuzzing.
-Result<std::string> docx_to_text(const std::string& bytes);
-Result<std::string> odt_to_text(const std::string& bytes);
 // The text of each page; an encrypted PDF is opened with the first of `passwords` that fits.
 Result<std::vector<std::string>> pdf_pages(const std::string& bytes, const std::vector<std::string>& passwords = {});
 // Renders the pages `which` (0-based) and reads them by OCR into pages[i], confidence[i];

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/document.h"
+#include "pipeline/text_encoding.h"
+#include "pipeline/word_text.h"
 #include "pipeline/zip_archive.h"
 
 namespace tf::pipeline {

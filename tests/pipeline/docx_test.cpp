@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/document.h"
+#include "pipeline/word_text.h"
 #include "support/reference.h"
 #include "support/zip.h"
 
