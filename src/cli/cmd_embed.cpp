@@ -83,6 +83,7 @@ void add_embed_commands(CLI::App& root, Commands& commands) {
                  print_error("embed", files.error().message);
                  return kExitFailure;
              }
+             *files = pipeline::expand_documents(*files);  // e-mails' attachments after them
              const int threads = e->threads > 0 ? e->threads : ThreadPool::default_threads();
              // Documents are packed several to a forward pass (each vector the same as alone); the
              // cache holds a pass's worth of them.
@@ -171,6 +172,7 @@ void add_embed_commands(CLI::App& root, Commands& commands) {
                                 print_error("rerank", files.error().message);
                                 return kExitFailure;
                             }
+                            *files = pipeline::expand_documents(*files);  // e-mails' attachments after them
                             const int threads = r->threads > 0 ? r->threads : ThreadPool::default_threads();
                             model::Context ctx(*l->model, model::ContextOptions{max_tokens(*l->model), 1, threads});
                             std::vector<std::pair<float, std::string>> scored;

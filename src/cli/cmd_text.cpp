@@ -34,6 +34,7 @@ void add_text_command(CLI::App& root, Commands& commands) {
                  print_error("text", files.error().message);
                  return kExitFailure;
              }
+             *files = pipeline::expand_documents(*files);  // e-mails' attachments after them
              int code = kExitOk;
              for (const std::string& path : *files) {
                  auto d = pipeline::load_document(path);

@@ -234,10 +234,18 @@ std::string reader_id(const std::string& format) {
     if (format == "ods") return "ods/1";
     if (format == "odt") return "odt/1";
     if (format == "csv") return "csv/1";
-    if (format == "eml") return "eml/gmime/1";
-    if (format == "html") return "html/2";  // 2: legacy encodings decoded
+    if (format == "eml") return "eml/gmime/2";  // 2: attachments are documents of their own
+    if (format == "html") return "html/2";      // 2: legacy encodings decoded
     if (format == "txt") return "txt/2";
     return format;
+}
+
+std::string reader_id(const std::string& format, const std::string& path) {
+    std::string mail;
+    size_t n = 0;
+    // A message inside a message is read whole: other text from the same bytes.
+    if (format == "eml" && split_attachment_address(path, mail, n)) return reader_id(format) + "+attachments-inline";
+    return reader_id(format);
 }
 
 Result<Document> load_document(const std::string& path) {
@@ -245,11 +253,72 @@ Result<Document> load_document(const std::string& path) {
     if (path == "-") {
         bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     } else {
-        std::ifstream f(path, std::ios::binary);
-        if (!f) return Error{path + ": cannot open"};
-        bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        auto read = read_document_bytes(path);
+        if (!read) return Error{path + ": " + read.error().message};
+        bytes = std::move(*read);
     }
     return read_document(path, bytes);
+}
+
+namespace {
+constexpr std::string_view kAttachmentMark = "#attachment/";
+}  // namespace
+
+std::string attachment_address(const std::string& mail, size_t n, const std::string& filename) {
+    std::string name = filename.empty() ? "attachment" : filename;
+    std::replace(name.begin(), name.end(), '/', '_');
+    return mail + std::string(kAttachmentMark) + std::to_string(n) + "/" + name;
+}
+
+bool split_attachment_address(const std::string& address, std::string& mail, size_t& n) {
+    const size_t at = address.rfind(kAttachmentMark);
+    if (at == std::string::npos) return false;
+    const size_t num = at + kAttachmentMark.size(), slash = address.find('/', num);
+    if (slash == std::string::npos || slash == num || slash - num > 6) return false;
+    size_t v = 0;
+    for (size_t i = num; i < slash; ++i) {
+        if (address[i] < '0' || address[i] > '9') return false;
+        v = v * 10 + static_cast<size_t>(address[i] - '0');
+    }
+    if (v == 0) return false;
+    mail = address.substr(0, at);
+    n = v;
+    return true;
+}
+
+Result<std::string> read_document_bytes(const std::string& address) {
+    std::error_code ec;
+    std::string mail;
+    size_t n = 0;
+    // A file of that name wins: a real path may contain the mark.
+    if (!std::filesystem::exists(address, ec) && split_attachment_address(address, mail, n)) {
+        auto parent = read_document_bytes(mail);
+        if (!parent) return parent.error();
+        auto m = parse_mail(*parent);
+        if (!m) return Error{"its message " + mail + ": " + m.error().message};
+        if (n > m->attachments.size())
+            return Error{"its message " + mail + " has " + std::to_string(m->attachments.size()) +
+                         " attachments, not " + std::to_string(n)};
+        return std::move(m->attachments[n - 1].bytes);
+    }
+    std::ifstream f(address, std::ios::binary);
+    if (!f) return Error{"cannot open"};
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> expand_documents(const std::vector<std::string>& files) {
+    std::vector<std::string> out;
+    for (const std::string& path : files) {
+        out.push_back(path);
+        if (path == "-") continue;
+        auto bytes = read_document_bytes(path);
+        if (!bytes || detect_format(path, *bytes) != "eml") continue;
+        auto m = parse_mail(*bytes);
+        if (!m) continue;
+        for (size_t i = 0; i < m->attachments.size(); ++i)
+            out.push_back(attachment_address(path, i + 1, m->attachments[i].filename));
+    }
+    return out;
 }
 
 namespace {
@@ -330,10 +399,18 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
     } else if (d.kind == "eml") {
         auto mail = parse_mail(bytes);
         if (!mail) return Error{path + ": " + mail.error().message};
-        // Each attachment read as a file of that name would be (a forwarded mail inside a
-        // forwarded mail is read once more; deeper ones are named, not read).
+        // A message's attachments are documents of their own (expand_documents lists them after
+        // it); the message's text names them by their number. A message that is itself an attachment (forwarded)
+        // is read whole, its attachments in it, since only the outer message is expanded.
+        std::string parent;
+        size_t n = 0;
+        const bool nested = split_attachment_address(path, parent, n);
+        size_t index = 0;
         static thread_local int depth = 0;
         d.text = mail_to_text(*mail, [&](const MailAttachment& a) -> Result<std::string> {
+            ++index;
+            // Not the address: the text (the model's input) must not depend on where the file is.
+            if (!nested) return "(attachment " + std::to_string(index) + ", a document of its own)";
             if (depth >= 2) return Error{"nested too deep"};
             ++depth;
             auto sub = read_document(a.filename, a.bytes);

@@ -26,6 +26,18 @@ struct Document {
     int page_of(size_t offset) const;  // 1-based
 };
 
+// Documents inside documents: an e-mail's attachments are documents of their own, each with
+// its own result that names its message. Attachment N (1-based) of MAIL is addressed
+// "MAIL#attachment/N/NAME"; every command that takes files reads such an address.
+std::string attachment_address(const std::string& mail, size_t n, const std::string& filename);
+// The message and attachment number of an address; false for a plain path.
+bool split_attachment_address(const std::string& address, std::string& mail, size_t& n);
+// The bytes of a file or of an attachment (read out of its message).
+Result<std::string> read_document_bytes(const std::string& address);
+// The files, each followed by the attachments it holds (an e-mail's); standard input ("-")
+// and unreadable files as they are (their error comes when they are read).
+std::vector<std::string> expand_documents(const std::vector<std::string>& files);
+
 // Reads and converts one file ("-" is standard input as text). A scanned PDF without text, an
 // encrypted or corrupt file, an unknown type: an error naming the file and the reason.
 Result<Document> load_document(const std::string& path);
@@ -38,6 +50,8 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
 std::string detect_format(const std::string& path, std::string_view bytes);
 // The converter that reads a format, with its version: part of a result's identity.
 std::string reader_id(const std::string& format);
+// The same for a document at `path` (a message read inside another message is read whole).
+std::string reader_id(const std::string& format, const std::string& path);
 
 // A PDF page with fewer visible characters than this has no real text layer (a scan, or a scan
 // with a stray glyph) and is read by OCR, rendered at kOcrDpi.

@@ -180,12 +180,12 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
                 ++rep.skipped;
                 continue;
             }
-            std::ifstream in(path, std::ios::binary);
-            std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            if (!in.good() && !in.eof()) {
-                rep.problems.push_back(path + ": cannot read it any more");
+            auto read = read_document_bytes(path);  // a file, or an attachment out of its message
+            if (!read) {
+                rep.problems.push_back(path + ": cannot read it any more (" + read.error().message + ")");
                 continue;
             }
+            const std::string& bytes = *read;
             if (sha256_of(bytes) != d["sha256"]) {
                 rep.problems.push_back(path + ": the document changed since the run");
                 continue;

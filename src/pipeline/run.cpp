@@ -127,12 +127,12 @@ struct Item {
 
 std::string read_bytes(const std::string& path, const std::string& stdin_text, std::string& error) {
     if (path == "-") return stdin_text;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = "cannot open";
+    auto bytes = read_document_bytes(path);  // a file, or an attachment out of its message
+    if (!bytes) {
+        error = bytes.error().message;
         return {};
     }
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return std::move(*bytes);
 }
 
 Item read_item(const Loaded& l, const std::string& path, const std::string& stdin_text) {
@@ -140,7 +140,7 @@ Item read_item(const Loaded& l, const std::string& path, const std::string& stdi
     const std::string bytes = read_bytes(path, stdin_text, it.read_error);
     it.sha = hash_bytes(bytes);
     it.format = it.read_error.empty() ? detect_format(path, bytes) : "unreadable";
-    it.key = hash_bytes(l.key + "\nreader " + reader_id(it.format));
+    it.key = hash_bytes(l.key + "\nreader " + reader_id(it.format, path));
     return it;
 }
 
@@ -316,6 +316,9 @@ Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& i
     const JobRecord& r = **rec;
     md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : sha256_of(r.error), ""};
     ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
+    std::string mail;
+    size_t n = 0;
+    if (split_attachment_address(item.path, mail, n)) line["parent"] = mail;  // an attachment: its message
     if (r.status == "ok") {
         const ojson result = ojson::parse(r.output, nullptr, false);
         if (result.is_object()) {
@@ -357,8 +360,10 @@ std::string default_manifest_path(const RunOptions& o) {
 Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o) {
     const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
     const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
-    auto files = expand_inputs(o.inputs);
-    if (!files) return files.error();
+    auto inputs = expand_inputs(o.inputs);
+    if (!inputs) return inputs.error();
+    const std::vector<std::string> found = expand_documents(*inputs);  // e-mails' attachments after them
+    const std::vector<std::string>* files = &found;
     auto loaded = load(model_path, task, o.store_path);
     if (!loaded) return loaded.error();
     Loaded& l = **loaded;
@@ -546,7 +551,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         const double cpu0 = cpu_seconds_now(), rapl0 = rapl_uj();
         const int64_t started_at = static_cast<int64_t>(std::time(nullptr));
         std::vector<Item> items;
-        for (const auto& f : ready) items.push_back(read_item(l, f, ""));
+        for (const auto& f : expand_documents(ready)) items.push_back(read_item(l, f, ""));
         RunSummary round;
         round.documents = items.size();
         Ledger ledger = start_ledger(l, task, cpu0, rapl0, started_at);
@@ -558,16 +563,33 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         // does (the file is still in the inbox).
         std::vector<std::pair<std::string, std::string>> moves;  // from, to
         std::set<std::string> taken;
+        // A file and its attachments go together: while any of them is not done (stopped
+        // before it), none is written or moved, and the next watch takes the file again.
+        std::set<std::string> unfinished;
+        auto file_of = [](const std::string& path) {
+            std::string mail;
+            size_t n = 0;
+            return split_attachment_address(path, mail, n) ? mail : path;
+        };
         for (const Item& item : items) {
             auto rec = l.store->get(item.sha, item.key);
             if (!rec) return rec.error();
-            if (!rec->has_value()) continue;  // stopped before it: the next watch takes it
+            if (!rec->has_value()) unfinished.insert(file_of(item.path));
+        }
+        std::map<std::string, std::string> moved_to;  // a file's destination, for its attachments' addresses
+        for (const Item& item : items) {
+            const std::string file = file_of(item.path);
+            if (unfinished.count(file)) continue;
             ManifestDocument md;
             auto line = output_line(l, task, item, round, md);
             if (!line) return line.error();
             if (o.output.empty() || in_output.insert({item.path, item.sha}).second) out += *line;
-            if (!w.move_to.empty()) {
+            if (file != item.path) {  // an attachment: recorded where its message goes
+                if (auto m = moved_to.find(file); m != moved_to.end())
+                    md.path = m->second + item.path.substr(file.size());
+            } else if (!w.move_to.empty()) {
                 md.path = destination_in(item.path, w.move_to, taken);
+                moved_to[item.path] = md.path;
                 moves.emplace_back(item.path, md.path);
             } else {
                 const auto mtime = fs::last_write_time(item.path, ec);

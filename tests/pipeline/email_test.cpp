@@ -3,6 +3,8 @@
 // headers, the body and each attachment's own text; detected by content whatever its name.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "pipeline/document.h"
@@ -98,15 +100,48 @@ TEST(Email, headers_body_and_attachments_read_as_files) {
     EXPECT_NE(t.find("Date: 2024-12-03T10:15:00"), std::string::npos) << t;
     EXPECT_NE(t.find("anbei die Rechnung über 4.711,00 € -- bitte prüfen."), std::string::npos) << t;
     EXPECT_EQ(t.find("HTML alternative"), std::string::npos) << "the plain text is preferred";
-    const size_t pdf = t.find("## Attachment: rechnung.pdf");
-    ASSERT_NE(pdf, std::string::npos) << t;
-    EXPECT_NE(t.find("Invoice total 4711.00 EUR", pdf), std::string::npos) << t;
-    const size_t csv = t.find("## Attachment: positionen.csv");
-    ASSERT_NE(csv, std::string::npos) << t;
-    EXPECT_NE(t.find("2\t711,00", csv), std::string::npos) << t;
-    const size_t fwd = t.find("## Attachment: Mahnung.eml");
-    ASSERT_NE(fwd, std::string::npos) << t;
-    EXPECT_NE(t.find("Bitte zahlen Sie bis Freitag.", fwd), std::string::npos) << t;
+    // Each attachment is a document of its own, named in the message's text by its number only
+    // (the text must not depend on where the file lies).
+    for (const char* a : {"rechnung.pdf\n\n(attachment 1, a document of its own)", "positionen.csv\n\n(attachment 2,",
+                          "Mahnung.eml\n\n(attachment 3,"})
+        EXPECT_NE(t.find(std::string("## Attachment: ") + a), std::string::npos) << t;
+    EXPECT_EQ(t.find("Invoice total"), std::string::npos) << "attachments are not read into the message: " << t;
+}
+
+TEST(Email, attachments_are_documents_of_their_own_with_addresses) {
+    const auto dir = std::filesystem::temp_directory_path() / ("tf-mail-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "inbox");
+    const std::string mail = (dir / "inbox" / "12345").string();
+    std::ofstream(mail, std::ios::binary) << message();
+    const auto docs = tf::pipeline::expand_documents({mail, "-"});
+    ASSERT_EQ(docs.size(), 5u);
+    EXPECT_EQ(docs[0], mail);
+    EXPECT_EQ(docs[1], mail + "#attachment/1/rechnung.pdf");
+    EXPECT_EQ(docs[3], mail + "#attachment/3/Mahnung.eml");
+    EXPECT_EQ(docs[4], "-");
+    auto pdf = tf::pipeline::load_document(docs[1]);
+    ASSERT_TRUE(pdf) << pdf.error().message;
+    EXPECT_EQ(pdf->kind, "pdf");
+    EXPECT_NE(pdf->text.find("Invoice total 4711.00 EUR"), std::string::npos) << pdf->text;
+    auto csv = tf::pipeline::load_document(docs[2]);
+    ASSERT_TRUE(csv) << csv.error().message;
+    EXPECT_NE(csv->text.find("2\t711,00"), std::string::npos) << csv->text;
+    // A forwarded message inside is read whole (only the outer message is expanded).
+    auto fwd = tf::pipeline::load_document(docs[3]);
+    ASSERT_TRUE(fwd) << fwd.error().message;
+    EXPECT_NE(fwd->text.find("Bitte zahlen Sie bis Freitag."), std::string::npos) << fwd->text;
+    EXPECT_NE(tf::pipeline::reader_id("eml", docs[3]), tf::pipeline::reader_id("eml", mail));
+    // Addresses that do not resolve are errors naming why.
+    auto missing = tf::pipeline::load_document(mail + "#attachment/9/x.pdf");
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("has 3 attachments, not 9"), std::string::npos) << missing.error().message;
+    EXPECT_FALSE(tf::pipeline::load_document(mail + ".gone#attachment/1/rechnung.pdf"));
+    std::string parent;
+    size_t n = 0;
+    EXPECT_FALSE(tf::pipeline::split_attachment_address("a#attachment/x/b", parent, n));
+    EXPECT_FALSE(tf::pipeline::split_attachment_address("a#attachment/0/b", parent, n));
+    EXPECT_FALSE(tf::pipeline::split_attachment_address("plain/path.pdf", parent, n));
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Email, broken_and_unusual_messages) {
@@ -119,7 +154,12 @@ TEST(Email, broken_and_unusual_messages) {
         "at all %PDF-\r\n--B--\r\n";
     auto d = tf::pipeline::read_document("x.eml", m);
     ASSERT_TRUE(d.ok()) << d.error().message;
-    EXPECT_NE(d->text.find("## Attachment: scan.pdf\n\n(not read: "), std::string::npos) << d->text;
+    EXPECT_NE(d->text.find("## Attachment: scan.pdf\n\n(attachment 1, a document of its own)"), std::string::npos)
+        << d->text;
+    // Read inside a message that is itself an attachment, it is named with the reason.
+    auto nested = tf::pipeline::read_document("outer.eml#attachment/1/x.eml", m);
+    ASSERT_TRUE(nested.ok()) << nested.error().message;
+    EXPECT_NE(nested->text.find("## Attachment: scan.pdf\n\n(not read: "), std::string::npos) << nested->text;
     // A .eml that is not a mail at all.
     auto bad = tf::pipeline::read_document("x.eml", std::string("\x00\x01\x02", 3));
     EXPECT_FALSE(bad.ok());

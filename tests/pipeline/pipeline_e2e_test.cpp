@@ -836,14 +836,18 @@ TEST(PipelineE2E, mail_csv_and_legacy_encodings_extract_and_verify) {
     auto r = tf::test::run_terraferma(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto out = lines(slurp(tmp.path / "o.jsonl"));
-    ASSERT_EQ(out.size(), 3u);
+    ASSERT_EQ(out.size(), 4u);  // the message, its attachment, the page, the list
     for (const auto& l : out) EXPECT_EQ(l["status"], "ok") << l.dump();
+    EXPECT_EQ(out[1]["path"], (tmp.path / "order.eml").string() + "#attachment/1/pos.csv") << out[1].dump();
+    EXPECT_EQ(out[1]["parent"], (tmp.path / "order.eml").string()) << out[1].dump();
+    EXPECT_FALSE(out[0].contains("parent"));
     auto shown =
         tf::test::run_terraferma({"text", (tmp.path / "order.eml").string(), (tmp.path / "page.html").string()});
     ASSERT_EQ(shown.exit_code, 0) << shown.err;
     EXPECT_NE(shown.out.find("From: Müller <a@kunde.example>"), std::string::npos) << shown.out;
-    EXPECT_NE(shown.out.find("## Attachment: pos.csv\n\nArtikel\tMenge\nSchrauben\t100"), std::string::npos)
+    EXPECT_NE(shown.out.find("## Attachment: pos.csv\n\n(attachment 1, a document of its own)"), std::string::npos)
         << shown.out;
+    EXPECT_NE(shown.out.find("Artikel\tMenge\nSchrauben\t100"), std::string::npos) << shown.out;
     EXPECT_NE(shown.out.find("Kunde: Körber AG, 99 €"), std::string::npos) << shown.out;
     auto verify = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
     EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
@@ -882,6 +886,49 @@ TEST(PipelineE2E, forms_columns_and_encrypted_pdfs_extract_and_verify) {
     // Without the password the encrypted document cannot be re-read: verify says so.
     auto blind = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
     EXPECT_NE(blind.exit_code, 0) << blind.out;
+}
+
+// A watched inbox: an arriving message and its attachment are two results, the attachment
+// linked to its message; both move with the file, and the manifest (which names the moved
+// message's attachment by its new address) verifies.
+TEST(PipelineE2E, watch_takes_a_message_and_its_attachments_together) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    const fs::path inbox = tmp.path / "inbox", done = tmp.path / "done";
+    fs::create_directories(inbox);
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"customer":{"type":"string","maxLength":20}},"required":["customer"]})";
+    std::ofstream(tmp.path / "order.eml", std::ios::binary)
+        << "From: a@kunde.example\r\nSubject: Bestellung\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nBitte liefern.\r\n"
+           "--B\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=pos.csv\r\n\r\n"
+           "Artikel;Menge\r\nSchrauben;100\r\n--B--\r\n";
+    fs::last_write_time(tmp.path / "order.eml", fs::file_time_type::clock::now() - std::chrono::seconds(10));
+    fs::rename(tmp.path / "order.eml", inbox / "order.eml");
+    auto args = extract_args(tmp, "o.jsonl");
+    for (const std::string& x : {std::string("--watch"), inbox.string(), std::string("--move-to"), done.string(),
+                                 std::string("--poll"), std::string("0.1")})
+        args.push_back(x);
+    std::vector<std::string> all = {TF_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& x : all) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    for (int i = 0; i < 1200 && !fs::exists(done / "order.eml"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(fs::exists(done / "order.eml"));
+    const auto out = lines(slurp(tmp.path / "o.jsonl"));
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0]["path"], (inbox / "order.eml").string());
+    EXPECT_EQ(out[1]["path"], (inbox / "order.eml").string() + "#attachment/1/pos.csv");
+    EXPECT_EQ(out[1]["parent"], (inbox / "order.eml").string());
+    auto verify = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
 }  // namespace
