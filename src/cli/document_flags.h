@@ -25,6 +25,9 @@ inline void add_document_options(CLI::App* app) {
            "A file of passwords for encrypted PDFs, one per line, tried in turn (default: "
            "$TERRAFERMA_PDF_PASSWORD_FILE)")
         ->check(CLI::ExistingFile);
+    app->add_flag_callback(
+        "--docx-comments", [] { ::setenv("TERRAFERMA_DOCX_COMMENTS", "1", 1); },
+        "Read reviewers' comments in Word files too (after the notes, marked [^cN] where anchored)");
 }
 
 }  // namespace tf::cli

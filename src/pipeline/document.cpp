@@ -84,6 +84,13 @@ Result<std::vector<std::string>> pdf_pages(const std::string& bytes, const std::
     auto opened = open_pdf(data, passwords);
     if (!opened) return opened.error();
     poppler::document* doc = opened->get();
+    // A page count far beyond any real document (a crafted file, or a page tree of one page
+    // repeated) is refused before anything is read: time and memory stay bounded.
+    const char* max_env = std::getenv("TERRAFERMA_PDF_MAX_PAGES");
+    const long max_pages = max_env && *max_env ? std::strtol(max_env, nullptr, 10) : 10000;
+    if (doc->pages() > max_pages)
+        return Error{"the PDF has " + std::to_string(doc->pages()) + " pages, more than the limit of " +
+                     std::to_string(max_pages) + " (TERRAFERMA_PDF_MAX_PAGES)"};
     std::vector<std::string> pages;
     for (int i = 0; i < doc->pages(); ++i) {
         std::unique_ptr<poppler::page> p(doc->create_page(i));
@@ -229,7 +236,8 @@ std::string reader_id(const std::string& format) {
         const std::string ocr = std::string("+tesseract-") + (lang && *lang ? lang : "default");
         return format == "pdf" ? "pdf/poppler-layout/3" + ocr : "image" + ocr + "/1";
     }
-    if (format == "docx") return "docx/pugixml/2";  // 2: notes, headers, text boxes once, content controls
+    if (format == "docx")  // 2: notes, headers, text boxes once, content controls
+        return std::string("docx/pugixml/2") + (docx_comments_wanted() ? "+comments" : "");
     if (format == "xlsx") return "xlsx/1";
     if (format == "ods") return "ods/1";
     if (format == "odt") return "odt/1";
@@ -488,7 +496,7 @@ Result<Document> read_document(const std::string& path, const std::string& bytes
         d.warnings.push_back("read by OCR (" + (*ocr)->languages() + ", confidence " + std::to_string(r->confidence) +
                              "%)");
     } else if (d.kind == "docx") {
-        auto text = docx_to_text(bytes);
+        auto text = docx_to_text(bytes, docx_comments_wanted());
         if (!text) return Error{path + ": " + text.error().message};
         d.text = std::move(text.value());
     } else {

@@ -3,7 +3,8 @@
 // as paragraphs of their own, tracked changes as accepted (insertions kept, deletions and moved-
 // from text dropped) — then headers and footers once each (first, even and default pages
 // usually repeat the same text), footnotes and endnotes after the body, marked [^N] where
-// they are referenced.
+// they are referenced; reviewers' comments likewise ([^cN], with their author) when asked.
+#include <cstdlib>
 #include <pugixml.hpp>
 #include <set>
 #include <string>
@@ -19,6 +20,8 @@ namespace {
 
 class DocxText {
   public:
+    explicit DocxText(bool comments = false) : comments_(comments) {}
+
     // The text of a run of blocks (a body, a cell, a text box, a note, a header).
     std::string blocks(const pugi::xml_node& parent) {
         std::string out;
@@ -51,6 +54,7 @@ class DocxText {
   private:
     static constexpr int kMaxDepth = 64;
     int depth_ = 0;
+    bool comments_;
 
     // A paragraph's inline text; text boxes met inside are returned to be read after it.
     void inline_text(const pugi::xml_node& n, std::string& text, std::vector<pugi::xml_node>& boxes, int depth = 0) {
@@ -72,6 +76,8 @@ class DocxText {
                 text += std::string("[^") + c.attribute("w:id").as_string() + "]";
             } else if (name == "w:endnoteReference") {
                 text += std::string("[^e") + c.attribute("w:id").as_string() + "]";
+            } else if (name == "w:commentReference") {
+                if (comments_) text += std::string("[^c") + c.attribute("w:id").as_string() + "]";
             } else if (name == "w:txbxContent") {
                 boxes.push_back(c);
             } else {
@@ -143,7 +149,8 @@ std::string page_parts(const ZipArchive& zip, const char* kind, const char* titl
     return out.empty() ? out : std::string("## ") + title + "\n\n" + out;
 }
 
-// Footnotes or endnotes with their markers; the separator notes Word keeps are left out.
+// Footnotes, endnotes or comments with their markers (a comment with its author); the
+// separator notes Word keeps are left out.
 std::string notes(const ZipArchive& zip, const char* part, const char* element, const char* mark, const char* title) {
     if (!zip.has(part)) return "";
     auto doc = load_part(zip, part);
@@ -154,14 +161,17 @@ std::string notes(const ZipArchive& zip, const char* part, const char* element, 
         if (!type.empty() && type != "normal") continue;
         std::string t = DocxText().blocks(n);
         while (!t.empty() && t.back() == '\n') t.pop_back();
-        if (!t.empty()) out += std::string("[^") + mark + n.attribute("w:id").as_string() + "]: " + t + "\n\n";
+        const std::string author = n.attribute("w:author").as_string();
+        if (!t.empty())
+            out += std::string("[^") + mark + n.attribute("w:id").as_string() +
+                   "]: " + (author.empty() ? "" : "(" + author + ") ") + t + "\n\n";
     }
     return out.empty() ? out : std::string("## ") + title + "\n\n" + out;
 }
 
 }  // namespace
 
-Result<std::string> docx_to_text(const std::string& bytes) {
+Result<std::string> docx_to_text(const std::string& bytes, bool comments) {
     auto zip = ZipArchive::open(bytes);
     if (!zip) return Error{"not a DOCX file (" + zip.error().message + ")"};
     if (!zip->has("word/document.xml")) return Error{"not a DOCX file (no word/document.xml in the archive)"};
@@ -170,12 +180,18 @@ Result<std::string> docx_to_text(const std::string& bytes) {
     const pugi::xml_node body = doc->child("w:document").child("w:body");
     if (!body) return Error{"word/document.xml has no w:body"};
     std::string out = page_parts(*zip, "header", "Header");
-    out += DocxText().blocks(body);
+    out += DocxText(comments).blocks(body);
     out += notes(*zip, "word/footnotes.xml", "w:footnote", "", "Footnotes");
     out += notes(*zip, "word/endnotes.xml", "w:endnote", "e", "Endnotes");
+    if (comments) out += notes(*zip, "word/comments.xml", "w:comment", "c", "Comments");
     out += page_parts(*zip, "footer", "Footer");
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return valid_utf8(out);
+}
+
+bool docx_comments_wanted() {
+    const char* v = std::getenv("TERRAFERMA_DOCX_COMMENTS");
+    return v != nullptr && std::string(v) == "1";
 }
 
 }  // namespace tf::pipeline

@@ -10,7 +10,10 @@
 
 namespace tf::pipeline {
 
-Result<std::string> docx_to_text(const std::string& bytes);
+// `comments`: reviewers' comments after the notes, marked [^cN] where they are anchored.
+Result<std::string> docx_to_text(const std::string& bytes, bool comments = false);
+// Whether document commands read DOCX comments (--docx-comments: TERRAFERMA_DOCX_COMMENTS=1).
+bool docx_comments_wanted();
 Result<std::string> odt_to_text(const std::string& bytes);
 
 }  // namespace tf::pipeline

@@ -2,6 +2,8 @@
 // controls, tracked changes) is read once, in a sensible place.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "pipeline/document.h"
 #include "pipeline/word_text.h"
 #include "support/reference.h"
@@ -93,6 +95,26 @@ TEST(Docx, a_real_header_and_footer_document) {
 }  // namespace
 
 namespace {
+
+TEST(Docx, reviewers_comments_only_when_asked) {
+    TF_REQUIRE_REFERENCE();
+    std::ifstream f(tf::test::shared_dir() / "peer-tests/documents/docx/comments-rich-para.docx", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto plain = tf::pipeline::docx_to_text(bytes);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_EQ(plain->find("Comments"), std::string::npos) << *plain;
+    EXPECT_EQ(plain->find("[^c0]"), std::string::npos) << *plain;
+    auto with = tf::pipeline::docx_to_text(bytes, true);
+    ASSERT_TRUE(with) << with.error().message;
+    const size_t section = with->find("## Comments\n\n[^c0]: (Steve Canny) Text with hyperlink");
+    ASSERT_NE(section, std::string::npos) << *with;
+    EXPECT_LT(with->find("[^c0]"), section) << "the comment's anchor is marked in the body";
+    // Reading comments is another reading of the same bytes: another result identity.
+    ::setenv("TERRAFERMA_DOCX_COMMENTS", "1", 1);
+    const std::string id_with = tf::pipeline::reader_id("docx");
+    ::unsetenv("TERRAFERMA_DOCX_COMMENTS");
+    EXPECT_NE(id_with, tf::pipeline::reader_id("docx"));
+}
 
 TEST(Docx, hostile_nesting_is_read_without_running_the_stack_out) {
     std::string deep;

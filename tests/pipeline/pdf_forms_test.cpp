@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -95,6 +96,29 @@ TEST(PdfForms, structure_errors_are_warnings_not_crashes) {
     EXPECT_NE(d->text.find("Some text on the page"), std::string::npos);
     auto f = tf::pipeline::pdf_form("not a pdf at all", {});
     EXPECT_FALSE(f);
+}
+
+// A PDF of 100,000 pages (all drawing one content stream) is refused at once, before any page
+// is read.
+TEST(PdfLimits, a_hundred_thousand_pages_are_refused_quickly) {
+    tf::test::PdfBuilder b;
+    const size_t catalog = b.add(""), tree = b.add("");
+    const size_t content = b.add(tf::test::PdfBuilder::stream("", "BT /F1 12 Tf 72 700 Td (page) Tj ET"));
+    std::string kids;
+    kids.reserve(100000 * 9);
+    for (int i = 0; i < 100000; ++i) {
+        const size_t page = b.add("<< /Type /Page /Parent " + std::to_string(tree) +
+                                  " 0 R /MediaBox [0 0 612 792] /Contents " + std::to_string(content) + " 0 R >>");
+        kids += std::to_string(page) + " 0 R ";
+    }
+    b.set(tree, "<< /Type /Pages /Kids [" + kids + "] /Count 100000 >>");
+    b.set(catalog, "<< /Type /Catalog /Pages " + std::to_string(tree) + " 0 R >>");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto d = tf::pipeline::read_document("huge.pdf", b.build(catalog));
+    std::printf("100k-page PDF answered in %.0f ms\n",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.error().message.find("more than the limit of 10000"), std::string::npos) << d.error().message;
 }
 
 }  // namespace
