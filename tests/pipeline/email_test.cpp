@@ -9,6 +9,7 @@
 
 #include "pipeline/document.h"
 #include "pipeline/email_text.h"
+#include "support/pdf.h"
 
 namespace {
 
@@ -32,33 +33,9 @@ std::string base64(const std::string& in) {
     return out;
 }
 
-// A one-page PDF whose text layer says `text` (offsets computed, so no repair is needed).
+// A one-page PDF whose text layer says `text`.
 std::string tiny_pdf(const std::string& text) {
-    const std::string content = "BT /F1 18 Tf 20 100 Td (" + text + ") Tj ET";
-    std::vector<std::string> objs = {
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 144] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> "
-        ">>",
-        "<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    };
-    std::string pdf = "%PDF-1.4\n";
-    std::vector<size_t> offsets;
-    for (size_t i = 0; i < objs.size(); ++i) {
-        offsets.push_back(pdf.size());
-        pdf += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-    }
-    const size_t xref = pdf.size();
-    pdf += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-    for (size_t o : offsets) {
-        char line[32];
-        std::snprintf(line, sizeof line, "%010zu 00000 n \n", o);
-        pdf += line;
-    }
-    pdf += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-           std::to_string(xref) + "\n%%EOF\n";
-    return pdf;
+    return tf::test::text_pdf({{{20, 100, 18, text}}});
 }
 
 std::string message() {

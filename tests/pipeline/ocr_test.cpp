@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "pipeline/document.h"
+#include "support/pdf.h"
 #include "support/reference.h"
 #include "support/run.h"
 
@@ -106,14 +107,9 @@ struct PdfPage {
 };
 
 std::string make_pdf(const std::vector<PdfPage>& pages) {
-    std::vector<std::string> objs;  // objs[i] is object i+1
-    auto add = [&](std::string body) {
-        objs.push_back(std::move(body));
-        return objs.size();
-    };
-    add("<< /Type /Catalog /Pages 2 0 R >>");
-    add("");  // pages, filled below
-    const size_t font = add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+    tf::test::PdfBuilder b;
+    const size_t catalog = b.add(""), tree = b.add("");
+    const size_t font = b.add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
     std::string kids;
     for (const auto& p : pages) {
         std::string content, resources = "/Font << /F1 " + std::to_string(font) + " 0 R >>";
@@ -124,10 +120,11 @@ std::string make_pdf(const std::vector<PdfPage>& pages) {
             std::string z(len, '\0');
             compress2(reinterpret_cast<Bytef*>(z.data()), &len, p.image->rgb.data(), p.image->rgb.size(), 6);
             z.resize(len);
-            const size_t img = add("<< /Type /XObject /Subtype /Image /Width " + std::to_string(p.image->width) +
-                                   " /Height " + std::to_string(p.image->height) +
-                                   " /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode /Length " +
-                                   std::to_string(z.size()) + " >>\nstream\n" + z + "\nendstream");
+            const size_t img = b.add(
+                tf::test::PdfBuilder::stream("/Type /XObject /Subtype /Image /Width " + std::to_string(p.image->width) +
+                                                 " /Height " + std::to_string(p.image->height) +
+                                                 " /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode",
+                                             z));
             resources += " /XObject << /Im0 " + std::to_string(img) + " 0 R >>";
             std::ostringstream c;
             c << "q " << w << " 0 0 " << h << " 0 0 cm /Im0 Do Q\n";
@@ -136,29 +133,15 @@ std::string make_pdf(const std::vector<PdfPage>& pages) {
         } else {
             content = "BT /F1 14 Tf 72 700 Td (" + p.text + ") Tj ET\n";
         }
-        const size_t cs = add("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "endstream");
+        const size_t cs = b.add(tf::test::PdfBuilder::stream("", content));
         std::ostringstream pg;
-        pg << "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " << w << " " << h << "] /Resources << " << resources
-           << " >> /Contents " << cs << " 0 R >>";
-        kids += std::to_string(add(pg.str())) + " 0 R ";
+        pg << "<< /Type /Page /Parent " << tree << " 0 R /MediaBox [0 0 " << w << " " << h << "] /Resources << "
+           << resources << " >> /Contents " << cs << " 0 R >>";
+        kids += std::to_string(b.add(pg.str())) + " 0 R ";
     }
-    objs[1] = "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(pages.size()) + " >>";
-    std::string out = "%PDF-1.4\n";
-    std::vector<size_t> offsets;
-    for (size_t i = 0; i < objs.size(); ++i) {
-        offsets.push_back(out.size());
-        out += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-    }
-    const size_t xref = out.size();
-    out += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-    for (size_t o : offsets) {
-        char line[32];
-        std::snprintf(line, sizeof line, "%010zu 00000 n \n", o);
-        out += line;
-    }
-    out += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-           std::to_string(xref) + "\n%%EOF\n";
-    return out;
+    b.set(tree, "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(pages.size()) + " >>");
+    b.set(catalog, "<< /Type /Catalog /Pages " + std::to_string(tree) + " 0 R >>");
+    return b.build(catalog);
 }
 
 class OcrTest : public ::testing::Test {

@@ -827,7 +827,9 @@ TEST(PipelineE2E, mail_csv_and_legacy_encodings_extract_and_verify) {
            "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; "
            "charset=utf-8\r\n\r\nBitte liefern.\r\n"
            "--B\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; "
-           "filename=pos.csv\r\n\r\nArtikel;Menge\r\nSchrauben;100\r\n--B--\r\n";
+           "filename=pos.csv\r\n\r\nArtikel;Menge\r\nSchrauben;100\r\n"
+           "--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=rechnung.pdf\r\n\r\n"
+        << tf::test::text_pdf({{{72, 700, 12, "Rechnung 2291 an Kunde Koerber AG"}}}) << "\r\n--B--\r\n";
     std::ofstream(tmp.path / "page.html", std::ios::binary)
         << "<html><head><meta charset=\"windows-1252\"></head><body><p>Kunde: K\xF6rber AG, 99 \x80</p></body></html>";
     std::ofstream(tmp.path / "list.csv", std::ios::binary) << "Kunde;Betrag\nM\xFCller;1.234,56\n";
@@ -836,10 +838,12 @@ TEST(PipelineE2E, mail_csv_and_legacy_encodings_extract_and_verify) {
     auto r = tf::test::run_terraferma(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto out = lines(slurp(tmp.path / "o.jsonl"));
-    ASSERT_EQ(out.size(), 4u);  // the message, its attachment, the page, the list
+    ASSERT_EQ(out.size(), 5u);  // the message, its two attachments, the page, the list
     for (const auto& l : out) EXPECT_EQ(l["status"], "ok") << l.dump();
     EXPECT_EQ(out[1]["path"], (tmp.path / "order.eml").string() + "#attachment/1/pos.csv") << out[1].dump();
     EXPECT_EQ(out[1]["parent"], (tmp.path / "order.eml").string()) << out[1].dump();
+    EXPECT_EQ(out[2]["path"], (tmp.path / "order.eml").string() + "#attachment/2/rechnung.pdf") << out[2].dump();
+    EXPECT_EQ(out[2]["parent"], (tmp.path / "order.eml").string()) << out[2].dump();
     EXPECT_FALSE(out[0].contains("parent"));
     auto shown =
         tf::test::run_terraferma({"text", (tmp.path / "order.eml").string(), (tmp.path / "page.html").string()});
