@@ -59,7 +59,7 @@ ModelCatalog store_catalog(const StoreAccess& access) {
         if (!m || !*m) return std::nullopt;
         auto path = store->resolve(*n);
         if (!path) return std::nullopt;
-        return ModelSpec{n->display(), *path, (*m)->files[0].digest};
+        return ModelSpec{n->display(), *path, (*m)->files[0].digest, (*m)->params_json, (*m)->template_text};
     };
     c.list = [access]() {
         std::vector<ModelSpec> out;
@@ -70,7 +70,7 @@ ModelCatalog store_catalog(const StoreAccess& access) {
             if (!n) continue;
             auto path = store->resolve(*n);
             if (!path) continue;
-            out.push_back({n->display(), *path, m.files[0].digest});
+            out.push_back({n->display(), *path, m.files[0].digest, m.params_json, m.template_text});
         }
         return out;
     };

@@ -26,7 +26,9 @@ using api::ServiceOptions;
 struct ModelSpec {
     std::string name;  // what requests call it ("model")
     std::string path;
-    std::string digest;  // "sha256:…" when known (models from the store)
+    std::string digest;         // "sha256:…" when known (models from the store)
+    std::string params_json;    // an Ollama registry's parameters layer, when it came with one
+    std::string template_text;  // and its template layer (Go template syntax)
 };
 
 // Where models beyond the -m ones come from (the local store): `resolve` turns a requested name

@@ -74,6 +74,19 @@ std::shared_ptr<Service> parse_for_model(ModelPool& pool, const http::Request& r
     return *svc;
 }
 
+// A registry's parameters layer ({"stop": ["…"], "temperature": 0.7}) as /api/show gives it:
+// Modelfile lines, one per value ("stop \"…\"").
+std::string modelfile_parameters(const std::string& params_json) {
+    const ojson p = ojson::parse(params_json, nullptr, false);
+    if (!p.is_object()) return "";
+    std::string out;
+    for (auto it = p.begin(); it != p.end(); ++it) {
+        for (const ojson& v : it->is_array() ? *it : ojson::array({*it})) out += it.key() + " " + dump(v) + "\n";
+    }
+    if (!out.empty()) out.pop_back();
+    return out;
+}
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
@@ -259,9 +272,17 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                       {hp.arch + ".embedding_length", hp.n_embd},
                       {hp.arch + ".block_count", hp.n_layer}};
         const gguf::File& file = *svc.model().file;
+        // What the registry gave with the model (Ollama clients read its Go template), else
+        // the GGUF's own chat template.
+        std::string parameters, tmpl = file.get_string("tokenizer.chat_template").value_or("");
+        for (const ModelSpec& spec : pool.specs()) {
+            if (spec.name != svc.model_name()) continue;
+            parameters = modelfile_parameters(spec.params_json);
+            if (!spec.template_text.empty()) tmpl = spec.template_text;
+        }
         res.set_content(dump(ojson{{"modelfile", ""},
-                                   {"parameters", ""},
-                                   {"template", file.get_string("tokenizer.chat_template").value_or("")},
+                                   {"parameters", parameters},
+                                   {"template", tmpl},
                                    {"license", file.get_string("general.license").value_or("")},
                                    {"details", details(svc)},
                                    {"model_info", info}}),

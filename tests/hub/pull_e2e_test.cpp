@@ -307,6 +307,18 @@ TEST_F(Pull, from_an_ollama_registry_with_template_and_params) {
     EXPECT_EQ(j["registry_template"], "{{ .System }} {{ .Prompt }}");
     EXPECT_EQ(j["registry_params"], R"({"stop":["<|eot|>"]})");
     EXPECT_EQ(j["architecture"], "llama");
+    {
+        // The server's /api/show gives the registry's parameters as Ollama does (Modelfile lines).
+        tf::test::ServerProcess server({"-c", "256", "--parallel", "1"});
+        ASSERT_GT(server.port(), 0) << server.stderr_text();
+        httplib::Client c("127.0.0.1", server.port());
+        auto shown = c.Post("/api/show", nlohmann::json{{"model", name}}.dump(), "application/json");
+        ASSERT_TRUE(shown);
+        ASSERT_EQ(shown->status, 200) << shown->body;
+        const auto sj = nlohmann::json::parse(shown->body);
+        EXPECT_EQ(sj["parameters"], "stop \"<|eot|>\"") << shown->body;
+        EXPECT_EQ(sj["template"], "{{ .System }} {{ .Prompt }}") << shown->body;
+    }
     const std::string reference = logits((tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string());
     EXPECT_EQ(logits(name), reference);
     auto missing =
