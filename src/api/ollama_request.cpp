@@ -71,7 +71,7 @@ Result<engine::GenerationRequest> generate_request(const Service& svc, const ojs
     const ojson p = body.value("prompt", ojson(""));
     if (!p.is_string()) return bad_request("'prompt' must be a string", "prompt");
     const std::string prompt = p.get<std::string>();
-    if (body.value("raw", false)) {
+    if (body.value("raw", ojson(false)) == true) {
         r.prompt = svc.tokenizer().encode(prompt, true, false);
     } else {
         ojson messages = ojson::array();

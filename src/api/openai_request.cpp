@@ -65,7 +65,7 @@ Result<Service::Contract> tool_contract(const Service& svc, const ojson& body) {
     engine::ToolChoice tc;
     tc.syntax = svc.tool_syntax();
     tc.forced = forced;
-    tc.parallel = body.value("parallel_tool_calls", true) && only.empty();
+    tc.parallel = body.value("parallel_tool_calls", ojson(true)) != false && only.empty();
     tc.only = only;
     return svc.tools_contract(*tools, tc);
 }
@@ -79,11 +79,11 @@ Result<Service::Contract> format_contract(const Service& svc, const ojson& body,
     const std::string type = it->is_object() ? it->value("type", "") : "";
     if (type == "json_object") return svc.schema_contract(ojson{{"type", "object"}}, false);
     if (type == "json_schema") {
-        const auto& js = (*it)["json_schema"];
-        if (!it->contains("json_schema") || !js.is_object() || !js.contains("schema"))
+        const auto js = it->find("json_schema");  // a const object: [] on a missing key is undefined
+        if (js == it->end() || !js->is_object() || !js->contains("schema"))
             return bad_request("response_format json_schema needs json_schema.schema", "response_format");
         // strict: true (OpenAI's structured outputs) accepts only what the grammar guarantees.
-        return svc.schema_contract(js["schema"], js.value("strict", ojson(false)) == true);
+        return svc.schema_contract(js->at("schema"), js->value("strict", ojson(false)) == true);
     }
     if (type != "text")
         return bad_request("response_format.type must be text, json_object or json_schema", "response_format");

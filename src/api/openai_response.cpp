@@ -64,7 +64,7 @@ std::string new_id(const char* prefix) {
 
 bool wants_usage(const ojson& body) {
     return body.contains("stream_options") && body["stream_options"].is_object() &&
-           body["stream_options"].value("include_usage", false);
+           body["stream_options"].value("include_usage", ojson(false)) == true;
 }
 bool wants_chat_logprobs(const ojson& body) {
     return body.value("logprobs", ojson(false)) == true;

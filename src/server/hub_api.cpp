@@ -89,10 +89,10 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
         hub::ModelName name;
         if (!parse_name(model_field(body), name, res)) return;
         hub::PullOptions opt;
-        opt.insecure = access.insecure_registries || body.value("insecure", false);
+        opt.insecure = access.insecure_registries || body.value("insecure", ojson(false)) == true;
         auto conn = req.connection;
         opt.http.cancelled = [conn] { return conn->closed(); };
-        if (!body.value("stream", true)) {
+        if (body.value("stream", ojson(true)) == false) {
             auto store = open_store(access);
             if (!store) return send_ollama_error(res, {ErrorKind::Internal, store.error().message, ""});
             auto m = hub::pull(name, *store, opt);

@@ -105,12 +105,18 @@ TEST(ApiOpenAI, each_refusal_names_its_kind_and_field) {
     EXPECT_EQ(req({{"top_logprobs", 3}}), "Invalid:top_logprobs");
     EXPECT_EQ(req({{"messages", ojson::array()}}), "Invalid:messages");
     EXPECT_EQ(req({{"response_format", {{"type", "xml"}}}}), "Invalid:response_format");
+    EXPECT_EQ(req({{"response_format", {{"type", "json_schema"}}}}), "Invalid:response_format");
+    EXPECT_EQ(req({{"response_format", {{"type", "json_schema"}, {"json_schema", 3}}}}), "Invalid:response_format");
     EXPECT_EQ(
         req({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", {{"type", "nonsense"}}}}}}}}),
         "Invalid:response_format");
     const ojson tools = ojson::parse(
         R"([{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer"}}}}}])");
     EXPECT_EQ(req({{"tools", tools}, {"tool_choice", "sometimes"}}), "Invalid:tool_choice");
+    // Flags of the wrong type are read as their default, never an exception.
+    EXPECT_EQ(req({{"tools", tools}, {"parallel_tool_calls", "yes"}}), "accepted");
+    EXPECT_EQ(req({{"stream_options", {{"include_usage", "yes"}}}}), "accepted");
+    EXPECT_FALSE(oa::wants_usage(ojson{{"stream_options", {{"include_usage", 1}}}}));
     EXPECT_EQ(req({{"tools", tools}, {"tool_choice", {{"function", {{"name", 3}}}}}}), "Invalid:tool_choice");
     EXPECT_EQ(req({{"tools", tools}, {"tool_choice", "required"}, {"response_format", {{"type", "json_object"}}}}),
               "Invalid:response_format");
@@ -145,6 +151,7 @@ TEST(ApiOllama, each_refusal_names_its_kind_and_field) {
     EXPECT_EQ(req({{"logprobs", "yes"}}), "Invalid:logprobs");
     EXPECT_EQ(req({{"messages", "hi"}}), "Invalid:messages");
     EXPECT_EQ(failure(ol::generate_request(*svc, ojson{{"prompt", 1}})), "Invalid:prompt");
+    EXPECT_EQ(failure(ol::generate_request(*svc, ojson{{"prompt", "hi"}, {"raw", "yes"}})), "accepted");
 }
 
 // The two protocols are two spellings of one engine request: the same conversation renders to
