@@ -54,14 +54,17 @@ std::string value_of(QPDFFormFieldObjectHelper& f) {
     return lines(std::move(v));
 }
 
-// The leaf elements of an XFA datasets' data, as "a.b.c: value".
-void xfa_leaves(const pugi::xml_node& n, const std::string& path, std::vector<PdfFormField>& out) {
+// The leaf elements of an XFA datasets' data, as "a.b.c: value". Nesting deeper than any real
+// form is not followed: a hostile file cannot run the stack out.
+void xfa_leaves(const pugi::xml_node& n, const std::string& path, std::vector<PdfFormField>& out, int depth = 0) {
+    constexpr int kMaxDepth = 64;
+    if (depth > kMaxDepth) return;
     bool has_child_element = false;
     for (const pugi::xml_node& c : n.children()) {
         if (c.type() != pugi::node_element) continue;
         has_child_element = true;
         if (out.size() >= kMaxFields) return;
-        xfa_leaves(c, path.empty() ? c.name() : path + "." + c.name(), out);
+        xfa_leaves(c, path.empty() ? c.name() : path + "." + c.name(), out, depth + 1);
     }
     if (has_child_element) return;
     const std::string text = n.text().get();

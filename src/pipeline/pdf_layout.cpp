@@ -62,7 +62,13 @@ bool prose(const std::vector<Line>& lines) {
 
 }  // namespace
 
-std::optional<std::string> column_text(const std::vector<PdfWord>& words, double page_width) {
+std::optional<std::string> column_text(const std::vector<PdfWord>& all_words, double page_width) {
+    // Boxes with coordinates that are not numbers (a broken file) cannot be placed: left out.
+    std::vector<PdfWord> words;
+    words.reserve(all_words.size());
+    for (const PdfWord& w : all_words)
+        if (std::isfinite(w.x0) && std::isfinite(w.x1) && std::isfinite(w.y0) && std::isfinite(w.y1))
+            words.push_back(w);
     constexpr size_t kMinWords = 40;
     constexpr double kMinGutter = 6;  // points: wider than any gap between words of a line
     if (words.size() < kMinWords || !(page_width > 0) || page_width > 20000) return std::nullopt;

@@ -96,6 +96,21 @@ TEST(PdfForms, structure_errors_are_warnings_not_crashes) {
     EXPECT_NE(d->text.find("Some text on the page"), std::string::npos);
     auto f = tf::pipeline::pdf_form("not a pdf at all", {});
     EXPECT_FALSE(f);
+    // XFA data nested 100,000 deep is read without running the stack out.
+    std::string deep;
+    for (int i = 0; i < 100000; ++i) deep += "<a>";
+    deep += "x";
+    for (int i = 0; i < 100000; ++i) deep += "</a>";
+    tf::test::PdfBuilder b;
+    const size_t datasets = b.add(tf::test::PdfBuilder::stream(
+        "", "<xfa:datasets xmlns:xfa=\"http://www.xfa.org/schema/xfa-data/1.0/\"><xfa:data>" + deep +
+                "</xfa:data></xfa:datasets>"));
+    const std::string pdf =
+        tf::test::text_pdf({{{72, 700, 12, "A form"}}},
+                           "/AcroForm << /Fields [] /XFA [(datasets) " + std::to_string(datasets) + " 0 R] >>", {}, b);
+    auto form = tf::pipeline::pdf_form(pdf, {});
+    ASSERT_TRUE(form) << form.error().message;
+    EXPECT_TRUE(form->xfa);
 }
 
 // A PDF of 100,000 pages (all drawing one content stream) is refused at once, before any page

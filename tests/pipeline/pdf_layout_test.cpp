@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -98,6 +99,9 @@ TEST(PdfLayout, geometry_decides_not_guesses) {
     EXPECT_FALSE(tf::pipeline::column_text({words.begin(), words.begin() + 10}, 612));
     EXPECT_FALSE(tf::pipeline::column_text(words, 1e12));
     EXPECT_FALSE(tf::pipeline::column_text(words, -5));
+    std::vector<PdfWord> broken = words;
+    for (size_t i = 0; i < broken.size(); i += 3) broken[i].x1 = std::nan("");
+    EXPECT_FALSE(tf::pipeline::column_text(broken, 612));
     // Two columns: left words first.
     std::vector<PdfWord> cols;
     for (int side = 0; side < 2; ++side)
