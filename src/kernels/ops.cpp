@@ -10,7 +10,6 @@
 
 namespace tf::kernels {
 
-
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
     double sum = 0.0;
     for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
@@ -77,7 +76,8 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cs) {
         float angle = p.freq_scale * extrap;
         float mscale = p.attn_factor;
         if (p.ext_factor != 0.0f) {
-            const float y = static_cast<float>(i0 / 2 - p.corr_dims[0]) / std::max(0.001f, p.corr_dims[1] - p.corr_dims[0]);
+            const float y =
+                static_cast<float>(i0 / 2 - p.corr_dims[0]) / std::max(0.001f, p.corr_dims[1] - p.corr_dims[0]);
             const float ramp = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
             // Fused where ggml's compiler contracts (its rope is plain C++ built with FMA).
             angle = std::fma(angle, 1.0f - ramp, extrap * ramp);
@@ -93,27 +93,33 @@ namespace {
 
 // Fused as ggml's compiler contracts these (its rope is plain C++ built with FMA contraction):
 // the same bits as llama.cpp's rotated queries and keys.
-#define TF_ROPE_ROTATE(FMA)                                             \
-    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {                           \
-        const float c = cs[i0], s = cs[i0 + 1];                         \
-        const int a = p.neox ? i0 / 2 : i0;                             \
-        const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;           \
-        const float x0 = x[a], x1 = x[b];                               \
-        x[a] = FMA(x0, c, -(x1 * s));                                   \
-        x[b] = FMA(x0, s, x1 * c);                                      \
+#define TF_ROPE_ROTATE(FMA)                                   \
+    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {                 \
+        const float c = cs[i0], s = cs[i0 + 1];               \
+        const int a = p.neox ? i0 / 2 : i0;                   \
+        const int b = p.neox ? i0 / 2 + p.n_rot / 2 : i0 + 1; \
+        const float x0 = x[a], x1 = x[b];                     \
+        x[a] = FMA(x0, c, -(x1 * s));                         \
+        x[b] = FMA(x0, s, x1 * c);                            \
     }
 
 // With the FMA instruction inline (std::fma is a library call in the portable build).
-__attribute__((target("fma"))) void rope_rotate_fma(float* x, const float* cs, const RopeParams& p) { TF_ROPE_ROTATE(__builtin_fmaf) }
-void rope_rotate_libm(float* x, const float* cs, const RopeParams& p) { TF_ROPE_ROTATE(std::fma) }
+__attribute__((target("fma"))) void rope_rotate_fma(float* x, const float* cs, const RopeParams& p) {
+    TF_ROPE_ROTATE(__builtin_fmaf)
+}
+void rope_rotate_libm(float* x, const float* cs, const RopeParams& p) {
+    TF_ROPE_ROTATE(std::fma)
+}
 #undef TF_ROPE_ROTATE
 
 }  // namespace
 
 void rope_apply(float* x, const float* cs, const RopeParams& p) {
     static const bool fma = isa_supported(Isa::Avx2);
-    if (fma) rope_rotate_fma(x, cs, p);
-    else rope_rotate_libm(x, cs, p);
+    if (fma)
+        rope_rotate_fma(x, cs, p);
+    else
+        rope_rotate_libm(x, cs, p);
 }
 
 void rope(float* x, int64_t pos, const RopeParams& p) {
@@ -144,8 +150,9 @@ float ggml_expf(float x) {
     const float n = z - shifter;
     const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
     const float u = b * b;
-    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
-                             std::fma(0x1.ffffecp-1f, b, 1.0f));
+    const float j =
+        std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                 u, std::fma(0x1.ffffecp-1f, b, 1.0f));
     if (std::isnan(n)) return n;
     if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
     return std::ldexp(j, static_cast<int>(n));
@@ -162,8 +169,10 @@ void swiglu_oai(const float* gate, const float* up, int64_t n, float alpha, floa
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
     static const Isa isa = best_isa();
     int64_t i = 0;
-    if (isa == Isa::Avx512) i = avx512::swiglu(gate, up, n, out);
-    else if (isa == Isa::Avx2) i = avx2::swiglu(gate, up, n, out);
+    if (isa == Isa::Avx512)
+        i = avx512::swiglu(gate, up, n, out);
+    else if (isa == Isa::Avx2)
+        i = avx2::swiglu(gate, up, n, out);
     for (; i < n; ++i) {
         const float g = gate[i];
         out[i] = (g / (1.0f + ggml_expf(0.0f - g))) * up[i];
