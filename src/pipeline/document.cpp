@@ -319,8 +319,15 @@ std::vector<std::string> expand_documents(const std::vector<std::string>& files)
     for (const std::string& path : files) {
         out.push_back(path);
         if (path == "-") continue;
+        // Only a message is read whole here: the first 64 KiB tell (a large PDF is not read twice).
+        std::ifstream f(path, std::ios::binary);
+        std::string head(64 * 1024, '\0');
+        f.read(head.data(), static_cast<std::streamsize>(head.size()));
+        head.resize(static_cast<size_t>(f.gcount()));
+        if (!f.eof() && !f) continue;
+        if (detect_format(path, head) != "eml") continue;
         auto bytes = read_document_bytes(path);
-        if (!bytes || detect_format(path, *bytes) != "eml") continue;
+        if (!bytes) continue;
         auto m = parse_mail(*bytes);
         if (!m) continue;
         for (size_t i = 0; i < m->attachments.size(); ++i)

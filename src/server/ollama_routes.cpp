@@ -87,6 +87,15 @@ std::string modelfile_parameters(const std::string& params_json) {
     return out;
 }
 
+// The same for /api/chat and /api/generate, with the request's keep_alive and a seed for a
+// request that names none.
+std::shared_ptr<Service> parse_for_generation(ModelPool& pool, const http::Request& req, http::Response& res,
+                                              ojson& body, std::optional<int>& keep) {
+    auto held = parse_for_model(pool, req, res, body, &keep);
+    if (held) api::ensure_ollama_seed(body);
+    return held;
+}
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
@@ -190,9 +199,8 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
               [&pool, &opt](const http::Request& req, http::Response& res) {
                   ojson body;
                   std::optional<int> keep;
-                  auto held = parse_for_model(pool, req, res, body, &keep);
+                  auto held = parse_for_generation(pool, req, res, body, keep);
                   if (!held) return;
-                  api::ensure_ollama_seed(body);
                   if (body.value("messages", ojson::array()).empty()) {
                       return load_or_unload(pool, std::move(held), keep, res,
                                             ojson{{"message", {{"role", "assistant"}, {"content", ""}}}});
@@ -211,9 +219,8 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
               [&pool, &opt](const http::Request& req, http::Response& res) {
                   ojson body;
                   std::optional<int> keep;
-                  auto held = parse_for_model(pool, req, res, body, &keep);
+                  auto held = parse_for_generation(pool, req, res, body, keep);
                   if (!held) return;
-                  api::ensure_ollama_seed(body);
                   const ojson prompt = body.value("prompt", ojson(nullptr));
                   if (!prompt.is_null() && !prompt.is_string())
                       return send_ollama_error(res, api::bad_request("'prompt' must be a string", "prompt"));
