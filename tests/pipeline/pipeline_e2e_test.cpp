@@ -19,6 +19,7 @@
 #include "support/pdf_samples.h"
 #include "support/reference.h"
 #include "support/run.h"
+#include "support/zip.h"
 
 namespace {
 
@@ -931,6 +932,72 @@ TEST(PipelineE2E, watch_takes_a_message_and_its_attachments_together) {
     EXPECT_EQ(out[0]["path"], (inbox / "order.eml").string());
     EXPECT_EQ(out[1]["path"], (inbox / "order.eml").string() + "#attachment/1/pos.csv");
     EXPECT_EQ(out[1]["parent"], (inbox / "order.eml").string());
+    auto verify = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// Office files as companies send them: a workbook with numbers and dates, and a Word file with a
+// header, a footnote and a text box (Word's DrawingML choice with its VML fallback copy) —
+// extracted, shown by `text` as the model gets them, and verified.
+TEST(PipelineE2E, office_files_extract_and_verify) {
+    TF_REQUIRE_REFERENCE();
+    TempDir tmp;
+    std::ofstream(tmp.path / "s.json")
+        << R"({"type":"object","properties":{"customer":{"type":"string","maxLength":20}},"required":["customer"]})";
+    const std::string sml = R"( xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" )"
+                            R"(xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships")";
+    std::ofstream(tmp.path / "invoices.xlsx", std::ios::binary) << tf::test::make_zip(
+        {{"[Content_Types].xml", "<Types/>"},
+         {"xl/workbook.xml",
+          "<workbook" + sml + R"(><sheets><sheet name="Open" sheetId="1" r:id="rId1"/></sheets></workbook>)"},
+         {"xl/_rels/workbook.xml.rels",
+          R"(<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>)"},
+         {"xl/styles.xml",
+          "<styleSheet" + sml + R"(><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>)"},
+         {"xl/worksheets/sheet1.xml",
+          "<worksheet" + sml +
+              R"(><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Customer</t></is></c><c r="B1" t="inlineStr"><is><t>Total</t></is></c><c r="C1" t="inlineStr"><is><t>Due</t></is></c></row>)"
+              R"(<row r="2"><c r="A2" t="inlineStr"><is><t>Koerber AG</t></is></c><c r="B2"><v>1234.56</v></c><c r="C2" s="1"><v>45322</v></c></row></sheetData></worksheet>)"}});
+    const std::string wml = R"(xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" )"
+                            R"(xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" )"
+                            R"(xmlns:v="urn:schemas-microsoft-com:vml" )"
+                            R"(xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape")";
+    auto part = [&](const std::string& root, const std::string& inner) {
+        return "<" + root + " " + wml + ">" + inner + "</" + root + ">";
+    };
+    std::ofstream(tmp.path / "letter.docx", std::ios::binary) << tf::test::make_zip(
+        {{"word/document.xml",
+          part("w:document",
+               "<w:body><w:p><w:r><w:t>Order from Koerber AG.</w:t></w:r><w:r><w:footnoteReference "
+               "w:id=\"1\"/></w:r></w:p>"
+               "<w:p><w:r><mc:AlternateContent><mc:Choice "
+               "Requires=\"wps\"><w:drawing><wps:txbx><w:txbxContent><w:p><w:r>"
+               "<w:t>Datum "
+               "plane</w:t></w:r></w:p></w:txbxContent></wps:txbx></w:drawing></mc:Choice><mc:Fallback><w:pict>"
+               "<v:shape><v:textbox><w:txbxContent><w:p><w:r><w:t>Datum "
+               "plane</w:t></w:r></w:p></w:txbxContent></v:textbox>"
+               "</v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p></w:body>")},
+         {"word/header1.xml", part("w:hdr", "<w:p><w:r><w:t>ACME confidential</w:t></w:r></w:p>")},
+         {"word/footnotes.xml",
+          part("w:footnotes",
+               "<w:footnote w:id=\"1\"><w:p><w:r><w:t>Delivery by 2024-02-01.</w:t></w:r></w:p></w:footnote>")}});
+    auto args = extract_args(tmp, "o.jsonl");
+    for (const char* f : {"invoices.xlsx", "letter.docx"}) args.push_back((tmp.path / f).string());
+    auto r = tf::test::run_terraferma(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto out = lines(slurp(tmp.path / "o.jsonl"));
+    ASSERT_EQ(out.size(), 2u);
+    for (const auto& l : out) EXPECT_EQ(l["status"], "ok") << l.dump();
+    auto shown =
+        tf::test::run_terraferma({"text", (tmp.path / "invoices.xlsx").string(), (tmp.path / "letter.docx").string()});
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_NE(shown.out.find("Koerber AG\t1234.56\t2024-01-31"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("## Header\n\nACME confidential"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("Order from Koerber AG.[^1]"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("[^1]: Delivery by 2024-02-01."), std::string::npos) << shown.out;
+    const size_t box = shown.out.find("Datum plane");
+    ASSERT_NE(box, std::string::npos) << shown.out;
+    EXPECT_EQ(shown.out.find("Datum plane", box + 1), std::string::npos) << "a text box read once: " << shown.out;
     auto verify = tf::test::run_terraferma({"verify", (tmp.path / "o.manifest.json").string()});
     EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
