@@ -66,6 +66,9 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         mkdir -p build/fuzz/template-seeds
         cp "$shared"/peer-tests/chat-templates/templates/*.jinja build/fuzz/template-seeds/ 2>/dev/null || true
         printf '%s' "{% for m in messages %}{{ m.role ~ ': ' ~ m.content|trim }}{% endfor %}" >build/fuzz/template-seeds/basic.jinja
+        # Go text/template seeds (Ollama registry templates): the whole-conversation and the turn-by-turn form.
+        printf '%s' '{{- range $i, $m := .Messages }}{{- $last := eq (len (slice $.Messages $i)) 1 }}{{ if eq .Role "user" }}U: {{ .Content }}{{ else }}{{ range .ToolCalls }}{{ json .Function.Arguments }}{{ end }}{{ end }}{{ if $last }}A:{{ end }}{{ end }}' >build/fuzz/template-seeds/messages.gotmpl
+        printf '%s' '{{ if .System }}S: {{ .System }} {{ end }}{{ with .Tools }}{{ . }}{{ end }}{{ printf "%s|%q" .Prompt .System }} {{ .Response }}{{/* c */}}' >build/fuzz/template-seeds/prompt.gotmpl
         run_fuzz chat_template_fuzz "${TF_FUZZ_TEMPLATE_SECONDS:-30}" build/fuzz/template-seeds
         # Grammar seeds: the example grammars (first byte 0: GBNF) and schemas (first byte 1).
         mkdir -p build/fuzz/grammar-seeds

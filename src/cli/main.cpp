@@ -3,6 +3,8 @@
 
 #include "cli/command.h"
 #include "cli/model_argument.h"
+#include "hub/store.h"
+#include "tokenizer/chat/chat_template.h"
 
 namespace tf::cli {
 
@@ -18,6 +20,9 @@ void print_error(const std::string& message) {
 
 int main(int argc, char** argv) {
     using namespace tf::cli;
+    // A model pulled from an Ollama registry without a chat template in its GGUF renders
+    // conversations with the registry's template, in every command and in the server.
+    tf::chat::set_registry_template_lookup(tf::hub::registry_template_for);
     CLI::App app{"Terraferma: a local-first AI engine for GGUF models.", "terraferma"};
     app.set_version_flag("--version", "terraferma 0.2.0");
     app.require_subcommand(1);

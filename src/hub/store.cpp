@@ -370,4 +370,20 @@ Result<std::string> resolve_model_argument(const std::string& text) {
     return path;
 }
 
+std::string registry_template_for(const std::string& model_path) {
+    // Only a file inside the store can have come from a registry; anything else costs nothing.
+    const std::string root = Store::default_root();
+    if (model_path.rfind(root + "/", 0) != 0) return "";
+    auto store = Store::open(root);
+    if (!store) return "";
+    for (const auto& m : store->list()) {
+        if (m.template_text.empty() || m.files.empty()) continue;
+        if (store->blob_path(m.files[0].digest) == model_path) return m.template_text;
+        if (auto n = parse_model_name(m.name); n) {
+            if (auto p = store->resolve(*n); p && *p == model_path) return m.template_text;
+        }
+    }
+    return "";
+}
+
 }  // namespace tf::hub

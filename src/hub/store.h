@@ -32,8 +32,8 @@ struct Manifest {
     std::string name;               // canonical model name
     std::string source;             // where it came from: a URL, or "import FILE"
     std::vector<StoredFile> files;  // the GGUF (the parts of a split one, in order)
-    // From an Ollama registry (its Go template is kept for `show`; the engine renders the
-    // GGUF's own chat template), or a hub's licence file.
+    // From an Ollama registry (its Go template renders conversations when the GGUF has no chat
+    // template of its own: see registry_template_for), or a hub's licence file.
     std::string template_text, params_json, system, license;
     std::string created;  // UTC, ISO 8601
 
@@ -83,5 +83,9 @@ bool valid_digest(const std::string& digest);
 // Resolves what a user gave as -m: an existing file is used as is; otherwise a model name is
 // looked up in the store ("no such model" names both possibilities).
 Result<std::string> resolve_model_argument(const std::string& text);
+
+// The Go template of the registry a store file came from ("" for any other file): what renders a
+// conversation for a model whose GGUF has no chat template of its own.
+std::string registry_template_for(const std::string& model_path);
 
 }  // namespace tf::hub

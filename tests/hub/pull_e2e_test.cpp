@@ -308,6 +308,21 @@ TEST_F(Pull, from_an_ollama_registry_with_template_and_params) {
     EXPECT_EQ(j["registry_params"], R"({"stop":["<|eot|>"]})");
     EXPECT_EQ(j["architecture"], "llama");
     {
+        // The GGUF has no chat template: conversations render with the registry's Go template,
+        // the way Ollama renders it (no .Messages, no .Response: .Response is appended).
+        const fs::path messages = dir / "messages.json";
+        std::ofstream(messages) << R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])";
+        auto rendered = run_terraferma({"template", "-m", name, "--messages", messages.string()});
+        ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+        EXPECT_EQ(rendered.out, "Be brief. Hi");
+        // The same file outside the store keeps the documented default (ChatML).
+        auto plain_file =
+            run_terraferma({"template", "-m", (tf::test::reference_dir() / "models/tiny-llama-Q8_0.gguf").string(),
+                            "--messages", messages.string()});
+        ASSERT_EQ(plain_file.exit_code, 0) << plain_file.err;
+        EXPECT_EQ(plain_file.out.rfind("<|im_start|>system\nBe brief.<|im_end|>", 0), 0u) << plain_file.out;
+    }
+    {
         // The server's /api/show gives the registry's parameters as Ollama does (Modelfile lines).
         tf::test::ServerProcess server({"-c", "256", "--parallel", "1"});
         ASSERT_GT(server.port(), 0) << server.stderr_text();
