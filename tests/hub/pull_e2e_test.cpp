@@ -13,6 +13,7 @@
 #include "gguf/file.h"
 #include "gguf/writer.h"
 #include "hub/fake_hub.h"
+#include "hub/fake_proxy.h"
 #include "support/reference.h"
 #include "support/run.h"
 #include "support/server.h"
@@ -70,7 +71,7 @@ class Pull : public ::testing::Test {
         for (const char* k :
              {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "TERRAFERMA_OFFLINE",
               "HF_HUB_OFFLINE", "TERRAFERMA_PULL_CONNECTIONS", "TERRAFERMA_PULL_SEGMENT_MIN", "http_proxy",
-              "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"})
+              "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY"})
             ::unsetenv(k);
     }
     void TearDown() override {
@@ -368,6 +369,49 @@ TEST_F(Pull, over_https_with_a_test_ca_and_never_without_verification) {
     EXPECT_EQ(hf.exit_code, 0) << hf.err;
     auto ollama = run_terraferma({"pull", "127.0.0.1:" + std::to_string(port) + "/library/tiny"});
     EXPECT_EQ(ollama.exit_code, 0) << ollama.err;
+
+    // Through a company proxy: HTTPS goes by CONNECT, and the certificate is still the origin's,
+    // verified end to end (the proxy only sees a tunnel).
+    tf::test::FakeProxy proxy;
+    fs::remove_all(dir / "store");
+    ::setenv("https_proxy", ("http://127.0.0.1:" + std::to_string(proxy.port())).c_str(), 1);
+    auto tunnelled = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ::unsetenv("https_proxy");
+    ASSERT_EQ(tunnelled.exit_code, 0) << tunnelled.err;
+    EXPECT_GE(count_with(proxy.log(), "CONNECT 127.0.0.1:" + std::to_string(port)), 1u);
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
+}
+
+TEST_F(Pull, through_the_proxy_the_environment_names) {
+    start_hub();
+    const std::string origin = "http://127.0.0.1:" + std::to_string(hub->port());
+    tf::test::FakeProxy proxy;
+    ::setenv("http_proxy", ("http://127.0.0.1:" + std::to_string(proxy.port())).c_str(), 1);
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // The listing, the resolve redirect and the CDN bytes all went through the proxy.
+    const auto log = proxy.log();
+    EXPECT_GE(count_with(log, "GET " + origin + "/api/models/acme/tiny-GGUF/tree/main"), 1u);
+    EXPECT_EQ(count_with(log, "GET " + origin + "/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf"), 1u);
+    EXPECT_GE(count_with(log, "GET " + origin + "/cdn/"), 1u);
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
+
+    // no_proxy exempts a host, as curl's own tool reads it.
+    fs::remove_all(dir / "store");
+    ::setenv("no_proxy", "127.0.0.1", 1);
+    auto direct = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ::unsetenv("no_proxy");
+    ::unsetenv("http_proxy");
+    ASSERT_EQ(direct.exit_code, 0) << direct.err;
+    EXPECT_EQ(proxy.log().size(), log.size());
+
+    // A proxy that is down is a clear failure, not a silent direct connection.
+    ::setenv("http_proxy", "http://127.0.0.1:1", 1);
+    fs::remove_all(dir / "store");
+    auto down = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ::unsetenv("http_proxy");
+    EXPECT_EQ(down.exit_code, 1);
+    EXPECT_FALSE(down.err.empty());
 }
 
 TEST_F(Pull, offline_and_bad_names_fetch_nothing) {
