@@ -9,7 +9,15 @@ namespace {
 
 // What both endpoints share once the prompt is known: options, logprobs and "format".
 Status fill(const Service& svc, const ojson& body, engine::GenerationRequest& r) {
-    if (Status st = ollama_options(body.value("options", ojson()), svc.model().hp.n_vocab, r.options); !st) return st;
+    // The model's own defaults (its parameters layer) under what the request sets.
+    ojson options = svc.defaults().options;
+    const ojson asked = body.value("options", ojson());
+    if (asked.is_object())
+        for (auto it = asked.begin(); it != asked.end(); ++it) options[it.key()] = it.value();
+    else if (!asked.is_null())
+        options = asked;  // not an object: ollama_options names the mistake
+    if (Status st = ollama_options(options.empty() ? ojson() : options, svc.model().hp.n_vocab, r.options); !st)
+        return st;
     r.options.resample = streamed(body) ? 0 : kResampleDraws;
     // "logprobs": true and "top_logprobs" 0..20, as Ollama 0.12.11+ takes them.
     auto lp = body.find("logprobs");

@@ -134,6 +134,10 @@ Result<engine::GenerationRequest> generation_request(const Service& svc, const o
     // that the answer, its reasoning and its tool calls can be told apart.
     r.options.render_special = chat && svc.tool_syntax() == engine::ToolSyntax::Harmony;
     if (Status st = openai_options(body, svc.model().hp.n_vocab, r.options); !st) return st.error();
+    // A stored model's stop strings (its parameters layer) hold unless the request gives its own;
+    // sampling keeps OpenAI's defaults.
+    if (!body.contains("stop"))
+        if (Status st = stop_option(svc.defaults().options, r.options.stop); !st) return st.error();
     if (!chat && !body.contains("max_tokens")) r.options.max_tokens = 16;  // OpenAI's default for completions
     r.options.resample = body.value("stream", ojson(false)) == true ? 0 : kResampleDraws;
     if (Status st = logprob_options(body, endpoint, r.options); !st) return st.error();

@@ -100,4 +100,8 @@ Status ollama_options(const ojson& opt, int64_t n_vocab, engine::GenerateOptions
     return {};
 }
 
+Status stop_option(const ojson& object, std::vector<std::string>& out) {
+    return stops(object, "stop", out);
+}
+
 }  // namespace tf::api

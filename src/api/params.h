@@ -16,5 +16,7 @@ Status openai_options(const nlohmann::ordered_json& body, int64_t n_vocab, engin
 // Ollama's "options" object (temperature, top_k, top_p, min_p, typical_p, repeat_penalty,
 // repeat_last_n, presence/frequency_penalty, seed, num_predict, stop), with Ollama's defaults.
 Status ollama_options(const nlohmann::ordered_json& options, int64_t n_vocab, engine::GenerateOptions& o);
+// A "stop" member (a string or an array of strings), when present, into out.
+Status stop_option(const nlohmann::ordered_json& object, std::vector<std::string>& out);
 
 }  // namespace tf::api

@@ -146,6 +146,10 @@ Result<std::vector<int32_t>> Service::render(const nlohmann::ordered_json& messa
     }
     chat::ChatRequest req;
     req.messages = messages;
+    if (!defaults_.system.empty() &&
+        std::none_of(messages.begin(), messages.end(), [](const auto& m) { return m["role"] == "system"; }))
+        req.messages.insert(req.messages.begin(),
+                            nlohmann::ordered_json{{"role", "system"}, {"content", defaults_.system}});
     if (tools != nullptr) req.tools = *tools;
     // Content parts (OpenAI's [{"type":"text","text":…}]) joined into plain text.
     for (auto& m : req.messages) {

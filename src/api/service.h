@@ -22,6 +22,14 @@
 
 namespace tf::api {
 
+// A stored model's own defaults — the system and parameters layers of an Ollama registry, or
+// of /api/create: a system prompt for conversations that bring none, and option values (Ollama's
+// names: temperature, stop, num_predict, …) for requests that do not set them.
+struct ModelDefaults {
+    std::string system;
+    nlohmann::ordered_json options = nlohmann::ordered_json::object();
+};
+
 struct ServiceOptions {
     engine::SchedulerOptions scheduler;
     std::string pooling;  // embeddings: mean, cls or last; empty: what the model's metadata says
@@ -38,6 +46,8 @@ class Service {
     const chat::ChatTemplate& chat_template() const { return *template_; }
     engine::Scheduler& scheduler() { return *scheduler_; }
     const std::string& path() const { return path_; }
+    void set_defaults(ModelDefaults d) { defaults_ = std::move(d); }
+    const ModelDefaults& defaults() const { return defaults_; }
 
     using Contract = std::shared_ptr<const engine::OutputContract>;
     // What a request asks of its answer, compiled once and shared by every request asking the
@@ -45,7 +55,7 @@ class Service {
     Result<Contract> schema_contract(const nlohmann::ordered_json& schema, bool strict) const;
     Result<Contract> tools_contract(const nlohmann::ordered_json& tools, const engine::ToolChoice& choice) const;
     // Renders messages (and tools, when given) with the chat template; message contents stay
-    // plain text.
+    // plain text. The model's default system prompt leads when no message is a system one.
     Result<std::vector<int32_t>> render(const nlohmann::ordered_json& messages,
                                         const nlohmann::ordered_json* tools = nullptr) const;
     // Queues a request; the scheduler's refusals keep their kind (overloaded, shutting down).
@@ -69,6 +79,7 @@ class Service {
 
   private:
     std::string name_, path_;
+    ModelDefaults defaults_;
     std::unique_ptr<model::Model> model_;
     std::unique_ptr<tok::Tokenizer> tok_;
     std::unique_ptr<chat::ChatTemplate> template_;

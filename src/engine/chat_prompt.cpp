@@ -12,7 +12,10 @@ std::vector<std::string> swap_in_sentinels(nlohmann::ordered_json& messages) {
     std::vector<std::string> texts;
     auto swap = [&](nlohmann::ordered_json& slot) {
         texts.push_back(slot.get<std::string>());
-        slot = "\x1f" "tf-content-" + std::to_string(texts.size() - 1) + "\x1f";
+        slot =
+            "\x1f"
+            "tf-content-" +
+            std::to_string(texts.size() - 1) + "\x1f";
     };
     for (auto& m : messages) {
         if (!m.is_object()) continue;
@@ -43,7 +46,10 @@ std::optional<std::vector<std::pair<size_t, size_t>>> content_ranges(const std::
     std::vector<Piece> pieces;
     size_t at = 0;
     while (true) {
-        const size_t open = marked.find("\x1f" "tf-content-", at);
+        const size_t open = marked.find(
+            "\x1f"
+            "tf-content-",
+            at);
         if (open == std::string::npos) {
             pieces.push_back({marked.substr(at), -1});
             break;
@@ -79,7 +85,8 @@ std::optional<std::vector<std::pair<size_t, size_t>>> content_ranges(const std::
 
 }  // namespace
 
-Result<ChatPrompt> render_chat(const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const chat::ChatRequest& request) {
+Result<ChatPrompt> render_chat(const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl,
+                               const chat::ChatRequest& request) {
     auto text = tmpl.apply(request);
     if (!text) return text.error();
     ChatPrompt p;
@@ -101,6 +108,12 @@ Result<ChatPrompt> render_chat(const tok::Tokenizer& tokenizer, const chat::Chat
         p.tokens.insert(p.tokens.begin(), v.bos);
     }
     return p;
+}
+
+Status check_chat_template(const std::string& source) {
+    auto t = chat::ChatTemplate::from_source(source, "", "");
+    if (!t) return t.error();
+    return {};
 }
 
 }  // namespace tf::engine

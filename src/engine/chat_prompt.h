@@ -13,10 +13,15 @@
 namespace tf::engine {
 
 struct ChatPrompt {
-    std::string text;            // the rendered template
+    std::string text;             // the rendered template
     std::vector<int32_t> tokens;  // BOS added when the vocabulary wants one and the template did not
 };
 
-Result<ChatPrompt> render_chat(const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl, const chat::ChatRequest& request);
+// Whether a chat template source (Jinja, or Go text/template as Ollama registries write them)
+// parses; the error names the line. For templates a client supplies (/api/create).
+Status check_chat_template(const std::string& source);
+
+Result<ChatPrompt> render_chat(const tok::Tokenizer& tokenizer, const chat::ChatTemplate& tmpl,
+                               const chat::ChatRequest& request);
 
 }  // namespace tf::engine

@@ -111,6 +111,12 @@ Result<Manifest> from_json(const std::string& text, const std::string& where) {
     }
 }
 
+// The view directory of a model name with a template of its own.
+std::string name_view(const std::string& canonical_name) {
+    const auto* p = reinterpret_cast<const uint8_t*>(canonical_name.data());
+    return "name-" + sha256_hex(std::span<const uint8_t>(p, canonical_name.size())).substr(0, 32);
+}
+
 // Copies src to dst (a new file) while hashing; returns "sha256:<hex>".
 Result<std::string> copy_hashing(const std::string& src, const std::string& dst, uint64_t& done, uint64_t total,
                                  const ByteProgress& progress) {
@@ -287,10 +293,12 @@ Result<std::string> Store::resolve(const ModelName& name) const {
             return Error{name.display() + ": its file " + f.name +
                          " is missing from the store (pull or import it again)"};
     }
-    if (man.files.size() == 1) return blob_path(man.files[0].digest);
+    // A name with a template of its own gets a path of its own (a view), so that the path tells
+    // which template renders it (registry_template_for) even when other names share the blob.
+    const bool own_path = !man.template_text.empty();
+    if (man.files.size() == 1 && !own_path) return blob_path(man.files[0].digest);
     // A split model: the loader finds the parts by their names, so give them their names.
-    const std::string first_hex = man.files[0].digest.substr(7);
-    const fs::path view = fs::path(root_) / "views" / first_hex;
+    const fs::path view = fs::path(root_) / "views" / (own_path ? name_view(man.name) : man.files[0].digest.substr(7));
     std::error_code ec;
     fs::create_directories(view, ec);
     if (ec) return Error{view.string() + ": " + ec.message()};
@@ -352,6 +360,8 @@ void Store::collect_garbage() const {
         const std::string n = e.path().filename().string();
         if (n.size() == 7 + 64 && n.compare(0, 7, "sha256-") == 0 && !used.count(n)) fs::remove(e.path(), ec);
     }
+    for (const auto& m : list())
+        if (!m.template_text.empty()) used.insert("sha256-" + name_view(m.name));
     for (const auto& e : fs::directory_iterator(root_ + "/views", ec)) {
         if (!used.count("sha256-" + e.path().filename().string())) fs::remove_all(e.path(), ec);
     }
@@ -370,6 +380,40 @@ Result<std::string> resolve_model_argument(const std::string& text) {
     return path;
 }
 
+std::string Store::upload_path() const {
+    return root_ + "/blobs/upload-" + unique_suffix() + ".partial";
+}
+
+Status Store::adopt_blob(const std::string& path, const std::string& digest) {
+    auto fail = [&](const std::string& why) -> Status {
+        ::unlink(path.c_str());
+        return Error{why};
+    };
+    if (!valid_digest(digest)) return fail("not a sha256 digest: '" + digest + "'");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(path + ": " + std::strerror(errno));
+    Sha256 h;
+    std::vector<uint8_t> buf(size_t(8) << 20);
+    ssize_t n;
+    while ((n = ::read(fd, buf.data(), buf.size())) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const std::string why = path + ": " + std::strerror(errno);
+            ::close(fd);
+            return fail(why);
+        }
+        h.update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+    }
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    const std::string got = "sha256:" + h.finish_hex();
+    if (got != digest) return fail("digest mismatch: the bytes have " + got + ", not " + digest);
+    if (!synced) return fail(path + ": " + std::strerror(errno));
+    if (::rename(path.c_str(), blob_path(digest).c_str()) != 0)
+        return fail(blob_path(digest) + ": " + std::strerror(errno));
+    return {};
+}
+
 std::string registry_template_for(const std::string& model_path) {
     // Only a file inside the store can have come from a registry; anything else costs nothing.
     const std::string root = Store::default_root();
@@ -378,7 +422,6 @@ std::string registry_template_for(const std::string& model_path) {
     if (!store) return "";
     for (const auto& m : store->list()) {
         if (m.template_text.empty() || m.files.empty()) continue;
-        if (store->blob_path(m.files[0].digest) == model_path) return m.template_text;
         if (auto n = parse_model_name(m.name); n) {
             if (auto p = store->resolve(*n); p && *p == model_path) return m.template_text;
         }

@@ -71,6 +71,12 @@ class Store {
     // Free bytes on the store's file system.
     uint64_t free_bytes() const;
 
+    // Uploads (the server's POST /api/blobs): a fresh file name in the store for the bytes to
+    // arrive in, and then their landing as blob `digest` — only if the bytes have that SHA-256
+    // (else the file is deleted and the error names both digests).
+    std::string upload_path() const;
+    Status adopt_blob(const std::string& path, const std::string& digest);
+
   private:
     std::string root_;
     std::string manifest_file(const ModelName& name) const;

@@ -1,5 +1,6 @@
 // The model store behind `serve`: any stored model can be requested by name, /api/tags and
-// /v1/models list the store, /api/delete and /api/copy manage it, and /api/pull fetches — only
+// /v1/models list the store, /api/delete, /api/copy and /api/create (with /api/blobs for
+// uploaded GGUFs, streamed to disk) manage it, and /api/pull fetches — only
 // when the server was started with --allow-pull (a server must not download from the internet
 // because a client asked). Names go through hub::parse_model_name: "../../etc/passwd" is a 400.
 #pragma once

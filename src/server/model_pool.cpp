@@ -238,6 +238,14 @@ api::Result<std::shared_ptr<Service>> ModelPool::acquire(const std::string& name
     }
     std::shared_ptr<Service> svc(std::move(s.value()));
     svc->set_name(e.spec.name);
+    {
+        api::ModelDefaults d;
+        d.system = e.spec.system;
+        const auto params =
+            nlohmann::ordered_json::parse(e.spec.params_json.empty() ? "{}" : e.spec.params_json, nullptr, false);
+        if (params.is_object()) d.options = params;
+        svc->set_defaults(std::move(d));
+    }
     const uint64_t bytes = footprint(*svc);
     if (!make_room(bytes)) {
         return api::Error{ErrorKind::Overloaded,

@@ -29,6 +29,7 @@ struct ModelSpec {
     std::string digest;         // "sha256:…" when known (models from the store)
     std::string params_json;    // an Ollama registry's parameters layer, when it came with one
     std::string template_text;  // and its template layer (Go template syntax)
+    std::string system;         // and its system layer: the default system prompt
 };
 
 // Where models beyond the -m ones come from (the local store): `resolve` turns a requested name

@@ -287,13 +287,11 @@ void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             parameters = modelfile_parameters(spec.params_json);
             if (!spec.template_text.empty()) tmpl = spec.template_text;
         }
-        res.set_content(dump(ojson{{"modelfile", ""},
-                                   {"parameters", parameters},
-                                   {"template", tmpl},
-                                   {"license", file.get_string("general.license").value_or("")},
-                                   {"details", details(svc)},
-                                   {"model_info", info}}),
-                        "application/json");
+        ojson shown{{"modelfile", ""},         {"parameters", parameters},
+                    {"template", tmpl},        {"license", file.get_string("general.license").value_or("")},
+                    {"details", details(svc)}, {"model_info", info}};
+        if (!svc.defaults().system.empty()) shown["system"] = svc.defaults().system;
+        res.set_content(dump(shown), "application/json");
     });
 
     srv.route("POST", "/api/embed", http::Server::Kind::Heavy, [&pool](const http::Request& req, http::Response& res) {

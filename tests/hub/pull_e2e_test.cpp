@@ -610,3 +610,146 @@ TEST_F(Pull, several_connections_fetch_ranges_survive_a_drop_and_resume_after_ki
 }
 
 }  // namespace
+
+TEST_F(Pull, create_from_a_stored_model_and_from_uploaded_blobs) {
+    const fs::path models = tf::test::reference_dir() / "models";
+    ASSERT_EQ(run_terraferma({"import", (models / "tiny-llama-Q8_0.gguf").string(), "--name", "tiny"}).exit_code, 0);
+    const std::string q8_digest = "sha256:" + FakeHub::sha_of(q8), f32_digest = "sha256:" + FakeHub::sha_of(f32);
+    auto uploads_left = [&] {
+        size_t n = 0;
+        for (const auto& e : fs::directory_iterator(blobs()))
+            n += e.path().filename().string().rfind("upload-", 0) == 0;
+        return n;
+    };
+    {
+        tf::test::ServerProcess server({"-c", "256", "--parallel", "1"});
+        ASSERT_GT(server.port(), 0) << server.stderr_text();
+        httplib::Client c("127.0.0.1", server.port());
+        // HEAD: whether the store has a blob.
+        EXPECT_EQ(c.Head(("/api/blobs/" + q8_digest).c_str())->status, 200);
+        EXPECT_EQ(c.Head(("/api/blobs/sha256:" + std::string(64, '0')).c_str())->status, 404);
+        EXPECT_EQ(c.Head("/api/blobs/sha256:xyz")->status, 400);
+
+        // An upload whose bytes do not hash to the path's digest is refused and leaves nothing.
+        auto wrong = c.Post(("/api/blobs/" + q8_digest + "0").c_str(), f32, "application/octet-stream");
+        ASSERT_TRUE(wrong);
+        EXPECT_EQ(wrong->status, 400);
+        auto mismatch = c.Post(("/api/blobs/sha256:" + std::string(64, 'a')).c_str(), f32, "application/octet-stream");
+        ASSERT_TRUE(mismatch);
+        EXPECT_EQ(mismatch->status, 400);
+        EXPECT_NE(mismatch->body.find("digest mismatch"), std::string::npos) << mismatch->body;
+        EXPECT_EQ(uploads_left(), 0u);
+        EXPECT_FALSE(fs::exists(blobs() / ("sha256-" + std::string(64, 'a'))));
+        // The real one lands as a blob.
+        auto up = c.Post(("/api/blobs/" + f32_digest).c_str(), f32, "application/octet-stream");
+        ASSERT_TRUE(up);
+        EXPECT_EQ(up->status, 201) << up->body;
+        EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(f32))), f32);
+        EXPECT_EQ(uploads_left(), 0u);
+        // Uploads go to disk, not memory: 24 MiB is three times the server's request body limit.
+        std::string big(size_t(24) << 20, '\0');
+        for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+        auto large = c.Post(("/api/blobs/sha256:" + FakeHub::sha_of(big)).c_str(), big, "application/octet-stream");
+        ASSERT_TRUE(large);
+        EXPECT_EQ(large->status, 201) << large->body;
+        EXPECT_EQ(fs::file_size(blobs() / ("sha256-" + FakeHub::sha_of(big))), big.size());
+
+        // A model from the uploaded file.
+        auto made = c.Post(
+            "/api/create",
+            nlohmann::json{{"model", "mine:f32"}, {"files", {{"tiny.gguf", f32_digest}}}, {"stream", false}}.dump(),
+            "application/json");
+        ASSERT_TRUE(made);
+        ASSERT_EQ(made->status, 200) << made->body;
+        EXPECT_EQ(nlohmann::json::parse(made->body)["status"], "success");
+
+        // A model from a stored one, with a template, a system prompt and parameters: streamed
+        // statuses as Ollama sends them, and no bytes copied (the same blob).
+        auto derived = c.Post("/api/create",
+                              nlohmann::json{{"model", "tiny-chat"},
+                                             {"from", "tiny"},
+                                             {"template", "[INST] {{ .Prompt }} [/INST]"},
+                                             {"system", "Be brief."},
+                                             {"parameters", {{"stop", {"[INST]"}}}}}
+                                  .dump(),
+                              "application/json");
+        ASSERT_TRUE(derived);
+        ASSERT_EQ(derived->status, 200) << derived->body;
+        EXPECT_EQ(derived->body, "{\"status\":\"using existing layer " + q8_digest +
+                                     "\"}\n{\"status\":\"writing manifest\"}\n{\"status\":\"success\"}\n");
+        auto shown = c.Post("/api/show", nlohmann::json{{"model", "tiny-chat"}}.dump(), "application/json");
+        ASSERT_TRUE(shown);
+        ASSERT_EQ(shown->status, 200) << shown->body;
+        const auto sj = nlohmann::json::parse(shown->body);
+        EXPECT_EQ(sj["template"], "[INST] {{ .Prompt }} [/INST]");
+        EXPECT_EQ(sj["parameters"], "stop \"[INST]\"");
+
+        // The system and parameters layers are the model's defaults: a conversation without a
+        // system message gets the system prompt (as many prompt tokens as when it is given), and
+        // num_predict holds unless the request sets it.
+        // (Each count comes from a model of its own: a model's prefix cache would count again only
+        // the tokens it had not seen.)
+        for (const char* m : {"with-sys", "no-sys-1", "no-sys-2"}) {
+            nlohmann::json create{
+                {"model", m}, {"from", "tiny"}, {"template", "{{ .System }}|{{ .Prompt }}"}, {"stream", false}};
+            if (std::string(m) == "with-sys") {
+                create["system"] = "Be brief, and exact.";
+                create["parameters"] = {{"num_predict", 2}, {"temperature", 0}};
+            }
+            auto r = c.Post("/api/create", create.dump(), "application/json");
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->status, 200) << r->body;
+        }
+        auto chat = [&](const char* model, const nlohmann::json& messages, const nlohmann::json& options) {
+            nlohmann::json body{{"model", model}, {"messages", messages}, {"stream", false}};
+            if (!options.is_null()) body["options"] = options;
+            auto r = c.Post("/api/chat", body.dump(), "application/json");
+            EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+            return r ? nlohmann::json::parse(r->body) : nlohmann::json();
+        };
+        const nlohmann::json hi = {{{"role", "user"}, {"content", "Hi"}}};
+        const nlohmann::json given = {{{"role", "system"}, {"content", "Be brief, and exact."}},
+                                      {{"role", "user"}, {"content", "Hi"}}};
+        const auto by_default = chat("with-sys", hi, nullptr);
+        const auto explicit_system = chat("no-sys-1", given, {{"num_predict", 2}});
+        const auto none = chat("no-sys-2", hi, {{"num_predict", 2}});
+        EXPECT_EQ(by_default["prompt_eval_count"], explicit_system["prompt_eval_count"]);
+        EXPECT_GT(by_default["prompt_eval_count"].get<int>(), none["prompt_eval_count"].get<int>());
+        EXPECT_EQ(by_default["eval_count"], 2);
+        EXPECT_EQ(chat("with-sys", hi, {{"num_predict", 4}})["eval_count"], 4);
+        auto shown_sys = c.Post("/api/show", nlohmann::json{{"model", "with-sys"}}.dump(), "application/json");
+        ASSERT_TRUE(shown_sys);
+        EXPECT_EQ(nlohmann::json::parse(shown_sys->body)["system"], "Be brief, and exact.");
+
+        // What is refused, and how.
+        auto status_of = [&](const nlohmann::json& body) {
+            auto r = c.Post("/api/create", body.dump(), "application/json");
+            return r ? r->status : -1;
+        };
+        EXPECT_EQ(status_of({{"model", "x"}, {"from", "no-such-model"}}), 404);
+        EXPECT_EQ(status_of({{"model", "../../etc/passwd"}, {"from", "tiny"}}), 400);
+        EXPECT_EQ(status_of({{"model", "x"}}), 400);
+        EXPECT_EQ(status_of({{"model", "x"}, {"files", {{"a.gguf", "sha256:" + std::string(64, 'b')}}}}), 404);
+        EXPECT_EQ(status_of({{"model", "x"}, {"files", {{"a.safetensors", f32_digest}}}}), 400);
+        EXPECT_EQ(status_of({{"model", "x"}, {"from", "tiny"}, {"quantize", "q4_K_M"}}), 400);
+        auto bad_template =
+            c.Post("/api/create",
+                   nlohmann::json{{"model", "x"}, {"from", "tiny"}, {"template", "{{ .Prompt }}\n{{ if .X }}"}}.dump(),
+                   "application/json");
+        ASSERT_TRUE(bad_template);
+        EXPECT_EQ(bad_template->status, 400);
+        EXPECT_NE(bad_template->body.find("line 2"), std::string::npos) << bad_template->body;
+    }
+    // Every command takes the new names: the uploaded F32 model computes the reference logits,
+    // and the derived model renders with its own template.
+    EXPECT_EQ(logits("mine:f32"), logits((tf::test::reference_dir() / "models/tiny-llama.gguf").string()));
+    const fs::path messages = dir / "messages.json";
+    std::ofstream(messages) << R"([{"role": "user", "content": "Hi"}])";
+    auto rendered = run_terraferma({"template", "-m", "tiny-chat", "--messages", messages.string()});
+    ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+    EXPECT_EQ(rendered.out, "[INST] Hi [/INST]");
+    // "tiny" shares the blob and has no template of its own: the documented default (ChatML).
+    auto base = run_terraferma({"template", "-m", "tiny", "--messages", messages.string()});
+    ASSERT_EQ(base.exit_code, 0) << base.err;
+    EXPECT_EQ(base.out, "<|im_start|>user\nHi<|im_end|>\n");
+}

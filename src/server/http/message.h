@@ -51,6 +51,7 @@ struct Request {
     std::string target;  // as sent
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    std::string body_file;             // an upload route's body, on disk
     std::vector<std::string> matches;  // a pattern route's: [0] the path, [1…] its groups
     std::string remote_addr;
     std::shared_ptr<ConnectionWatch> connection = std::make_shared<ConnectionWatch>();

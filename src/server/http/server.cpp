@@ -1,5 +1,7 @@
 #include "server/http/server.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -91,6 +93,7 @@ struct Route {
     bool prefix = false;  // `path` is a prefix; the rest of the request's path is matches[1]
     Server::Kind kind;
     Server::Handler handler;
+    Server::UploadTarget upload;  // set: the body goes to a file
 };
 
 }  // namespace
@@ -245,8 +248,9 @@ class Server::Impl {
             else if (!(route = find(req, other_method))) {
                 error(req, res, other_method ? 405 : 404, "no such endpoint: " + req.method + " " + req.path);
                 answered = true;
-            } else if (parser.content_length() && *parser.content_length() > limits_.max_body) {
-                error(req, res, 413, too_large());
+            } else if (parser.content_length() &&
+                       *parser.content_length() > (route->upload ? limits_.max_upload : limits_.max_body)) {
+                error(req, res, 413, route->upload ? "the upload is larger than the server accepts" : too_large());
                 answered = true;
             } else if (route->kind == Kind::Heavy && inflight_.load() >= limits_.max_inflight) {
                 error(req, res, 503,
@@ -255,7 +259,22 @@ class Server::Impl {
                 res.set_header("Retry-After", std::to_string(expected_wait_s()));
                 answered = true;
             }
-            if (!answered && body_pending) {
+            bool body_unread = body_pending;  // for the answered branch below
+            if (!answered && body_pending && route->upload) {
+                const std::string path = route->upload(req, res);
+                if (path.empty()) {
+                    answered = true;
+                } else {
+                    if (beast::iequals(req.get_header_value("Expect"), "100-continue")) {
+                        co_await write_all(socket, "HTTP/1.1 100 Continue\r\n\r\n", ec);
+                        if (ec) break;
+                    }
+                    const bool complete = co_await read_upload(socket, buf, parser, path, req, res, ec);
+                    body_unread = !complete;
+                    if (!complete && ec) break;  // the client went away or stalled: no answer
+                    if (!complete) answered = true;
+                }
+            } else if (!answered && body_pending) {
                 if (beast::iequals(req.get_header_value("Expect"), "100-continue")) {
                     co_await write_all(socket, "HTTP/1.1 100 Continue\r\n\r\n", ec);
                     if (ec) break;
@@ -272,10 +291,11 @@ class Server::Impl {
                 } else {
                     req.body = std::move(parser.get().body());
                 }
+                body_unread = !parser.is_done();
             }
             if (answered) {
                 // Refused before its body was read: the connection cannot be reused.
-                const bool unread_body = !parser.is_done();
+                const bool unread_body = body_unread;
                 close = close || unread_body;
                 co_await write_all(socket, head_of(res, static_cast<long long>(res.body.size()), close) + res.body, ec);
                 if (!ec && unread_body) co_await linger(socket);
@@ -283,6 +303,7 @@ class Server::Impl {
                 continue;
             }
             const bool streamed = co_await handle(socket, buf, *route, req, res, close);
+            if (!req.body_file.empty()) ::unlink(req.body_file.c_str());  // what the handler did not keep
             if (stopping_ || req.connection->closed()) break;
             if (!streamed) {
                 co_await write_all(socket, head_of(res, static_cast<long long>(res.body.size()), close) + res.body, ec);
@@ -347,6 +368,49 @@ class Server::Impl {
         } catch (...) {
             error(req, res, 500, "internal error");
         }
+    }
+
+    // An upload route's body into `path`, read by pieces with the body deadline re-armed for
+    // each (a multi-GB upload takes minutes; a stalled one is cut after body_timeout_s). True
+    // when the whole body is on disk (req.body_file set); false with res filled when refused
+    // (too large, cannot write), or with ec set when the connection failed.
+    asio::awaitable<bool> read_upload(tcp::socket& socket, beast::flat_buffer& buf,
+                                      bhttp::request_parser<bhttp::string_body>& header_parser, const std::string& path,
+                                      Request& req, Response& res, beast::error_code& ec) {
+        bhttp::request_parser<bhttp::file_body> parser{std::move(header_parser)};
+        parser.body_limit(limits_.max_upload);
+        parser.get().body().open(path.c_str(), beast::file_mode::write, ec);
+        if (ec) {
+            error(req, res, 500, "cannot write the upload: " + ec.message());
+            ec = {};
+            co_return false;
+        }
+        asio::steady_timer deadline(io_);
+        while (!parser.is_done()) {
+            deadline.expires_after(std::chrono::seconds(limits_.body_timeout_s));
+            deadline.async_wait([&socket](beast::error_code e) {
+                if (!e) {
+                    beast::error_code ignored;
+                    socket.cancel(ignored);
+                }
+            });
+            co_await bhttp::async_read_some(socket, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+            deadline.cancel();
+            if (ec) break;
+        }
+        parser.get().body().close();
+        if (ec == bhttp::error::body_limit) {
+            ::unlink(path.c_str());
+            error(req, res, 413, "the upload is larger than the server accepts");
+            ec = {};
+            co_return false;
+        }
+        if (ec) {
+            ::unlink(path.c_str());
+            co_return false;
+        }
+        req.body_file = path;
+        co_return true;
     }
 
     // Runs the route's handler off the I/O thread (Inline ones on it) while watching the socket
@@ -512,8 +576,13 @@ Server::~Server() {
     impl_->heavy_cv_.wait(lock, [this] { return impl_->heavy_threads_ == 0; });
 }
 
+void Server::upload_route(const std::string& method, const std::string& path, UploadTarget target, Handler h,
+                          bool prefix) {
+    impl_->routes_.push_back(Route{method, path, prefix, Kind::Light, std::move(h), std::move(target)});
+}
+
 void Server::route(const std::string& method, const std::string& path, Kind kind, Handler h, bool prefix) {
-    impl_->routes_.push_back(Route{method, path, prefix, kind, std::move(h)});
+    impl_->routes_.push_back(Route{method, path, prefix, kind, std::move(h), {}});
 }
 void Server::set_gate(Gate g) {
     impl_->gate_ = std::move(g);

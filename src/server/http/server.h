@@ -12,6 +12,7 @@
 // the request's generation.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,7 @@ struct Limits {
     size_t slots = 4;               // of the Heavy requests admitted, how many run at once (Retry-After's estimate)
     size_t max_inflight = 64;       // Kind::Heavy requests admitted at once
     size_t workers = 8;             // threads for Kind::Light handlers (Heavy ones get their own)
+    uint64_t max_upload = uint64_t(256) << 30;  // bytes of an upload route's body (model files)
 };
 
 class Server {
@@ -55,6 +57,14 @@ class Server {
 
     // `path` is exact, or with `prefix` a prefix whose remainder (non-empty) is Request::matches[1].
     void route(const std::string& method, const std::string& path, Kind kind, Handler h, bool prefix = false);
+    // A route whose body streams to a file instead of memory (a model file is gigabytes): once the
+    // headers are in, `target` names the file to write, or fills res and returns "" to refuse
+    // before a byte is read. The handler (a worker thread) finds the bytes at
+    // Request::body_file; what it leaves there is deleted. The body may be up to max_upload
+    // bytes; body_timeout_s then bounds each pause of the transfer, not the whole of it.
+    using UploadTarget = std::function<std::string(const Request&, Response&)>;
+    void upload_route(const std::string& method, const std::string& path, UploadTarget target, Handler h,
+                      bool prefix = false);
     void set_gate(Gate g);
     void set_error_writer(ErrorWriter w);
 
