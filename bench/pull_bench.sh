@@ -43,6 +43,10 @@ rm -f "$WORK/copy"
 # Each run starts with the previous one's pages written back (sync), so runs do not overlap.
 pull_t=$(for i in $(seq "$RUNS"); do rm -rf "$WORK/store"; sync; secs "$TF" pull -q --insecure "127.0.0.1:$PORT/library/big"; done | median)
 pull1_t=$(for i in $(seq "$RUNS"); do rm -rf "$WORK/store"; sync; secs env TERRAFERMA_PULL_CONNECTIONS=1 "$TF" pull -q --insecure "127.0.0.1:$PORT/library/big"; done | median)
+pull4_t=$(for i in $(seq "$RUNS"); do rm -rf "$WORK/store"; sync; secs env TERRAFERMA_PULL_CONNECTIONS=4 "$TF" pull -q --insecure "127.0.0.1:$PORT/library/big"; done | median)
+# The O_DIRECT writes against the page cache's: the same single connection into tmpfs (no O_DIRECT there).
+shm_t=$(for i in $(seq "$RUNS"); do rm -rf /dev/shm/tf-pullbench-store; secs env TERRAFERMA_MODELS=/dev/shm/tf-pullbench-store "$TF" pull -q --insecure "127.0.0.1:$PORT/library/big"; done | median)
+rm -rf /dev/shm/tf-pullbench-store
 
 # Resume: kill -9 at about half, then time the rest.
 resume_t=$(for i in $(seq "$RUNS"); do
@@ -63,6 +67,8 @@ echo "file: $SIZE bytes (synthesized qwen2.5-0.5b F16); runs: $RUNS (medians); $
 printf "curl -o /dev/null (raw transfer)   %6.3f s  %5s MB/s\n" "$curl_t" "$(rate "$curl_t")"
 printf "openssl dgst -sha256 (hash alone)   %6.3f s  %5s MB/s\n" "$sha_t" "$(rate "$sha_t")"
 printf "dd conv=fsync (disk write alone)    %6.3f s  %5s MB/s\n" "$disk_t" "$(rate "$disk_t")"
-printf "pull, 4 connections (default)      %6.3f s  %5s MB/s\n" "$pull_t" "$(rate "$pull_t")"
-printf "pull, 1 connection                 %6.3f s  %5s MB/s\n" "$pull1_t" "$(rate "$pull1_t")"
+printf "pull, default (1 connection; more only if slow) %6.3f s  %5s MB/s\n" "$pull_t" "$(rate "$pull_t")"
+printf "pull, 1 connection forced          %6.3f s  %5s MB/s\n" "$pull1_t" "$(rate "$pull1_t")"
+printf "pull, 4 connections forced         %6.3f s  %5s MB/s\n" "$pull4_t" "$(rate "$pull4_t")"
+printf "pull, default, store on tmpfs      %6.3f s  %5s MB/s\n" "$shm_t" "$(rate "$shm_t")"
 printf "resume after kill -9 at ~50%%      %6.3f s  (the second half plus re-hashing the first)\n" "$resume_t"

@@ -13,7 +13,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include "util/sha256.h"
@@ -156,8 +158,10 @@ std::string describe(long status, const std::string& body) {
 HttpOptions HttpOptions::from_environment() {
     HttpOptions o;
     if (const char* b = std::getenv("TERRAFERMA_PULL_BACKOFF_MS"); b && *b) o.backoff_seconds = std::atof(b) / 1000.0;
-    if (const char* c = std::getenv("TERRAFERMA_PULL_CONNECTIONS"); c && *c)
+    if (const char* c = std::getenv("TERRAFERMA_PULL_CONNECTIONS"); c && *c) {
         o.connections = std::clamp(std::atoi(c), 1, 16);
+        o.split_at_start = true;
+    }
     if (const char* m = std::getenv("TERRAFERMA_PULL_SEGMENT_MIN"); m && *m)
         o.segment_min_bytes = std::strtoull(m, nullptr, 10);
     return o;
@@ -285,6 +289,197 @@ void flush_behind(int fd, uint64_t offset, size_t n) {
         ::sync_file_range(fd, static_cast<off_t>(boundary - kStep), static_cast<off_t>(kStep), SYNC_FILE_RANGE_WRITE);
     }
 }
+
+// One connection's bytes, taken off the thread that receives them: a thread hashes them while
+// another writes them, so receiving, hashing and writing overlap (hashing in the receiving
+// thread made a pull the sum of the three). Writes use O_DIRECT where the file system allows it
+// (not tmpfs): no copy into the page cache and no writeback left for the fsync — on this kind
+// of disk the buffered path cost more system time than the download itself. The stream stays
+// at 4 KiB boundaries for that: chunks are multiples of 4 KiB, a resume starts at a boundary,
+// and after a broken transfer only the aligned part of what arrived is kept (the rest is
+// fetched again); only the file's last bytes go through the page cache.
+class StreamSink {
+  public:
+    static constexpr size_t kAlign = 4096;
+
+    StreamSink(int fd, int direct_fd, uint64_t have, std::unique_ptr<Sha256> hash, uint64_t total,
+               const ByteProgress& progress)
+        : fd_(fd),
+          direct_fd_(direct_fd),
+          written_(have),
+          received_(have),
+          total_(total),
+          progress_(progress),
+          hash_(std::move(hash)) {
+        chunk_size_ = static_cast<size_t>(std::clamp<uint64_t>(total / 16, 64 << 10, 4 << 20)) / kAlign * kAlign;
+        hasher_ = std::thread([this] {
+            work(hash_queue_, [this](const Chunk& c) { hash_->update({c.data, c.size}); });
+        });
+        writer_ = std::thread([this] { work(write_queue_, [this](const Chunk& c) { write(c); }); });
+    }
+    ~StreamSink() {
+        {
+            std::lock_guard lock(mu_);
+            closing_ = true;
+        }
+        cv_.notify_all();
+        hasher_.join();
+        writer_.join();
+    }
+
+    // Bytes as they arrive; false once a write failed (the transfer should stop).
+    bool append(const char* d, size_t n) {
+        while (n > 0) {
+            if (!pending_) pending_ = new_chunk();
+            const size_t take = std::min(n, chunk_size_ - pending_->size);
+            std::memcpy(pending_->data + pending_->size, d, take);
+            pending_->size += take;
+            received_ += take;
+            d += take;
+            n -= take;
+            if (pending_->size == chunk_size_ && !submit()) return false;
+        }
+        return failed_.empty_flag();
+    }
+
+    // The end of one transfer: what is held goes too — all of it when the file is complete, else
+    // only its aligned part — and everything queued is hashed and written before this returns.
+    void finish(bool complete) {
+        if (pending_ && !complete) {
+            const size_t keep = pending_->size / kAlign * kAlign;
+            received_ -= pending_->size - keep;
+            pending_->size = keep;
+        }
+        if (pending_ && pending_->size > 0) submit();
+        pending_.reset();
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return in_flight_ == 0; });
+        received_ = written_;  // a failed write drops what followed it
+    }
+
+    // Starting over from byte 0 (a server that ignored the Range); only between transfers.
+    bool restart() {
+        if (::ftruncate(fd_, 0) != 0) {
+            failed_.set(std::strerror(errno));
+            return false;
+        }
+        written_ = received_ = 0;
+        hash_ = std::make_unique<Sha256>();
+        return true;
+    }
+
+    uint64_t received() const { return received_; }
+    uint64_t written() const { return written_; }
+    std::string error() const { return failed_.get(); }
+    std::string digest() { return "sha256:" + hash_->finish_hex(); }
+
+  private:
+    struct Chunk {
+        uint8_t* data = nullptr;
+        size_t size = 0;
+        uint64_t offset = 0;
+        ~Chunk() { std::free(data); }
+    };
+    // The first failure, readable from any thread.
+    class Failure {
+      public:
+        void set(const std::string& e) {
+            std::lock_guard lock(mu_);
+            if (message_.empty()) message_ = e;
+            empty_ = false;
+        }
+        std::string get() const {
+            std::lock_guard lock(mu_);
+            return message_;
+        }
+        bool empty_flag() const { return empty_.load(); }
+
+      private:
+        mutable std::mutex mu_;
+        std::string message_;
+        std::atomic<bool> empty_{true};
+    };
+
+    std::shared_ptr<Chunk> new_chunk() {
+        auto c = std::make_shared<Chunk>();
+        c->data = static_cast<uint8_t*>(std::aligned_alloc(kAlign, chunk_size_));
+        if (!c->data) throw std::bad_alloc();
+        c->offset = received_;
+        return c;
+    }
+
+    // Queues the held chunk for both workers; waits while 8 chunks are in flight (32 MiB).
+    bool submit() {
+        std::shared_ptr<Chunk> c = std::move(pending_);
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return in_flight_ < 8; });
+        in_flight_ += 2;
+        hash_queue_.push_back(c);
+        write_queue_.push_back(std::move(c));
+        lock.unlock();
+        cv_.notify_all();
+        return failed_.empty_flag();
+    }
+
+    void work(std::deque<std::shared_ptr<Chunk>>& queue, const std::function<void(const Chunk&)>& f) {
+        for (;;) {
+            std::shared_ptr<Chunk> c;
+            {
+                std::unique_lock lock(mu_);
+                cv_.wait(lock, [&] { return !queue.empty() || closing_; });
+                if (queue.empty()) return;
+                c = std::move(queue.front());
+                queue.pop_front();
+            }
+            f(*c);
+            {
+                std::lock_guard lock(mu_);
+                --in_flight_;
+            }
+            cv_.notify_all();
+        }
+    }
+
+    void write(const Chunk& c) {
+        if (!failed_.empty_flag()) return;
+        const bool aligned = c.offset % kAlign == 0 && c.size % kAlign == 0;
+        size_t off = 0;
+        while (off < c.size) {
+            const int fd = aligned && direct_fd_ >= 0 ? direct_fd_ : fd_;
+            const ssize_t w = ::pwrite(fd, c.data + off, c.size - off, static_cast<off_t>(c.offset + off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && errno == EINVAL && fd == direct_fd_) {
+                direct_fd_ = -1;  // the file system refused O_DIRECT after all: the page cache, then
+                continue;
+            }
+            if (w <= 0) {
+                failed_.set(std::strerror(errno));
+                return;
+            }
+            off += static_cast<size_t>(w);
+        }
+        if (!aligned || direct_fd_ < 0) flush_behind(fd_, c.offset, c.size);
+        written_ = c.offset + c.size;
+        if (progress_) progress_(written_, total_);
+    }
+
+    int fd_;
+    int direct_fd_;  // the writer thread's
+    std::atomic<uint64_t> written_;
+    uint64_t received_;  // the receiving thread's
+    uint64_t total_;
+    const ByteProgress& progress_;
+    std::unique_ptr<Sha256> hash_;
+    size_t chunk_size_ = 0;
+    std::shared_ptr<Chunk> pending_;
+    Failure failed_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::shared_ptr<Chunk>> hash_queue_, write_queue_;
+    int in_flight_ = 0;
+    bool closing_ = false;
+    std::thread hasher_, writer_;
+};
 
 // Fetches the segments over one connection each; bytes land with pwrite at their offsets.
 SegmentsResult fetch_segments(int fd, const std::string& url, const std::string& seg_path, std::vector<Segment>& segs,
@@ -483,169 +678,200 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
                      " MiB to download, " + std::to_string(store.free_bytes() >> 20) +
                      " MiB free (nothing was downloaded)"};
 
-    // Several connections for a large file (or to finish what several began).
+    // Several connections for a large file: from the start when asked for explicitly, else once
+    // one connection proves slow (a CDN caps each connection; on a fast link one connection
+    // hashing and writing as it streams is the quicker), or to finish what several began.
     const std::string seg_path = partial + ".segments";
     std::vector<Segment> segs = load_segments(seg_path, want_size);
-    if (segs.empty() && have == 0 && opt.connections > 1 && want_size >= std::max<uint64_t>(opt.segment_min_bytes, 1)) {
-        const uint64_t n = static_cast<uint64_t>(opt.connections);
-        for (uint64_t k = 0; k < n; ++k)
-            segs.push_back({want_size * k / n, want_size * (k + 1) / n, want_size * k / n});
-        if (!save_segments(seg_path, segs)) return Error{seg_path + ": " + std::strerror(errno)};
-    }
-    if (!segs.empty()) {
-        if (progress) {
-            uint64_t d = 0;
-            for (const auto& sg : segs) d += sg.next - sg.start;
-            progress(d, want_size);
+    const bool large = opt.connections > 1 && want_size >= std::max<uint64_t>(opt.segment_min_bytes, 1);
+    // The bytes from `done` on, over `connections` ranges (what is done stays one finished range).
+    auto split = [&](uint64_t done) {
+        segs.clear();
+        if (done > 0) segs.push_back({0, done, done});
+        const uint64_t n = static_cast<uint64_t>(opt.connections), rest = want_size - done;
+        for (uint64_t k = 0; k < n; ++k) {
+            const uint64_t a = done + rest * k / n, b = done + rest * (k + 1) / n;
+            if (b > a) segs.push_back({a, b, a});
         }
-        std::string error, digest;
-        const SegmentsResult r = fetch_segments(fd, url, seg_path, segs, want_size, opt, progress, error, digest);
-        if (r == SegmentsResult::Failed) return Error{error};
-        if (r == SegmentsResult::Done) {
-            ::unlink(seg_path.c_str());
-            const std::string& got = digest;
-            if (got != want_digest) {
-                ::unlink(partial.c_str());
-                return Error{url + ": checksum mismatch: the bytes received have " + got + ", the source listed " +
-                             want_digest + " (the download was deleted)"};
+        return save_segments(seg_path, segs);
+    };
+    if (segs.empty() && have == 0 && large && opt.split_at_start && !split(0))
+        return Error{seg_path + ": " + std::strerror(errno)};
+    bool may_split = large && !opt.split_at_start;
+    for (;;) {
+        if (!segs.empty()) {
+            may_split = false;
+            if (progress) {
+                uint64_t d = 0;
+                for (const auto& sg : segs) d += sg.next - sg.start;
+                progress(d, want_size);
             }
-            if (::fsync(fd) != 0) return Error{partial + ": " + std::strerror(errno)};
-            if (::rename(partial.c_str(), store.blob_path(want_digest).c_str()) != 0)
-                return Error{store.blob_path(want_digest) + ": " + std::strerror(errno)};
-            return {};
-        }
-        // The server ignores ranges: one connection from the start.
-        ::unlink(seg_path.c_str());
-        if (::ftruncate(fd, 0) != 0) return Error{partial + ": " + std::strerror(errno)};
-        have = 0;
-    }
-
-    // The hash covers the bytes already there, then every byte appended.
-    auto hash = std::make_unique<Sha256>();
-    {
-        std::vector<uint8_t> buf(size_t(8) << 20);
-        uint64_t off = 0;
-        while (off < have) {
-            const ssize_t n =
-                ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), have - off), static_cast<off_t>(off));
-            if (n <= 0) return Error{partial + ": cannot read the bytes of an earlier attempt"};
-            hash->update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
-            off += static_cast<uint64_t>(n);
-        }
-    }
-    if (progress) progress(have, want_size);
-
-    std::string last_error;
-    int failures = 0;
-    while (have < want_size || want_size == 0) {
-        if (failures >= opt.max_attempts)
-            return Error{last_error + " (gave up after " + std::to_string(opt.max_attempts) +
-                         " attempts; run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
-        CURL* c = curl_easy_init();
-        if (!c) return Error{"libcurl could not start a transfer"};
-        Transfer t;
-        std::string write_error, pending;
-        const size_t chunk = write_chunk(want_size);
-        pending.reserve(chunk);
-        bool overflow = false, cancelled = false;
-        const uint64_t start = have;
-        // The hash has seen every byte in `pending`: they must reach the file whatever happens next.
-        auto flush = [&] {
-            if (pending.empty()) return true;
-            if (!write_all(fd, pending, have, write_error)) return false;
-            flush_behind(fd, have, pending.size());
-            have += pending.size();
-            pending.clear();
-            if (progress) progress(have, want_size);
-            return true;
-        };
-        bool restarted = false;
-        t.on_body = [&](const char* d, size_t n) {
-            if (!restarted && t.status == 200 && start > 0) {
-                // The server ignored the Range: start over.
-                if (::ftruncate(fd, 0) != 0) {
-                    write_error = std::strerror(errno);
-                    return false;
+            std::string error, digest;
+            const SegmentsResult r = fetch_segments(fd, url, seg_path, segs, want_size, opt, progress, error, digest);
+            if (r == SegmentsResult::Failed) return Error{error};
+            if (r == SegmentsResult::Done) {
+                ::unlink(seg_path.c_str());
+                const std::string& got = digest;
+                if (got != want_digest) {
+                    ::unlink(partial.c_str());
+                    return Error{url + ": checksum mismatch: the bytes received have " + got + ", the source listed " +
+                                 want_digest + " (the download was deleted)"};
                 }
-                have = 0;
-                hash = std::make_unique<Sha256>();
+                if (::fsync(fd) != 0) return Error{partial + ": " + std::strerror(errno)};
+                if (::rename(partial.c_str(), store.blob_path(want_digest).c_str()) != 0)
+                    return Error{store.blob_path(want_digest) + ": " + std::strerror(errno)};
+                return {};
             }
-            restarted = true;
-            if (have + pending.size() + n > want_size) {
-                overflow = true;
-                return false;
-            }
-            if (opt.cancelled && opt.cancelled()) {
-                cancelled = true;
-                return false;
-            }
-            hash->update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(d), n));
-            pending.append(d, n);
-            return pending.size() < chunk || flush();
-        };
-        std::vector<std::string> extra;
-        if (have > 0) extra.push_back("Range: bytes=" + std::to_string(have) + "-");
-        curl_slist* list = configure(c, url, opt, t, extra);
-        char errbuf[CURL_ERROR_SIZE] = {0};
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        const CURLcode rc = curl_easy_perform(c);
-        curl_slist_free_all(list);
-        curl_easy_cleanup(c);
-        if (write_error.empty()) flush();
-
-        if (!write_error.empty()) return Error{partial + ": " + write_error};
-        if (cancelled)
-            return Error{url + ": cancelled (run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
-        if (overflow)
-            return Error{url + ": the server sent more than the " + std::to_string(want_size) +
-                         " bytes the source listed"};
-        const bool progressed = have > start || (t.status == 200 && start > 0);
-        if (progressed) failures = 0;
-        if (rc != CURLE_OK) {
-            last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
-            if (!retryable_curl(rc) && rc != CURLE_WRITE_ERROR) return Error{last_error};
-            if (!progressed) sleep_for(wait_seconds(opt, failures, t.headers));
-            ++failures;
-            continue;
-        }
-        if (t.status == 416) {
-            // Our partial is at or past the end the server knows: verify what we have, or restart.
-            if (have == want_size) break;
+            // The server ignores ranges: one connection from the start.
+            ::unlink(seg_path.c_str());
+            segs.clear();
             if (::ftruncate(fd, 0) != 0) return Error{partial + ": " + std::strerror(errno)};
             have = 0;
-            hash = std::make_unique<Sha256>();
-            last_error = url + ": HTTP 416 for a range inside the file";
-            ++failures;
+        }
+
+        // A resume starts at a 4 KiB boundary (see StreamSink); the hash covers the bytes already
+        // there, then every byte appended.
+        if (have % StreamSink::kAlign != 0) {
+            have = have / StreamSink::kAlign * StreamSink::kAlign;
+            if (::ftruncate(fd, static_cast<off_t>(have)) != 0) return Error{partial + ": " + std::strerror(errno)};
+        }
+        auto hash = std::make_unique<Sha256>();
+        {
+            std::vector<uint8_t> buf(size_t(8) << 20);
+            uint64_t off = 0;
+            while (off < have) {
+                const ssize_t n =
+                    ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), have - off), static_cast<off_t>(off));
+                if (n <= 0) return Error{partial + ": cannot read the bytes of an earlier attempt"};
+                hash->update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+                off += static_cast<uint64_t>(n);
+            }
+        }
+        if (progress) progress(have, want_size);
+        // -1 where the file system has no O_DIRECT (tmpfs): the sink then writes through the page cache.
+        const int direct_fd = ::open(partial.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+        struct DirectCloser {
+            int fd;
+            ~DirectCloser() {
+                if (fd >= 0) ::close(fd);
+            }
+        } direct_closer{direct_fd};
+        StreamSink sink(fd, direct_fd, have, std::move(hash), want_size, progress);
+
+        std::string last_error;
+        int failures = 0;
+        // Measured over this connection's first seconds: below this rate, several connections.
+        constexpr double kSplitBelowBytesPerSecond = 150e6;
+        const auto stream_start = std::chrono::steady_clock::now();
+        const uint64_t stream_from = have;
+        bool slow = false;
+        while (have < want_size || want_size == 0) {
+            if (failures >= opt.max_attempts)
+                return Error{last_error + " (gave up after " + std::to_string(opt.max_attempts) +
+                             " attempts; run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
+            CURL* c = curl_easy_init();
+            if (!c) return Error{"libcurl could not start a transfer"};
+            Transfer t;
+            bool overflow = false, cancelled = false;
+            const uint64_t start = have;
+            bool restarted = false;
+            t.on_body = [&](const char* d, size_t n) {
+                if (may_split && want_size - sink.received() >= opt.segment_min_bytes) {
+                    const double secs =
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - stream_start).count();
+                    if (secs >= 2.0 &&
+                        static_cast<double>(sink.received() - stream_from) / secs < kSplitBelowBytesPerSecond) {
+                        slow = true;
+                        return false;
+                    }
+                }
+                if (!restarted && t.status == 200 && start > 0) {
+                    // The server ignored the Range: start over.
+                    if (!sink.restart()) return false;
+                }
+                restarted = true;
+                if (sink.received() + n > want_size) {
+                    overflow = true;
+                    return false;
+                }
+                if (opt.cancelled && opt.cancelled()) {
+                    cancelled = true;
+                    return false;
+                }
+                return sink.append(d, n);
+            };
+            std::vector<std::string> extra;
+            if (have > 0) extra.push_back("Range: bytes=" + std::to_string(have) + "-");
+            curl_slist* list = configure(c, url, opt, t, extra);
+            char errbuf[CURL_ERROR_SIZE] = {0};
+            curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+            const CURLcode rc = curl_easy_perform(c);
+            curl_slist_free_all(list);
+            curl_easy_cleanup(c);
+            // What arrived before an error is good data (its aligned part); all of it once complete.
+            sink.finish(rc == CURLE_OK && t.ok_status() && sink.received() == want_size);
+            have = sink.written();
+            if (progress) progress(have, want_size);
+
+            if (const std::string e = sink.error(); !e.empty()) return Error{partial + ": " + e};
+            if (slow) break;
+            if (cancelled)
+                return Error{url + ": cancelled (run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
+            if (overflow)
+                return Error{url + ": the server sent more than the " + std::to_string(want_size) +
+                             " bytes the source listed"};
+            const bool progressed = have > start || (t.status == 200 && start > 0);
+            if (progressed) failures = 0;
+            if (rc != CURLE_OK) {
+                last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                if (!retryable_curl(rc) && rc != CURLE_WRITE_ERROR) return Error{last_error};
+                if (!progressed) sleep_for(wait_seconds(opt, failures, t.headers));
+                ++failures;
+                continue;
+            }
+            if (t.status == 416) {
+                // Our partial is at or past the end the server knows: verify what we have, or restart.
+                if (have == want_size) break;
+                if (!sink.restart()) return Error{partial + ": " + sink.error()};
+                have = 0;
+                last_error = url + ": HTTP 416 for a range inside the file";
+                ++failures;
+                continue;
+            }
+            if (t.status == 401 || t.status == 403)
+                return Error{url + ": " + describe(t.status, t.error_body) +
+                             ": access denied (a gated or private model needs a token)"};
+            if (retryable_status(t.status)) {
+                last_error = url + ": " + describe(t.status, t.error_body);
+                sleep_for(wait_seconds(opt, failures, t.headers));
+                ++failures;
+                continue;
+            }
+            if (!t.ok_status()) return Error{url + ": " + describe(t.status, t.error_body)};
+            if (have < want_size) {
+                last_error =
+                    url + ": the connection ended at byte " + std::to_string(have) + " of " + std::to_string(want_size);
+                ++failures;
+                continue;
+            }
+            break;
+        }
+        if (slow) {
+            // Several connections take over the rest; the hash then reads back what this one wrote.
+            if (!split(have)) return Error{seg_path + ": " + std::strerror(errno)};
             continue;
         }
-        if (t.status == 401 || t.status == 403)
-            return Error{url + ": " + describe(t.status, t.error_body) +
-                         ": access denied (a gated or private model needs a token)"};
-        if (retryable_status(t.status)) {
-            last_error = url + ": " + describe(t.status, t.error_body);
-            sleep_for(wait_seconds(opt, failures, t.headers));
-            ++failures;
-            continue;
+        if (::fsync(fd) != 0) return Error{partial + ": " + std::strerror(errno)};
+        const std::string got = sink.digest();
+        if (got != want_digest) {
+            ::unlink(partial.c_str());
+            return Error{url + ": checksum mismatch: the bytes received have " + got + ", the source listed " +
+                         want_digest + " (the download was deleted)"};
         }
-        if (!t.ok_status()) return Error{url + ": " + describe(t.status, t.error_body)};
-        if (have < want_size) {
-            last_error =
-                url + ": the connection ended at byte " + std::to_string(have) + " of " + std::to_string(want_size);
-            ++failures;
-            continue;
-        }
-        break;
+        if (::rename(partial.c_str(), store.blob_path(want_digest).c_str()) != 0)
+            return Error{store.blob_path(want_digest) + ": " + std::strerror(errno)};
+        return {};
     }
-    if (::fsync(fd) != 0) return Error{partial + ": " + std::strerror(errno)};
-    const std::string got = "sha256:" + hash->finish_hex();
-    if (got != want_digest) {
-        ::unlink(partial.c_str());
-        return Error{url + ": checksum mismatch: the bytes received have " + got + ", the source listed " +
-                     want_digest + " (the download was deleted)"};
-    }
-    if (::rename(partial.c_str(), store.blob_path(want_digest).c_str()) != 0)
-        return Error{store.blob_path(want_digest) + ": " + std::strerror(errno)};
-    return {};
 }
 
 }  // namespace tf::hub

@@ -23,11 +23,14 @@ struct HttpOptions {
     // Polled as bytes arrive: true stops the transfer ("cancelled"; the partial file stays for
     // a later resume). For a server whose client went away.
     std::function<bool()> cancelled;
-    // A file of at least segment_min_bytes is fetched over this many connections at once, each
-    // a byte range (hub CDNs cap the speed of one connection); the SHA-256 is then computed
-    // over the finished file. 1: one connection, hashed while it streams.
+    // A file of at least segment_min_bytes may be fetched over this many connections at once,
+    // each a byte range (hub CDNs cap the speed of one connection); the hash then follows the
+    // bytes on disk. 1: one connection, hashed and written on threads of their own as it streams.
     int connections = 4;
     uint64_t segment_min_bytes = uint64_t(256) << 20;
+    // false (the default): one connection first, several only when it runs below 150 MB/s for
+    // its first 2 s; true: several from the start (TERRAFERMA_PULL_CONNECTIONS sets it).
+    bool split_at_start = false;
     // Environment: TERRAFERMA_PULL_BACKOFF_MS overrides backoff_seconds (tests use a few ms),
     // TERRAFERMA_PULL_CONNECTIONS and TERRAFERMA_PULL_SEGMENT_MIN (bytes) the two above.
     static HttpOptions from_environment();

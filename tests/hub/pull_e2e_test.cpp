@@ -199,13 +199,14 @@ TEST_F(Pull, a_416_on_a_stale_partial_restarts_from_zero) {
     fs::create_directories(blobs());
     {
         std::ofstream p(blobs() / ("sha256-" + FakeHub::sha_of(q8) + ".partial"), std::ios::binary);
-        p << q8.substr(0, 1000);
+        p << q8.substr(0, 5000);
     }
     hub->fail_416 = 1;
     auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto log = hub->log();
-    EXPECT_EQ(cdn_ranges(log, "Range: bytes=1000-"), 1u);
+    // A resume starts at a 4 KiB boundary (writes stay aligned for O_DIRECT).
+    EXPECT_EQ(cdn_ranges(log, "Range: bytes=4096-"), 1u);
     EXPECT_EQ(count_with(log, "/cdn/"), 2u);  // 416, then the whole file
     EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(q8))), q8);
 }
@@ -752,4 +753,30 @@ TEST_F(Pull, create_from_a_stored_model_and_from_uploaded_blobs) {
     auto base = run_terraferma({"template", "-m", "tiny", "--messages", messages.string()});
     ASSERT_EQ(base.exit_code, 0) << base.err;
     EXPECT_EQ(base.out, "<|im_start|>user\nHi<|im_end|>\n");
+}
+
+TEST_F(Pull, one_connection_first_and_several_once_it_proves_slow) {
+    // By default a large file streams over one connection (hashed and written as it arrives);
+    // when that connection runs slow for its first 2 s — as a CDN capping each connection
+    // does — ranges over several connections fetch the rest, and the file still checks out.
+    start_hub();
+    ::setenv("TERRAFERMA_PULL_SEGMENT_MIN", "1", 1);
+    hub->chunk_size = 16 * 1024;
+    hub->chunk_delay_ms = 30;  // ~0.5 MB/s per connection: the F32 file alone would take ~3.2 s
+    auto r = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:F32"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    size_t ranges = 0;
+    ranged_bytes(hub->log(), &ranges);
+    EXPECT_EQ(ranges, 4u) << "the rest was not split over several connections";
+    EXPECT_EQ(count_with(hub->log(), "/cdn/"), 1 + ranges);  // the first stream, then the ranges
+    EXPECT_EQ(slurp(blobs() / ("sha256-" + FakeHub::sha_of(f32))), f32);
+
+    // A fast connection is never split.
+    ASSERT_EQ(run_terraferma({"rm", "hf.co/acme/tiny-GGUF:F32"}).exit_code, 0);
+    hub->clear_log();
+    hub->chunk_delay_ms = 0;
+    auto fast = run_terraferma({"pull", "hf.co/acme/tiny-GGUF:Q8_0"});
+    ASSERT_EQ(fast.exit_code, 0) << fast.err;
+    EXPECT_EQ(count_with(hub->log(), "/cdn/"), 1u);
+    EXPECT_EQ(cdn_ranges(hub->log()), 0u);
 }

@@ -1,7 +1,7 @@
 #include "tokenizer/chat/ollama_template.h"
 
 #include <algorithm>
-#include <regex>
+#include <cctype>
 
 namespace tf::chat {
 
@@ -156,9 +156,21 @@ bool contains(const std::vector<std::string>& v, const char* s) {
 
 bool is_go_template(const std::string& source) {
     if (source.find("{%") != std::string::npos) return false;
-    // A field after "{{", a space, "(" or "|", or on "$": {{ .X }}, {{ range $i, $m := .Messages }}.
-    static const std::regex go_field(R"(\{\{-?(?:[^}]*[\s(|])?\$?\.[A-Za-z_])");
-    return std::regex_search(source, go_field);
+    // A field inside an action, after "{{", "{{-", a space, "(", "|" or "$": {{ .X }},
+    // {{ range $i, $m := .Messages }}, {{ $.Tools }}. Jinja writes m.content, never " .content".
+    for (size_t open = source.find("{{"); open != std::string::npos; open = source.find("{{", open + 2)) {
+        const size_t close = source.find("}}", open + 2);
+        const size_t end = close == std::string::npos ? source.size() : close;
+        for (size_t i = open + 2; i + 1 < end; ++i) {
+            const unsigned char next = static_cast<unsigned char>(source[i + 1]);
+            if (source[i] != '.' || !(std::isalpha(next) || next == '_')) continue;
+            const char prev = source[i - 1];
+            if (prev == '{' || prev == '-' || prev == '(' || prev == '|' || prev == '$' || prev == ' ' ||
+                prev == '\t' || prev == '\n' || prev == '\r')
+                return true;
+        }
+    }
+    return false;
 }
 
 Result<OllamaTemplate> OllamaTemplate::parse(const std::string& source) {
