@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "engine/jump_forward.h"
-#include "engine/stop_filter.h"
+#include "engine/decoding.h"
 
 namespace tf::engine {
 
@@ -81,11 +80,7 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
     if (!logits) return logits.error();
     res.timings.prompt_ms = ms_since(t0);
 
-    sampling::Sampler sampler(o.sampling, n_vocab);
-    if (constraint) sampler.set_constraint(constraint);
-    for (int32_t id : prompt) sampler.accept(id, false);
-    tok::StreamDecoder decoder(tok_, o.render_special, true);
-    StopFilter stops(o.stop);
+    Decoding d(tok_, o, constraint, n_vocab, prompt);
     std::vector<float> cur = std::move(logits.value());
     const auto t1 = std::chrono::steady_clock::now();
     auto emit = [&](const std::string& text) {
@@ -93,85 +88,32 @@ Result<GenerateResult> Session::generate(const std::vector<int32_t>& prompt, con
         res.text += text;
         return sink ? sink(text) : true;
     };
-    while (true) {
-        if (o.max_tokens == 0) {
-            res.stop_reason = StopReason::Length;
-            break;
-        }
-        if (constraint)
-            constraint->set_budget(
-                remaining_budget(o, static_cast<int>(res.ids.size()), ctx_.n_ctx() - ctx_.seq_len(0)));
-        const auto ts = std::chrono::steady_clock::now();
-        auto next = sampler.sample(cur.data());
-        res.timings.sample_ms += ms_since(ts);
+    StopReason reason = StopReason::Length;
+    while (!d.empty_answer()) {
+        auto next = d.choose(cur.data(), ctx_.n_ctx() - ctx_.seq_len(0));
         if (!next) return next.error();
-        const int32_t id = next.value();
-        if (!o.ignore_eos && tok_.vocab().is_eog(id)) {
-            res.stop_reason = StopReason::Eos;
+        Decoding::Step st = d.advance(next.value(), ctx_.seq_len(0), ctx_.n_ctx());
+        if (!emit(st.text)) {
+            reason = StopReason::Cancelled;
             break;
         }
-        sampler.accept(id);
-        res.ids.push_back(id);
-        bool hit = false;
-        if (!emit(stops.push(decoder.push(id), hit))) {
-            res.stop_reason = StopReason::Cancelled;
+        if (st.end) {
+            reason = *st.end;
             break;
-        }
-        if (hit) {
-            res.stop_reason = StopReason::Stop;
-            break;
-        }
-        if (o.max_tokens > 0 && static_cast<int>(res.ids.size()) >= o.max_tokens) {
-            res.stop_reason = StopReason::Length;  // the last token need not be evaluated
-            break;
-        }
-        if (ctx_.seq_len(0) >= ctx_.n_ctx()) {
-            res.stop_reason = StopReason::Context;
-            break;
-        }
-        std::vector<int32_t> step_tokens{id};
-        if (constraint && o.jump_forward) {
-            size_t room = static_cast<size_t>(ctx_.n_ctx() - ctx_.seq_len(0) - 1);
-            if (o.max_tokens > 0) room = std::min(room, static_cast<size_t>(o.max_tokens) - res.ids.size());
-            const auto tj = std::chrono::steady_clock::now();
-            const std::vector<int32_t> ft = jump_forward_tokens(*constraint, tok_, room);
-            res.timings.sample_ms += ms_since(tj);
-            if (!ft.empty()) {
-                for (int32_t t : ft) {
-                    sampler.accept(t);
-                    res.ids.push_back(t);
-                    ++res.timings.n_forced;
-                    if (!emit(stops.push(decoder.push(t), hit))) {
-                        res.stop_reason = StopReason::Cancelled;
-                        break;
-                    }
-                    if (hit) break;
-                }
-                if (res.stop_reason == StopReason::Cancelled) break;
-                if (hit) {
-                    res.stop_reason = StopReason::Stop;
-                    break;
-                }
-                step_tokens.insert(step_tokens.end(), ft.begin(), ft.end());
-                if (o.max_tokens > 0 && static_cast<int>(res.ids.size()) >= o.max_tokens) {
-                    res.stop_reason = StopReason::Length;
-                    break;
-                }
-            }
         }
         if (constraint) prefetch_.start({constraint.get()});
-        auto step = ctx_.decode(step_tokens, false);
+        auto step = ctx_.decode(st.evaluate, false);
         prefetch_.wait();
         if (!step) return step.error();
-        cached_.insert(cached_.end(), step_tokens.begin(), step_tokens.end());
+        cached_.insert(cached_.end(), st.evaluate.begin(), st.evaluate.end());
         cur = std::move(step.value());
     }
-    if (res.stop_reason != StopReason::Stop && res.stop_reason != StopReason::Cancelled) {
-        bool hit = false;
-        emit(stops.push(decoder.finish(), hit));
-        if (!hit) emit(stops.flush());
-    }
+    emit(d.finish(reason));
+    res.stop_reason = reason;
+    res.ids = d.generated();
     res.timings.n_generated = static_cast<int>(res.ids.size());
+    res.timings.n_forced = d.n_forced();
+    res.timings.sample_ms = d.sample_ms();
     res.timings.generate_ms = ms_since(t1);
     return res;
 }

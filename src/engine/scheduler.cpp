@@ -4,8 +4,7 @@
 #include <chrono>
 #include <optional>
 
-#include "engine/jump_forward.h"
-#include "engine/stop_filter.h"
+#include "engine/decoding.h"
 
 namespace tf::engine {
 
@@ -34,12 +33,9 @@ struct Scheduler::Slot {
     size_t prompt_done = 0;  // prompt tokens evaluated (or reused)
     // Tokens waiting to be evaluated: the sampled one, then any jump-forward appended.
     std::vector<int32_t> pending;
-    std::unique_ptr<sampling::Sampler> sampler;
-    std::unique_ptr<tok::StreamDecoder> decoder;
-    std::unique_ptr<StopFilter> stops;
-    std::shared_ptr<sampling::Constraint> constraint;  // from req.contract
+    std::unique_ptr<Decoding> dec;                     // the request's sampling, text and ends
+    std::shared_ptr<sampling::Constraint> constraint;  // from req.contract (its next masks are prefetched)
     std::string answer;                                // everything sent, kept for the contract's check
-    std::vector<int32_t> generated;
     Timings timings;
     std::chrono::steady_clock::time_point t_start, t_first, t_last;
     bool active() const { return job != nullptr; }
@@ -186,11 +182,7 @@ void Scheduler::make_room(const model::Batch& batch) {
 
 void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
     JobEvent e;
-    if (error.empty() && reason != StopReason::Stop && reason != StopReason::Cancelled) {
-        bool hit = false;
-        e.text = s.stops->push(s.decoder->finish(), hit);
-        if (!hit) e.text += s.stops->flush();
-    }
+    if (error.empty()) e.text = s.dec->finish(reason);
     e.done = true;
     e.reason = reason;
     e.error = error;
@@ -208,30 +200,32 @@ void Scheduler::finish(Slot& s, StopReason reason, const std::string& error) {
             again.options.sampling.seed = resample_seed(s.req.seed0, again.attempt);
             {
                 std::lock_guard<std::mutex> lock(mu_);
-                stats_.generated_tokens += s.generated.size();
+                stats_.generated_tokens += s.dec->generated().size();
                 queue_.emplace_front(std::move(again), s.job);
                 s.job.reset();
             }
             s.answer.clear();
             s.constraint.reset();
-            s.sampler.reset();
+            s.dec.reset();
             s.pending.clear();
             return;
         }
     }
     s.answer.clear();
     s.constraint.reset();
-    s.timings.n_generated = static_cast<int>(s.generated.size());
+    s.timings.n_generated = static_cast<int>(s.dec->generated().size());
+    s.timings.n_forced = s.dec->n_forced();
+    s.timings.sample_ms = s.dec->sample_ms();
     s.timings.generate_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.t_first).count();
     e.timings = s.timings;
     s.job->push(std::move(e));
     {
         std::lock_guard<std::mutex> lock(mu_);  // submit() and stats() read which slots are busy
-        stats_.generated_tokens += s.generated.size();
+        stats_.generated_tokens += s.dec->generated().size();
         s.job.reset();
     }
-    s.sampler.reset();
+    s.dec.reset();
     s.pending.clear();
 }
 
@@ -288,18 +282,13 @@ void Scheduler::assign() {
         s.job = job;
         s.prompt_done = best_common;
         s.pending.clear();
-        s.generated.clear();
         s.timings = Timings{};
         s.timings.n_reused = static_cast<int>(best_common);
         s.timings.n_prompt = static_cast<int>(s.req.prompt.size() - best_common);
         stats_.prompt_tokens += s.req.prompt.size() - best_common;
         stats_.reused_tokens += best_common;
-        s.sampler = std::make_unique<sampling::Sampler>(s.req.options.sampling, model_.hp.n_vocab);
         s.constraint = s.req.contract ? s.req.contract->constraint() : nullptr;
-        if (s.constraint) s.sampler->set_constraint(s.constraint);
-        for (int32_t id : s.req.prompt) s.sampler->accept(id, false);
-        s.decoder = std::make_unique<tok::StreamDecoder>(tok_, s.req.options.render_special, true);
-        s.stops = std::make_unique<StopFilter>(s.req.options.stop);
+        s.dec = std::make_unique<Decoding>(tok_, s.req.options, s.constraint, model_.hp.n_vocab, s.req.prompt);
         s.t_start = std::chrono::steady_clock::now();
         queue_.pop_front();
     }
@@ -367,23 +356,23 @@ void Scheduler::step() {
     std::vector<std::optional<Result<int32_t>>> chosen(rows.size());
     ctx_.pool().run(static_cast<int64_t>(rows.size()), [&](int64_t r, int) {
         Slot& s = *rows[static_cast<size_t>(r)];
-        if (!s.active()) return;
-        const GenerateOptions& o = s.req.options;
+        if (!s.active() || s.dec->empty_answer()) return;
         try {
-            if (s.constraint) {
-                s.constraint->set_budget(remaining_budget(o, static_cast<int>(s.generated.size()),
-                                                          o_.n_ctx_per_slot - static_cast<int>(s.cached.size())));
-            }
-            chosen[static_cast<size_t>(r)] = s.sampler->sample(logits->data() + r * V);
+            chosen[static_cast<size_t>(r)] =
+                s.dec->choose(logits->data() + r * V, o_.n_ctx_per_slot - static_cast<int>(s.cached.size()));
         } catch (const std::exception& e) {
             chosen[static_cast<size_t>(r)] = Result<int32_t>(Error{std::string("sampling failed: ") + e.what()});
         }
     });
     for (size_t r = 0; r < rows.size(); ++r) {
         Slot& s = *rows[r];
+        if (s.active() && s.dec->empty_answer()) {
+            finish(s, StopReason::Length);
+            continue;
+        }
         if (!s.active() || !chosen[r]) continue;
         const auto now = std::chrono::steady_clock::now();
-        if (s.generated.empty()) {
+        if (s.dec->generated().empty()) {
             s.t_first = now;
             s.timings.prompt_ms = std::chrono::duration<double, std::milli>(s.t_first - s.t_start).count();
             std::lock_guard<std::mutex> lock(mu_);
@@ -400,61 +389,18 @@ void Scheduler::step() {
             continue;
         }
         const int32_t id = *tok;
-        if (!o.ignore_eos && tok_.vocab().is_eog(id)) {
-            finish(s, StopReason::Eos);
-            continue;
-        }
-        s.sampler->accept(id);
-        s.generated.push_back(id);
-        bool hit = false;
+        const Decoding::Step st = s.dec->advance(id, static_cast<int>(s.cached.size()), o_.n_ctx_per_slot);
         JobEvent e;
-        e.text = s.stops->push(s.decoder->push(id), hit);
-        if (o.logprobs >= 0)
+        e.text = st.text;
+        if (o.logprobs >= 0 && st.end != StopReason::Eos)
             e.logprobs.push_back(
                 sampling::token_logprob(logits->data() + static_cast<int64_t>(r) * V, V, id, o.logprobs));
         if (s.req.contract) s.answer += e.text;
         if (!e.text.empty() || !e.logprobs.empty()) s.job->push(std::move(e));
-        if (hit) {
-            finish(s, StopReason::Stop);
-        } else if (o.max_tokens >= 0 && static_cast<int>(s.generated.size()) >= o.max_tokens) {
-            finish(s, StopReason::Length);
-        } else if (static_cast<int>(s.cached.size()) >= o_.n_ctx_per_slot) {
-            finish(s, StopReason::Context);
-        } else {
-            s.pending.assign(1, id);
-            jump_forward(s);
-        }
-    }
-}
-
-// After a sampled token: the grammar's only continuation joins it in the next batch (not with
-// logprobs, which forced tokens do not have). Mirrors Session::generate.
-void Scheduler::jump_forward(Slot& s) {
-    const GenerateOptions& o = s.req.options;
-    if (!s.constraint || !o.jump_forward || o.logprobs >= 0) return;
-    // Room in the slot's context after the sampled token, and in the token limit.
-    size_t room = static_cast<size_t>(std::max(0, o_.n_ctx_per_slot - static_cast<int>(s.cached.size()) - 1));
-    if (o.max_tokens >= 0)
-        room = std::min(room, static_cast<size_t>(std::max(0, o.max_tokens - static_cast<int>(s.generated.size()))));
-    const std::vector<int32_t> forced = jump_forward_tokens(*s.constraint, tok_, room);
-    if (forced.empty()) return;
-    JobEvent e;
-    bool hit = false;
-    for (int32_t t : forced) {
-        s.sampler->accept(t);
-        s.generated.push_back(t);
-        ++s.timings.n_forced;
-        e.text += s.stops->push(s.decoder->push(t), hit);
-        if (hit) break;
-    }
-    if (s.req.contract) s.answer += e.text;
-    if (!e.text.empty()) s.job->push(std::move(e));
-    if (hit) {
-        finish(s, StopReason::Stop);
-    } else if (o.max_tokens >= 0 && static_cast<int>(s.generated.size()) >= o.max_tokens) {
-        finish(s, StopReason::Length);
-    } else {
-        s.pending.insert(s.pending.end(), forced.begin(), forced.end());
+        if (st.end)
+            finish(s, *st.end);
+        else
+            s.pending = st.evaluate;
     }
 }
 

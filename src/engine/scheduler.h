@@ -44,8 +44,8 @@ struct JobEvent {
     std::string text;  // newly completed text (may be empty in the final event)
     bool done = false;
     StopReason reason = StopReason::Length;
-    std::string error;  // set when the request failed
-    Timings timings;    // final event only
+    std::string error;                             // set when the request failed
+    Timings timings;                               // final event only
     std::vector<sampling::TokenLogprob> logprobs;  // the tokens generated since the last event, when asked for
     // Final event of a request with a contract: what the whole answer violates (empty: valid).
     std::vector<jsonschema::ValidationError> violations;
@@ -75,9 +75,9 @@ struct SchedulerOptions {
     int n_slots = 4;
     int n_ctx_per_slot = 4096;
     int n_threads = 1;
-    int max_batch = 512;   // tokens per forward pass
-    int max_queue = 64;    // waiting requests beyond the slots; more are refused
-    int prefix_cache = 8;  // prompts kept beyond the slots for reuse (LRU); 0: only the slots' own
+    int max_batch = 512;                  // tokens per forward pass
+    int max_queue = 64;                   // waiting requests beyond the slots; more are refused
+    int prefix_cache = 8;                 // prompts kept beyond the slots for reuse (LRU); 0: only the slots' own
     TensorType k_type = TensorType::F16;  // KV cache element types (model::ContextOptions)
     TensorType v_type = TensorType::F16;
     int swa_extra = model::ContextOptions::kDefaultSwaExtra;  // negative: sliding-window layers keep everything
@@ -88,7 +88,7 @@ struct SchedulerStats {
     uint64_t cache_hits = 0;       // requests that started from a prefix cache entry
     uint64_t cache_evictions = 0;  // entries dropped (LRU, or for KV pages)
     int active = 0, queued = 0;
-    int cache_entries = 0;         // prefix cache entries holding tokens
+    int cache_entries = 0;  // prefix cache entries holding tokens
     int64_t kv_bytes = 0, kv_free_bytes = 0;
     Histogram time_to_first_token;  // seconds from submission to the first token
     Histogram inter_token;          // seconds between consecutive tokens of a request
@@ -111,7 +111,6 @@ class Scheduler {
     void loop();
     void assign();
     void step();
-    void jump_forward(Slot& s);
     void finish(Slot& s, StopReason reason, const std::string& error = {});
     struct CacheEntry {
         int seq = 0;
