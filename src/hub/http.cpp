@@ -153,6 +153,30 @@ std::string describe(long status, const std::string& body) {
     return s;
 }
 
+// One request over a transfer whose callbacks are set: the error in curl's words ("" when
+// none), and the URL after redirects.
+CURLcode perform(const std::string& url, const HttpOptions& opt, Transfer& t, const std::vector<std::string>& extra,
+                 std::string& error, std::string* final_url = nullptr) {
+    CURL* c = curl_easy_init();
+    if (!c) {
+        error = "libcurl could not start a transfer";
+        return CURLE_FAILED_INIT;
+    }
+    curl_slist* list = configure(c, url, opt, t, extra);
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    const CURLcode rc = curl_easy_perform(c);
+    if (final_url) {
+        char* eff = nullptr;
+        curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+        *final_url = eff ? eff : url;
+    }
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    error = rc == CURLE_OK ? "" : (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    return rc;
+}
+
 }  // namespace
 
 HttpOptions HttpOptions::from_environment() {
@@ -179,8 +203,6 @@ Result<HttpResponse> http_get(const std::string& url, const HttpOptions& opt, si
     global_init();
     std::string last_error;
     for (int attempt = 0; attempt < opt.max_attempts; ++attempt) {
-        CURL* c = curl_easy_init();
-        if (!c) return Error{"libcurl could not start a transfer"};
         Transfer t;
         HttpResponse r;
         bool too_big = false;
@@ -192,18 +214,11 @@ Result<HttpResponse> http_get(const std::string& url, const HttpOptions& opt, si
             r.body.append(d, n);
             return true;
         };
-        curl_slist* list = configure(c, url, opt, t, {});
-        char errbuf[CURL_ERROR_SIZE] = {0};
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        const CURLcode rc = curl_easy_perform(c);
-        char* eff = nullptr;
-        curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
-        r.url = eff ? eff : url;
-        curl_slist_free_all(list);
-        curl_easy_cleanup(c);
+        std::string error;
+        const CURLcode rc = perform(url, opt, t, {}, error, &r.url);
         if (too_big) return Error{url + ": the answer is larger than " + std::to_string(max_body >> 20) + " MiB"};
         if (rc != CURLE_OK) {
-            last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            last_error = url + ": " + error;
             if (!retryable_curl(rc)) return Error{last_error};
             sleep_for(wait_seconds(opt, attempt, t.headers));
             continue;
@@ -516,8 +531,6 @@ SegmentsResult fetch_segments(int fd, const std::string& url, const std::string&
                          " attempts; run pull again to resume)");
                     return;
                 }
-                CURL* c = curl_easy_init();
-                if (!c) return fail("libcurl could not start a transfer");
                 Transfer t;
                 std::string write_error, pending;
                 const size_t chunk = write_chunk(seg.end - seg.start);
@@ -560,19 +573,16 @@ SegmentsResult fetch_segments(int fd, const std::string& url, const std::string&
                 };
                 const std::vector<std::string> extra = {"Range: bytes=" + std::to_string(seg.next) + "-" +
                                                         std::to_string(seg.end - 1)};
-                curl_slist* list = configure(c, url, opt, t, extra);
-                char errbuf[CURL_ERROR_SIZE] = {0};
-                curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-                const CURLcode rc = curl_easy_perform(c);
-                curl_slist_free_all(list);
-                curl_easy_cleanup(c);
+                std::string error;
+                const CURLcode rc = perform(url, opt, t, extra, error);
+                if (rc == CURLE_FAILED_INIT) return fail(error);
                 if (write_error.empty()) flush();  // what arrived before an error is good data
                 if (no_ranges || stop) return;
                 if (!write_error.empty()) return fail(url + ": " + write_error);
                 if (opt.cancelled && opt.cancelled()) return fail(url + ": cancelled (run pull again to resume)");
                 if (seg.next > before) failures = 0;
                 if (rc != CURLE_OK) {
-                    last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                    last_error = url + ": " + error;
                     if (!retryable_curl(rc)) return fail(last_error);
                     if (seg.next == before) sleep_for(wait_seconds(opt, failures, t.headers));
                     ++failures;
@@ -769,8 +779,6 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
             if (failures >= opt.max_attempts)
                 return Error{last_error + " (gave up after " + std::to_string(opt.max_attempts) +
                              " attempts; run pull again to resume at " + std::to_string(have >> 20) + " MiB)"};
-            CURL* c = curl_easy_init();
-            if (!c) return Error{"libcurl could not start a transfer"};
             Transfer t;
             bool overflow = false, cancelled = false;
             const uint64_t start = have;
@@ -802,12 +810,9 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
             };
             std::vector<std::string> extra;
             if (have > 0) extra.push_back("Range: bytes=" + std::to_string(have) + "-");
-            curl_slist* list = configure(c, url, opt, t, extra);
-            char errbuf[CURL_ERROR_SIZE] = {0};
-            curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-            const CURLcode rc = curl_easy_perform(c);
-            curl_slist_free_all(list);
-            curl_easy_cleanup(c);
+            std::string error;
+            const CURLcode rc = perform(url, opt, t, extra, error);
+            if (rc == CURLE_FAILED_INIT) return Error{error};
             // What arrived before an error is good data (its aligned part); all of it once complete.
             sink.finish(rc == CURLE_OK && t.ok_status() && sink.received() == want_size);
             have = sink.written();
@@ -823,7 +828,7 @@ Status download_blob(Store& store, const std::string& url, const std::string& wa
             const bool progressed = have > start || (t.status == 200 && start > 0);
             if (progressed) failures = 0;
             if (rc != CURLE_OK) {
-                last_error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                last_error = url + ": " + error;
                 if (!retryable_curl(rc) && rc != CURLE_WRITE_ERROR) return Error{last_error};
                 if (!progressed) sleep_for(wait_seconds(opt, failures, t.headers));
                 ++failures;

@@ -40,6 +40,17 @@ bool parse_name(const std::string& text, hub::ModelName& out, http::Response& re
     return true;
 }
 
+// A store route's body and the model it names; false when res already holds the 400.
+bool named_request(const http::Request& req, http::Response& res, ojson& body, hub::ModelName& name) {
+    auto parsed = api::parse_request(req.body);
+    if (!parsed) {
+        send_ollama_error(res, parsed.error());
+        return false;
+    }
+    body = std::move(*parsed);
+    return parse_name(model_field(body), name, res);
+}
+
 ojson event_json(const hub::PullEvent& e) {
     ojson j{{"status", e.status}};
     if (!e.digest.empty()) {
@@ -132,11 +143,9 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
 
     srv.route("DELETE", "/api/delete", http::Server::Kind::Light,
               [&pool, access](const http::Request& req, http::Response& res) {
-                  auto parsed = api::parse_request(req.body);
-                  if (!parsed) return send_ollama_error(res, parsed.error());
-                  const ojson& body = *parsed;
+                  ojson body;
                   hub::ModelName name;
-                  if (!parse_name(model_field(body), name, res)) return;
+                  if (!named_request(req, res, body, name)) return;
                   auto store = open_store(access);
                   if (!store) return send_ollama_error(res, {ErrorKind::Internal, store.error().message, ""});
                   auto found = store->find(name);
@@ -202,11 +211,9 @@ void add_hub_routes(http::Server& srv, ModelPool& pool, const StoreAccess& acces
     srv.route(
         "POST", "/api/create", http::Server::Kind::Light,
         [&pool, access](const http::Request& req, http::Response& res) {
-            auto parsed = api::parse_request(req.body);
-            if (!parsed) return send_ollama_error(res, parsed.error());
-            const ojson& body = *parsed;
+            ojson body;
             hub::ModelName name;
-            if (!parse_name(model_field(body), name, res)) return;
+            if (!named_request(req, res, body, name)) return;
             for (const char* unsupported : {"quantize", "adapters", "messages"})
                 if (body.contains(unsupported) && !body[unsupported].is_null())
                     return send_ollama_error(
