@@ -22,6 +22,7 @@ PACKAGES=(
     libuchardet-dev       # legacy text encodings: Mozilla's charset detector (iconv, in glibc, converts)
     libgmime-3.0-dev      # e-mail: RFC 5322 / MIME messages (.eml)
     libcurl4-openssl-dev  # pull: HTTPS with certificate verification, proxies, redirects, Range resumes
+    libphonenumber-dev    # the privacy guard: phone numbers of every numbering plan (Google's metadata)
     openssl               # the pull tests make a test CA and server certificate
     zstd                  # tests read the JSONSchemaBench set as shipped (maskbench.jsonl.zst)
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets

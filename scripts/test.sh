@@ -103,6 +103,10 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         cp "$shared"/peer-tests/documents/pdf/{form_two_pages,annotation-text-widget,empty_protected}.pdf build/fuzz/pdf-seeds/ 2>/dev/null || true
         run_fuzz pdf_structure_fuzz "${TF_FUZZ_PDF_SECONDS:-20}" build/fuzz/pdf-seeds
         run_fuzz request_json_fuzz "${TF_FUZZ_REQUEST_SECONDS:-15}" build/fuzz/request-seeds
+        mkdir -p build/fuzz/privacy-seeds
+        head -c 4000 tests/router/data/privacy_corpus.jsonl >build/fuzz/privacy-seeds/corpus.txt
+        printf 'IBAN IT60 X054 2811 1010 0000 0123 456, +39 02 1234 5678, a.b@c.it, nato il 12/03/1985, TCK-1234' >build/fuzz/privacy-seeds/mixed.txt
+        run_fuzz privacy_scan_fuzz "${TF_FUZZ_PRIVACY_SECONDS:-15}" build/fuzz/privacy-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

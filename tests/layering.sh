@@ -11,10 +11,11 @@ declare -A allowed=(
     [sampling]="sampling tokenizer util"
     [engine]="engine model tokenizer sampling gguf kernels util"
     [hub]="hub gguf util"
+    [router]="router engine model tokenizer sampling gguf kernels util"
     [api]="api engine model tokenizer sampling gguf kernels util"
-    [server]="server api hub engine model tokenizer sampling gguf kernels util"
-    [pipeline]="pipeline engine model tokenizer sampling gguf kernels util"
-    [cli]="cli hub server api pipeline engine model tokenizer sampling gguf kernels util"
+    [server]="server api hub router engine model tokenizer sampling gguf kernels util"
+    [pipeline]="pipeline router engine model tokenizer sampling gguf kernels util"
+    [cli]="cli hub server api pipeline router engine model tokenizer sampling gguf kernels util"
 )
 bad=0
 for layer in "${!allowed[@]}"; do
