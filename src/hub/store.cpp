@@ -352,18 +352,19 @@ uint64_t Store::free_bytes() const {
 }
 
 void Store::collect_garbage() const {
-    std::set<std::string> used;
-    for (const auto& m : list())
+    std::set<std::string> used, views;  // blob file names; view directory names
+    for (const auto& m : list()) {
         for (const auto& f : m.files) used.insert(fs::path(blob_path(f.digest)).filename().string());
+        if (!m.files.empty()) views.insert(m.files[0].digest.substr(7));
+        if (!m.template_text.empty()) views.insert(name_view(m.name));
+    }
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(root_ + "/blobs", ec)) {
         const std::string n = e.path().filename().string();
         if (n.size() == 7 + 64 && n.compare(0, 7, "sha256-") == 0 && !used.count(n)) fs::remove(e.path(), ec);
     }
-    for (const auto& m : list())
-        if (!m.template_text.empty()) used.insert("sha256-" + name_view(m.name));
     for (const auto& e : fs::directory_iterator(root_ + "/views", ec)) {
-        if (!used.count("sha256-" + e.path().filename().string())) fs::remove_all(e.path(), ec);
+        if (!views.count(e.path().filename().string())) fs::remove_all(e.path(), ec);
     }
 }
 
@@ -420,11 +421,11 @@ std::string registry_template_for(const std::string& model_path) {
     if (model_path.rfind(root + "/", 0) != 0) return "";
     auto store = Store::open(root);
     if (!store) return "";
+    // A name with a template resolves into a view of its own (see resolve): the path names it.
+    // Compared, not resolved: a lookup must not create views as it goes.
     for (const auto& m : store->list()) {
         if (m.template_text.empty() || m.files.empty()) continue;
-        if (auto n = parse_model_name(m.name); n) {
-            if (auto p = store->resolve(*n); p && *p == model_path) return m.template_text;
-        }
+        if (model_path.rfind(store->root() + "/views/" + name_view(m.name) + "/", 0) == 0) return m.template_text;
     }
     return "";
 }
