@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -83,6 +84,57 @@ int run_and_kill_after(const std::vector<std::string>& args, int ms, const fs::p
     }
     if (status_out != nullptr) *status_out = status;
     return 0;
+}
+
+// The number of results a job store holds, read while a run may be writing it (WAL: a reader
+// never blocks the writer); -1 while the store does not exist yet.
+int stored_results(const fs::path& store) {
+    if (!fs::exists(store)) return -1;
+    sqlite3* db = nullptr;
+    int n = -1;
+    if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM results", -1, &st, nullptr) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+// Runs terraferma with `args` (stderr appended to `log`) and SIGKILLs it once `store` holds
+// `more` results beyond what it held at the start — a kill at a point of the work rather than of
+// the clock, which a loaded machine stretches. -1 when it could not start, else whether it was
+// killed (1) or ended by itself first (0).
+int run_and_kill_after_results(const std::vector<std::string>& args, const fs::path& store, int more,
+                               const fs::path& log, int* status_out = nullptr) {
+    const int before = std::max(stored_results(store), 0);
+    std::vector<std::string> all = {TF_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : all) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_t pid;
+    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int status = 0;
+    for (;;) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+            if (status_out != nullptr) *status_out = status;
+            return 0;
+        }
+        if (stored_results(store) >= before + more) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return 1;
 }
 
 const char* kSchema =
@@ -316,40 +368,27 @@ TEST(PipelineE2E, killed_runs_resume_to_the_same_results) {
                                         out,
                                         (tmp.path / "in").string()};
     };
-    using Clock = std::chrono::steady_clock;
-    const auto t0 = Clock::now();
     auto clean =
         tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "clean.jsonl").string()));
     ASSERT_EQ(clean.exit_code, 0) << clean.err;
-    const auto t1 = Clock::now();
-    // The same run again finds everything in the store: what a run costs before any work.
-    ASSERT_EQ(tf::test::run_terraferma(args((tmp.path / "clean.sqlite").string(), (tmp.path / "again.jsonl").string()))
-                  .exit_code,
-              0);
-    const auto ms = [](Clock::duration d) {
-        return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-    };
-    const int startup_ms = ms(Clock::now() - t1), work_ms = std::max(ms(t1 - t0) - startup_ms, 80);
     const std::string expected = slurp(tmp.path / "clean.jsonl");
     ASSERT_EQ(lines(expected).size(), 200u);
     for (const auto& l : lines(expected)) ASSERT_EQ(l["status"], "ok") << l.dump();
 
     std::mt19937 rng(7);
-    const auto a = args((tmp.path / "crash.sqlite").string(), (tmp.path / "crash.jsonl").string());
+    const fs::path crash_store = tmp.path / "crash.sqlite";
+    const auto a = args(crash_store.string(), (tmp.path / "crash.jsonl").string());
     int kills = 0;
-    // Until 10 runs have been killed mid-work (a run that ends by itself first is fine too).
-    for (int round = 0; kills < 10 && round < 60; ++round) {
-        // Past the start-up, then up to an eighth of the work: ten kills leave work for the last run.
+    // Ten runs each killed after 1-12 new results (some mid-document: two are in flight), so the
+    // last run always has work left whatever the machine's speed.
+    for (int round = 0; kills < 10 && round < 20; ++round) {
         int status = 0;
-        const int killed =
-            run_and_kill_after(a, startup_ms + static_cast<int>(rng() % static_cast<unsigned>(work_ms / 8)),
-                               tmp.path / "crash.log", &status);
+        const int killed = run_and_kill_after_results(a, crash_store, 1 + static_cast<int>(rng() % 12),
+                                                      tmp.path / "crash.log", &status);
         ASSERT_GE(killed, 0) << "cannot start " << TF_BINARY;
         kills += killed;
-        if (killed == 0 && round == 0) {
-            ADD_FAILURE() << "the first run ended by itself within the delay (status " << status
-                          << "): " << slurp(tmp.path / "crash.log");
-        }
+        ASSERT_EQ(killed, 1) << "a run ended by itself before its kill (status " << status
+                             << "): " << slurp(tmp.path / "crash.log");
     }
     auto final_run = tf::test::run_terraferma(a);
     ASSERT_EQ(final_run.exit_code, 0) << final_run.err;
