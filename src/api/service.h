@@ -61,6 +61,7 @@ class Service {
     // Queues a request; the scheduler's refusals keep their kind (overloaded, shutting down).
     Result<std::shared_ptr<engine::Job>> submit(engine::GenerationRequest r);
     engine::ToolSyntax tool_syntax() const { return tool_syntax_; }
+    const ServiceOptions& options() const { return options_; }
 
     // Embeddings run on a context of their own, created at the first request and holding
     // n_ctx_per_slot tokens over up to 8 sequences; one request at a time.

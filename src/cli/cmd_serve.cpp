@@ -11,6 +11,7 @@
 #include "cli/command.h"
 #include "cli/kv_cache_flags.h"
 #include "hub/store.h"
+#include "router/router.h"
 #include "server/http_server.h"
 #include "util/thread_pool.h"
 
@@ -20,6 +21,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     struct Args {
         std::vector<std::string> models;
         std::string pooling;
+        std::string routes;
         server::HttpOptions http;
         int parallel = 4, ctx = 4096, threads = 0, queue = 64, prefix_cache = 8;
         std::string keep_alive;
@@ -82,6 +84,10 @@ void add_serve_command(CLI::App& root, Commands& commands) {
     app->add_option("--max-body-mb", a->max_body_mb, "Largest request body accepted (MiB)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1024));
+    app->add_option("--routes", a->routes,
+                    "A TOML file of routes: public model names answered by a cascade of local models and remote "
+                    "OpenAI-compatible endpoints, under the privacy guard (see docs/routing.md)")
+        ->check(CLI::ExistingFile);
     app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")
         ->capture_default_str()
         ->check(CLI::Range(1, 86400));
@@ -191,6 +197,31 @@ void add_serve_command(CLI::App& root, Commands& commands) {
                  if (auto first = pool.acquire(specs[0].name, std::nullopt); !first) {
                      print_error("serve", first.error().message);
                      return kExitFailure;
+                 }
+             }
+             if (!a->routes.empty()) {
+                 auto config = router::load_route_config(a->routes, [&pool](const std::string& name) {
+                     // Exactly a served name (a single served model otherwise answers any name).
+                     for (const auto& spec : pool.specs())
+                         if (spec.name == name) return true;
+                     return false;
+                 });
+                 if (!config) {
+                     print_error("serve", config.error().message);
+                     return kExitUsage;
+                 }
+                 auto r = router::Router::create(std::move(*config));
+                 if (!r) {
+                     print_error("serve", r.error().message);
+                     return kExitUsage;
+                 }
+                 a->http.router = std::move(*r);
+                 for (const auto& route : a->http.router->config().routes) {
+                     std::string tiers;
+                     for (const auto& t : route.tiers)
+                         tiers += (tiers.empty() ? "" : " → ") + t.name + (t.remote ? " (remote)" : "");
+                     std::fprintf(stderr, "terraferma: route %s: %s, privacy %s\n", route.name.c_str(), tiers.c_str(),
+                                  router::policy_name(route.privacy));
                  }
              }
              a->http.max_body = a->max_body_mb << 20;

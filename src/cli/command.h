@@ -41,6 +41,8 @@ void add_text_command(CLI::App& root, Commands& commands);
 void add_embed_commands(CLI::App& root, Commands& commands);
 // privacy scan, privacy redact: the privacy guard on a text.
 void add_privacy_commands(CLI::App& root, Commands& commands);
+// audit verify: the routing audit log's hash chain.
+void add_audit_commands(CLI::App& root, Commands& commands);
 // pull, list, show, rm, cp, import, export: at the top level, and under `models`.
 void add_hub_commands(CLI::App& root, Commands& commands);
 void add_hub_commands_under(CLI::App* models, Commands& commands);

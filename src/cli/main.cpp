@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     add_text_command(app, commands);
     add_embed_commands(app, commands);
     add_privacy_commands(app, commands);
+    add_audit_commands(app, commands);
     add_ledger_commands(app, commands);
     add_batch_command(app, commands);
     add_hub_commands(app, commands);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "router/router.h"
 #include "server/hub_api.h"
 #include "server/model_pool.h"
 
@@ -38,6 +39,9 @@ struct HttpOptions {
     // Serve the local model store (any stored name; /api/tags lists it; /api/delete, /api/copy,
     // and /api/pull when store.allow_pull).
     bool serve_store = false;
+    // Routes (--routes FILE): public names answered by a cascade of local models and remote
+    // endpoints under the privacy guard; none when null.
+    std::shared_ptr<router::Router> router;
     StoreAccess store;
 };
 

@@ -228,9 +228,11 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
     };
 
     // The generating endpoints: answered whole, or streamed as server-sent events.
-    auto generation_route = [&srv, &opt, model_for](const char* path, oa::Endpoint endpoint) {
+    auto generation_route = [&srv, &opt, &pool, model_for](const char* path, oa::Endpoint endpoint) {
         srv.route("POST", path, http::Server::Kind::Heavy,
-                  [&opt, model_for, endpoint](const http::Request& req, http::Response& res) {
+                  [&opt, &pool, model_for, endpoint](const http::Request& req, http::Response& res) {
+                      if (endpoint == oa::Endpoint::Chat && opt.router && serve_routed_chat(req, res, pool, opt))
+                          return;
                       ojson body;
                       auto held = model_for(req, res, body);
                       if (!held) return;
@@ -280,9 +282,13 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
         return ojson{{"id", m.name}, {"object", "model"}, {"created", api::unix_now()}, {"owned_by", "terraferma"}};
     };
     srv.route("GET", "/v1/models", http::Server::Kind::Light,
-              [&pool, model_json](const http::Request&, http::Response& res) {
+              [&pool, &opt, model_json](const http::Request&, http::Response& res) {
                   ojson data = ojson::array();
                   for (const ModelSpec& m : pool.specs()) data.push_back(model_json(m));
+                  if (opt.router) {
+                      for (const auto& r : opt.router->config().routes)
+                          data.push_back(model_json(ModelSpec{r.name, "", "", "", "", ""}));
+                  }
                   res.set_content(dump(ojson{{"object", "list"}, {"data", data}}), "application/json");
               });
     srv.route(

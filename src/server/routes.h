@@ -9,5 +9,8 @@ namespace tf::server {
 
 void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt);
 void add_ollama_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt);
+// A chat request naming one of opt.router's routes, answered through it; false when the body
+// names no route (the caller answers it as usual).
+bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool& pool, const HttpOptions& opt);
 
 }  // namespace tf::server

@@ -1,0 +1,395 @@
+#include "router/router.h"
+
+#include "router/answer_check.h"
+#include "router/redact.h"
+
+namespace tf::router {
+
+namespace {
+
+// Every string of a chat request a person may have written: message contents (plain, or text
+// parts) and the arguments of earlier tool calls.
+template <typename F>
+void for_each_text(ojson& request, F&& f) {
+    auto it = request.find("messages");
+    if (it == request.end() || !it->is_array()) return;
+    for (auto& m : *it) {
+        if (!m.is_object()) continue;
+        if (auto c = m.find("content"); c != m.end()) {
+            if (c->is_string()) {
+                f(*c);
+            } else if (c->is_array()) {
+                for (auto& part : *c)
+                    if (part.is_object() && part.contains("text") && part["text"].is_string()) f(part["text"]);
+            }
+        }
+        if (auto tc = m.find("tool_calls"); tc != m.end() && tc->is_array()) {
+            for (auto& call : *tc)
+                if (call.is_object() && call.contains("function") && call["function"].is_object() &&
+                    call["function"].contains("arguments") && call["function"]["arguments"].is_string())
+                    f(call["function"]["arguments"]);
+        }
+    }
+}
+
+TierReply error_reply(int status, const std::string& message, const char* type) {
+    return {status, ojson{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}}};
+}
+
+std::string error_message(const ojson& body) {
+    if (body.is_object() && body.contains("error")) {
+        const ojson& e = body["error"];
+        if (e.is_string()) return e.get<std::string>();
+        if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
+    }
+    return "an error without a message";
+}
+
+int64_t usage_of(const ojson& body, const char* key) {
+    if (!body.is_object() || !body.contains("usage") || !body["usage"].is_object()) return 0;
+    const ojson& u = body["usage"];
+    return u.contains(key) && u[key].is_number_integer() ? u[key].get<int64_t>() : 0;
+}
+
+// The restored answer: placeholders back to values in contents and tool-call arguments.
+void restore_message(const Vault& vault, ojson& message) {
+    if (!message.is_object()) return;
+    if (message.contains("content") && message["content"].is_string())
+        message["content"] = vault.restore(message["content"].get<std::string>());
+    if (message.contains("tool_calls") && message["tool_calls"].is_array()) {
+        for (auto& call : message["tool_calls"]) {
+            if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+            ojson& args = call["function"]["arguments"];
+            if (!args.is_string()) continue;
+            ojson parsed = ojson::parse(args.get<std::string>(), nullptr, false);
+            if (parsed.is_discarded()) {
+                args = vault.restore(args.get<std::string>());
+            } else {
+                vault.restore(parsed);
+                args = parsed.dump();
+            }
+        }
+    }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Router>> Router::create(RouteConfig config) {
+    auto scanner = PrivacyScanner::create(config.guard);
+    if (!scanner) return Error{config.path + ": guard: " + scanner.error().message};
+    std::unique_ptr<Router> r(new Router(std::move(config), std::move(*scanner)));
+    for (const Endpoint& e : r->config_.endpoints) {
+        auto c = RemoteClient::create(e);
+        if (!c) return c.error();
+        r->remotes_[e.name] = std::move(*c);
+    }
+    if (!r->config_.audit_log.empty()) {
+        auto log = AuditLog::open(r->config_.audit_log);
+        if (!log) return log.error();
+        r->audit_ = std::move(*log);
+    }
+    return r;
+}
+
+void Router::audit(const Route& route, const Routed& r, const std::map<std::string, int>& found, const char* action,
+                   double cost_usd) {
+    if (!audit_) return;
+    AuditRecord a;
+    a.route = route.name;
+    a.tier = r.tier;
+    a.remote = r.remote;
+    a.reason = r.reason;
+    a.policy = policy_name(route.privacy);
+    a.action = action;
+    a.found = found;
+    a.tokens_in = usage_of(r.body, "prompt_tokens");
+    a.tokens_out = usage_of(r.body, "completion_tokens");
+    a.cost_usd = cost_usd;
+    a.status = r.status;
+    (void)audit_->append(a);  // a full disk must not take the answer down with it
+}
+
+Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& client, ojson request, bool redact,
+                      const std::string& reason, const Emit* emit) {
+    Routed out;
+    out.tier = e.name;
+    out.remote = true;
+    Vault vault;
+    if (redact) {
+        std::string seen;
+        for_each_text(request, [&](ojson& s) { seen += s.get_ref<const std::string&>() + "\n"; });
+        for_each_text(request, [&](ojson& s) {
+            const std::string text = s.get<std::string>();
+            s = vault.redact(text, scanner_.scan(text), seen);
+        });
+    }
+    request["model"] = e.model.empty() ? route.name : e.model;
+    const bool stream = request.value("stream", false) && emit != nullptr;
+    if (!stream) {
+        request["stream"] = false;
+        auto reply = client.post("/chat/completions", request.dump());
+        if (!reply) {
+            out.status = reply.error().kind == ErrorKind::Timeout ? 504 : 503;
+            out.body = error_reply(out.status, reply.error().message, "upstream_error").body;
+            return out;
+        }
+        ojson body = ojson::parse(reply->body, nullptr, false);
+        if (body.is_discarded()) {
+            out.status = 502;
+            out.body =
+                error_reply(502, "endpoint " + e.name + " answered something that is not JSON", "upstream_error").body;
+            return out;
+        }
+        out.status = static_cast<int>(reply->status);
+        if (out.status == 200 && body.contains("choices") && body["choices"].is_array()) {
+            for (auto& c : body["choices"])
+                if (c.is_object() && c.contains("message")) restore_message(vault, c["message"]);
+        }
+        out.body = std::move(body);
+        return out;
+    }
+    // Passed through: each chunk's text restored as it arrives (a placeholder may be split
+    // across chunks: the restorers hold back what could still be one); usage asked of the
+    // endpoint for the ledger, shown to the client only if it asked too.
+    request["stream_options"] = {{"include_usage", true}};
+    std::map<std::string, StreamRestorer> restorers;
+    auto restorer = [&](const std::string& key) -> StreamRestorer& {
+        return restorers.try_emplace(key, vault).first->second;
+    };
+    bool client_gone = false, emitted = false;
+    ojson usage;
+    auto on_data = [&](std::string_view data) {
+        if (data == "[DONE]") return true;
+        ojson chunk = ojson::parse(data, nullptr, false);
+        if (chunk.is_discarded() || !chunk.is_object()) return true;
+        chunk["model"] = route.name;
+        const bool has_choices = chunk.contains("choices") && chunk["choices"].is_array() && !chunk["choices"].empty();
+        if (chunk.contains("usage") && chunk["usage"].is_object()) {
+            usage = chunk;  // sent last, with the route added
+            if (!has_choices) return true;
+            chunk.erase("usage");
+        }
+        if (has_choices) {
+            for (auto& c : chunk["choices"]) {
+                if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) continue;
+                const std::string idx = std::to_string(c.value("index", 0));
+                ojson& d = c["delta"];
+                const bool last = c.contains("finish_reason") && !c["finish_reason"].is_null();
+                if (d.contains("content") && d["content"].is_string()) {
+                    auto& r = restorer("c" + idx);
+                    d["content"] = r.push(d["content"].get<std::string>()) + (last ? r.flush() : "");
+                } else if (last) {
+                    const std::string rest = restorer("c" + idx).flush();
+                    if (!rest.empty()) d["content"] = rest;
+                }
+                if (d.contains("tool_calls") && d["tool_calls"].is_array()) {
+                    for (auto& call : d["tool_calls"]) {
+                        if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+                        ojson& args = call["function"]["arguments"];
+                        if (!args.is_string()) continue;
+                        auto& r = restorer("t" + idx + "." + std::to_string(call.value("index", 0)));
+                        args = r.push(args.get<std::string>()) + (last ? r.flush() : "");
+                    }
+                }
+                if (last) {
+                    // Arguments still held back end with their calls.
+                    for (auto& [key, r] : restorers) {
+                        if (key.rfind("t" + idx + ".", 0) != 0) continue;
+                        const std::string rest = r.flush();
+                        if (rest.empty()) continue;
+                        d["tool_calls"] = ojson::array({{{"index", std::stoi(key.substr(key.find('.') + 1))},
+                                                         {"function", {{"arguments", rest}}}}});
+                    }
+                }
+            }
+        }
+        emitted = true;
+        if (!(*emit)(chunk)) {
+            client_gone = true;
+            return false;
+        }
+        return true;
+    };
+    auto status = client.stream("/chat/completions", request.dump(), on_data);
+    // Nothing sent yet: the caller may still try another tier.
+    out.streamed = emitted;
+    if (!status) {
+        out.status = emitted ? 502 : status.error().kind == ErrorKind::Timeout ? 504 : 503;
+        out.body = error_reply(out.status, status.error().message, "upstream_error").body;
+        return out;
+    }
+    out.status = client_gone ? 499 : static_cast<int>(*status);
+    if (!client_gone && out.status == 200) {
+        if (!usage.is_object()) usage = {{"object", "chat.completion.chunk"}, {"choices", ojson::array()}};
+        usage["model"] = route.name;
+        if (!usage.contains("usage") || !usage["usage"].is_object()) usage["usage"] = ojson::object();
+        usage["usage"]["route"] = {{"name", route.name}, {"tier", e.name}, {"remote", true}, {"reason", reason}};
+        (*emit)(usage);
+        out.streamed = true;
+    }
+    out.body = {{"usage", usage.is_object() && usage.contains("usage") ? usage["usage"] : ojson::object()}};
+    return out;
+}
+
+Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals, const Emit* emit) {
+    std::map<std::string, int> found;
+    for_each_text(request, [&](ojson& s) {
+        for (const Finding& f : scanner_.scan(s.get_ref<const std::string&>())) ++found[f.type];
+    });
+    const bool personal = !found.empty();
+    const bool client_logprobs = request.value("logprobs", false);
+    const bool want_confidence = route.escalate.min_mean_logprob || route.escalate.min_token_logprob;
+
+    std::vector<const Tier*> tiers;
+    for (const Tier& t : route.tiers)
+        if (info.tier.empty() || info.tier == t.name) tiers.push_back(&t);
+    auto finish = [&](Routed r, const char* action, double cost = 0.0) {
+        if (!r.streamed && r.body.is_object() && r.status == 200) {
+            r.body["model"] = route.name;
+            if (!r.body.contains("usage") || !r.body["usage"].is_object()) r.body["usage"] = ojson::object();
+            r.body["usage"]["route"] = {
+                {"name", route.name}, {"tier", r.tier}, {"remote", r.remote}, {"reason", r.reason}};
+        }
+        audit(route, r, found, action, cost);
+        return r;
+    };
+    if (tiers.empty()) {
+        Routed r;
+        r.status = 400;
+        r.body = error_reply(400, "route '" + route.name + "' has no tier '" + info.tier + "'", "invalid_request_error")
+                     .body;
+        r.reason = "explicit tier " + info.tier + " unknown";
+        return finish(std::move(r), "failed");
+    }
+
+    std::string trail;
+    auto note = [&](const std::string& tier, const std::string& why) {
+        trail += (trail.empty() ? "" : "; ") + tier + ": " + why;
+    };
+    std::optional<Routed> fallback;  // a local answer that failed a check, kept in case nothing better comes
+    const Tier* deferred = nullptr;  // a local tier passed over for its queue, run if nothing else can answer
+    bool blocked = false;
+    auto run_local = [&](const Tier& t) {
+        ojson req = request;
+        req["model"] = t.name;
+        req["stream"] = false;
+        req.erase("stream_options");
+        if (want_confidence) req["logprobs"] = true;
+        TierReply reply = locals.complete(t.name, req);
+        Routed r;
+        r.status = reply.status;
+        r.body = std::move(reply.body);
+        r.tier = t.name;
+        return r;
+    };
+    auto strip_logprobs = [&](Routed& r) {
+        if (client_logprobs || !want_confidence || !r.body.contains("choices")) return;
+        for (auto& c : r.body["choices"])
+            if (c.is_object()) c["logprobs"] = nullptr;
+    };
+
+    for (size_t i = 0; i < tiers.size(); ++i) {
+        const Tier& t = *tiers[i];
+        const bool more = i + 1 < tiers.size();
+        if (t.remote) {
+            if (info.sensitive) {
+                note(t.name, "skipped: the request is marked sensitive");
+                blocked = true;
+                continue;
+            }
+            if (personal && route.privacy == Policy::Block) {
+                note(t.name, "skipped: personal data under the block policy");
+                blocked = true;
+                continue;
+            }
+            const Endpoint& e = *config_.endpoint(t.name);
+            RemoteClient& client = *remotes_.at(t.name);
+            if (!client.available()) {
+                note(t.name, "skipped: circuit open");
+                continue;
+            }
+            const bool redact = personal && route.privacy == Policy::Redact;
+            Routed r = remote(route, e, client, request, redact, trail.empty() ? "first tier" : trail, emit);
+            const double cost = (static_cast<double>(usage_of(r.body, "prompt_tokens")) * e.usd_per_mtok_in +
+                                 static_cast<double>(usage_of(r.body, "completion_tokens")) * e.usd_per_mtok_out) /
+                                1e6;
+            const char* action = redact ? "redacted" : "sent";
+            if (r.streamed) {
+                r.reason = trail.empty() ? "first tier" : trail;
+                return finish(std::move(r), action, cost);
+            }
+            if (r.status != 200) {
+                note(t.name, "failed: " + error_message(r.body));
+                continue;
+            }
+            if (auto problem = answer_problem(request, r.body, route.escalate); problem && more) {
+                note(t.name, *problem);
+                fallback = std::move(r);
+                continue;
+            }
+            r.reason = trail.empty() ? "first tier" : trail;
+            return finish(std::move(r), action, cost);
+        }
+        const LocalTiers::State st = locals.state(t.name, request);
+        if (route.escalate.context && !st.fits && more) {
+            note(t.name, "context: " + std::to_string(st.prompt_tokens) + " prompt tokens, context " +
+                             std::to_string(st.context));
+            continue;
+        }
+        if (route.escalate.max_queue_wait_ms && st.expected_wait_ms > *route.escalate.max_queue_wait_ms && more) {
+            note(t.name, "queue: expected wait " + std::to_string(static_cast<int>(st.expected_wait_ms)) + " ms > " +
+                             std::to_string(*route.escalate.max_queue_wait_ms) + " ms");
+            if (deferred == nullptr) deferred = &t;
+            continue;
+        }
+        Routed r = run_local(t);
+        if (r.status != 200) {
+            note(t.name, "failed: " + error_message(r.body));
+            if (more) continue;
+            r.reason = trail;
+            return finish(std::move(r), "failed");
+        }
+        if (auto problem = answer_problem(request, r.body, route.escalate); problem && more) {
+            note(t.name, *problem);
+            strip_logprobs(r);
+            if (!fallback) fallback = std::move(r);
+            continue;
+        }
+        strip_logprobs(r);
+        r.reason = trail.empty() ? "first tier" : trail;
+        return finish(std::move(r), "local");
+    }
+    // Nothing after the first choice could answer: a local tier passed over for its queue
+    // answers after all, else the best answer that failed a check, else a clear error.
+    if (deferred != nullptr) {
+        Routed r = run_local(*deferred);
+        strip_logprobs(r);
+        r.reason = trail + "; back to " + deferred->name;
+        return finish(std::move(r), r.status == 200 ? "local" : "failed");
+    }
+    if (fallback) {
+        fallback->reason = trail + "; kept " + fallback->tier + "'s answer";
+        const char* action = fallback->remote ? "sent" : "local";
+        return finish(std::move(*fallback), action);
+    }
+    Routed r;
+    if (blocked) {
+        r.status = 403;
+        r.body = error_reply(403,
+                             "route '" + route.name +
+                                 "': the request may not leave this machine (personal data or marked sensitive) "
+                                 "and no local tier could answer it (" +
+                                 trail + ")",
+                             "permission_error")
+                     .body;
+    } else {
+        r.status = 503;
+        r.body =
+            error_reply(503, "route '" + route.name + "': no tier could answer (" + trail + ")", "server_overloaded")
+                .body;
+    }
+    r.reason = trail;
+    return finish(std::move(r), blocked ? "blocked" : "failed");
+}
+
+}  // namespace tf::router
