@@ -239,6 +239,14 @@ Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, 
     const bool personal = !found.empty();
     const bool client_logprobs = request.value("logprobs", false);
     const bool want_confidence = route.escalate.min_mean_logprob || route.escalate.min_token_logprob;
+    const bool stream = emit != nullptr && request.value("stream", false);
+    // Whether a check could send an answer to the next tier: a confidence threshold, or a schema
+    // or tools to judge it by.
+    const bool checks_apply =
+        want_confidence || (route.escalate.schema &&
+                            ((request.contains("response_format") && request["response_format"].is_object() &&
+                              request["response_format"].value("type", "text") != "text") ||
+                             (request.contains("tools") && request["tools"].is_array() && !request["tools"].empty())));
 
     std::vector<const Tier*> tiers;
     for (const Tier& t : route.tiers)
@@ -340,6 +348,34 @@ Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, 
             note(t.name, "queue: expected wait " + std::to_string(static_cast<int>(st.expected_wait_ms)) + " ms > " +
                              std::to_string(*route.escalate.max_queue_wait_ms) + " ms");
             if (deferred == nullptr) deferred = &t;
+            continue;
+        }
+        // Streamed token by token when nothing could send this answer on: the last tier, or no
+        // check that applies to it.
+        if (stream && (!more || !checks_apply)) {
+            ojson req = request;
+            req["model"] = t.name;
+            req["stream_options"] = {{"include_usage", true}};
+            const std::string reason = trail.empty() ? "first tier" : trail;
+            bool emitted = false;
+            auto forward = [&](const ojson& chunk) {
+                ojson c = chunk;
+                c["model"] = route.name;
+                if (c.contains("usage") && c["usage"].is_object())
+                    c["usage"]["route"] = {
+                        {"name", route.name}, {"tier", t.name}, {"remote", false}, {"reason", reason}};
+                emitted = true;
+                return (*emit)(c);
+            };
+            TierReply reply = locals.stream(t.name, req, forward);
+            Routed r;
+            r.status = reply.status;
+            r.body = std::move(reply.body);
+            r.tier = t.name;
+            r.reason = reason;
+            r.streamed = emitted;
+            if (emitted || !more) return finish(std::move(r), r.status == 200 ? "local" : "failed");
+            note(t.name, "failed: " + error_message(r.body));
             continue;
         }
         Routed r = run_local(t);

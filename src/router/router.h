@@ -37,6 +37,10 @@ class LocalTiers {
     virtual State state(const std::string& model, const ojson& request) = 0;
     // The non-streamed answer of `model` (request["model"] already names it).
     virtual TierReply complete(const std::string& model, const ojson& request) = 0;
+    // The streamed answer, each chunk through `emit` as it is generated; the reply's body holds
+    // the final usage ({"usage": {…}}) or the error.
+    virtual TierReply stream(const std::string& model, const ojson& request,
+                             const std::function<bool(const ojson&)>& emit) = 0;
 };
 
 struct RequestInfo {
@@ -63,7 +67,9 @@ class Router {
 
     // Answers `request` (an OpenAI chat completion request naming `route`). With `emit` and a
     // streamed request, a remote tier's stream is passed through as it arrives (placeholders
-    // restored); every other answer comes back whole for the caller to send.
+    // restored), and so is a local tier's when its answer cannot be escalated any more (the last
+    // tier, or no check applies); an answer that must pass a check first comes back whole for
+    // the caller to send.
     Routed chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
                 const Emit* emit = nullptr);
 

@@ -209,6 +209,20 @@ void stream_completion(http::Response& res, std::shared_ptr<Service> held, const
 
 }  // namespace
 
+api::Status stream_openai_chat(http::Response& res, std::shared_ptr<Service> held, const ojson& body, int timeout_s) {
+    auto n = oa::choice_count(body);
+    if (!n) return n.error();
+    if (*n > 1 && oa::parse_whole(*held, body))
+        return api::bad_request(
+            "streaming n > 1 choices with tools (or from a harmony model) is not supported; stream one choice or do "
+            "not stream",
+            "n");
+    auto started = oa::start(*held, body, oa::Endpoint::Chat);
+    if (!started) return started.error();
+    stream_chat(res, held, body, std::move(*started), timeout_s);
+    return {};
+}
+
 void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
     // The request's body and model, loaded; null after answering the error.
     auto model_for = [&pool](const http::Request& req, http::Response& res, ojson& body) -> std::shared_ptr<Service> {
@@ -246,20 +260,15 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                                          : oa::completion(*held, body, opt.request_timeout_s, on_close));
                           return;
                       }
-                      auto n = oa::choice_count(body);
-                      if (!n) return send_openai_error(res, n.error());
-                      if (chat && *n > 1 && oa::parse_whole(*held, body)) {
-                          return send_openai_error(
-                              res, api::bad_request("streaming n > 1 choices with tools (or from a harmony model) is "
-                                                    "not supported; stream one choice or do not stream",
-                                                    "n"));
+                      if (chat) {
+                          if (auto st = stream_openai_chat(res, held, body, opt.request_timeout_s); !st)
+                              send_openai_error(res, st.error());
+                          return;
                       }
+                      if (auto n = oa::choice_count(body); !n) return send_openai_error(res, n.error());
                       auto started = oa::start(*held, body, endpoint);
                       if (!started) return send_openai_error(res, started.error());
-                      if (chat)
-                          stream_chat(res, held, body, std::move(*started), opt.request_timeout_s);
-                      else
-                          stream_completion(res, held, body, std::move(*started), opt.request_timeout_s);
+                      stream_completion(res, held, body, std::move(*started), opt.request_timeout_s);
                   });
     };
     generation_route("/v1/chat/completions", oa::Endpoint::Chat);

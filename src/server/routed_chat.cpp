@@ -1,7 +1,8 @@
 // /v1/chat/completions for a route's public name: the router decides which tier answers; here
 // are its local tiers (the loaded models, with their queue and context) and the HTTP side —
-// the x-terraferma-route header, whole answers, and streams (a remote tier's passed through,
-// a local answer that had to be checked first sent as chunks once it passed).
+// the x-terraferma-route header, whole answers, and streams (a remote tier's passed through, a
+// local tier's as it is generated, or — when it had to pass a check first — as chunks once it
+// passed).
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -62,7 +63,58 @@ class PoolTiers : public router::LocalTiers {
         return {r.status, r.body};
     }
 
+    router::TierReply stream(const std::string& model, const ojson& request,
+                             const std::function<bool(const ojson&)>& emit) override {
+        auto svc = pool_.acquire(model, std::nullopt);
+        if (!svc) {
+            const api::Reply r = oa::failure(svc.error());
+            return {r.status, r.body};
+        }
+        // The model's own stream (the plain route's code), its events handed on as JSON.
+        http::Response inner;
+        if (auto st = stream_openai_chat(inner, *svc, request, timeout_s_); !st) {
+            const api::Reply r = oa::failure(st.error());
+            return {r.status, r.body};
+        }
+        EventSink sink(emit);
+        for (size_t offset = 0; !sink.finished() && inner.provider(offset, sink);) offset = sink.bytes();
+        return {sink.gone() ? 499 : 200, {{"usage", sink.usage()}}};
+    }
+
   private:
+    // Server-sent events written as bytes, parsed back into the JSON of each event.
+    class EventSink : public http::DataSink {
+      public:
+        explicit EventSink(const std::function<bool(const ojson&)>& emit) : emit_(emit) {}
+        bool write(const char* data, size_t n) override {
+            bytes_ += n;
+            buf_.append(data, n);
+            for (size_t end; (end = buf_.find("\n\n")) != std::string::npos;) {
+                const std::string event = buf_.substr(0, end);
+                buf_.erase(0, end + 2);
+                if (event.rfind("data: ", 0) != 0 || event == "data: [DONE]") continue;
+                const ojson j = ojson::parse(event.substr(6), nullptr, false);
+                if (j.is_discarded()) continue;
+                if (j.contains("usage") && j["usage"].is_object()) usage_ = j["usage"];
+                if (!emit_(j)) gone_ = true;
+            }
+            return !gone_;
+        }
+        void done() override { finished_ = true; }
+        bool is_writable() const override { return !gone_; }
+        bool finished() const { return finished_ || gone_; }
+        bool gone() const { return gone_; }
+        size_t bytes() const { return bytes_; }
+        const ojson& usage() const { return usage_; }
+
+      private:
+        const std::function<bool(const ojson&)>& emit_;
+        std::string buf_;
+        size_t bytes_ = 0;
+        bool finished_ = false, gone_ = false;
+        ojson usage_ = ojson::object();
+    };
+
     double mean_ms(const std::string& model) {
         std::lock_guard<std::mutex> lock(mu_);
         const auto it = pace_.find(model);

@@ -367,6 +367,26 @@ TEST_F(Routing, escalation_on_schema_context_confidence_queue_and_request) {
     EXPECT_TRUE(overflowed) << "the busy slot was never observed";
 }
 
+TEST_F(Routing, streams_a_local_answer_as_it_is_generated_unless_it_must_pass_a_check_first) {
+    // Nothing could send it on: token by token.
+    json hello = user("Hello", 12);
+    hello["seed"] = 42;
+    const Streamed s = post_stream(local_->port(), hello, "cascade");
+    EXPECT_EQ(s.status, 200);
+    EXPECT_EQ(s.usage["route"]["tier"], "local") << s.raw;
+    size_t deltas = 0;
+    for (size_t at = 0; (at = s.raw.find("\"delta\":{\"content\"", at)) != std::string::npos; ++at) ++deltas;
+    EXPECT_GE(deltas, 4u) << s.raw;
+    // The same answer as asked of the model directly.
+    const Streamed direct = post_stream(local_->port(), hello, "local");
+    EXPECT_EQ(s.text, direct.text);
+    // A confidence threshold: decided whole first, then sent (here by the remote tier).
+    const Streamed checked = post_stream(local_->port(), user("Hello", 12), "unsure");
+    EXPECT_EQ(checked.status, 200);
+    EXPECT_EQ(checked.usage["route"]["tier"], "cloud") << checked.raw;
+    EXPECT_FALSE(checked.text.empty()) << checked.raw;
+}
+
 TEST_F(Routing, a_dead_endpoint_falls_back_or_answers_503_and_opens_its_circuit) {
     const Answer fallback = post(local_->port(), user("Hello"), "dead_first");
     ASSERT_EQ(fallback.status, 200) << fallback.body.dump();
