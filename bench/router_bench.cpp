@@ -26,6 +26,10 @@ using ojson = nlohmann::ordered_json;
 class InstantTier : public tf::router::LocalTiers {
   public:
     State state(const std::string&, const ojson&) override { return {}; }
+    tf::router::TierReply stream(const std::string& model, const ojson& request,
+                                 const std::function<bool(const ojson&)>&) override {
+        return complete(model, request);  // the benchmark's requests are not streamed
+    }
     tf::router::TierReply complete(const std::string&, const ojson&) override {
         return {200, ojson::parse(R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"small",
             "choices":[{"index":0,"message":{"role":"assistant","content":"{\"total\":\"1234.50\",\"currency\":\"EUR\"}"},
