@@ -27,6 +27,8 @@ struct DocArgs {
                                move_to;
     double watts = 15.0, poll = 1.0;
     std::vector<std::string> inputs;
+    std::string routes_file, route;
+    bool sensitive = false;
     int parallel = 1, threads = 0, ctx = 4096, max_output = 1024, words = 120;
     KvCacheFlags kv;
 };
@@ -67,6 +69,12 @@ void common_flags(CLI::App* app, DocArgs& a) {
                     "Prompt template file ({document}, {schema}, {labels}, {words} are replaced)");
     app->add_option("--manifest", a.manifest,
                     "Write the run's reproducibility manifest here (default: OUT.manifest.json beside -o)");
+    app->add_option("--routes", a.routes_file,
+                    "A routes file (as for serve --routes); with --route, documents go through that route's tiers");
+    app->add_option("--route", a.route,
+                    "The route (of --routes) whose tiers answer: this model first, then the route's remote "
+                    "endpoints on a failed result or low classify confidence, under its privacy policy");
+    app->add_flag("--sensitive", a.sensitive, "No document of this run leaves the machine, whatever the route says");
     app->add_option("--watts-per-core", a.watts, "Energy estimate per busy core when RAPL counters are unreadable")
         ->capture_default_str();
 }
@@ -144,6 +152,40 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
         return kExitUsage;
     }
     pipeline::RunOptions o;
+    if (!a.route.empty() || !a.routes_file.empty()) {
+        if (a.route.empty() || a.routes_file.empty()) {
+            print_error(what, "--route and --routes go together");
+            return kExitUsage;
+        }
+        // The pipeline runs one model: the route's one local tier, whatever its name there.
+        auto config = router::load_route_config(a.routes_file, {});
+        if (!config) {
+            print_error(what, config.error().message);
+            return kExitUsage;
+        }
+        const router::Route* route = config->route(a.route);
+        if (route == nullptr) {
+            print_error(what, a.routes_file + " has no route '" + a.route + "'");
+            return kExitUsage;
+        }
+        std::string locals;
+        for (const auto& t : route->tiers)
+            if (!t.remote) locals += (locals.empty() ? "" : ", ") + t.name;
+        if (locals.find(',') != std::string::npos || locals.empty()) {
+            print_error(
+                what, "route '" + a.route + "' needs exactly one local tier (this run's model), not '" + locals + "'");
+            return kExitUsage;
+        }
+        task.route_key = pipeline::route_key(*config, *route);
+        auto r = router::Router::create(std::move(*config));
+        if (!r) {
+            print_error(what, r.error().message);
+            return kExitUsage;
+        }
+        o.route.router = std::move(*r);
+        o.route.route = o.route.router->config().route(a.route);
+        o.route.sensitive = a.sensitive;
+    }
     o.inputs = a.inputs;
     o.output = a.output;
     o.store_path = a.store;
@@ -158,6 +200,10 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
         return kExitFailure;
     }
     print_summary(what, *r);
+    if (r->remote.tokens_in + r->remote.tokens_out > 0)
+        std::fprintf(stderr, "terraferma: %s: remote tiers: %llu tokens in, %llu out, %.4f USD\n", what.c_str(),
+                     static_cast<unsigned long long>(r->remote.tokens_in),
+                     static_cast<unsigned long long>(r->remote.tokens_out), r->remote.usd);
     if (!r->manifest_path.empty())
         std::fprintf(stderr, "terraferma: %s: manifest %s (check it with 'terraferma verify')\n", what.c_str(),
                      r->manifest_path.c_str());

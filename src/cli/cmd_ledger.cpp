@@ -39,32 +39,31 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
         app->add_option("manifest", a->manifest, "The manifest (OUT.manifest.json) of a run")->required();
         app->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
         add_document_options(app);  // re-reading an encrypted PDF needs its password again
-        commands.push_back(
-            {app, [a]() {
-                 std::ifstream f(a->manifest);
-                 if (!f) {
-                     print_error("verify", a->manifest + ": cannot open");
-                     return kExitFailure;
-                 }
-                 std::stringstream ss;
-                 ss << f.rdbuf();
-                 const auto m = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
-                 if (m.is_discarded()) {
-                     print_error("verify", a->manifest + ": not JSON");
-                     return kExitUsage;
-                 }
-                 auto r =
-                     pipeline::verify_manifest(m, a->threads > 0 ? a->threads : ThreadPool::default_threads(), true);
-                 if (!r) {
-                     print_error("verify", r.error().message);
-                     return kExitFailure;
-                 }
-                 for (const auto& n : r->notes) std::printf("NOTE     %s\n", n.c_str());
-                 for (const auto& p : r->problems) std::printf("DIFFERS  %s\n", p.c_str());
-                 std::printf("%zu documents: %zu identical, %zu skipped (standard input), %zu problems\n", r->documents,
-                             r->identical, r->skipped, r->problems.size());
-                 return r->problems.empty() ? kExitOk : kExitFailure;
-             }});
+        commands.push_back({app, [a]() {
+                                std::ifstream f(a->manifest);
+                                if (!f) {
+                                    print_error("verify", a->manifest + ": cannot open");
+                                    return kExitFailure;
+                                }
+                                std::stringstream ss;
+                                ss << f.rdbuf();
+                                const auto m = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
+                                if (m.is_discarded()) {
+                                    print_error("verify", a->manifest + ": not JSON");
+                                    return kExitUsage;
+                                }
+                                auto r = pipeline::verify_manifest(
+                                    m, a->threads > 0 ? a->threads : ThreadPool::default_threads(), true);
+                                if (!r) {
+                                    print_error("verify", r.error().message);
+                                    return kExitFailure;
+                                }
+                                for (const auto& n : r->notes) std::printf("NOTE     %s\n", n.c_str());
+                                for (const auto& p : r->problems) std::printf("DIFFERS  %s\n", p.c_str());
+                                std::printf("%zu documents: %zu identical, %zu skipped (NOTE says why), %zu problems\n",
+                                            r->documents, r->identical, r->skipped, r->problems.size());
+                                return r->problems.empty() ? kExitOk : kExitFailure;
+                            }});
     }
     {
         struct Args {
@@ -106,8 +105,8 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                      return kExitUsage;
                  }
                  struct Total {
-                     int64_t runs = 0, docs = 0, tin = 0, tout = 0;
-                     double wall = 0, cpu = 0, wh = 0;
+                     int64_t runs = 0, docs = 0, tin = 0, tout = 0, rin = 0, rout = 0;
+                     double wall = 0, cpu = 0, wh = 0, rusd = 0;
                  };
                  std::map<std::string, Total> by_day;
                  Total all;
@@ -120,6 +119,7 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                      for (Total* x : {&by_day[day], &all}) {
                          x->runs += 1, x->docs += r.computed, x->tin += r.tokens_in, x->tout += r.tokens_out;
                          x->wall += r.wall_seconds, x->cpu += r.cpu_seconds, x->wh += r.energy_wh;
+                         x->rin += r.remote_tokens_in, x->rout += r.remote_tokens_out, x->rusd += r.remote_usd;
                      }
                  }
                  auto cloud = [&](const Total& t) {
@@ -134,11 +134,16 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                  };
                  auto row = [&](const Total& t) {
                      return nlohmann::ordered_json{
-                         {"runs", t.runs},         {"documents_computed", t.docs},
-                         {"tokens_in", t.tin},     {"tokens_out", t.tout},
-                         {"wall_seconds", t.wall}, {"cpu_seconds", t.cpu},
-                         {"energy_wh", t.wh},      {"energy_cost", t.wh / 1000.0 * a->kwh_price},
-                         {"cloud_cost", cloud(t)}};
+                         {"runs", t.runs},
+                         {"documents_computed", t.docs},
+                         {"tokens_in", t.tin},
+                         {"tokens_out", t.tout},
+                         {"wall_seconds", t.wall},
+                         {"cpu_seconds", t.cpu},
+                         {"energy_wh", t.wh},
+                         {"energy_cost", t.wh / 1000.0 * a->kwh_price},
+                         {"cloud_cost", cloud(t)},
+                         {"remote", {{"tokens_in", t.rin}, {"tokens_out", t.rout}, {"spend", t.rusd}}}};
                  };
                  if (a->json) {
                      nlohmann::ordered_json j = {{"prices_as_of", prices.value("as_of", "")},
@@ -148,8 +153,8 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                      std::printf("%s\n", j.dump(1).c_str());
                      return kExitOk;
                  }
-                 std::printf("%-10s %5s %8s %12s %12s %9s %9s %10s", "day", "runs", "docs", "tokens in", "tokens out",
-                             "cpu s", "energy Wh", "energy $");
+                 std::printf("%-10s %5s %8s %12s %12s %9s %9s %10s %12s %10s", "day", "runs", "docs", "tokens in",
+                             "tokens out", "cpu s", "energy Wh", "energy $", "remote tok", "remote $");
                  for (auto it = prices["per_million_tokens"].begin(); it != prices["per_million_tokens"].end(); ++it)
                      std::printf(" %14s", it.key().c_str());
                  std::printf("\n");
@@ -158,6 +163,7 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                                  static_cast<long long>(t.runs), static_cast<long long>(t.docs),
                                  static_cast<long long>(t.tin), static_cast<long long>(t.tout), t.cpu, t.wh,
                                  t.wh / 1000.0 * a->kwh_price);
+                     std::printf(" %12lld %10.4f", static_cast<long long>(t.rin + t.rout), t.rusd);
                      const auto c = cloud(t);
                      for (auto it = c.begin(); it != c.end(); ++it) std::printf(" %14.4f", it->get<double>());
                      std::printf("\n");
@@ -165,7 +171,9 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
                  for (const auto& [d, t] : by_day) print(d, t);
                  print("total", all);
                  std::printf(
-                     "cloud columns: what the same tokens would cost at list prices of %s (%s per million tokens; "
+                     "tokens in/out: the local model's; remote: tokens sent to and answered by remote tiers of "
+                     "routes (--route) and their spend at the endpoints' prices\n"
+                     "cloud columns: what the local tokens would cost at list prices of %s (%s per million tokens; "
                      "--prices to update)\n",
                      prices.value("as_of", "?").c_str(), prices.value("currency", "USD").c_str());
                  return kExitOk;

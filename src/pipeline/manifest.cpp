@@ -44,6 +44,7 @@ ojson make_manifest(const std::string& model_path, const std::string& model_sha,
                   {"n_ctx", t.n_ctx},
                   {"max_output_tokens", t.max_output_tokens},
                   {"key", t.key(model_sha)}};
+    if (!t.route_key.empty()) task["route"] = t.route_key;
     if (t.kind == "extract") task["schema"] = t.schema, task["schema_sha256"] = sha256_of(t.schema.dump());
     if (t.kind == "classify") task["labels"] = t.labels;
     if (t.kind == "summarize") task["words"] = t.summary_words;
@@ -55,6 +56,7 @@ ojson make_manifest(const std::string& model_path, const std::string& model_sha,
                      {"status", x.status},
                      {"output_sha256", x.output_sha256},
                      {"line_sha256", x.line_sha256}});
+        if (!x.tier.empty()) d.back()["tier"] = x.tier, d.back()["remote"] = x.remote;
     }
     ojson m = {
         {"manifest_version", 2},
@@ -172,12 +174,21 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
         TaskRunner runner(**model, *tok, *tmpl, t, threads);
         Progress bar("verify", progress);
         const ojson& docs = m["documents"];
+        size_t remote = 0, from_stdin = 0;
         for (size_t i = 0; i < docs.size(); ++i) {
             const ojson& d = docs[i];
             ++rep.documents;
             const std::string path = d["path"];
             if (path == "-") {
                 ++rep.skipped;
+                ++from_stdin;
+                continue;
+            }
+            if (d.value("remote", false)) {
+                // Made by another machine's model: its line is checked above, its result cannot
+                // be recomputed here.
+                ++rep.skipped;
+                ++remote;
                 continue;
             }
             auto read = read_document_bytes(path);  // a file, or an attachment out of its message
@@ -214,6 +225,14 @@ Result<VerifyReport> verify_manifest(const ojson& m, int threads, bool progress)
             bar.update(i + 1, docs.size());
         }
         bar.finish();
+        if (from_stdin > 0)
+            rep.notes.push_back(std::to_string(from_stdin) +
+                                " documents were read from standard input: their bytes are not kept, so they cannot "
+                                "be recomputed");
+        if (remote > 0)
+            rep.notes.push_back(std::to_string(remote) +
+                                " documents were answered by a remote tier of the route: their output lines are "
+                                "checked, their results cannot be recomputed here");
         return rep;
     } catch (const std::exception& e) {
         return Error{std::string("malformed manifest: ") + e.what()};

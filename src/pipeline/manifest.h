@@ -20,6 +20,8 @@ struct ManifestDocument {
     std::string path, sha256, status;
     std::string output_sha256;  // of the result (ok) or of the error message without the path (error)
     std::string line_sha256;    // of the line written to the output file (without its newline)
+    std::string tier;           // routed runs: the tier that made the result
+    bool remote = false;        // a remote tier: not recomputable here
 };
 
 // `output`: the output file the lines went to ("" when standard output).

@@ -190,6 +190,9 @@ Status update_ledger(Loaded& l, const RunOptions& o, Ledger& g, RunSummary& sum)
     rr.errors = static_cast<int64_t>(sum.errors);
     rr.tokens_in = static_cast<int64_t>(sum.tokens_in);
     rr.tokens_out = static_cast<int64_t>(sum.tokens_out);
+    rr.remote_tokens_in = static_cast<int64_t>(sum.remote.tokens_in);
+    rr.remote_tokens_out = static_cast<int64_t>(sum.remote.tokens_out);
+    rr.remote_usd = sum.remote.usd;
     rr.wall_seconds = sum.seconds;
     rr.cpu_seconds = sum.cpu_seconds;
     rr.energy_wh = sum.energy_wh;
@@ -266,7 +269,15 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                         seen_out = runner->tokens_out();
                         (void)update_ledger(l, o, ledger, sum);
                     };
-                    auto r = runner->run(*doc, &memo);
+                    RemoteSpend spend;
+                    auto r = o.route.router ? run_routed(*runner, task, *doc, &memo, o.route, spend)
+                                            : runner->run(*doc, &memo);
+                    if (spend.tokens_in + spend.tokens_out > 0) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        sum.remote.tokens_in += spend.tokens_in;
+                        sum.remote.tokens_out += spend.tokens_out;
+                        sum.remote.usd += spend.usd;
+                    }
                     tin = runner->tokens_in() - seen_in;
                     tout = runner->tokens_out() - seen_out;
                     model_s = runner->model_seconds() - model_s;
@@ -314,7 +325,18 @@ Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& i
     if (!rec) return rec.error();
     if (!rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
     const JobRecord& r = **rec;
-    md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : sha256_of(r.error), ""};
+    md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : sha256_of(r.error), "", "", false};
+    if (r.status == "ok") {
+        // A routed result: the manifest names its tier, and its digest leaves the route out, so
+        // that `verify` compares a local tier's result with the model's own.
+        ojson result = ojson::parse(r.output, nullptr, false);
+        if (result.is_object() && result.contains("route") && result["route"].is_object()) {
+            md.tier = result["route"].value("tier", "");
+            md.remote = result["route"].value("remote", false);
+            result.erase("route");
+            md.output_sha256 = sha256_of(result.dump(-1, ' ', false, ojson::error_handler_t::replace));
+        }
+    }
     ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
     std::string mail;
     size_t n = 0;

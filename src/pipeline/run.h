@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/routed_task.h"
 #include "pipeline/tasks.h"
 
 namespace tf::pipeline {
@@ -24,11 +25,13 @@ struct RunOptions {
     int workers = 1;
     int threads_per_worker = 1;
     bool progress = true;
+    RouteUse route;  // --route: documents through a route's tiers (none when route.router is null)
 };
 
 struct RunSummary {
     size_t documents = 0, computed = 0, from_store = 0, errors = 0;
-    uint64_t tokens_in = 0, tokens_out = 0;
+    uint64_t tokens_in = 0, tokens_out = 0;  // the local model's
+    RemoteSpend remote;                      // remote tiers' tokens and price (--route)
     double seconds = 0, cpu_seconds = 0, energy_wh = 0;
     // Worker time inside the model and in total (per document: ingestion, chunking, model,
     // store); their difference is the pipeline's own overhead.

@@ -106,16 +106,15 @@ class SqliteStore : public JobStore {
         const char* sql =
             r.id == 0
                 ? "INSERT INTO runs(started_at, task, model_sha256, model_name, documents, computed, errors, "
-                  "tokens_in, "
-                  "tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                  "tokens_in, tokens_out, wall_seconds, cpu_seconds, energy_wh, energy_source, remote_tokens_in, "
+                  "remote_tokens_out, remote_usd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 : "UPDATE runs SET started_at = ?, task = ?, model_sha256 = ?, model_name = ?, documents = ?, computed "
-                  "= ?, "
-                  "errors = ?, tokens_in = ?, tokens_out = ?, wall_seconds = ?, cpu_seconds = ?, energy_wh = ?, "
-                  "energy_source = ? WHERE rowid = ?";
+                  "= ?, errors = ?, tokens_in = ?, tokens_out = ?, wall_seconds = ?, cpu_seconds = ?, energy_wh = ?, "
+                  "energy_source = ?, remote_tokens_in = ?, remote_tokens_out = ?, remote_usd = ? WHERE rowid = ?";
         if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
-        if (r.id != 0) sqlite3_bind_int64(st, 14, r.id);
+        if (r.id != 0) sqlite3_bind_int64(st, 17, r.id);
         sqlite3_bind_int64(st, 1, r.started_at);
         sqlite3_bind_text(st, 2, r.task.c_str(), -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, r.model_sha256.c_str(), -1, SQLITE_TRANSIENT);
@@ -129,6 +128,9 @@ class SqliteStore : public JobStore {
         sqlite3_bind_double(st, 11, r.cpu_seconds);
         sqlite3_bind_double(st, 12, r.energy_wh);
         sqlite3_bind_text(st, 13, r.energy_source.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 14, r.remote_tokens_in);
+        sqlite3_bind_int64(st, 15, r.remote_tokens_out);
+        sqlite3_bind_double(st, 16, r.remote_usd);
         const int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
@@ -142,7 +144,8 @@ class SqliteStore : public JobStore {
         if (sqlite3_prepare_v2(db_,
                                "SELECT started_at, task, model_sha256, model_name, documents, computed, errors, "
                                "tokens_in, tokens_out, "
-                               "wall_seconds, cpu_seconds, energy_wh, energy_source FROM runs ORDER BY started_at",
+                               "wall_seconds, cpu_seconds, energy_wh, energy_source, remote_tokens_in, "
+                               "remote_tokens_out, remote_usd FROM runs ORDER BY started_at",
                                -1, &st, nullptr) != SQLITE_OK) {
             return Error{std::string("job store: ") + sqlite3_errmsg(db_)};
         }
@@ -166,6 +169,9 @@ class SqliteStore : public JobStore {
             r.cpu_seconds = sqlite3_column_double(st, 10);
             r.energy_wh = sqlite3_column_double(st, 11);
             r.energy_source = text(12);
+            r.remote_tokens_in = sqlite3_column_int64(st, 13);
+            r.remote_tokens_out = sqlite3_column_int64(st, 14);
+            r.remote_usd = sqlite3_column_double(st, 15);
             out.push_back(std::move(r));
         }
         sqlite3_finalize(st);
@@ -222,6 +228,30 @@ Result<std::unique_ptr<JobStore>> open_sqlite_store(const std::string& path) {
         }
         sqlite3_close(db);
         return Error{path + ": not a usable job store: " + msg};
+    }
+    // Stores made before routing lack the remote columns: added (two openers may race to add
+    // one; the loser's "duplicate column" is the same outcome).
+    for (const char* column : {"remote_tokens_in INTEGER NOT NULL DEFAULT 0",
+                               "remote_tokens_out INTEGER NOT NULL DEFAULT 0", "remote_usd REAL NOT NULL DEFAULT 0"}) {
+        const std::string name = std::string(column).substr(0, std::string(column).find(' '));
+        sqlite3_stmt* st = nullptr;
+        bool present = false;
+        if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('runs')", -1, &st, nullptr) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW)
+                present = present || name == reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        }
+        sqlite3_finalize(st);
+        if (present) continue;
+        char* err = nullptr;
+        const std::string sql = std::string("ALTER TABLE runs ADD COLUMN ") + column;
+        if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+            const std::string msg = err ? err : "unknown error";
+            sqlite3_free(err);
+            if (msg.find("duplicate column") == std::string::npos) {
+                sqlite3_close(db);
+                return Error{path + ": cannot add the column " + name + " to the ledger: " + msg};
+            }
+        }
     }
     return std::unique_ptr<JobStore>(std::make_unique<SqliteStore>(db));
 }

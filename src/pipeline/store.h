@@ -27,7 +27,9 @@ struct RunRecord {
     int64_t started_at = 0;  // unix seconds
     std::string task, model_sha256, model_name;
     int64_t documents = 0, computed = 0, errors = 0;
-    int64_t tokens_in = 0, tokens_out = 0;
+    int64_t tokens_in = 0, tokens_out = 0;                // the local model's
+    int64_t remote_tokens_in = 0, remote_tokens_out = 0;  // remote tiers' (--route)
+    double remote_usd = 0;                                // and what they cost at the endpoints' prices
     double wall_seconds = 0, cpu_seconds = 0, energy_wh = 0;
     std::string energy_source;  // "rapl" or "cpu-time x watts"
 };

@@ -46,6 +46,7 @@ std::string TaskConfig::key(const std::string& model_sha256) const {
     if (k_type != TensorType::F16 || v_type != TensorType::F16) {
         k["kv"] = {std::string(tensor_type_name(k_type)), std::string(tensor_type_name(v_type))};
     }
+    if (!route_key.empty()) k["route"] = route_key;
     const std::string s = k.dump();
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
@@ -74,21 +75,25 @@ TaskRunner::TaskRunner(const model::Model& model, const tok::Tokenizer& tokenize
     trie_ = std::make_shared<const grammar::TokenTrie>(tokenizer);
 }
 
-Result<std::vector<int32_t>> TaskRunner::prompt_tokens(const std::string& text) {
-    std::string user = cfg_.effective_prompt();
+std::string task_prompt(const TaskConfig& cfg, const std::string& text) {
+    std::string user = cfg.effective_prompt();
     std::string labels;
-    for (const auto& l : cfg_.labels) labels += (labels.empty() ? "" : ", ") + l;
-    user = replace_all(user, "{schema}", cfg_.schema.dump());
+    for (const auto& l : cfg.labels) labels += (labels.empty() ? "" : ", ") + l;
+    user = replace_all(user, "{schema}", cfg.schema.dump());
     user = replace_all(user, "{labels}", labels);
-    user = replace_all(user, "{words}", std::to_string(cfg_.summary_words));
+    user = replace_all(user, "{words}", std::to_string(cfg.summary_words));
     // The document last: its text may contain anything, including "{schema}".
     const size_t at = user.find("{document}");
     if (at != std::string::npos)
         user.replace(at, 10, text);
     else
         user += "\n\n" + text;
+    return user;
+}
+
+Result<std::vector<int32_t>> TaskRunner::prompt_tokens(const std::string& text) {
     chat::ChatRequest req;
-    req.messages = ojson::array({{{"role", "user"}, {"content", user}}});
+    req.messages = ojson::array({{{"role", "user"}, {"content", task_prompt(cfg_, text)}}});
     auto p = engine::render_chat(tok_, tmpl_, req);
     if (!p) return p.error();
     return p->tokens;

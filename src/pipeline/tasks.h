@@ -38,6 +38,10 @@ struct TaskConfig {
     // it, so it is not part of key().
     int swa_extra = model::ContextOptions::kDefaultSwaExtra;
 
+    // The route documents go through (RunOptions::route), as it decides results: its name and
+    // the digest of its tiers, policy and thresholds. Empty: the model alone.
+    std::string route_key;
+
     // Identifies the configuration in the job store (changing any of it recomputes).
     std::string key(const std::string& model_sha256) const;
     std::string effective_prompt() const;
@@ -45,6 +49,8 @@ struct TaskConfig {
 
 // Built-in prompt templates; {document}, {schema}, {labels}, {words} are replaced.
 const char* default_prompt(const std::string& kind);
+// The user message a task sends for a text: the template with its fields filled in.
+std::string task_prompt(const TaskConfig& config, const std::string& text);
 
 // Where a document's finished steps are kept — a chunk's answer, a choice between values — so
 // that a run killed in the middle of a long document resumes where it stopped. A step's value

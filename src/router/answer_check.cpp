@@ -93,12 +93,12 @@ std::optional<std::string> answer_problem(const ojson& request, const ojson& ans
         }
         char buf[120];
         if (n > 0 && e.min_mean_logprob && sum / static_cast<double>(n) < *e.min_mean_logprob) {
-            std::snprintf(buf, sizeof buf, "confidence: mean log-probability %.2f < %.2f", sum / static_cast<double>(n),
+            std::snprintf(buf, sizeof buf, "confidence: mean log-probability %.4g < %.4g", sum / static_cast<double>(n),
                           *e.min_mean_logprob);
             return std::string(buf);
         }
         if (n > 0 && e.min_token_logprob && lowest < *e.min_token_logprob) {
-            std::snprintf(buf, sizeof buf, "confidence: a token's log-probability %.2f < %.2f", lowest,
+            std::snprintf(buf, sizeof buf, "confidence: a token's log-probability %.4g < %.4g", lowest,
                           *e.min_token_logprob);
             return std::string(buf);
         }

@@ -216,7 +216,8 @@ RouteConfig read(const Reader& r, const toml::table& root,
         std::set<std::string> seen;
         for (const auto& tier : *tiers->as_array()) {
             const std::string tn = r.string(tier, p + "tiers");
-            const bool remote = c.endpoint(tn) != nullptr, local = is_local_model && is_local_model(tn);
+            // Without is_local_model (the pipeline: one model), every other name is the local tier.
+            const bool remote = c.endpoint(tn) != nullptr, local = is_local_model ? is_local_model(tn) : !remote;
             if (remote && local)
                 r.fail(tier, p + "tiers", "'" + tn + "' is both a served model and an endpoint; rename one");
             if (!remote && !local)

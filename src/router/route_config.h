@@ -68,7 +68,8 @@ struct RouteConfig {
 };
 
 // Reads and checks `path`; `is_local_model(name)` says whether a tier names a served model (a
-// name neither an endpoint nor a local model is an error naming its line).
+// name neither an endpoint nor a local model is an error naming its line). Without it, every
+// name that is not an endpoint is a local tier.
 Result<RouteConfig> load_route_config(const std::string& path,
                                       const std::function<bool(const std::string&)>& is_local_model);
 // The same from text (tests, and the file's contents once read).

@@ -258,6 +258,7 @@ Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, 
             r.body["usage"]["route"] = {
                 {"name", route.name}, {"tier", r.tier}, {"remote", r.remote}, {"reason", r.reason}};
         }
+        r.cost_usd = cost;
         audit(route, r, found, action, cost);
         return r;
     };

@@ -55,6 +55,7 @@ struct Routed {
     bool remote = false;
     std::string reason;     // the decisions taken, "tiny: schema: … → cloud"
     bool streamed = false;  // the answer went out through `emit` (a remote stream, passed through)
+    double cost_usd = 0.0;  // a remote tier's prices times its usage
 };
 
 // Streamed chunks (OpenAI chat.completion.chunk objects); false when the client has gone.

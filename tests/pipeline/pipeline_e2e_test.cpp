@@ -689,7 +689,7 @@ TEST(PipelineE2E, verify_reads_the_output_and_expects_the_same_errors) {
     const std::string manifest = (tmp.path / "o.manifest.json").string();
     auto ok = tf::test::run_terraferma({"verify", manifest, "-t", "1"});
     EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-    EXPECT_NE(ok.out.find("4 documents: 4 identical, 0 skipped (standard input), 0 problems"), std::string::npos)
+    EXPECT_NE(ok.out.find("4 documents: 4 identical, 0 skipped (NOTE says why), 0 problems"), std::string::npos)
         << ok.out;
 
     // One value edited in the output file: exactly that line is reported.

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -399,6 +400,83 @@ TEST_F(Routing, a_dead_endpoint_falls_back_or_answers_503_and_opens_its_circuit)
     // Two failures opened the circuit: the next request does not even try.
     const Answer open = post(local_->port(), user("Hello"), "dead_first");
     EXPECT_NE(reason_of(open.body).find("circuit open"), std::string::npos) << reason_of(open.body);
+}
+
+// classify --route: the run's model first, the remote tier for documents it is unsure of, the
+// document with an IBAN kept here (block); verify recomputes the local results and says which
+// it cannot; the ledger has the remote tokens and their price.
+TEST_F(Routing, documents_through_a_route_record_their_tier_and_verify) {
+    const fs::path in = tmp_.path / "in";
+    fs::create_directories(in);
+    std::ofstream(in / "a.txt") << "Invoice 17 from ACME, total 300 EUR";
+    std::ofstream(in / "b.txt") << "Please pay to IBAN " << kIban << " by Friday";
+    std::ofstream(in / "c.txt") << "Meeting notes: the roadmap for next year";
+    std::ofstream(tmp_.path / "docs.toml") << "[endpoints.cloud]\nurl = \"http://127.0.0.1:" << proxy_->port()
+                                           << "/v1\"\nmodel = \"big\"\nusd_per_mtok_in = 1.0\nusd_per_mtok_out = 2.0\n"
+                                              "[routes.docs]\ntiers = [\"here\", \"cloud\"]\nprivacy = \"block\"\n"
+                                              "[routes.docs.escalate]\nmin_mean_logprob = -0.0000001\n";
+    const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
+    const std::string store = (tmp_.path / "s.sqlite").string(), out = (tmp_.path / "out.jsonl").string();
+    auto classify = [&](const std::string& output, std::vector<std::string> extra = {},
+                        const std::string& in_store = "") {
+        std::vector<std::string> args = {"classify",
+                                         "-m",
+                                         model,
+                                         "--labels",
+                                         "invoice,payment,notes",
+                                         "--routes",
+                                         (tmp_.path / "docs.toml").string(),
+                                         "--route",
+                                         "docs",
+                                         "--store",
+                                         in_store.empty() ? store : in_store,
+                                         "-o",
+                                         output,
+                                         in.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return tf::test::run_terraferma(args);
+    };
+    auto r = classify(out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, json> by_file;
+    std::istringstream lines(slurp(out));
+    for (std::string l; std::getline(lines, l);) {
+        const json j = json::parse(l);
+        by_file[fs::path(j["path"].get<std::string>()).filename().string()] = j;
+    }
+    ASSERT_EQ(by_file.size(), 3u);
+    for (const char* f : {"a.txt", "c.txt"}) {
+        EXPECT_EQ(by_file[f]["route"]["tier"], "cloud") << by_file[f].dump();
+        EXPECT_TRUE(by_file[f]["output"]["label"] == "invoice" || by_file[f]["output"]["label"] == "payment" ||
+                    by_file[f]["output"]["label"] == "notes")
+            << by_file[f].dump();
+    }
+    EXPECT_EQ(by_file["b.txt"]["route"]["tier"], "here") << by_file["b.txt"].dump();
+    EXPECT_NE(by_file["b.txt"]["route"]["reason"].get<std::string>().find("personal data"), std::string::npos);
+    EXPECT_EQ(proxy_->count(), 2u);
+    EXPECT_FALSE(proxy_saw(kIban));
+
+    auto v = tf::test::run_terraferma({"verify", (tmp_.path / "out.manifest.json").string()});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    EXPECT_NE(v.out.find("1 identical, 2 skipped"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("2 documents were answered by a remote tier"), std::string::npos) << v.out;
+
+    auto report = tf::test::run_terraferma({"report", "--store", store, "--json"});
+    ASSERT_EQ(report.exit_code, 0) << report.err;
+    const json rep = json::parse(report.out);
+    EXPECT_GT(rep["total"]["remote"]["tokens_in"].get<int64_t>(), 0) << report.out;
+    EXPECT_GT(rep["total"]["remote"]["spend"].get<double>(), 0.0) << report.out;
+
+    // Again: every result from the store, the same lines, nothing sent.
+    auto again = classify((tmp_.path / "again.jsonl").string());
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(slurp(tmp_.path / "again.jsonl"), slurp(out));
+    EXPECT_EQ(proxy_->count(), 2u);
+    // Marked sensitive (another store): nothing leaves.
+    auto kept = classify((tmp_.path / "kept.jsonl").string(), {"--sensitive"}, (tmp_.path / "s2.sqlite").string());
+    ASSERT_EQ(kept.exit_code, 0) << kept.err;
+    EXPECT_EQ(proxy_->count(), 2u);
+    EXPECT_EQ(slurp(tmp_.path / "kept.jsonl").find("\"remote\":true"), std::string::npos);
 }
 
 TEST_F(Routing, the_audit_chain_verifies_and_betrays_tampering) {
