@@ -107,6 +107,12 @@ if [[ "${TF_SKIP_FUZZ:-0}" != 1 ]]; then
         head -c 4000 tests/router/data/privacy_corpus.jsonl >build/fuzz/privacy-seeds/corpus.txt
         printf 'IBAN IT60 X054 2811 1010 0000 0123 456, +39 02 1234 5678, a.b@c.it, nato il 12/03/1985, TCK-1234' >build/fuzz/privacy-seeds/mixed.txt
         run_fuzz privacy_scan_fuzz "${TF_FUZZ_PRIVACY_SECONDS:-15}" build/fuzz/privacy-seeds
+        # Remote answers: the first byte picks judge (0), restore (1) or a chunk stream (2).
+        mkdir -p build/fuzz/answer-seeds
+        { printf '\000'; printf '%s' '{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"total\":3}","tool_calls":[{"type":"function","function":{"name":"pay","arguments":"{\"iban\":\"[[IBAN_1]]\"}"}}]},"logprobs":{"content":[{"token":"a","logprob":-0.5}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":3}}'; } >build/fuzz/answer-seeds/judge.json
+        { printf '\001'; printf '%s' '{"role":"assistant","content":"[[IBAN_1]] to [[EMAIL_1]]","tool_calls":[{"function":{"arguments":"{\"to\":\"[[EMAIL_1]]\"}"}}]}'; } >build/fuzz/answer-seeds/restore.json
+        printf '\002{"choices":[{"index":0,"delta":{"content":"pay [[IB"}}]}\n{"choices":[{"index":0,"delta":{"content":"AN_1]]"},"finish_reason":"stop"}]}\n' >build/fuzz/answer-seeds/stream.txt
+        run_fuzz remote_answer_fuzz "${TF_FUZZ_ANSWER_SECONDS:-15}" build/fuzz/answer-seeds
     else
         summary+=("fuzz: BUILD FAILED"); failed=1
     fi

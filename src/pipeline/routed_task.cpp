@@ -11,6 +11,17 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
+// Another machine's answer: any shape is possible, so reads check types (wrong reads as absent).
+const ojson* field(const ojson& o, const char* key) {
+    if (!o.is_object()) return nullptr;
+    const auto it = o.find(key);
+    return it == o.end() ? nullptr : &*it;
+}
+uint64_t count(const ojson& o, const char* key) {
+    const ojson* f = field(o, key);
+    return f != nullptr && f->is_number_unsigned() ? f->get<uint64_t>() : 0;
+}
+
 ojson label_schema(const std::vector<std::string>& labels) {
     return {{"type", "object"},
             {"properties", {{"label", {{"enum", labels}}}}},
@@ -121,9 +132,10 @@ Result<ojson> run_routed(TaskRunner& runner, const TaskConfig& task, const Docum
     info.sensitive = use.sensitive;
     router::Routed r = use.router->chat(*use.route, std::move(request), info, local);
     if (r.remote && r.status == 200) {
-        const ojson& u = r.body.value("usage", ojson::object());
-        spend.tokens_in += u.value("prompt_tokens", uint64_t{0});
-        spend.tokens_out += u.value("completion_tokens", uint64_t{0});
+        static const ojson kNone = ojson::object();
+        const ojson* u = field(r.body, "usage");
+        spend.tokens_in += count(u ? *u : kNone, "prompt_tokens");
+        spend.tokens_out += count(u ? *u : kNone, "completion_tokens");
         spend.usd += r.cost_usd;
     }
     const ojson route = {{"tier", r.tier}, {"remote", r.remote}, {"reason", r.reason}};
@@ -142,10 +154,9 @@ Result<ojson> run_routed(TaskRunner& runner, const TaskConfig& task, const Docum
     // would give it (and `verify` recomputes it).
     if (local.ran() && !local.result()) return local.result().error();
     std::string message = "route " + use.route->name + ": ";
-    if (r.body.contains("error") && r.body["error"].is_object())
-        message += r.body["error"].value("message", "no tier could answer");
-    else
-        message += "no tier could answer";
+    const ojson* error = field(r.body, "error");
+    const ojson* what = error != nullptr ? field(*error, "message") : nullptr;
+    message += what != nullptr && what->is_string() ? what->get<std::string>() : "no tier could answer";
     return Error{message};
 }
 

@@ -10,8 +10,20 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::optional<std::string> schema_problem(const ojson& schema, const std::string& text, const std::string& what) {
-    const ojson doc = ojson::parse(text, nullptr, false);
+// Fields of an answer that may come from another machine: any shape is possible, so every
+// access checks the type (a wrong type reads as absent).
+const ojson* field(const ojson& o, const char* key) {
+    if (!o.is_object()) return nullptr;
+    const auto it = o.find(key);
+    return it == o.end() ? nullptr : &*it;
+}
+std::string text(const ojson& o, const char* key) {
+    const ojson* f = field(o, key);
+    return f != nullptr && f->is_string() ? f->get<std::string>() : std::string();
+}
+
+std::optional<std::string> schema_problem(const ojson& schema, const std::string& answer, const std::string& what) {
+    const ojson doc = ojson::parse(answer, nullptr, false);
     if (doc.is_discarded()) return "schema: " + what + " is not JSON";
     auto v = jsonschema::Validator::compile(schema);
     if (!v) return "schema: " + what + "'s schema cannot be checked: " + v.error().message;
@@ -23,14 +35,15 @@ std::optional<std::string> schema_problem(const ojson& schema, const std::string
 }
 
 const ojson* tool_parameters(const ojson& request, const std::string& name) {
-    const auto it = request.find("tools");
-    if (it == request.end() || !it->is_array()) return nullptr;
-    for (const auto& t : *it) {
-        const ojson* f = t.contains("function") ? &t["function"] : &t;
-        if (f->is_object() && f->value("name", "") == name) {
-            static const ojson kAny = ojson::object();
-            return f->contains("parameters") ? &(*f)["parameters"] : &kAny;
-        }
+    const ojson* tools = field(request, "tools");
+    if (tools == nullptr || !tools->is_array()) return nullptr;
+    static const ojson kAny = ojson::object();
+    for (const auto& t : *tools) {
+        const ojson* f = field(t, "function");
+        if (f == nullptr) f = &t;
+        if (text(*f, "name") != name) continue;
+        const ojson* p = field(*f, "parameters");
+        return p != nullptr ? p : &kAny;
     }
     return nullptr;
 }
@@ -38,57 +51,59 @@ const ojson* tool_parameters(const ojson& request, const std::string& name) {
 }  // namespace
 
 std::optional<std::string> answer_problem(const ojson& request, const ojson& answer, const Escalation& e) {
-    const auto ch = answer.find("choices");
-    if (ch == answer.end() || !ch->is_array() || ch->empty() || !(*ch)[0].is_object())
+    const ojson* choices = field(answer, "choices");
+    if (choices == nullptr || !choices->is_array() || choices->empty() || !(*choices)[0].is_object())
         return "the answer has no choices";
-    const ojson& choice = (*ch)[0];
-    const ojson message = choice.value("message", ojson::object());
-    const std::string finish = choice.contains("finish_reason") && choice["finish_reason"].is_string()
-                                   ? choice["finish_reason"].get<std::string>()
-                                   : "";
+    const ojson& choice = (*choices)[0];
+    static const ojson kNone = ojson::object();
+    const ojson* m = field(choice, "message");
+    const ojson& message = m != nullptr && m->is_object() ? *m : kNone;
     if (e.schema) {
-        if (finish == "schema_violation") {
+        if (text(choice, "finish_reason") == "schema_violation") {
             std::string first;
-            if (choice.contains("violations") && choice["violations"].is_array() && !choice["violations"].empty()) {
-                const ojson& v = choice["violations"][0];
-                first = " " + v.value("path", "") + " " + v.value("keyword", "") + ": " + v.value("message", "");
-            }
+            const ojson* v = field(choice, "violations");
+            if (v != nullptr && v->is_array() && !v->empty())
+                first = " " + text((*v)[0], "path") + " " + text((*v)[0], "keyword") + ": " + text((*v)[0], "message");
             return "schema: the answer violates its contract" + first;
         }
-        const ojson rf = request.value("response_format", ojson::object());
-        const std::string content =
-            message.contains("content") && message["content"].is_string() ? message["content"].get<std::string>() : "";
-        if (rf.is_object() && rf.value("type", "") == "json_schema" && rf.contains("json_schema") &&
-            rf["json_schema"].is_object() && rf["json_schema"].contains("schema")) {
-            if (auto p = schema_problem(rf["json_schema"]["schema"], content, "the answer")) return p;
-        } else if (rf.is_object() && rf.value("type", "") == "json_object") {
+        const ojson* rf = field(request, "response_format");
+        const std::string kind = rf != nullptr ? text(*rf, "type") : "";
+        const std::string content = text(message, "content");
+        const ojson* js = rf != nullptr ? field(*rf, "json_schema") : nullptr;
+        const ojson* schema = js != nullptr ? field(*js, "schema") : nullptr;
+        if (kind == "json_schema" && schema != nullptr) {
+            if (auto p = schema_problem(*schema, content, "the answer")) return p;
+        } else if (kind == "json_object") {
             const ojson doc = ojson::parse(content, nullptr, false);
             if (doc.is_discarded() || !doc.is_object()) return "schema: the answer is not a JSON object";
         }
-        if (message.contains("tool_calls") && message["tool_calls"].is_array()) {
-            for (const auto& call : message["tool_calls"]) {
-                const ojson f = call.value("function", ojson::object());
-                const std::string name = f.value("name", "");
+        const ojson* calls = field(message, "tool_calls");
+        if (calls != nullptr && calls->is_array()) {
+            for (const auto& call : *calls) {
+                const ojson* f = field(call, "function");
+                const std::string name = f != nullptr ? text(*f, "name") : "";
                 const ojson* params = tool_parameters(request, name);
                 if (params == nullptr)
                     return "tools: the answer calls '" + name + "', which the request does not offer";
-                const std::string args =
-                    f.contains("arguments") && f["arguments"].is_string() ? f["arguments"].get<std::string>() : "{}";
-                if (auto p = schema_problem(*params, args, "the arguments of " + name)) return p;
+                const ojson* args = f != nullptr ? field(*f, "arguments") : nullptr;
+                const std::string a = args != nullptr && args->is_string() ? args->get<std::string>() : "{}";
+                if (auto p = schema_problem(*params, a, "the arguments of " + name)) return p;
             }
         }
     }
     if (e.min_mean_logprob || e.min_token_logprob) {
-        const ojson lp = choice.value("logprobs", ojson());
-        if (!lp.is_object() || !lp.contains("content") || !lp["content"].is_array() || lp["content"].empty())
+        const ojson* lp = field(choice, "logprobs");
+        const ojson* content = lp != nullptr ? field(*lp, "content") : nullptr;
+        if (content == nullptr || !content->is_array() || content->empty())
             return std::nullopt;  // a tier that gives none is judged on the rest
         double sum = 0, lowest = 0;
         size_t n = 0;
-        for (const auto& t : lp["content"]) {
-            if (!t.is_object() || !t.contains("logprob") || !t["logprob"].is_number()) continue;
-            const double x = t["logprob"].get<double>();
-            sum += x;
-            lowest = n == 0 ? x : std::min(lowest, x);
+        for (const auto& t : *content) {
+            const ojson* x = field(t, "logprob");
+            if (x == nullptr || !x->is_number()) continue;
+            const double v = x->get<double>();
+            sum += v;
+            lowest = n == 0 ? v : std::min(lowest, v);
             ++n;
         }
         char buf[120];

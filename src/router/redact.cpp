@@ -105,4 +105,84 @@ std::string StreamRestorer::flush() {
     return out;
 }
 
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+int index_of(const ojson& o) {
+    const auto it = o.find("index");
+    return it != o.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
+}  // namespace
+
+void restore_chat_message(const Vault& vault, ojson& message) {
+    if (!message.is_object()) return;
+    if (auto c = message.find("content"); c != message.end() && c->is_string())
+        *c = vault.restore(c->get<std::string>());
+    auto calls = message.find("tool_calls");
+    if (calls == message.end() || !calls->is_array()) return;
+    for (auto& call : *calls) {
+        if (!call.is_object()) continue;
+        auto f = call.find("function");
+        if (f == call.end() || !f->is_object()) continue;
+        auto args = f->find("arguments");
+        if (args == f->end() || !args->is_string()) continue;
+        ojson parsed = ojson::parse(args->get<std::string>(), nullptr, false);
+        if (parsed.is_discarded()) {
+            *args = vault.restore(args->get<std::string>());
+        } else {
+            vault.restore(parsed);
+            *args = parsed.dump(-1, ' ', false, ojson::error_handler_t::replace);
+        }
+    }
+}
+
+StreamRestorer& ChunkRestorer::at(const std::string& key) {
+    return held_.try_emplace(key, vault_).first->second;
+}
+
+void ChunkRestorer::restore(ojson& chunk) {
+    if (!chunk.is_object()) return;
+    auto choices = chunk.find("choices");
+    if (choices == chunk.end() || !choices->is_array()) return;
+    for (auto& c : *choices) {
+        if (!c.is_object()) continue;
+        auto delta = c.find("delta");
+        if (delta == c.end() || !delta->is_object()) continue;
+        ojson& d = *delta;
+        const std::string idx = std::to_string(index_of(c));
+        const auto fr = c.find("finish_reason");
+        const bool last = fr != c.end() && !fr->is_null();
+        if (auto content = d.find("content"); content != d.end() && content->is_string()) {
+            auto& r = at("c" + idx);
+            *content = r.push(content->get<std::string>()) + (last ? r.flush() : "");
+        } else if (last) {
+            if (std::string rest = at("c" + idx).flush(); !rest.empty()) d["content"] = rest;
+        }
+        if (auto calls = d.find("tool_calls"); calls != d.end() && calls->is_array()) {
+            for (auto& call : *calls) {
+                if (!call.is_object()) continue;
+                auto f = call.find("function");
+                if (f == call.end() || !f->is_object()) continue;
+                auto args = f->find("arguments");
+                if (args == f->end() || !args->is_string()) continue;
+                auto& r = at("t" + idx + "." + std::to_string(index_of(call)));
+                *args = r.push(args->get<std::string>()) + (last ? r.flush() : "");
+            }
+        }
+        if (!last) continue;
+        // Arguments still held back end with their calls.
+        const std::string prefix = "t" + idx + ".";
+        for (auto& [key, r] : held_) {
+            if (key.rfind(prefix, 0) != 0) continue;
+            const std::string rest = r.flush();
+            if (rest.empty()) continue;
+            if (!d.contains("tool_calls") || !d["tool_calls"].is_array()) d["tool_calls"] = ojson::array();
+            d["tool_calls"].push_back(
+                {{"index", std::stoi(key.substr(prefix.size()))}, {"function", {{"arguments", rest}}}});
+        }
+    }
+}
+
 }  // namespace tf::router

@@ -53,4 +53,23 @@ class StreamRestorer {
     std::string held_;
 };
 
+// Restores an OpenAI chat message of an answer: its content, and its tool calls' arguments
+// (parsed as JSON when they are, so a value with quotes stays valid JSON).
+void restore_chat_message(const Vault& vault, nlohmann::ordered_json& message);
+
+// Restores a stream of OpenAI chat.completion.chunk objects in place: per choice its content,
+// per tool call its arguments, each through a StreamRestorer; what is held back when a choice
+// finishes comes out in that choice's final chunk. Chunks of any shape are taken: what is not
+// where the protocol puts text is left alone.
+class ChunkRestorer {
+  public:
+    explicit ChunkRestorer(const Vault& vault) : vault_(vault) {}
+    void restore(nlohmann::ordered_json& chunk);
+
+  private:
+    StreamRestorer& at(const std::string& key);
+    const Vault& vault_;
+    std::map<std::string, StreamRestorer> held_;  // "c<choice>" and "t<choice>.<call>"
+};
+
 }  // namespace tf::router

@@ -45,31 +45,18 @@ std::string error_message(const ojson& body) {
     return "an error without a message";
 }
 
+// A boolean of a request; anything but true reads as false (a client's wrong type is not an
+// exception here).
+bool flag(const ojson& o, const char* key) {
+    if (!o.is_object()) return false;
+    const auto it = o.find(key);
+    return it != o.end() && it->is_boolean() && it->get<bool>();
+}
+
 int64_t usage_of(const ojson& body, const char* key) {
     if (!body.is_object() || !body.contains("usage") || !body["usage"].is_object()) return 0;
     const ojson& u = body["usage"];
     return u.contains(key) && u[key].is_number_integer() ? u[key].get<int64_t>() : 0;
-}
-
-// The restored answer: placeholders back to values in contents and tool-call arguments.
-void restore_message(const Vault& vault, ojson& message) {
-    if (!message.is_object()) return;
-    if (message.contains("content") && message["content"].is_string())
-        message["content"] = vault.restore(message["content"].get<std::string>());
-    if (message.contains("tool_calls") && message["tool_calls"].is_array()) {
-        for (auto& call : message["tool_calls"]) {
-            if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
-            ojson& args = call["function"]["arguments"];
-            if (!args.is_string()) continue;
-            ojson parsed = ojson::parse(args.get<std::string>(), nullptr, false);
-            if (parsed.is_discarded()) {
-                args = vault.restore(args.get<std::string>());
-            } else {
-                vault.restore(parsed);
-                args = parsed.dump();
-            }
-        }
-    }
 }
 
 }  // namespace
@@ -124,7 +111,7 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
         });
     }
     request["model"] = e.model.empty() ? route.name : e.model;
-    const bool stream = request.value("stream", false) && emit != nullptr;
+    const bool stream = flag(request, "stream") && emit != nullptr;
     if (!stream) {
         request["stream"] = false;
         auto reply = client.post("/chat/completions", request.dump());
@@ -143,7 +130,7 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
         out.status = static_cast<int>(reply->status);
         if (out.status == 200 && body.contains("choices") && body["choices"].is_array()) {
             for (auto& c : body["choices"])
-                if (c.is_object() && c.contains("message")) restore_message(vault, c["message"]);
+                if (c.is_object() && c.contains("message")) restore_chat_message(vault, c["message"]);
         }
         out.body = std::move(body);
         return out;
@@ -152,10 +139,7 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
     // across chunks: the restorers hold back what could still be one); usage asked of the
     // endpoint for the ledger, shown to the client only if it asked too.
     request["stream_options"] = {{"include_usage", true}};
-    std::map<std::string, StreamRestorer> restorers;
-    auto restorer = [&](const std::string& key) -> StreamRestorer& {
-        return restorers.try_emplace(key, vault).first->second;
-    };
+    ChunkRestorer restorer(vault);
     bool client_gone = false, emitted = false;
     ojson usage;
     auto on_data = [&](std::string_view data) {
@@ -169,40 +153,7 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
             if (!has_choices) return true;
             chunk.erase("usage");
         }
-        if (has_choices) {
-            for (auto& c : chunk["choices"]) {
-                if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) continue;
-                const std::string idx = std::to_string(c.value("index", 0));
-                ojson& d = c["delta"];
-                const bool last = c.contains("finish_reason") && !c["finish_reason"].is_null();
-                if (d.contains("content") && d["content"].is_string()) {
-                    auto& r = restorer("c" + idx);
-                    d["content"] = r.push(d["content"].get<std::string>()) + (last ? r.flush() : "");
-                } else if (last) {
-                    const std::string rest = restorer("c" + idx).flush();
-                    if (!rest.empty()) d["content"] = rest;
-                }
-                if (d.contains("tool_calls") && d["tool_calls"].is_array()) {
-                    for (auto& call : d["tool_calls"]) {
-                        if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
-                        ojson& args = call["function"]["arguments"];
-                        if (!args.is_string()) continue;
-                        auto& r = restorer("t" + idx + "." + std::to_string(call.value("index", 0)));
-                        args = r.push(args.get<std::string>()) + (last ? r.flush() : "");
-                    }
-                }
-                if (last) {
-                    // Arguments still held back end with their calls.
-                    for (auto& [key, r] : restorers) {
-                        if (key.rfind("t" + idx + ".", 0) != 0) continue;
-                        const std::string rest = r.flush();
-                        if (rest.empty()) continue;
-                        d["tool_calls"] = ojson::array({{{"index", std::stoi(key.substr(key.find('.') + 1))},
-                                                         {"function", {{"arguments", rest}}}}});
-                    }
-                }
-            }
-        }
+        restorer.restore(chunk);
         emitted = true;
         if (!(*emit)(chunk)) {
             client_gone = true;
@@ -232,21 +183,39 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
 }
 
 Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals, const Emit* emit) {
+    // A tier's answer (another machine's) of an unexpected shape must not take the request down
+    // with an exception: every access checks its types, and this is the net under them.
+    try {
+        return route_chat(route, std::move(request), info, locals, emit);
+    } catch (const std::exception& e) {
+        Routed r;
+        r.status = 502;
+        r.body = error_reply(502, "route '" + route.name + "': an answer of an unexpected shape: " + e.what(),
+                             "upstream_error")
+                     .body;
+        r.reason = "failed: " + std::string(e.what());
+        return r;
+    }
+}
+
+Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
+                          const Emit* emit) {
     std::map<std::string, int> found;
     for_each_text(request, [&](ojson& s) {
         for (const Finding& f : scanner_.scan(s.get_ref<const std::string&>())) ++found[f.type];
     });
     const bool personal = !found.empty();
-    const bool client_logprobs = request.value("logprobs", false);
+    const bool client_logprobs = flag(request, "logprobs");
     const bool want_confidence = route.escalate.min_mean_logprob || route.escalate.min_token_logprob;
-    const bool stream = emit != nullptr && request.value("stream", false);
+    const bool stream = emit != nullptr && flag(request, "stream");
     // Whether a check could send an answer to the next tier: a confidence threshold, or a schema
     // or tools to judge it by.
     const bool checks_apply =
-        want_confidence || (route.escalate.schema &&
-                            ((request.contains("response_format") && request["response_format"].is_object() &&
-                              request["response_format"].value("type", "text") != "text") ||
-                             (request.contains("tools") && request["tools"].is_array() && !request["tools"].empty())));
+        want_confidence ||
+        (route.escalate.schema &&
+         ((request.contains("response_format") && request["response_format"].is_object() &&
+           request["response_format"].contains("type") && request["response_format"]["type"] != "text") ||
+          (request.contains("tools") && request["tools"].is_array() && !request["tools"].empty())));
 
     std::vector<const Tier*> tiers;
     for (const Tier& t : route.tiers)

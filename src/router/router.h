@@ -76,6 +76,7 @@ class Router {
 
   private:
     Router(RouteConfig config, PrivacyScanner scanner) : config_(std::move(config)), scanner_(std::move(scanner)) {}
+    Routed route_chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals, const Emit* emit);
     Routed remote(const Route& route, const Endpoint& e, RemoteClient& client, ojson request, bool redact,
                   const std::string& reason, const Emit* emit);
     void audit(const Route& route, const Routed& r, const std::map<std::string, int>& found, const char* action,

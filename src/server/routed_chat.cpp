@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "api/openai_answer.h"
+#include "api/openai_request.h"
 #include "api/openai_response.h"
 #include "server/http_util.h"
 #include "server/routes.h"
@@ -180,7 +181,12 @@ bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool&
     }
     api::ensure_seed(*parsed);
     auto tiers = std::make_shared<PoolTiers>(pool, opt.request_timeout_s);
-    const bool stream = parsed->value("stream", false);
+    auto stream_flag = oa::stream_flag(*parsed);
+    if (!stream_flag) {
+        send_openai_error(res, stream_flag.error());
+        return true;
+    }
+    const bool stream = *stream_flag;
     if (!stream) {
         router::Routed r = opt.router->chat(*route, std::move(*parsed), info, *tiers);
         res.set_header("x-terraferma-route", route->name + "/" + r.tier);
@@ -198,7 +204,15 @@ bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool&
         router::Emit emit = [&sink](const ojson& chunk) { return send_event(sink, chunk); };
         router::Routed r = router->chat(route_copy, *body, info, *tiers, &emit);
         if (!r.streamed && r.status == 200) {
-            for (const ojson& c : as_chunks(r.body))
+            std::vector<ojson> chunks;
+            try {
+                chunks = as_chunks(r.body);
+            } catch (const std::exception& e) {  // a tier's answer of an unexpected shape
+                chunks = {ojson{{"error",
+                                 {{"message", std::string("an answer of an unexpected shape: ") + e.what()},
+                                  {"type", "upstream_error"}}}}};
+            }
+            for (const ojson& c : chunks)
                 if (!send_event(sink, c)) return false;
         } else if (r.status != 200 && r.status != 499) {
             send_event(sink, r.body.contains("error")
