@@ -32,6 +32,7 @@ namespace fs = std::filesystem;
 const char* kIban = "DE89370400440532013000";
 const char* kCard = "4111 1111 1111 1111";
 const char* kCodiceFiscale = "RSSMRA85T10A562S";
+const char* kKey = "sk-test-7f3a9c";
 
 // Forwards /v1/chat/completions to the remote server and keeps every body it forwarded.
 class RecordingProxy {
@@ -43,10 +44,11 @@ class RecordingProxy {
                 bodies_.push_back(req.body);
             }
             const bool stream = json::parse(req.body, nullptr, false).value("stream", false);
+            const httplib::Headers auth = {{"Authorization", req.get_header_value("Authorization")}};
             if (!stream) {
                 httplib::Client c("127.0.0.1", upstream_);
                 c.set_read_timeout(120, 0);
-                auto r = c.Post("/v1/chat/completions", req.body, "application/json");
+                auto r = c.Post("/v1/chat/completions", auth, req.body, "application/json");
                 if (!r) {
                     res.status = 502;
                     return;
@@ -55,9 +57,9 @@ class RecordingProxy {
                 res.set_content(r->body, "application/json");
                 return;
             }
-            const std::string body = req.body;
+            const std::string body = req.body, key = req.get_header_value("Authorization");
             const int port = upstream_;
-            res.set_chunked_content_provider("text/event-stream", [body, port](size_t, httplib::DataSink& sink) {
+            res.set_chunked_content_provider("text/event-stream", [body, key, port](size_t, httplib::DataSink& sink) {
                 httplib::Client c("127.0.0.1", port);
                 c.set_read_timeout(120, 0);
                 httplib::Request up;
@@ -65,6 +67,7 @@ class RecordingProxy {
                 up.path = "/v1/chat/completions";
                 up.body = body;
                 up.set_header("Content-Type", "application/json");
+                up.set_header("Authorization", key);
                 up.content_receiver = [&sink](const char* d, size_t n, uint64_t, uint64_t) { return sink.write(d, n); };
                 c.send(up);
                 sink.done();
@@ -183,8 +186,11 @@ class Routing : public ::testing::Test {
     void SetUp() override {
         if (!tf::test::have_reference()) GTEST_SKIP() << "no reference models";
         const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
-        remote_ = std::make_unique<tf::test::ServerProcess>(
-            std::vector<std::string>{"-m", "big=" + model, "-c", "2048", "--parallel", "2", "-t", "1"});
+        // The remote wants a key; the router reads it from the environment the local server
+        // inherits, and never writes it anywhere.
+        ::setenv("TF_TEST_CLOUD_KEY", kKey, 1);
+        remote_ = std::make_unique<tf::test::ServerProcess>(std::vector<std::string>{
+            "-m", "big=" + model, "-c", "2048", "--parallel", "2", "-t", "1", "--api-key", kKey});
         ASSERT_GT(remote_->port(), 0) << remote_->stderr_text();
         proxy_ = std::make_unique<RecordingProxy>(remote_->port());
         ASSERT_GT(proxy_->port(), 0);
@@ -207,6 +213,7 @@ class Routing : public ::testing::Test {
                "[endpoints.cloud]\nurl = \"http://127.0.0.1:"
             << proxy_->port()
             << "/v1\"\nmodel = \"big\"\nretries = 0\nusd_per_mtok_in = 1.0\nusd_per_mtok_out = 2.0\n"
+               "api_key_env = \"TF_TEST_CLOUD_KEY\"\n"
                "[endpoints.dead]\nurl = \"http://127.0.0.1:"
             << dead_port
             << "/v1\"\nretries = 1\nbreaker_failures = 2\nbreaker_open_s = 600\nconnect_timeout_s = 2\ntimeout_s = 10\n"
@@ -413,6 +420,7 @@ TEST_F(Routing, documents_through_a_route_record_their_tier_and_verify) {
     std::ofstream(in / "c.txt") << "Meeting notes: the roadmap for next year";
     std::ofstream(tmp_.path / "docs.toml") << "[endpoints.cloud]\nurl = \"http://127.0.0.1:" << proxy_->port()
                                            << "/v1\"\nmodel = \"big\"\nusd_per_mtok_in = 1.0\nusd_per_mtok_out = 2.0\n"
+                                              "api_key_env = \"TF_TEST_CLOUD_KEY\"\n"
                                               "[routes.docs]\ntiers = [\"here\", \"cloud\"]\nprivacy = \"block\"\n"
                                               "[routes.docs.escalate]\nmin_mean_logprob = -0.0000001\n";
     const std::string model = (tf::test::reference_dir() / "models/tiny-llama.gguf").string();
@@ -487,6 +495,8 @@ TEST_F(Routing, the_audit_chain_verifies_and_betrays_tampering) {
     local_->stop();
     const std::string log = slurp(audit_);
     EXPECT_EQ(log.find("DE89"), std::string::npos) << "a value in the audit log";
+    EXPECT_EQ(log.find(kKey), std::string::npos) << "the API key in the audit log";
+    EXPECT_EQ(local_->stderr_text().find(kKey), std::string::npos) << "the API key in the server's log";
     EXPECT_NE(log.find("\"iban\":1"), std::string::npos) << log;
     EXPECT_NE(log.find("\"action\":\"redacted\""), std::string::npos) << log;
     auto ok = tf::test::run_terraferma({"audit", "verify", audit_.string()});
