@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "pipeline/manifest.h"
+#include "router/json_fields.h"
 #include "sampling/jsonschema/validator.h"
 
 namespace tf::pipeline {
@@ -11,16 +12,8 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// Another machine's answer: any shape is possible, so reads check types (wrong reads as absent).
-const ojson* field(const ojson& o, const char* key) {
-    if (!o.is_object()) return nullptr;
-    const auto it = o.find(key);
-    return it == o.end() ? nullptr : &*it;
-}
-uint64_t count(const ojson& o, const char* key) {
-    const ojson* f = field(o, key);
-    return f != nullptr && f->is_number_unsigned() ? f->get<uint64_t>() : 0;
-}
+using router::count_field;
+using router::field;
 
 ojson label_schema(const std::vector<std::string>& labels) {
     return {{"type", "object"},
@@ -134,8 +127,8 @@ Result<ojson> run_routed(TaskRunner& runner, const TaskConfig& task, const Docum
     if (r.remote && r.status == 200) {
         static const ojson kNone = ojson::object();
         const ojson* u = field(r.body, "usage");
-        spend.tokens_in += count(u ? *u : kNone, "prompt_tokens");
-        spend.tokens_out += count(u ? *u : kNone, "completion_tokens");
+        spend.tokens_in += count_field(u ? *u : kNone, "prompt_tokens");
+        spend.tokens_out += count_field(u ? *u : kNone, "completion_tokens");
         spend.usd += r.cost_usd;
     }
     const ojson route = {{"tier", r.tier}, {"remote", r.remote}, {"reason", r.reason}};

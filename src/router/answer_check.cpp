@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "router/json_fields.h"
 #include "sampling/jsonschema/validator.h"
 
 namespace tf::router {
@@ -9,18 +10,6 @@ namespace tf::router {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-// Fields of an answer that may come from another machine: any shape is possible, so every
-// access checks the type (a wrong type reads as absent).
-const ojson* field(const ojson& o, const char* key) {
-    if (!o.is_object()) return nullptr;
-    const auto it = o.find(key);
-    return it == o.end() ? nullptr : &*it;
-}
-std::string text(const ojson& o, const char* key) {
-    const ojson* f = field(o, key);
-    return f != nullptr && f->is_string() ? f->get<std::string>() : std::string();
-}
 
 std::optional<std::string> schema_problem(const ojson& schema, const std::string& answer, const std::string& what) {
     const ojson doc = ojson::parse(answer, nullptr, false);
@@ -41,7 +30,7 @@ const ojson* tool_parameters(const ojson& request, const std::string& name) {
     for (const auto& t : *tools) {
         const ojson* f = field(t, "function");
         if (f == nullptr) f = &t;
-        if (text(*f, "name") != name) continue;
+        if (text_field(*f, "name") != name) continue;
         const ojson* p = field(*f, "parameters");
         return p != nullptr ? p : &kAny;
     }
@@ -59,16 +48,17 @@ std::optional<std::string> answer_problem(const ojson& request, const ojson& ans
     const ojson* m = field(choice, "message");
     const ojson& message = m != nullptr && m->is_object() ? *m : kNone;
     if (e.schema) {
-        if (text(choice, "finish_reason") == "schema_violation") {
+        if (text_field(choice, "finish_reason") == "schema_violation") {
             std::string first;
             const ojson* v = field(choice, "violations");
             if (v != nullptr && v->is_array() && !v->empty())
-                first = " " + text((*v)[0], "path") + " " + text((*v)[0], "keyword") + ": " + text((*v)[0], "message");
+                first = " " + text_field((*v)[0], "path") + " " + text_field((*v)[0], "keyword") + ": " +
+                        text_field((*v)[0], "message");
             return "schema: the answer violates its contract" + first;
         }
         const ojson* rf = field(request, "response_format");
-        const std::string kind = rf != nullptr ? text(*rf, "type") : "";
-        const std::string content = text(message, "content");
+        const std::string kind = rf != nullptr ? text_field(*rf, "type") : "";
+        const std::string content = text_field(message, "content");
         const ojson* js = rf != nullptr ? field(*rf, "json_schema") : nullptr;
         const ojson* schema = js != nullptr ? field(*js, "schema") : nullptr;
         if (kind == "json_schema" && schema != nullptr) {
@@ -81,7 +71,7 @@ std::optional<std::string> answer_problem(const ojson& request, const ojson& ans
         if (calls != nullptr && calls->is_array()) {
             for (const auto& call : *calls) {
                 const ojson* f = field(call, "function");
-                const std::string name = f != nullptr ? text(*f, "name") : "";
+                const std::string name = f != nullptr ? text_field(*f, "name") : "";
                 const ojson* params = tool_parameters(request, name);
                 if (params == nullptr)
                     return "tools: the answer calls '" + name + "', which the request does not offer";

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "router/json_fields.h"
+
 namespace tf::router {
 
 namespace {
@@ -105,37 +107,21 @@ std::string StreamRestorer::flush() {
     return out;
 }
 
-namespace {
-
 using ojson = nlohmann::ordered_json;
-
-int index_of(const ojson& o) {
-    const auto it = o.find("index");
-    return it != o.end() && it->is_number_integer() ? it->get<int>() : 0;
-}
-
-}  // namespace
 
 void restore_chat_message(const Vault& vault, ojson& message) {
     if (!message.is_object()) return;
     if (auto c = message.find("content"); c != message.end() && c->is_string())
         *c = vault.restore(c->get<std::string>());
-    auto calls = message.find("tool_calls");
-    if (calls == message.end() || !calls->is_array()) return;
-    for (auto& call : *calls) {
-        if (!call.is_object()) continue;
-        auto f = call.find("function");
-        if (f == call.end() || !f->is_object()) continue;
-        auto args = f->find("arguments");
-        if (args == f->end() || !args->is_string()) continue;
-        ojson parsed = ojson::parse(args->get<std::string>(), nullptr, false);
+    for_each_tool_arguments(message, [&](ojson&, ojson& args) {
+        ojson parsed = ojson::parse(args.get<std::string>(), nullptr, false);
         if (parsed.is_discarded()) {
-            *args = vault.restore(args->get<std::string>());
+            args = vault.restore(args.get<std::string>());
         } else {
             vault.restore(parsed);
-            *args = parsed.dump(-1, ' ', false, ojson::error_handler_t::replace);
+            args = parsed.dump(-1, ' ', false, ojson::error_handler_t::replace);
         }
-    }
+    });
 }
 
 StreamRestorer& ChunkRestorer::at(const std::string& key) {
@@ -151,7 +137,7 @@ void ChunkRestorer::restore(ojson& chunk) {
         auto delta = c.find("delta");
         if (delta == c.end() || !delta->is_object()) continue;
         ojson& d = *delta;
-        const std::string idx = std::to_string(index_of(c));
+        const std::string idx = std::to_string(index_field(c));
         const auto fr = c.find("finish_reason");
         const bool last = fr != c.end() && !fr->is_null();
         if (auto content = d.find("content"); content != d.end() && content->is_string()) {
@@ -160,17 +146,10 @@ void ChunkRestorer::restore(ojson& chunk) {
         } else if (last) {
             if (std::string rest = at("c" + idx).flush(); !rest.empty()) d["content"] = rest;
         }
-        if (auto calls = d.find("tool_calls"); calls != d.end() && calls->is_array()) {
-            for (auto& call : *calls) {
-                if (!call.is_object()) continue;
-                auto f = call.find("function");
-                if (f == call.end() || !f->is_object()) continue;
-                auto args = f->find("arguments");
-                if (args == f->end() || !args->is_string()) continue;
-                auto& r = at("t" + idx + "." + std::to_string(index_of(call)));
-                *args = r.push(args->get<std::string>()) + (last ? r.flush() : "");
-            }
-        }
+        for_each_tool_arguments(d, [&](ojson& call, ojson& args) {
+            auto& r = at("t" + idx + "." + std::to_string(index_field(call)));
+            args = r.push(args.get<std::string>()) + (last ? r.flush() : "");
+        });
         if (!last) continue;
         // Arguments still held back end with their calls.
         const std::string prefix = "t" + idx + ".";

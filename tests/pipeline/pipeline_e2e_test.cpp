@@ -60,9 +60,8 @@ std::vector<json> lines(const std::string& text) {
     return out;
 }
 
-// Runs terraferma with `args` (stderr appended to `log`), and SIGKILLs it after `ms` unless it
-// ended by itself first; -1 when it could not start, else whether it was killed (1) or not (0).
-int run_and_kill_after(const std::vector<std::string>& args, int ms, const fs::path& log, int* status_out = nullptr) {
+// Starts terraferma with `args`, its stderr appended to `log`; -1 when it cannot start.
+pid_t spawn_terraferma(const std::vector<std::string>& args, const fs::path& log) {
     std::vector<std::string> all = {TF_BINARY};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -74,7 +73,14 @@ int run_and_kill_after(const std::vector<std::string>& args, int ms, const fs::p
     pid_t pid;
     const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return -1;
+    return rc == 0 ? pid : -1;
+}
+
+// Runs terraferma with `args` (stderr appended to `log`), and SIGKILLs it after `ms` unless it
+// ended by itself first; -1 when it could not start, else whether it was killed (1) or not (0).
+int run_and_kill_after(const std::vector<std::string>& args, int ms, const fs::path& log, int* status_out = nullptr) {
+    const pid_t pid = spawn_terraferma(args, log);
+    if (pid < 0) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == 0) {
@@ -111,18 +117,8 @@ int stored_results(const fs::path& store) {
 int run_and_kill_after_results(const std::vector<std::string>& args, const fs::path& store, int more,
                                const fs::path& log, int* status_out = nullptr) {
     const int before = std::max(stored_results(store), 0);
-    std::vector<std::string> all = {TF_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : all) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_t pid;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return -1;
+    const pid_t pid = spawn_terraferma(args, log);
+    if (pid < 0) return -1;
     int status = 0;
     for (;;) {
         if (::waitpid(pid, &status, WNOHANG) == pid) {
