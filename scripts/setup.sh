@@ -24,6 +24,7 @@ PACKAGES=(
     libcurl4-openssl-dev  # pull: HTTPS with certificate verification, proxies, redirects, Range resumes
     libphonenumber-dev    # the privacy guard: phone numbers of every numbering plan (Google's metadata)
     libtomlplusplus-dev   # the router's routes file: a maintained TOML 1.0 parser keeping each value's line
+    haproxy               # tests: deploy/haproxy.cfg in front of two servers (affinity, drain)
     openssl               # the pull tests make a test CA and server certificate
     zstd                  # tests read the JSONSchemaBench set as shipped (maskbench.jsonl.zst)
     clang libclang-rt-14-dev    # libFuzzer + sanitizer runtimes for fuzz targets

@@ -22,6 +22,7 @@ void add_serve_command(CLI::App& root, Commands& commands) {
         std::vector<std::string> models;
         std::string pooling;
         std::string routes;
+        int drain_timeout = 30;
         server::HttpOptions http;
         int parallel = 4, ctx = 4096, threads = 0, queue = 64, prefix_cache = 8;
         std::string keep_alive;
@@ -88,6 +89,10 @@ void add_serve_command(CLI::App& root, Commands& commands) {
                     "A TOML file of routes: public model names answered by a cascade of local models and remote "
                     "OpenAI-compatible endpoints, under the privacy guard (see docs/routing.md)")
         ->check(CLI::ExistingFile);
+    app->add_option("--drain-timeout", a->drain_timeout,
+                    "Seconds SIGTERM waits for running requests to finish (new ones get 503) before stopping")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 86400));
     app->add_option("--timeout", a->http.request_timeout_s, "Seconds a request may generate before it is cancelled")
         ->capture_default_str()
         ->check(CLI::Range(1, 86400));
@@ -150,14 +155,40 @@ void add_serve_command(CLI::App& root, Commands& commands) {
              std::mutex serve_mu;
              server::HttpServer* serving = nullptr;
              bool finished = false;
-             std::thread waiter([&] {
+             // The first signal drains: /ready turns 503, new generation requests are refused with
+             // Retry-After, running ones finish (up to --drain-timeout); a second signal stops at once.
+             const int drain_timeout = a->drain_timeout;
+             std::thread waiter([&serve_mu, &finished, &serving, signals, drain_timeout] {
                  int sig = 0;
                  sigwait(&signals, &sig);
-                 std::lock_guard lock(serve_mu);
-                 if (finished) return;
-                 std::fprintf(stderr, "terraferma: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-                 if (serving == nullptr) std::_Exit(kExitOk);
-                 serving->stop();
+                 {
+                     std::lock_guard lock(serve_mu);
+                     if (finished) return;
+                     if (serving == nullptr) {
+                         std::fprintf(stderr, "terraferma: %s received while loading, exiting\n",
+                                      sig == SIGINT ? "SIGINT" : "SIGTERM");
+                         std::_Exit(kExitOk);
+                     }
+                     std::fprintf(stderr,
+                                  "terraferma: %s received, draining: %zu requests running, new ones refused "
+                                  "(again to stop now)\n",
+                                  sig == SIGINT ? "SIGINT" : "SIGTERM", serving->inflight());
+                     serving->drain();
+                 }
+                 const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(drain_timeout);
+                 const timespec tick{0, 50 * 1000 * 1000};
+                 for (;;) {
+                     const int again = sigtimedwait(&signals, nullptr, &tick);
+                     std::lock_guard lock(serve_mu);
+                     if (finished || serving == nullptr) return;
+                     if (again > 0 || serving->inflight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+                         if (serving->inflight() > 0)
+                             std::fprintf(stderr, "terraferma: stopping with %zu requests still running\n",
+                                          serving->inflight());
+                         serving->stop();
+                         return;
+                     }
+                 }
              });
              struct WaiterStop {
                  std::function<void()> f;

@@ -181,7 +181,7 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
         if (changes_state && !origin.empty() && !cors && !host_allowed(origin_host(origin), opts)) {
             return refuse(403, "origin '" + origin + "' may not call this API (serve --cors-origin ORIGIN allows one)");
         }
-        if (opts.api_key.empty() || req.path == "/health") return false;
+        if (opts.api_key.empty() || req.path == "/health" || req.path == "/ready") return false;
         if (req.get_header_value("Authorization") == "Bearer " + opts.api_key) return false;
         return refuse(401, req.path.rfind("/api/", 0) == 0
                                ? "missing or wrong API key"
@@ -192,6 +192,18 @@ HttpServer::HttpServer(ModelPool& models, const HttpOptions& options)
     // /metrics reads the models' state under their locks (held while a model loads): a worker's.
     h.route("GET", "/health", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    // /ready, for load balancers: the model is loaded (serving starts after the first one) and
+    // the server is not draining. /health stays 200 while draining: the process is alive.
+    http::Server* srv = http_.get();
+    h.route("GET", "/ready", http::Server::Kind::Inline, [srv](const http::Request&, http::Response& res) {
+        if (srv->draining()) {
+            res.status = 503;
+            res.set_header("Retry-After", "5");
+            res.set_content(R"({"status":"draining"})", "application/json");
+            return;
+        }
+        res.set_content(R"({"status":"ready"})", "application/json");
     });
     h.route("GET", "/", http::Server::Kind::Inline, [](const http::Request&, http::Response& res) {
         res.set_content("Terraferma is running\n", "text/plain");
@@ -215,6 +227,14 @@ void HttpServer::run() {
 
 void HttpServer::stop() {
     http_->stop();
+}
+
+void HttpServer::drain() {
+    http_->drain();
+}
+
+size_t HttpServer::inflight() const {
+    return http_->inflight();
 }
 
 }  // namespace tf::server

@@ -57,6 +57,10 @@ class HttpServer {
     // Serves until stop() (from a signal handler thread, say).
     void run();
     void stop();
+    // The graceful end (SIGTERM): /ready answers 503 so a load balancer stops sending, new
+    // generation requests get 503 + Retry-After, running ones finish; stop() once inflight() is 0.
+    void drain();
+    size_t inflight() const;
 
   private:
     ModelPool& models_;

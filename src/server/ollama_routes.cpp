@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "api/affinity.h"
 #include "api/job_wait.h"
 #include "api/ollama_request.h"
 #include "api/ollama_response.h"
@@ -56,6 +57,8 @@ std::shared_ptr<Service> parse_for_model(ModelPool& pool, const http::Request& r
         return nullptr;
     }
     body = std::move(*parsed);
+    if (const std::string prefix = api::prefix_affinity(body); !prefix.empty())
+        res.set_header("x-terraferma-prefix", prefix);
     auto keep = keep_alive_field(body);
     if (!keep) {
         send_ollama_error(res, keep.error());

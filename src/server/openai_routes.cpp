@@ -2,6 +2,7 @@
 // protocol's mapping is api/openai_*; here are the routes and the server-sent event streams.
 #include <thread>
 
+#include "api/affinity.h"
 #include "api/job_wait.h"
 #include "api/openai_answer.h"
 #include "api/openai_request.h"
@@ -232,6 +233,8 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
             return nullptr;
         }
         body = std::move(*parsed);
+        if (const std::string prefix = api::prefix_affinity(body); !prefix.empty())
+            res.set_header("x-terraferma-prefix", prefix);
         const auto it = body.find("model");
         auto svc = pool.acquire(it != body.end() && it->is_string() ? it->get<std::string>() : "", std::nullopt);
         if (!svc) {

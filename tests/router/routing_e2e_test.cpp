@@ -4,12 +4,8 @@
 // placeholders and the client gets the values back, whole and streamed; each escalation reason
 // is observed; a dead endpoint falls back or answers 503; the audit log verifies and betrays
 // tampering.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -195,18 +191,7 @@ class Routing : public ::testing::Test {
         proxy_ = std::make_unique<RecordingProxy>(remote_->port());
         ASSERT_GT(proxy_->port(), 0);
         // A port nothing listens on: an endpoint that is down.
-        int dead_port = 0;
-        {
-            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-            sockaddr_in a{};
-            a.sin_family = AF_INET;
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            socklen_t len = sizeof a;
-            ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-            dead_port = ntohs(a.sin_port);
-            ::close(fd);  // bound once, never listening: connections are refused
-        }
+        const int dead_port = tf::test::free_port();  // nothing listens: connections are refused
         audit_ = tmp_.path / "audit.jsonl";
         std::ofstream(tmp_.path / "routes.toml")
             << "audit_log = \"audit.jsonl\"\n"

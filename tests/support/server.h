@@ -1,9 +1,12 @@
 // Starts `terraferma serve` on a free port of 127.0.0.1 for a test and stops it afterwards.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +20,22 @@
 extern char** environ;
 
 namespace tf::test {
+
+// A port of 127.0.0.1 that nothing listens on now (bound once, then closed): for a process to
+// bind next, or for an address where connections are refused.
+inline int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        port = ntohs(a.sin_port);
+    ::close(fd);
+    return port;
+}
 
 class ServerProcess {
   public:
@@ -50,6 +69,10 @@ class ServerProcess {
         ::unlink(log_.c_str());
     }
     int port() const { return port_; }
+    // Sends a signal without waiting (stop() waits).
+    void signal(int sig) const {
+        if (pid_ > 0) ::kill(pid_, sig);
+    }
     std::string stderr_text() const {
         std::ifstream f(log_);
         std::stringstream ss;

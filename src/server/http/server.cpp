@@ -111,6 +111,7 @@ class Server::Impl {
     ErrorWriter error_writer_;
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> inflight_{0};
+    std::atomic<bool> draining_{false};
     size_t connections_ = 0;                          // I/O thread only
     std::map<asio::ip::address, size_t> per_client_;  // I/O thread only
     std::set<tcp::socket*> sockets_;                  // I/O thread only: closed on stop()
@@ -251,6 +252,12 @@ class Server::Impl {
             } else if (parser.content_length() &&
                        *parser.content_length() > (route->upload ? limits_.max_upload : limits_.max_body)) {
                 error(req, res, 413, route->upload ? "the upload is larger than the server accepts" : too_large());
+                answered = true;
+            } else if (route->kind == Kind::Heavy && draining_.load()) {
+                error(req, res, 503, "the server is shutting down; retry on another server or shortly");
+                std::erase_if(res.headers, [](const auto& h) { return beast::iequals(h.first, "Retry-After"); });
+                res.set_header("Retry-After", "5");
+                close = true;
                 answered = true;
             } else if (route->kind == Kind::Heavy && inflight_.load() >= limits_.max_inflight) {
                 error(req, res, 503,
@@ -616,6 +623,18 @@ void Server::run() {
         s.accept();
         s.io_.run();
     }
+}
+
+void Server::drain() {
+    impl_->draining_ = true;
+}
+
+bool Server::draining() const {
+    return impl_->draining_.load();
+}
+
+size_t Server::inflight() const {
+    return impl_->inflight_.load();
 }
 
 void Server::stop() {

@@ -75,6 +75,12 @@ class Server {
     // From any thread: stops accepting, closes every connection (their requests are cancelled
     // through their ConnectionWatch), and makes run() return.
     void stop();
+    // From any thread: a graceful end's first half. Running requests go on; new generation
+    // requests are answered 503 with Retry-After (a load balancer sends them elsewhere) and
+    // their connections closed. stop() afterwards, once inflight() is 0 or the patience is out.
+    void drain();
+    bool draining() const;
+    size_t inflight() const;  // generation requests being answered
 
   private:
     class Impl;
