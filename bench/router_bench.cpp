@@ -25,12 +25,12 @@ using ojson = nlohmann::ordered_json;
 
 class InstantTier : public tf::router::LocalTiers {
   public:
-    State state(const std::string&, const ojson&) override { return {}; }
-    tf::router::TierReply stream(const std::string& model, const ojson& request,
+    State state(tf::router::Api, const std::string&, const ojson&) override { return {}; }
+    tf::router::TierReply stream(tf::router::Api api, const std::string& model, const ojson& request,
                                  const std::function<bool(const ojson&)>&) override {
-        return complete(model, request);  // the benchmark's requests are not streamed
+        return complete(api, model, request);  // the benchmark's requests are not streamed
     }
-    tf::router::TierReply complete(const std::string&, const ojson&) override {
+    tf::router::TierReply complete(tf::router::Api, const std::string&, const ojson&) override {
         return {200, ojson::parse(R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"small",
             "choices":[{"index":0,"message":{"role":"assistant","content":"{\"total\":\"1234.50\",\"currency\":\"EUR\"}"},
             "logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1100,"completion_tokens":14,"total_tokens":1114}})")};
@@ -86,13 +86,13 @@ int main(int argc, char** argv) {
               {"properties", {{"total", {{"type", "string"}}}, {"currency", {{"enum", {"EUR", "USD"}}}}}},
               {"required", {"total", "currency"}}}}}}}}};
     // The dead endpoint's first try opens its circuit; every measured request then skips it.
-    (void)(*router)->chat(*(*router)->config().route("guarded"), request, {}, tier);
+    (void)(*router)->answer(*(*router)->config().route("guarded"), request, {}, tier);
     for (const char* name : {"local_first", "guarded"}) {
         const auto& route = *(*router)->config().route(name);
         std::vector<double> us;
         for (int i = 0; i < requests; ++i) {
             const auto t0 = std::chrono::steady_clock::now();
-            auto r = (*router)->chat(route, request, {}, tier);
+            auto r = (*router)->answer(route, request, {}, tier);
             us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
             if (r.status != 200) {
                 std::fprintf(stderr, "router_bench: status %d: %s\n", r.status, r.body.dump().c_str());

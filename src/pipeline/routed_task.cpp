@@ -30,9 +30,9 @@ class DocumentTier : public router::LocalTiers {
     DocumentTier(TaskRunner& runner, const TaskConfig& task, const Document& doc, const StepMemo* memo)
         : runner_(runner), task_(task), doc_(doc), memo_(memo) {}
 
-    State state(const std::string&, const ojson&) override { return {}; }  // long documents are chunked
+    State state(router::Api, const std::string&, const ojson&) override { return {}; }  // long documents are chunked
 
-    router::TierReply complete(const std::string&, const ojson&) override {
+    router::TierReply complete(router::Api, const std::string&, const ojson&) override {
         const uint64_t in0 = runner_.tokens_in(), out0 = runner_.tokens_out();
         result_ = runner_.run(doc_, memo_);
         ran_ = true;
@@ -61,9 +61,9 @@ class DocumentTier : public router::LocalTiers {
                             {{"prompt_tokens", runner_.tokens_in() - in0},
                              {"completion_tokens", runner_.tokens_out() - out0}}}}};
     }
-    router::TierReply stream(const std::string& model, const ojson& request,
+    router::TierReply stream(router::Api api, const std::string& model, const ojson& request,
                              const std::function<bool(const ojson&)>&) override {
-        return complete(model, request);  // documents are never streamed
+        return complete(api, model, request);  // documents are never streamed
     }
 
     bool ran() const { return ran_; }
@@ -123,7 +123,7 @@ Result<ojson> run_routed(TaskRunner& runner, const TaskConfig& task, const Docum
     DocumentTier local(runner, task, doc, memo);
     router::RequestInfo info;
     info.sensitive = use.sensitive;
-    router::Routed r = use.router->chat(*use.route, std::move(request), info, local);
+    router::Routed r = use.router->answer(*use.route, std::move(request), info, local);
     if (r.remote && r.status == 200) {
         static const ojson kNone = ojson::object();
         const ojson* u = field(r.body, "usage");

@@ -134,12 +134,17 @@ void ChunkRestorer::restore(ojson& chunk) {
     if (choices == chunk.end() || !choices->is_array()) return;
     for (auto& c : *choices) {
         if (!c.is_object()) continue;
-        auto delta = c.find("delta");
-        if (delta == c.end() || !delta->is_object()) continue;
-        ojson& d = *delta;
         const std::string idx = std::to_string(index_field(c));
         const auto fr = c.find("finish_reason");
         const bool last = fr != c.end() && !fr->is_null();
+        if (auto text = c.find("text"); text != c.end() && text->is_string()) {  // a legacy completion
+            auto& r = at("c" + idx);
+            *text = r.push(text->get<std::string>()) + (last ? r.flush() : "");
+            continue;
+        }
+        auto delta = c.find("delta");
+        if (delta == c.end() || !delta->is_object()) continue;
+        ojson& d = *delta;
         if (auto content = d.find("content"); content != d.end() && content->is_string()) {
             auto& r = at("c" + idx);
             *content = r.push(content->get<std::string>()) + (last ? r.flush() : "");

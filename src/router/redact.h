@@ -57,10 +57,10 @@ class StreamRestorer {
 // (parsed as JSON when they are, so a value with quotes stays valid JSON).
 void restore_chat_message(const Vault& vault, nlohmann::ordered_json& message);
 
-// Restores a stream of OpenAI chat.completion.chunk objects in place: per choice its content,
-// per tool call its arguments, each through a StreamRestorer; what is held back when a choice
-// finishes comes out in that choice's final chunk. Chunks of any shape are taken: what is not
-// where the protocol puts text is left alone.
+// Restores a stream of OpenAI chat.completion.chunk (or legacy completion) objects in place: per
+// choice its content (or text), per tool call its arguments, each through a StreamRestorer; what is held back when a
+// choice finishes comes out in that choice's final chunk. Chunks of any shape are taken: what is not where the protocol
+// puts text is left alone.
 class ChunkRestorer {
   public:
     explicit ChunkRestorer(const Vault& vault) : vault_(vault) {}

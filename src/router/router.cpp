@@ -1,16 +1,28 @@
 #include "router/router.h"
 
 #include "router/answer_check.h"
+#include "router/json_fields.h"
 #include "router/redact.h"
 
 namespace tf::router {
 
 namespace {
 
-// Every string of a chat request a person may have written: message contents (plain, or text
-// parts) and the arguments of earlier tool calls.
+// Every string of a request a person may have written: chat messages' contents (plain, or text
+// parts) and the arguments of earlier tool calls; a completion's prompt; an embedding's input.
 template <typename F>
 void for_each_text(ojson& request, F&& f) {
+    if (!request.is_object()) return;
+    for (const char* key : {"prompt", "input"}) {
+        auto it = request.find(key);
+        if (it == request.end()) continue;
+        if (it->is_string()) {
+            f(*it);
+        } else if (it->is_array()) {
+            for (auto& e : *it)
+                if (e.is_string()) f(e);
+        }
+    }
     auto it = request.find("messages");
     if (it == request.end() || !it->is_array()) return;
     for (auto& m : *it) {
@@ -23,13 +35,20 @@ void for_each_text(ojson& request, F&& f) {
                     if (part.is_object() && part.contains("text") && part["text"].is_string()) f(part["text"]);
             }
         }
-        if (auto tc = m.find("tool_calls"); tc != m.end() && tc->is_array()) {
-            for (auto& call : *tc)
-                if (call.is_object() && call.contains("function") && call["function"].is_object() &&
-                    call["function"].contains("arguments") && call["function"]["arguments"].is_string())
-                    f(call["function"]["arguments"]);
-        }
+        for_each_tool_arguments(m, [&](ojson&, ojson& args) { f(args); });
     }
+}
+
+const char* path_of(Api api) {
+    switch (api) {
+        case Api::Completion:
+            return "/completions";
+        case Api::Embedding:
+            return "/embeddings";
+        case Api::Chat:
+            break;
+    }
+    return "/chat/completions";
 }
 
 TierReply error_reply(int status, const std::string& message, const char* type) {
@@ -96,7 +115,7 @@ void Router::audit(const Route& route, const Routed& r, const std::map<std::stri
     (void)audit_->append(a);  // a full disk must not take the answer down with it
 }
 
-Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& client, ojson request, bool redact,
+Routed Router::remote(Api api, const Route& route, const Endpoint& e, RemoteClient& client, ojson request, bool redact,
                       const std::string& reason, const Emit* emit) {
     Routed out;
     out.tier = e.name;
@@ -111,10 +130,10 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
         });
     }
     request["model"] = e.model.empty() ? route.name : e.model;
-    const bool stream = flag(request, "stream") && emit != nullptr;
+    const bool stream = api != Api::Embedding && flag(request, "stream") && emit != nullptr;
     if (!stream) {
-        request["stream"] = false;
-        auto reply = client.post("/chat/completions", request.dump());
+        if (api != Api::Embedding) request["stream"] = false;
+        auto reply = client.post(path_of(api), request.dump());
         if (!reply) {
             out.status = reply.error().kind == ErrorKind::Timeout ? 504 : 503;
             out.body = error_reply(out.status, reply.error().message, "upstream_error").body;
@@ -128,9 +147,12 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
             return out;
         }
         out.status = static_cast<int>(reply->status);
-        if (out.status == 200 && body.contains("choices") && body["choices"].is_array()) {
-            for (auto& c : body["choices"])
-                if (c.is_object() && c.contains("message")) restore_chat_message(vault, c["message"]);
+        if (auto* choices = field(body, "choices"); out.status == 200 && choices != nullptr && choices->is_array()) {
+            for (auto& c : *choices) {
+                if (auto* m = field(c, "message")) restore_chat_message(vault, *m);
+                if (auto* t = field(c, "text"); t != nullptr && t->is_string())
+                    *t = vault.restore(t->get<std::string>());
+            }
         }
         out.body = std::move(body);
         return out;
@@ -161,7 +183,7 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
         }
         return true;
     };
-    auto status = client.stream("/chat/completions", request.dump(), on_data);
+    auto status = client.stream(path_of(api), request.dump(), on_data);
     // Nothing sent yet: the caller may still try another tier.
     out.streamed = emitted;
     if (!status) {
@@ -171,7 +193,9 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
     }
     out.status = client_gone ? 499 : static_cast<int>(*status);
     if (!client_gone && out.status == 200) {
-        if (!usage.is_object()) usage = {{"object", "chat.completion.chunk"}, {"choices", ojson::array()}};
+        if (!usage.is_object())
+            usage = {{"object", api == Api::Chat ? "chat.completion.chunk" : "text_completion"},
+                     {"choices", ojson::array()}};
         usage["model"] = route.name;
         if (!usage.contains("usage") || !usage["usage"].is_object()) usage["usage"] = ojson::object();
         usage["usage"]["route"] = {{"name", route.name}, {"tier", e.name}, {"remote", true}, {"reason", reason}};
@@ -182,11 +206,12 @@ Routed Router::remote(const Route& route, const Endpoint& e, RemoteClient& clien
     return out;
 }
 
-Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals, const Emit* emit) {
+Routed Router::answer(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
+                      const Emit* emit) {
     // A tier's answer (another machine's) of an unexpected shape must not take the request down
     // with an exception: every access checks its types, and this is the net under them.
     try {
-        return route_chat(route, std::move(request), info, locals, emit);
+        return route_request(route, std::move(request), info, locals, emit);
     } catch (const std::exception& e) {
         Routed r;
         r.status = 502;
@@ -198,24 +223,28 @@ Routed Router::chat(const Route& route, ojson request, const RequestInfo& info, 
     }
 }
 
-Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
-                          const Emit* emit) {
+Routed Router::route_request(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
+                             const Emit* emit) {
+    const Api api = info.api;
     std::map<std::string, int> found;
     for_each_text(request, [&](ojson& s) {
         for (const Finding& f : scanner_.scan(s.get_ref<const std::string&>())) ++found[f.type];
     });
     const bool personal = !found.empty();
     const bool client_logprobs = flag(request, "logprobs");
-    const bool want_confidence = route.escalate.min_mean_logprob || route.escalate.min_token_logprob;
+    // The answer checks read chat answers (a message, its tool calls, its tokens'
+    // log-probabilities); completions and embeddings are routed on the rest.
+    const bool want_confidence =
+        api == Api::Chat && (route.escalate.min_mean_logprob || route.escalate.min_token_logprob);
     const bool stream = emit != nullptr && flag(request, "stream");
     // Whether a check could send an answer to the next tier: a confidence threshold, or a schema
     // or tools to judge it by.
-    const bool checks_apply =
-        want_confidence ||
-        (route.escalate.schema &&
-         ((request.contains("response_format") && request["response_format"].is_object() &&
-           request["response_format"].contains("type") && request["response_format"]["type"] != "text") ||
-          (request.contains("tools") && request["tools"].is_array() && !request["tools"].empty())));
+    const bool judged_by_schema =
+        api == Api::Chat && route.escalate.schema &&
+        ((request.contains("response_format") && request["response_format"].is_object() &&
+          request["response_format"].contains("type") && request["response_format"]["type"] != "text") ||
+         (request.contains("tools") && request["tools"].is_array() && !request["tools"].empty()));
+    const bool checks_apply = want_confidence || judged_by_schema;
 
     std::vector<const Tier*> tiers;
     for (const Tier& t : route.tiers)
@@ -250,10 +279,14 @@ Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& 
     auto run_local = [&](const Tier& t) {
         ojson req = request;
         req["model"] = t.name;
-        req["stream"] = false;
+        if (api != Api::Embedding) req["stream"] = false;
         req.erase("stream_options");
         if (want_confidence) req["logprobs"] = true;
-        TierReply reply = locals.complete(t.name, req);
+        if (api == Api::Embedding) {
+            req.erase("stream");
+            req.erase("logprobs");
+        }
+        TierReply reply = locals.complete(api, t.name, req);
         Routed r;
         r.status = reply.status;
         r.body = std::move(reply.body);
@@ -287,7 +320,7 @@ Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& 
                 continue;
             }
             const bool redact = personal && route.privacy == Policy::Redact;
-            Routed r = remote(route, e, client, request, redact, trail.empty() ? "first tier" : trail, emit);
+            Routed r = remote(api, route, e, client, request, redact, trail.empty() ? "first tier" : trail, emit);
             const double cost = (static_cast<double>(usage_of(r.body, "prompt_tokens")) * e.usd_per_mtok_in +
                                  static_cast<double>(usage_of(r.body, "completion_tokens")) * e.usd_per_mtok_out) /
                                 1e6;
@@ -300,7 +333,8 @@ Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& 
                 note(t.name, "failed: " + error_message(r.body));
                 continue;
             }
-            if (auto problem = answer_problem(request, r.body, route.escalate); problem && more) {
+            if (auto problem = api == Api::Chat ? answer_problem(request, r.body, route.escalate) : std::nullopt;
+                problem && more) {
                 note(t.name, *problem);
                 fallback = std::move(r);
                 continue;
@@ -308,7 +342,7 @@ Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& 
             r.reason = trail.empty() ? "first tier" : trail;
             return finish(std::move(r), action, cost);
         }
-        const LocalTiers::State st = locals.state(t.name, request);
+        const LocalTiers::State st = locals.state(api, t.name, request);
         if (route.escalate.context && !st.fits && more) {
             note(t.name, "context: " + std::to_string(st.prompt_tokens) + " prompt tokens, context " +
                              std::to_string(st.context));
@@ -337,7 +371,7 @@ Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& 
                 emitted = true;
                 return (*emit)(c);
             };
-            TierReply reply = locals.stream(t.name, req, forward);
+            TierReply reply = locals.stream(api, t.name, req, forward);
             Routed r;
             r.status = reply.status;
             r.body = std::move(reply.body);
@@ -355,7 +389,8 @@ Routed Router::route_chat(const Route& route, ojson request, const RequestInfo& 
             r.reason = trail;
             return finish(std::move(r), "failed");
         }
-        if (auto problem = answer_problem(request, r.body, route.escalate); problem && more) {
+        if (auto problem = api == Api::Chat ? answer_problem(request, r.body, route.escalate) : std::nullopt;
+            problem && more) {
             note(t.name, *problem);
             strip_logprobs(r);
             if (!fallback) fallback = std::move(r);

@@ -21,9 +21,13 @@ namespace tf::router {
 
 using ojson = nlohmann::ordered_json;
 
+// The OpenAI endpoint a request is for: what its text is (messages, prompt, input), where it
+// goes on a remote tier, and what its answer holds.
+enum class Api { Chat, Completion, Embedding };
+
 struct TierReply {
     int status = 200;
-    ojson body;  // an OpenAI chat completion, or an OpenAI error object
+    ojson body;  // the endpoint's answer, or an OpenAI error object
 };
 
 class LocalTiers {
@@ -34,16 +38,17 @@ class LocalTiers {
         int prompt_tokens = 0, context = 0;
         double expected_wait_ms = 0;  // before a new request would start
     };
-    virtual State state(const std::string& model, const ojson& request) = 0;
+    virtual State state(Api api, const std::string& model, const ojson& request) = 0;
     // The non-streamed answer of `model` (request["model"] already names it).
-    virtual TierReply complete(const std::string& model, const ojson& request) = 0;
-    // The streamed answer, each chunk through `emit` as it is generated; the reply's body holds
-    // the final usage ({"usage": {…}}) or the error.
-    virtual TierReply stream(const std::string& model, const ojson& request,
+    virtual TierReply complete(Api api, const std::string& model, const ojson& request) = 0;
+    // The streamed answer (chat, completion), each chunk through `emit` as it is generated; the
+    // reply's body holds the final usage ({"usage": {…}}) or the error.
+    virtual TierReply stream(Api api, const std::string& model, const ojson& request,
                              const std::function<bool(const ojson&)>& emit) = 0;
 };
 
 struct RequestInfo {
+    Api api = Api::Chat;
     std::string tier;        // X-Terraferma-Tier: only this tier (empty: the route decides)
     bool sensitive = false;  // X-Terraferma-Sensitive: never leaves the machine
 };
@@ -66,18 +71,19 @@ class Router {
     static Result<std::unique_ptr<Router>> create(RouteConfig config);
     const RouteConfig& config() const { return config_; }
 
-    // Answers `request` (an OpenAI chat completion request naming `route`). With `emit` and a
+    // Answers `request` (an OpenAI request of info.api naming `route`). With `emit` and a
     // streamed request, a remote tier's stream is passed through as it arrives (placeholders
     // restored), and so is a local tier's when its answer cannot be escalated any more (the last
     // tier, or no check applies); an answer that must pass a check first comes back whole for
     // the caller to send.
-    Routed chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
-                const Emit* emit = nullptr);
+    Routed answer(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
+                  const Emit* emit = nullptr);
 
   private:
     Router(RouteConfig config, PrivacyScanner scanner) : config_(std::move(config)), scanner_(std::move(scanner)) {}
-    Routed route_chat(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals, const Emit* emit);
-    Routed remote(const Route& route, const Endpoint& e, RemoteClient& client, ojson request, bool redact,
+    Routed route_request(const Route& route, ojson request, const RequestInfo& info, LocalTiers& locals,
+                         const Emit* emit);
+    Routed remote(Api api, const Route& route, const Endpoint& e, RemoteClient& client, ojson request, bool redact,
                   const std::string& reason, const Emit* emit);
     void audit(const Route& route, const Routed& r, const std::map<std::string, int>& found, const char* action,
                double cost_usd);

@@ -224,6 +224,15 @@ api::Status stream_openai_chat(http::Response& res, std::shared_ptr<Service> hel
     return {};
 }
 
+api::Status stream_openai_completion(http::Response& res, std::shared_ptr<Service> held, const ojson& body,
+                                     int timeout_s) {
+    if (auto n = oa::choice_count(body); !n) return n.error();
+    auto started = oa::start(*held, body, oa::Endpoint::Completion);
+    if (!started) return started.error();
+    stream_completion(res, held, body, std::move(*started), timeout_s);
+    return {};
+}
+
 void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& opt) {
     // The request's body and model, loaded; null after answering the error.
     auto model_for = [&pool](const http::Request& req, http::Response& res, ojson& body) -> std::shared_ptr<Service> {
@@ -248,7 +257,9 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
     auto generation_route = [&srv, &opt, &pool, model_for](const char* path, oa::Endpoint endpoint) {
         srv.route("POST", path, http::Server::Kind::Heavy,
                   [&opt, &pool, model_for, endpoint](const http::Request& req, http::Response& res) {
-                      if (endpoint == oa::Endpoint::Chat && opt.router && serve_routed_chat(req, res, pool, opt))
+                      if (opt.router &&
+                          serve_routed(req, res, pool, opt,
+                                       endpoint == oa::Endpoint::Chat ? router::Api::Chat : router::Api::Completion))
                           return;
                       ojson body;
                       auto held = model_for(req, res, body);
@@ -268,19 +279,20 @@ void add_openai_routes(http::Server& srv, ModelPool& pool, const HttpOptions& op
                               send_openai_error(res, st.error());
                           return;
                       }
-                      if (auto n = oa::choice_count(body); !n) return send_openai_error(res, n.error());
-                      auto started = oa::start(*held, body, endpoint);
-                      if (!started) return send_openai_error(res, started.error());
-                      stream_completion(res, held, body, std::move(*started), opt.request_timeout_s);
+                      if (auto st = stream_openai_completion(res, held, body, opt.request_timeout_s); !st)
+                          send_openai_error(res, st.error());
                   });
     };
     generation_route("/v1/chat/completions", oa::Endpoint::Chat);
     generation_route("/v1/completions", oa::Endpoint::Completion);
 
     // Endpoints answered whole from the request's body by the model it names.
-    auto answer_route = [&srv, model_for](const char* path, api::Reply (*answer)(Service&, const ojson&)) {
+    auto answer_route = [&srv, &opt, &pool, model_for](const char* path, api::Reply (*answer)(Service&, const ojson&)) {
         srv.route("POST", path, http::Server::Kind::Heavy,
-                  [model_for, answer](const http::Request& req, http::Response& res) {
+                  [&opt, &pool, model_for, answer, path](const http::Request& req, http::Response& res) {
+                      if (opt.router && std::string_view(path) == "/v1/embeddings" &&
+                          serve_routed(req, res, pool, opt, router::Api::Embedding))
+                          return;
                       ojson body;
                       auto held = model_for(req, res, body);
                       if (held) send(res, answer(*held, body));

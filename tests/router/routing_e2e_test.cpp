@@ -34,17 +34,18 @@ const char* kKey = "sk-test-7f3a9c";
 class RecordingProxy {
   public:
     explicit RecordingProxy(int upstream_port) : upstream_(upstream_port) {
-        srv_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+        srv_.Post(R"(/v1/.*)", [this](const httplib::Request& req, httplib::Response& res) {
             {
                 std::lock_guard<std::mutex> lock(mu_);
                 bodies_.push_back(req.body);
+                paths_.push_back(req.path);
             }
             const bool stream = json::parse(req.body, nullptr, false).value("stream", false);
             const httplib::Headers auth = {{"Authorization", req.get_header_value("Authorization")}};
             if (!stream) {
                 httplib::Client c("127.0.0.1", upstream_);
                 c.set_read_timeout(120, 0);
-                auto r = c.Post("/v1/chat/completions", auth, req.body, "application/json");
+                auto r = c.Post(req.path, auth, req.body, "application/json");
                 if (!r) {
                     res.status = 502;
                     return;
@@ -53,14 +54,15 @@ class RecordingProxy {
                 res.set_content(r->body, "application/json");
                 return;
             }
-            const std::string body = req.body, key = req.get_header_value("Authorization");
+            const std::string body = req.body, key = req.get_header_value("Authorization"), path = req.path;
             const int port = upstream_;
-            res.set_chunked_content_provider("text/event-stream", [body, key, port](size_t, httplib::DataSink& sink) {
+            res.set_chunked_content_provider("text/event-stream", [body, key, path, port](size_t,
+                                                                                          httplib::DataSink& sink) {
                 httplib::Client c("127.0.0.1", port);
                 c.set_read_timeout(120, 0);
                 httplib::Request up;
                 up.method = "POST";
-                up.path = "/v1/chat/completions";
+                up.path = path;
                 up.body = body;
                 up.set_header("Content-Type", "application/json");
                 up.set_header("Authorization", key);
@@ -83,13 +85,17 @@ class RecordingProxy {
         return bodies_;
     }
     size_t count() { return bodies().size(); }
+    std::vector<std::string> paths() {
+        std::lock_guard<std::mutex> lock(mu_);
+        return paths_;
+    }
 
   private:
     httplib::Server srv_;
     std::thread thread_;
     int port_ = 0, upstream_;
     std::mutex mu_;
-    std::vector<std::string> bodies_;
+    std::vector<std::string> bodies_, paths_;
 };
 
 struct TempDir {
@@ -213,7 +219,8 @@ class Routing : public ::testing::Test {
                "[routes.peak]\ntiers = [\"local\", \"cloud\"]\nprivacy = \"allow\"\n"
                "[routes.peak.escalate]\nmax_queue_wait_ms = 0\n"
                "[routes.dead_first]\ntiers = [\"dead\", \"local\"]\nprivacy = \"allow\"\n"
-               "[routes.dead_only]\ntiers = [\"dead\"]\nprivacy = \"allow\"\n";
+               "[routes.dead_only]\ntiers = [\"dead\"]\nprivacy = \"allow\"\n"
+               "[routes.embed_guarded]\ntiers = [\"cloud\"]\n";
         local_ = std::make_unique<tf::test::ServerProcess>(
             std::vector<std::string>{"-m", "local=" + model, "-c", "256", "--parallel", "1", "-t", "1", "--routes",
                                      (tmp_.path / "routes.toml").string()});
@@ -378,6 +385,59 @@ TEST_F(Routing, streams_a_local_answer_as_it_is_generated_unless_it_must_pass_a_
     EXPECT_EQ(checked.status, 200);
     EXPECT_EQ(checked.usage["route"]["tier"], "cloud") << checked.raw;
     EXPECT_FALSE(checked.text.empty()) << checked.raw;
+}
+
+TEST_F(Routing, completions_and_embeddings_go_through_routes_too) {
+    // A legacy completion, redacted on its way out.
+    json completion = {{"model", "redacting"}, {"prompt", std::string("Transfer to ") + kIban}, {"max_tokens", 6}};
+    httplib::Client c("127.0.0.1", local_->port());
+    c.set_read_timeout(120, 0);
+    auto r = c.Post("/v1/completions", completion.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->get_header_value("x-terraferma-route"), "redacting/cloud");
+    EXPECT_TRUE(json::parse(r->body)["choices"][0]["text"].is_string()) << r->body;
+    ASSERT_EQ(proxy_->paths().back(), "/v1/completions");
+    EXPECT_TRUE(proxy_saw("Transfer to [[IBAN_1]]"));
+    EXPECT_FALSE(proxy_saw(kIban));
+
+    // Streamed from the local tier, token by token, with the route in its usage chunk.
+    json streamed = {{"model", "cascade"}, {"prompt", "Once upon a time"}, {"max_tokens", 12}, {"stream", true}};
+    std::string raw;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = streamed.dump();
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+        raw.append(d, n);
+        return true;
+    };
+    auto sr = c.send(req);
+    ASSERT_TRUE(sr);
+    EXPECT_EQ(sr->status, 200);
+    size_t texts = 0;
+    for (size_t at = 0; (at = raw.find("\"text\":", at)) != std::string::npos; ++at) ++texts;
+    EXPECT_GE(texts, 4u) << raw;
+    EXPECT_NE(raw.find("\"tier\":\"local\""), std::string::npos) << raw;
+    EXPECT_NE(raw.find("data: [DONE]"), std::string::npos) << raw;
+
+    // Embeddings: a vector from the remote tier; with personal data under block, refused.
+    const size_t sent = proxy_->count();
+    auto e = c.Post("/v1/embeddings", json{{"model", "embed_guarded"}, {"input", "quarterly report"}}.dump(),
+                    "application/json");
+    ASSERT_TRUE(e);
+    ASSERT_EQ(e->status, 200) << e->body;
+    const json ej = json::parse(e->body);
+    EXPECT_GT(ej["data"][0]["embedding"].size(), 0u) << e->body;
+    EXPECT_EQ(ej["usage"]["route"]["tier"], "cloud") << e->body;
+    EXPECT_EQ(proxy_->count(), sent + 1);
+    auto blocked = c.Post("/v1/embeddings",
+                          json{{"model", "embed_guarded"}, {"input", {"fine", std::string("IBAN ") + kIban}}}.dump(),
+                          "application/json");
+    ASSERT_TRUE(blocked);
+    EXPECT_EQ(blocked->status, 403) << blocked->body;
+    EXPECT_EQ(proxy_->count(), sent + 1);
 }
 
 TEST_F(Routing, a_dead_endpoint_falls_back_or_answers_503_and_opens_its_circuit) {

@@ -1,5 +1,6 @@
-// /v1/chat/completions for a route's public name: the router decides which tier answers; here
-// are its local tiers (the loaded models, with their queue and context) and the HTTP side —
+// /v1/chat/completions, /v1/completions and /v1/embeddings for a route's public name: the
+// router decides which tier answers; here are its local tiers (the loaded models, with their
+// queue and context) and the HTTP side —
 // the x-terraferma-route header, whole answers, and streams (a remote tier's passed through, a
 // local tier's as it is generated, or — when it had to pass a check first — as chunks once it
 // passed).
@@ -23,14 +24,19 @@ class PoolTiers : public router::LocalTiers {
   public:
     PoolTiers(ModelPool& pool, int timeout_s) : pool_(pool), timeout_s_(timeout_s) {}
 
-    State state(const std::string& model, const ojson& request) override {
+    State state(router::Api api, const std::string& model, const ojson& request) override {
         State s;
         auto svc = pool_.acquire(model, std::nullopt);
         if (!svc) return s;  // complete() reports why
         const auto& o = (*svc)->options().scheduler;
         s.context = o.n_ctx_per_slot;
-        if (request.contains("messages")) {
-            auto tokens = (*svc)->render(request["messages"], api::request_tools(request));
+        Result<std::vector<int32_t>, api::Error> tokens = api::bad_request("no prompt");
+        if (api == router::Api::Chat && request.contains("messages")) {
+            tokens = (*svc)->render(request["messages"], api::request_tools(request));
+        } else if (api == router::Api::Completion && request.contains("prompt") && request["prompt"].is_string()) {
+            tokens = (*svc)->tokenizer().encode(request["prompt"].get<std::string>(), true);
+        }
+        {
             if (tokens) {
                 s.prompt_tokens = static_cast<int>(tokens->size());
                 // Room for at least one generated token, or all the request asks for.
@@ -47,14 +53,16 @@ class PoolTiers : public router::LocalTiers {
         return s;
     }
 
-    router::TierReply complete(const std::string& model, const ojson& request) override {
+    router::TierReply complete(router::Api api, const std::string& model, const ojson& request) override {
         auto svc = pool_.acquire(model, std::nullopt);
         if (!svc) {
             const api::Reply r = oa::failure(svc.error());
             return {r.status, r.body};
         }
         const auto t0 = std::chrono::steady_clock::now();
-        const api::Reply r = oa::chat_completion(**svc, request, timeout_s_);
+        const api::Reply r = api == router::Api::Chat         ? oa::chat_completion(**svc, request, timeout_s_)
+                             : api == router::Api::Completion ? oa::completion(**svc, request, timeout_s_)
+                                                              : oa::embeddings(**svc, request);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (r.status == 200) {
             std::lock_guard<std::mutex> lock(mu_);
@@ -64,7 +72,7 @@ class PoolTiers : public router::LocalTiers {
         return {r.status, r.body};
     }
 
-    router::TierReply stream(const std::string& model, const ojson& request,
+    router::TierReply stream(router::Api api, const std::string& model, const ojson& request,
                              const std::function<bool(const ojson&)>& emit) override {
         auto svc = pool_.acquire(model, std::nullopt);
         if (!svc) {
@@ -73,7 +81,9 @@ class PoolTiers : public router::LocalTiers {
         }
         // The model's own stream (the plain route's code), its events handed on as JSON.
         http::Response inner;
-        if (auto st = stream_openai_chat(inner, *svc, request, timeout_s_); !st) {
+        const auto st = api == router::Api::Completion ? stream_openai_completion(inner, *svc, request, timeout_s_)
+                                                       : stream_openai_chat(inner, *svc, request, timeout_s_);
+        if (!st) {
             const api::Reply r = oa::failure(st.error());
             return {r.status, r.body};
         }
@@ -161,7 +171,8 @@ std::vector<ojson> as_chunks(const ojson& answer) {
 
 }  // namespace
 
-bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool& pool, const HttpOptions& opt) {
+bool serve_routed(const http::Request& req, http::Response& res, ModelPool& pool, const HttpOptions& opt,
+                  router::Api api) {
     auto parsed = api::parse_request(req.body);
     if (!parsed) return false;  // the plain path reports it
     const auto it = parsed->find("model");
@@ -170,6 +181,7 @@ bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool&
     if (route == nullptr) return false;
 
     router::RequestInfo info;
+    info.api = api;
     info.tier = req.get_header_value("X-Terraferma-Tier");
     const std::string sensitive = req.get_header_value("X-Terraferma-Sensitive");
     info.sensitive = sensitive == "1" || sensitive == "true" || sensitive == "yes";
@@ -186,9 +198,9 @@ bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool&
         send_openai_error(res, stream_flag.error());
         return true;
     }
-    const bool stream = *stream_flag;
+    const bool stream = *stream_flag && api != router::Api::Embedding;
     if (!stream) {
-        router::Routed r = opt.router->chat(*route, std::move(*parsed), info, *tiers);
+        router::Routed r = opt.router->answer(*route, std::move(*parsed), info, *tiers);
         res.set_header("x-terraferma-route", route->name + "/" + r.tier);
         send(res, {r.status, r.body});
         return true;
@@ -202,11 +214,12 @@ bool serve_routed_chat(const http::Request& req, http::Response& res, ModelPool&
     auto body = std::make_shared<ojson>(std::move(*parsed));
     res.set_chunked_content_provider("text/event-stream", [=](size_t, http::DataSink& sink) {
         router::Emit emit = [&sink](const ojson& chunk) { return send_event(sink, chunk); };
-        router::Routed r = router->chat(route_copy, *body, info, *tiers, &emit);
+        router::Routed r = router->answer(route_copy, *body, info, *tiers, &emit);
         if (!r.streamed && r.status == 200) {
             std::vector<ojson> chunks;
             try {
-                chunks = as_chunks(r.body);
+                // A whole legacy completion is its own single chunk.
+                chunks = api == router::Api::Completion ? std::vector<ojson>{r.body} : as_chunks(r.body);
             } catch (const std::exception& e) {  // a tier's answer of an unexpected shape
                 chunks = {ojson{{"error",
                                  {{"message", std::string("an answer of an unexpected shape: ") + e.what()},
