@@ -145,7 +145,7 @@ struct Streamed {
     std::string raw;
 };
 
-Streamed post_stream(int port, json body, const std::string& model) {
+Streamed post_stream(int port, json body, const std::string& model, const char* path = "/v1/chat/completions") {
     body["model"] = model;
     body["stream"] = true;
     httplib::Client c("127.0.0.1", port);
@@ -153,7 +153,7 @@ Streamed post_stream(int port, json body, const std::string& model) {
     Streamed s;
     httplib::Request req;
     req.method = "POST";
-    req.path = "/v1/chat/completions";
+    req.path = path;
     req.body = body.dump();
     req.set_header("Content-Type", "application/json");
     req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
@@ -402,20 +402,10 @@ TEST_F(Routing, completions_and_embeddings_go_through_routes_too) {
     EXPECT_FALSE(proxy_saw(kIban));
 
     // Streamed from the local tier, token by token, with the route in its usage chunk.
-    json streamed = {{"model", "cascade"}, {"prompt", "Once upon a time"}, {"max_tokens", 12}, {"stream", true}};
-    std::string raw;
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.body = streamed.dump();
-    req.set_header("Content-Type", "application/json");
-    req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
-        raw.append(d, n);
-        return true;
-    };
-    auto sr = c.send(req);
-    ASSERT_TRUE(sr);
-    EXPECT_EQ(sr->status, 200);
+    const Streamed sr =
+        post_stream(local_->port(), {{"prompt", "Once upon a time"}, {"max_tokens", 12}}, "cascade", "/v1/completions");
+    const std::string& raw = sr.raw;
+    EXPECT_EQ(sr.status, 200);
     size_t texts = 0;
     for (size_t at = 0; (at = raw.find("\"text\":", at)) != std::string::npos; ++at) ++texts;
     EXPECT_GE(texts, 4u) << raw;
