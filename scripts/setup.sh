@@ -24,6 +24,8 @@ PACKAGES=(
     libcurl4-openssl-dev  # pull: HTTPS with certificate verification, proxies, redirects, Range resumes
     libphonenumber-dev    # the privacy guard: phone numbers of every numbering plan (Google's metadata)
     libtomlplusplus-dev   # the router's routes file: a maintained TOML 1.0 parser keeping each value's line
+    libpq-dev             # the shared job store: PostgreSQL's own client library
+    postgresql            # tests start a real PostgreSQL 15 (initdb/pg_ctl in a temporary folder)
     haproxy               # tests: deploy/haproxy.cfg in front of two servers (affinity, drain)
     openssl               # the pull tests make a test CA and server certificate
     zstd                  # tests read the JSONSchemaBench set as shipped (maskbench.jsonl.zst)

@@ -16,6 +16,8 @@
 #include "cli/kv_cache_flags.h"
 #include "cli/model_argument.h"
 #include "pipeline/run.h"
+#include "pipeline/shared_queue.h"
+#include "pipeline/store.h"
 #include "util/thread_pool.h"
 
 namespace tf::cli {
@@ -28,7 +30,7 @@ struct DocArgs {
     double watts = 15.0, poll = 1.0;
     std::vector<std::string> inputs;
     std::string routes_file, route;
-    bool sensitive = false;
+    bool sensitive = false, enqueue = false, wait = false;
     int parallel = 1, threads = 0, ctx = 4096, max_output = 1024, words = 120;
     KvCacheFlags kv;
 };
@@ -53,7 +55,17 @@ void common_flags(CLI::App* app, DocArgs& a) {
         ->check(CLI::Range(0.05, 3600.0))
         ->needs(watch);
     app->add_option("-o,--output", a.output, "Write the JSON lines here (atomically) instead of standard output");
-    app->add_option("--store", a.store, "Job store (SQLite) holding every result")->capture_default_str();
+    app->add_option("--store", a.store,
+                    "Job store holding every result: a SQLite file, or postgresql://… shared by many machines")
+        ->capture_default_str();
+    auto* enqueue = app->add_flag("--enqueue", a.enqueue,
+                                  "Queue the documents in the --store postgresql://… database for 'terraferma worker' "
+                                  "processes instead of computing them here");
+    app->add_flag("--wait", a.wait,
+                  "With --enqueue: wait for the workers, streaming each result as it is stored (with -o: the file "
+                  "in input order at the end, as a local run writes it)")
+        ->needs(enqueue);
+    enqueue->excludes(watch);
     app->add_option("--parallel", a.parallel, "Documents processed at once (each with its own context)")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
@@ -129,6 +141,27 @@ int watch(const std::string& what, const DocArgs& a, const pipeline::TaskConfig&
     return kExitOk;
 }
 
+// --enqueue [--wait]: the documents go to the shared queue; Ctrl-C stops the waiting only.
+int enqueue(const std::string& what, const DocArgs& a, const pipeline::TaskConfig& task,
+            const pipeline::RunOptions& o) {
+    static std::atomic<bool> stop{false};
+    std::signal(SIGINT, [](int) { stop = true; });
+    std::signal(SIGTERM, [](int) { stop = true; });
+    auto r = pipeline::enqueue_task(a.model, task, o, a.wait, &stop);
+    if (!r) {
+        print_error(what, r.error().message);
+        return r.error().kind == ErrorKind::Invalid && !pipeline::is_postgres_url(o.store_path) ? kExitUsage
+                                                                                                : kExitFailure;
+    }
+    if (a.wait) {
+        std::fprintf(stderr, "terraferma: %s: %zu documents, %zu errors\n", what.c_str(), r->documents, r->errors);
+        if (!r->manifest_path.empty())
+            std::fprintf(stderr, "terraferma: %s: manifest %s (check it with 'terraferma verify')\n", what.c_str(),
+                         r->manifest_path.c_str());
+    }
+    return kExitOk;
+}
+
 int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     if (a.inputs.empty() && a.watch.empty()) {
         print_error(what, "give documents (files, folders or -) or --watch FOLDER");
@@ -194,6 +227,7 @@ int run(const std::string& what, DocArgs& a, pipeline::TaskConfig task) {
     o.workers = a.parallel;
     o.threads_per_worker = a.threads > 0 ? a.threads : std::max(1, ThreadPool::default_threads() / a.parallel);
     if (!a.watch.empty()) return watch(what, a, task, o);
+    if (a.enqueue) return enqueue(what, a, task, o);
     auto r = pipeline::run_task(a.model, task, o);
     if (!r) {
         print_error(what, r.error().message);

@@ -74,7 +74,8 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
         auto a = std::make_shared<Args>();
         CLI::App* app =
             root.add_subcommand("report", "Tokens, time, energy and the equivalent cloud cost of past runs");
-        app->add_option("--store", a->store, "Job store holding the ledger")->capture_default_str();
+        app->add_option("--store", a->store, "Job store holding the ledger (SQLite path or postgresql:// URL)")
+            ->capture_default_str();
         app->add_option("--prices", a->prices,
                         "Price table JSON: {\"per_million_tokens\": {\"model\": {\"input\": $, \"output\": $}}}");
         app->add_option("--kwh-price", a->kwh_price, "Electricity price per kWh (same currency)")
@@ -82,7 +83,7 @@ void add_ledger_commands(CLI::App& root, Commands& commands) {
         app->add_flag("--json", a->json, "One JSON object");
         commands.push_back(
             {app, [a]() {
-                 auto store = pipeline::open_sqlite_store(a->store);
+                 auto store = pipeline::open_store(a->store);
                  if (!store) {
                      print_error("report", store.error().message);
                      return kExitFailure;

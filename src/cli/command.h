@@ -35,6 +35,8 @@ void add_chat_command(CLI::App& root, Commands& commands);
 void add_bench_command(CLI::App& root, Commands& commands);
 void add_serve_command(CLI::App& root, Commands& commands);
 void add_document_commands(CLI::App& root, Commands& commands);
+// worker: computes documents from a shared (PostgreSQL) queue.
+void add_worker_command(CLI::App& root, Commands& commands);
 void add_ledger_commands(CLI::App& root, Commands& commands);
 void add_batch_command(CLI::App& root, Commands& commands);
 void add_text_command(CLI::App& root, Commands& commands);

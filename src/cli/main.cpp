@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     add_bench_command(app, commands);
     add_serve_command(app, commands);
     add_document_commands(app, commands);
+    add_worker_command(app, commands);
     add_text_command(app, commands);
     add_embed_commands(app, commands);
     add_privacy_commands(app, commands);

@@ -21,6 +21,7 @@
 
 #include "model/context.h"
 #include "model/model.h"
+#include "pipeline/document_job.h"
 #include "pipeline/manifest.h"
 #include "pipeline/store.h"
 #include "util/progress.h"
@@ -62,153 +63,43 @@ Result<std::vector<std::string>> expand_inputs(const std::vector<std::string>& i
 
 namespace {
 
-double cpu_seconds_now() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// The package energy counter (microjoules) when this machine exposes it; -1 otherwise.
-double rapl_uj() {
-    std::ifstream f("/sys/class/powercap/intel-rapl:0/energy_uj");
-    double v = -1;
-    if (!(f >> v)) return -1;
-    return v;
-}
-
-std::string hash_bytes(const std::string& b) {
-    return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
-}
-
 // What every round needs, loaded once: the model, its tokenizer and template, the store.
 struct Loaded {
-    std::string model_path, model_sha, key;
-    std::unique_ptr<model::Model> model;
-    std::unique_ptr<tok::Tokenizer> tok;
-    std::unique_ptr<chat::ChatTemplate> tmpl;
+    std::unique_ptr<LoadedModel> m;
+    std::string key;  // the task's key for this model
     std::unique_ptr<JobStore> store;
 };
 
 Result<std::unique_ptr<Loaded>> load(const std::string& model_path, const TaskConfig& task,
-                                     const std::string& store_path) {
+                                     const std::string& store_spec) {
     auto l = std::make_unique<Loaded>();
-    l->model_path = model_path;
-    auto model = model::Model::load(model_path);
-    if (!model) return model.error();
-    l->model = std::move(*model);
-    if (Status st = model::Context::check(
-            *l->model,
-            model::ContextOptions{task.n_ctx, 1, 1, model::AttentionNumerics::Float, task.k_type, task.v_type});
-        !st) {
-        return Error{model_path + ": " + st.error().message};
-    }
-    auto tok = tok::Tokenizer::from_file(*l->model->file);
-    if (!tok) return tok.error();
-    l->tok = std::make_unique<tok::Tokenizer>(std::move(*tok));
-    auto tmpl = chat::ChatTemplate::from_model(*l->model->file);
-    if (!tmpl) return tmpl.error();
-    l->tmpl = std::make_unique<chat::ChatTemplate>(std::move(*tmpl));
-    auto store = open_sqlite_store(store_path);
+    auto m = load_model(model_path);
+    if (!m) return m.error();
+    l->m = std::move(*m);
+    if (Status st = check_task(*l->m, task); !st) return st.error();
+    auto store = open_store(store_spec);
     if (!store) return store.error();
     l->store = std::move(*store);
-    l->model_sha = l->model->file->content_sha256();
-    l->key = task.key(l->model_sha);
+    l->key = task.key(l->m->sha256);
     return l;
 }
 
-// A document to process: its bytes' hash, and the key of its result in the store — the task's
-// key (task configuration, model, engine) with how the bytes are read (format and converter),
-// since the same bytes read another way give another result.
-struct Item {
-    std::string path, sha, format, key;
-    std::string read_error;
-};
-
-std::string read_bytes(const std::string& path, const std::string& stdin_text, std::string& error) {
-    if (path == "-") return stdin_text;
-    auto bytes = read_document_bytes(path);  // a file, or an attachment out of its message
-    if (!bytes) {
-        error = bytes.error().message;
-        return {};
-    }
-    return std::move(*bytes);
-}
-
 Item read_item(const Loaded& l, const std::string& path, const std::string& stdin_text) {
-    Item it{path, "", "", "", ""};
-    const std::string bytes = read_bytes(path, stdin_text, it.read_error);
-    it.sha = hash_bytes(bytes);
-    it.format = it.read_error.empty() ? detect_format(path, bytes) : "unreadable";
-    it.key = hash_bytes(l.key + "\nreader " + reader_id(it.format, path));
-    return it;
+    std::string error;
+    const std::string bytes = read_item_bytes(path, stdin_text, error);
+    return make_item(l.key, path, bytes, error);
 }
 
 Result<Document> load_item(const Item& item, const std::string& stdin_text) {
     if (!item.read_error.empty()) return Error{item.read_error};
     std::string error;
-    const std::string bytes = read_bytes(item.path, stdin_text, error);
+    const std::string bytes = read_item_bytes(item.path, stdin_text, error);
     if (!error.empty()) return Error{error};
-    // The result is stored under these bytes' hash: bytes that changed since are not taken.
-    if (hash_bytes(bytes) != item.sha) return Error{"the file changed while it was being processed; run again"};
-    auto d = read_document(item.path, bytes);
-    if (!d) {
-        // Stored without the path: the same bytes may come back under another name.
-        std::string m = d.error().message;
-        if (m.rfind(item.path + ": ", 0) == 0) m = m.substr(item.path.size() + 2);
-        return Error{m};
-    }
-    return d;
+    return document_of(item, bytes);
 }
 
 double since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// A run's row in the ledger, written when the run starts and brought up to date as documents
-// and their steps finish — a run killed at any moment still counts the work it recorded.
-struct Ledger {
-    RunRecord row;
-    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
-    double cpu0 = 0, rapl0 = -1;
-};
-
-Status update_ledger(Loaded& l, const RunOptions& o, Ledger& g, RunSummary& sum) {
-    sum.seconds = since(g.t0);
-    sum.cpu_seconds = cpu_seconds_now() - g.cpu0;
-    const double rapl1 = g.rapl0 >= 0 ? rapl_uj() : -1;
-    if (g.rapl0 >= 0 && rapl1 >= g.rapl0) {
-        sum.energy_wh = (rapl1 - g.rapl0) / 3.6e9;
-        sum.energy_source = "rapl";
-    } else {
-        sum.energy_wh = sum.cpu_seconds * o.watts_per_core / 3600.0;
-        sum.energy_source = "cpu-time x " + std::to_string(static_cast<int>(o.watts_per_core)) + " W";
-    }
-    RunRecord& rr = g.row;
-    rr.documents = static_cast<int64_t>(sum.documents);
-    rr.computed = static_cast<int64_t>(sum.computed);
-    rr.errors = static_cast<int64_t>(sum.errors);
-    rr.tokens_in = static_cast<int64_t>(sum.tokens_in);
-    rr.tokens_out = static_cast<int64_t>(sum.tokens_out);
-    rr.remote_tokens_in = static_cast<int64_t>(sum.remote.tokens_in);
-    rr.remote_tokens_out = static_cast<int64_t>(sum.remote.tokens_out);
-    rr.remote_usd = sum.remote.usd;
-    rr.wall_seconds = sum.seconds;
-    rr.cpu_seconds = sum.cpu_seconds;
-    rr.energy_wh = sum.energy_wh;
-    rr.energy_source = sum.energy_source;
-    return l.store->record_run(rr);
-}
-
-Ledger start_ledger(Loaded& l, const TaskConfig& task, double cpu0, double rapl0, int64_t started_at) {
-    Ledger g;
-    g.cpu0 = cpu0;
-    g.rapl0 = rapl0;
-    g.row.started_at = started_at;
-    g.row.task = task.kind;
-    g.row.model_sha256 = l.model_sha;
-    g.row.model_name = std::filesystem::path(l.model_path).stem().string();
-    return g;
 }
 
 // Computes every item the store does not hold yet (worker threads, each with its own context)
@@ -221,7 +112,7 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
     Status failure = Status::success();
     {
         std::lock_guard<std::mutex> lock(mu);
-        if (Status st = update_ledger(l, o, ledger, sum); !st) return st;
+        if (Status st = update_ledger(*l.store, ledger, sum); !st) return st;
     }
     Progress progress(task.kind, o.progress, Progress::Off::Lines, "documents");
     auto worker = [&]() {
@@ -241,64 +132,31 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
                 std::lock_guard<std::mutex> lock(mu);
                 ++sum.from_store;
             } else {
-                JobRecord rec{item.sha, item.key, item.path, "ok", "", ""};
                 Result<Document> doc = load_item(item, stdin_text);
-                uint64_t tin = 0, tout = 0;
-                double model_s = 0;
-                if (!doc) {
-                    rec.status = "error";
-                    rec.error = doc.error().message;
-                } else {
-                    if (!runner)
-                        runner = std::make_unique<TaskRunner>(*l.model, *l.tok, *l.tmpl, task, o.threads_per_worker);
-                    uint64_t seen_in = runner->tokens_in(), seen_out = runner->tokens_out();
-                    model_s = runner->model_seconds();
-                    // Each finished step of the document is kept, and its work counted in the
-                    // ledger at once: a kill loses at most the step under way.
-                    StepMemo memo;
-                    memo.get = [&](const std::string& step) -> std::optional<std::string> {
-                        auto v = l.store->get_step(item.sha, item.key, step);
-                        return v ? *v : std::nullopt;
-                    };
-                    memo.put = [&](const std::string& step, const std::string& value) {
-                        (void)l.store->put_step(item.sha, item.key, step, value);
-                        std::lock_guard<std::mutex> lock(mu);
-                        sum.tokens_in += runner->tokens_in() - seen_in;
-                        sum.tokens_out += runner->tokens_out() - seen_out;
-                        seen_in = runner->tokens_in();
-                        seen_out = runner->tokens_out();
-                        (void)update_ledger(l, o, ledger, sum);
-                    };
-                    RemoteSpend spend;
-                    auto r = o.route.router ? run_routed(*runner, task, *doc, &memo, o.route, spend)
-                                            : runner->run(*doc, &memo);
-                    if (spend.tokens_in + spend.tokens_out > 0) {
-                        std::lock_guard<std::mutex> lock(mu);
-                        sum.remote.tokens_in += spend.tokens_in;
-                        sum.remote.tokens_out += spend.tokens_out;
-                        sum.remote.usd += spend.usd;
-                    }
-                    tin = runner->tokens_in() - seen_in;
-                    tout = runner->tokens_out() - seen_out;
-                    model_s = runner->model_seconds() - model_s;
-                    if (r) {
-                        rec.output = r->dump(-1, ' ', false, ojson::error_handler_t::replace);
-                    } else {
-                        rec.status = "error";
-                        rec.error = r.error().message;
-                    }
-                }
-                if (Status st = l.store->put(rec); !st) {
+                if (doc && !runner)
+                    runner =
+                        std::make_unique<TaskRunner>(*l.m->model, *l.m->tok, *l.m->tmpl, task, o.threads_per_worker);
+                DocumentWork w = compute_document(*runner, task, item, std::move(doc), *l.store, o.route,
+                                                  [&](uint64_t tin, uint64_t tout) {
+                                                      std::lock_guard<std::mutex> lock(mu);
+                                                      sum.tokens_in += tin;
+                                                      sum.tokens_out += tout;
+                                                      (void)update_ledger(*l.store, ledger, sum);
+                                                  });
+                if (Status st = l.store->put(w.record); !st) {
                     std::lock_guard<std::mutex> lock(mu);
                     failure = st;
                     return;
                 }
                 std::lock_guard<std::mutex> lock(mu);
                 ++sum.computed;
-                sum.tokens_in += tin;
-                sum.tokens_out += tout;
-                sum.model_seconds += model_s;
-                if (Status st = update_ledger(l, o, ledger, sum); !st) failure = st;
+                sum.tokens_in += w.tokens_in;
+                sum.tokens_out += w.tokens_out;
+                sum.model_seconds += w.model_seconds;
+                sum.remote.tokens_in += w.remote.tokens_in;
+                sum.remote.tokens_out += w.remote.tokens_out;
+                sum.remote.usd += w.remote.usd;
+                if (Status st = update_ledger(*l.store, ledger, sum); !st) failure = st;
             }
             const size_t d = ++done;
             std::lock_guard<std::mutex> lock(mu);
@@ -319,55 +177,12 @@ Status compute(Loaded& l, const TaskConfig& task, const std::vector<Item>& items
 }
 
 // The output line of a stored result.
-Result<std::string> output_line(Loaded& l, const TaskConfig& task, const Item& item, RunSummary& sum,
+Result<std::string> stored_line(Loaded& l, const TaskConfig& task, const Item& item, RunSummary& sum,
                                 ManifestDocument& md) {
     auto rec = l.store->get(item.sha, item.key);
     if (!rec) return rec.error();
     if (!rec->has_value()) return Error{"job store: the result of " + item.path + " is missing"};
-    const JobRecord& r = **rec;
-    md = {item.path, item.sha, r.status, r.status == "ok" ? sha256_of(r.output) : sha256_of(r.error), "", "", false};
-    if (r.status == "ok") {
-        // A routed result: the manifest names its tier, and its digest leaves the route out, so
-        // that `verify` compares a local tier's result with the model's own.
-        ojson result = ojson::parse(r.output, nullptr, false);
-        if (result.is_object() && result.contains("route") && result["route"].is_object()) {
-            md.tier = result["route"].value("tier", "");
-            md.remote = result["route"].value("remote", false);
-            result.erase("route");
-            md.output_sha256 = sha256_of(result.dump(-1, ' ', false, ojson::error_handler_t::replace));
-        }
-    }
-    ojson line = {{"path", item.path}, {"sha256", item.sha}, {"task", task.kind}, {"status", r.status}};
-    std::string mail;
-    size_t n = 0;
-    if (split_attachment_address(item.path, mail, n)) line["parent"] = mail;  // an attachment: its message
-    if (r.status == "ok") {
-        const ojson result = ojson::parse(r.output, nullptr, false);
-        if (result.is_object()) {
-            for (auto it = result.begin(); it != result.end(); ++it) line[it.key()] = *it;
-        }
-    } else {
-        // Errors are stored without a path (the same bytes may have had another name): the
-        // line names the file it is about.
-        line["error"] = item.path + ": " + r.error;
-        ++sum.errors;
-    }
-    std::string text = line.dump(-1, ' ', false, ojson::error_handler_t::replace);
-    md.line_sha256 = sha256_of(text);
-    return text + "\n";
-}
-
-Status write_atomically(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".partial";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush())
-            return Error{path + ": cannot write"};
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) return Error{path + ": cannot write: " + ec.message()};
-    return Status::success();
+    return output_line(task, item, **rec, sum, md);
 }
 
 std::string default_manifest_path(const RunOptions& o) {
@@ -400,14 +215,14 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
 
     RunSummary sum;
     sum.documents = items.size();
-    Ledger ledger = start_ledger(l, task, cpu0, rapl0, started_at);
+    Ledger ledger = start_ledger(*l.m, task.kind, o.watts_per_core, cpu0, rapl0, started_at);
     if (Status st = compute(l, task, items, o, stdin_text, sum, nullptr, ledger); !st) return st.error();
 
     // The output, in input order, from the store.
     std::string out;
     std::vector<ManifestDocument> manifest_docs(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
-        auto line = output_line(l, task, items[i], sum, manifest_docs[i]);
+        auto line = stored_line(l, task, items[i], sum, manifest_docs[i]);
         if (!line) return line.error();
         out += *line;
     }
@@ -418,14 +233,14 @@ Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& tas
         return st.error();
     }
     if (const std::string mp = default_manifest_path(o); !mp.empty()) {
-        if (Status st = write_atomically(mp, make_manifest(model_path, l.model_sha, task, manifest_docs, o.output)
+        if (Status st = write_atomically(mp, make_manifest(model_path, l.m->sha256, task, manifest_docs, o.output)
                                                      .dump(1, ' ', false, ojson::error_handler_t::replace) +
                                                  "\n");
             !st)
             return st.error();
         sum.manifest_path = mp;
     }
-    if (Status st = update_ledger(l, o, ledger, sum); !st) return st.error();
+    if (Status st = update_ledger(*l.store, ledger, sum); !st) return st.error();
     return sum;
 }
 
@@ -576,7 +391,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         for (const auto& f : expand_documents(ready)) items.push_back(read_item(l, f, ""));
         RunSummary round;
         round.documents = items.size();
-        Ledger ledger = start_ledger(l, task, cpu0, rapl0, started_at);
+        Ledger ledger = start_ledger(*l.m, task.kind, o.watts_per_core, cpu0, rapl0, started_at);
         if (Status st = compute(l, task, items, o, "", round, w.stop, ledger); !st) return st.error();
         std::string out;
         // The round's manifest first (each file at the place it is about to move to), then its
@@ -603,7 +418,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
             const std::string file = file_of(item.path);
             if (unfinished.count(file)) continue;
             ManifestDocument md;
-            auto line = output_line(l, task, item, round, md);
+            auto line = stored_line(l, task, item, round, md);
             if (!line) return line.error();
             if (o.output.empty() || in_output.insert({item.path, item.sha}).second) out += *line;
             if (file != item.path) {  // an attachment: recorded where its message goes
@@ -622,7 +437,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         }
         if (!manifest_path.empty()) {
             if (Status st = write_atomically(manifest_path,
-                                             make_manifest(model_path, l.model_sha, task, manifest_docs, o.output)
+                                             make_manifest(model_path, l.m->sha256, task, manifest_docs, o.output)
                                                      .dump(1, ' ', false, ojson::error_handler_t::replace) +
                                                  "\n");
                 !st) {
@@ -639,7 +454,7 @@ Result<RunSummary> watch_task(const std::string& model_path, const TaskConfig& t
         for (const auto& [from, to] : moves) {
             if (Status st = move_file(from, to); !st) return st.error();
         }
-        if (Status st = update_ledger(l, o, ledger, round); !st) return st.error();
+        if (Status st = update_ledger(*l.store, ledger, round); !st) return st.error();
         total.documents += round.documents;
         total.computed += round.computed;
         total.from_store += round.from_store;

@@ -1,7 +1,7 @@
 // The job store: one row per (document content hash, task configuration) with the result or
 // the error. Writing a result is atomic and the first writer wins, so a run killed at any
 // moment and run again — or two runs at once — end with every document exactly once.
-// An interface, so that a PostgreSQL store can later serve several machines.
+// SQLite serves one machine; PostgreSQL serves many, and adds a queue their workers share.
 #pragma once
 
 #include <memory>
@@ -50,7 +50,59 @@ class JobStore {
     virtual Result<std::vector<RunRecord>> runs() = 0;
 };
 
+// A document waiting in a shared queue, with everything a worker on another machine needs:
+// its bytes (kept in the database, so workers need no shared file system) and the task.
+struct QueuedDocument {
+    std::string doc_sha256, task_key, path, kind, model_sha256;
+    std::string task_json;  // TaskConfig::to_json
+    std::string bytes;
+};
+
+// A document a worker holds: nobody else computes it while the lease (renewed by heartbeats)
+// runs, and only the holder of this lease can store its result.
+struct ClaimedJob {
+    int64_t id = 0;
+    std::string lease;  // unique per claim: a reclaimed job gets a new one
+    int attempts = 0;   // claims so far, this one included
+    QueuedDocument doc;
+};
+
+class JobQueue {
+  public:
+    virtual ~JobQueue() = default;
+    // Queues the documents whose (doc, task) is neither queued nor stored; how many it queued.
+    virtual Result<int64_t> enqueue(const std::vector<QueuedDocument>& docs) = 0;
+    // The oldest document for this model and one of `kinds` (all when empty) that is queued or
+    // whose lease ran out, leased to `owner` for lease_seconds; none when nothing is waiting.
+    virtual Result<std::optional<ClaimedJob>> claim(const std::string& owner, const std::string& model_sha256,
+                                                    const std::vector<std::string>& kinds,
+                                                    const std::vector<int64_t>& skip, double lease_seconds) = 0;
+    // Extends the leases still held; how many were.
+    virtual Result<int64_t> heartbeat(const std::vector<std::string>& leases, double lease_seconds) = 0;
+    // Stores the result and finishes the job in one transaction, only while `job.lease` holds
+    // it: false (nothing written) when the lease was lost to another worker.
+    virtual Result<bool> complete(const ClaimedJob& job, const JobRecord& result) = 0;
+    // Gives the job back to the queue at once (a worker that cannot or will not compute it).
+    virtual Status release(const ClaimedJob& job) = 0;
+    // Jobs for this model still queued or leased.
+    virtual Result<int64_t> unfinished(const std::string& model_sha256) = 0;
+    // The stored results among these (doc_sha256[i], task_key[i]), in one query.
+    virtual Result<std::vector<JobRecord>> stored(const std::vector<std::string>& doc_sha256,
+                                                  const std::vector<std::string>& task_key) = 0;
+};
+
 // SQLite in WAL mode at `path` (created with its folder when absent).
 Result<std::unique_ptr<JobStore>> open_sqlite_store(const std::string& path);
+
+bool is_postgres_url(const std::string& spec);  // postgresql://… or postgres://…
+// A PostgreSQL job store (libpq connection URL); its schema is created or migrated on open.
+// `name` shows in pg_stat_activity as the connection's application_name. With `wait`, a
+// database not reachable yet is waited for (up to two minutes), as a worker service should.
+Result<std::unique_ptr<JobStore>> open_postgres_store(const std::string& url, const std::string& name = "terraferma",
+                                                      bool wait = false);
+Result<std::unique_ptr<JobQueue>> open_postgres_queue(const std::string& url, const std::string& name = "terraferma",
+                                                      bool wait = false);
+// A store by its spec: a PostgreSQL URL, else a SQLite path.
+Result<std::unique_ptr<JobStore>> open_store(const std::string& spec);
 
 }  // namespace tf::pipeline

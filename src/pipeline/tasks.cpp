@@ -51,6 +51,60 @@ std::string TaskConfig::key(const std::string& model_sha256) const {
     return sha256_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
 
+ojson TaskConfig::to_json() const {
+    return {{"kind", kind},
+            {"schema", schema},
+            {"labels", labels},
+            {"summary_words", summary_words},
+            {"prompt", prompt},
+            {"n_ctx", n_ctx},
+            {"max_output_tokens", max_output_tokens},
+            {"k_type", std::string(tensor_type_name(k_type))},
+            {"v_type", std::string(tensor_type_name(v_type))},
+            {"swa_extra", swa_extra},
+            {"route_key", route_key}};
+}
+
+Result<TaskConfig> TaskConfig::from_json(const ojson& j) {
+    // Written by to_json, but read back from a shared database: every field is checked.
+    auto bad = [](const std::string& field) {
+        return Error{"task configuration: '" + field + "' is missing or wrong"};
+    };
+    if (!j.is_object()) return bad("(object)");
+    TaskConfig t;
+    auto str = [&](const char* k, std::string& out) {
+        if (!j.contains(k) || !j[k].is_string()) return false;
+        out = j[k].get<std::string>();
+        return true;
+    };
+    auto num = [&](const char* k, int& out) {
+        if (!j.contains(k) || !j[k].is_number_integer()) return false;
+        out = j[k].get<int>();
+        return true;
+    };
+    if (!str("kind", t.kind) || (t.kind != "extract" && t.kind != "classify" && t.kind != "summarize"))
+        return bad("kind");
+    if (!j.contains("schema")) return bad("schema");
+    t.schema = j["schema"];
+    if (!j.contains("labels") || !j["labels"].is_array()) return bad("labels");
+    for (const auto& l : j["labels"]) {
+        if (!l.is_string()) return bad("labels");
+        t.labels.push_back(l.get<std::string>());
+    }
+    if (!num("summary_words", t.summary_words) || !str("prompt", t.prompt) || !num("n_ctx", t.n_ctx) ||
+        !num("max_output_tokens", t.max_output_tokens) || !num("swa_extra", t.swa_extra) ||
+        !str("route_key", t.route_key))
+        return bad("summary_words, prompt, n_ctx, max_output_tokens, swa_extra or route_key");
+    if (t.n_ctx < 256 || t.max_output_tokens < 1 || t.max_output_tokens > t.n_ctx) return bad("n_ctx");
+    std::string k, v;
+    if (!str("k_type", k) || !str("v_type", v)) return bad("k_type");
+    const auto kt = tensor_type_from_name(k), vt = tensor_type_from_name(v);
+    if (!kt || !vt) return bad("k_type");
+    t.k_type = *kt;
+    t.v_type = *vt;
+    return t;
+}
+
 namespace {
 
 std::string sha256_of_text(const std::string& s) {

@@ -45,6 +45,11 @@ struct TaskConfig {
     // Identifies the configuration in the job store (changing any of it recomputes).
     std::string key(const std::string& model_sha256) const;
     std::string effective_prompt() const;
+
+    // The whole configuration as JSON, for a worker on another machine (a shared queue's job);
+    // from_json(to_json()) has the same key().
+    nlohmann::ordered_json to_json() const;
+    static Result<TaskConfig> from_json(const nlohmann::ordered_json& j);
 };
 
 // Built-in prompt templates; {document}, {schema}, {labels}, {words} are replaced.

@@ -6,9 +6,12 @@
 #include <httplib.h>
 #include <spawn.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -50,6 +53,49 @@ bool busy(int port) {
     auto m = c.Get("/metrics");
     return m && m->body.find("terraferma_active_requests{model=\"tiny\"} 1") != std::string::npos;
 }
+
+// HAProxy with the shipped deploy/haproxy.cfg in front of `ports`: the file as it is for two
+// servers; for more, with one `server` line added per server, as its comment says.
+struct Balancer {
+    pid_t pid = -1;
+    std::string cfg;
+    Balancer(int lb_port, const std::vector<int>& ports) {
+        const std::string bind = "127.0.0.1:" + std::to_string(lb_port);
+        ::setenv("TF_LB_BIND", bind.c_str(), 1);
+        for (size_t i = 0; i < ports.size(); ++i) {
+            const std::string addr = "127.0.0.1:" + std::to_string(ports[i]);
+            ::setenv(("TF_SERVER_" + std::to_string(i + 1)).c_str(), addr.c_str(), 1);
+        }
+        cfg = std::string(TF_SOURCE_DIR) + "/deploy/haproxy.cfg";
+        if (ports.size() > 2) {
+            std::ifstream in(cfg);
+            std::stringstream text;
+            text << in.rdbuf();
+            cfg = "/tmp/tf-haproxy-" + std::to_string(::getpid()) + "-" + std::to_string(lb_port) + ".cfg";
+            std::ofstream out(cfg);
+            out << text.str();
+            for (size_t i = 2; i < ports.size(); ++i)
+                out << "    server tf" << i + 1 << " \"${TF_SERVER_" << i + 1 << "}\" check\n";
+        }
+        std::vector<std::string> args = {"haproxy", "-f", cfg, "-db"};
+        std::vector<char*> argv;
+        for (auto& s : args) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        if (posix_spawnp(&pid, "haproxy", &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    ~Balancer() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        if (cfg.rfind("/tmp/", 0) == 0) ::unlink(cfg.c_str());
+    }
+};
 
 TEST(Fleet, drain_finishes_running_requests_and_refuses_new_ones) {
     TF_REQUIRE_REFERENCE();
@@ -132,30 +178,8 @@ TEST(Fleet, haproxy_keeps_a_prefix_on_one_server_and_drains_without_a_failed_req
     ASSERT_GT(one.port(), 0) << one.stderr_text();
     ASSERT_GT(two.port(), 0) << two.stderr_text();
     const int lb_port = tf::test::free_port();
-    const std::string bind = "127.0.0.1:" + std::to_string(lb_port);
-    const std::string s1 = "127.0.0.1:" + std::to_string(one.port()), s2 = "127.0.0.1:" + std::to_string(two.port());
-    ::setenv("TF_LB_BIND", bind.c_str(), 1);
-    ::setenv("TF_SERVER_1", s1.c_str(), 1);
-    ::setenv("TF_SERVER_2", s2.c_str(), 1);
-    const std::string cfg = std::string(TF_SOURCE_DIR) + "/deploy/haproxy.cfg";
-    std::vector<std::string> args = {"haproxy", "-f", cfg, "-db"};
-    std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    pid_t lb = -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    ASSERT_EQ(posix_spawnp(&lb, "haproxy", &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    struct Reap {
-        pid_t pid;
-        ~Reap() {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-        }
-    } reap{lb};
+    const Balancer lb(lb_port, {one.port(), two.port()});
+    ASSERT_GT(lb.pid, 0);
 
     httplib::Client c("127.0.0.1", lb_port);
     c.set_read_timeout(120, 0);
@@ -192,6 +216,133 @@ TEST(Fleet, haproxy_keeps_a_prefix_on_one_server_and_drains_without_a_failed_req
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     EXPECT_EQ(requests_total(other.port()) - other_before, 6);
+}
+
+// Three servers behind HAProxy under load from four clients, every request carrying one of four
+// ~1,000-token system prompts and its prefix header: the prefix cache serves the system prompt
+// of >= 90 % of them. Then, the load going on, one server is killed (SIGKILL) and another
+// drained (SIGTERM): no request fails but ones that were running when the kill struck.
+TEST(Fleet, three_servers_under_load_keep_prefixes_cached_and_lose_only_requests_running_on_a_killed_one) {
+    TF_REQUIRE_REFERENCE();
+    if (std::system("command -v haproxy >/dev/null 2>&1") != 0) GTEST_SKIP() << "no haproxy (scripts/setup.sh)";
+    std::vector<std::unique_ptr<tf::test::ServerProcess>> servers;
+    std::vector<int> ports;
+    for (int i = 0; i < 3; ++i) {
+        servers.push_back(std::make_unique<tf::test::ServerProcess>(
+            std::vector<std::string>{"-m", "tiny=" + model_path(), "-t", "1", "--parallel", "2", "-c", "4096"}));
+        ASSERT_GT(servers.back()->port(), 0) << servers.back()->stderr_text();
+        ports.push_back(servers.back()->port());
+    }
+    const int lb_port = tf::test::free_port();
+    const Balancer lb(lb_port, ports);
+    ASSERT_GT(lb.pid, 0);
+    std::vector<std::string> systems;
+    for (int k = 0; k < 4; ++k) {
+        std::string s = "You are extraction assistant " + std::to_string(k) + ". ";
+        for (int r = 0; r < 60; ++r)
+            s += "Rule " + std::to_string(r) + " for team " + std::to_string(k) +
+                 ": write amounts with two decimals and dates as year, month, day. ";
+        systems.push_back(s);
+    }
+    auto post = [&](int k, const std::string& user, const std::string& prefix) {
+        httplib::Client c("127.0.0.1", lb_port);
+        c.set_read_timeout(120, 0);
+        httplib::Headers h;
+        if (!prefix.empty()) h.emplace("X-Terraferma-Prefix", prefix);
+        return c.Post("/v1/chat/completions", h, chat(systems[k], user, 4).dump(), "application/json");
+    };
+    bool up = false;
+    for (int i = 0; i < 300 && !up; ++i) {
+        auto r = post(0, "hi", "");
+        up = r && r->status == 200;
+        if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(up) << "HAProxy never answered";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // every server checked
+    // Each system prompt's prefix name, from a first answer; then one request each with it, so
+    // that the server the hash picks holds the prompt.
+    std::vector<std::string> prefixes;
+    int system_tokens = 0;
+    for (int k = 0; k < 4; ++k) {
+        auto r = post(k, "warm", "");
+        ASSERT_TRUE(r && r->status == 200);
+        prefixes.push_back(r->get_header_value("x-terraferma-prefix"));
+        ASSERT_EQ(prefixes.back().size(), 16u);
+        system_tokens = json::parse(r->body)["usage"]["prompt_tokens"].get<int>() - 40;
+        ASSERT_TRUE(post(k, "warm again", prefixes[k]));
+    }
+    ASSERT_GE(system_tokens, 1000);
+
+    struct Outcome {
+        int status = 0;  // 0: no answer
+        int64_t start_ms = 0, end_ms = 0;
+        int cached = 0;
+    };
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(); };
+    std::mutex mu;
+    std::vector<Outcome> outcomes;
+    std::atomic<bool> stop{false};
+    auto client = [&](int t, int requests) {
+        for (int i = 0; (requests < 0 ? !stop.load() : i < requests); ++i) {
+            const int k = (t + i) % 4;
+            Outcome o;
+            o.start_ms = ms();
+            auto r = post(k, "document " + std::to_string(t) + "-" + std::to_string(i), prefixes[k]);
+            o.end_ms = ms();
+            if (r) {
+                o.status = r->status;
+                const json j = json::parse(r->body, nullptr, false);
+                if (r->status == 200) o.cached = j["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>();
+            }
+            std::lock_guard<std::mutex> lock(mu);
+            outcomes.push_back(o);
+        }
+    };
+    // Steady load: the prefix cache hit rate.
+    {
+        std::vector<std::thread> clients;
+        for (int t = 0; t < 4; ++t) clients.emplace_back(client, t, 15);
+        for (auto& c : clients) c.join();
+    }
+    int hits = 0;
+    for (const Outcome& o : outcomes) {
+        ASSERT_EQ(o.status, 200);
+        if (o.cached >= system_tokens) ++hits;
+    }
+    const double hit_rate = static_cast<double>(hits) / static_cast<double>(outcomes.size());
+    EXPECT_GE(hit_rate, 0.9) << hits << " of " << outcomes.size();
+
+    // The same load while one server is killed and another drained.
+    outcomes.clear();
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) clients.emplace_back(client, t, -1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const int64_t kill_ms = ms();
+    servers[0]->signal(SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    servers[1]->signal(SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+    stop = true;
+    for (auto& c : clients) c.join();
+    EXPECT_EQ(servers[1]->stop(SIGTERM), 0) << servers[1]->stderr_text();
+    int failed = 0, after = 0;
+    for (const Outcome& o : outcomes) {
+        if (o.start_ms > kill_ms + 100) ++after;
+        if (o.status == 200) continue;
+        ++failed;
+        // Only a request that was running on the killed server when it died may fail.
+        EXPECT_LE(o.start_ms, kill_ms) << "a request started after the kill failed with " << o.status;
+        EXPECT_GE(o.end_ms, kill_ms);
+    }
+    EXPECT_LE(failed, 2);  // the killed server's two slots
+    EXPECT_GT(after, 20);
+    std::printf(
+        "[fleet] 3 servers, 4 clients, 1,000+-token system prompts: prefix cache hit rate %.1f %% (%d of %zu "
+        "requests); with one server killed and one drained: %zu requests, %d failed (running on the killed "
+        "one)\n",
+        100.0 * hit_rate, hits, static_cast<size_t>(60), outcomes.size(), failed);
 }
 
 TEST(Fleet, the_systemd_unit_verifies) {
