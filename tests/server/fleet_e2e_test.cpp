@@ -100,7 +100,9 @@ struct Balancer {
 
 TEST(Fleet, drain_finishes_running_requests_and_refuses_new_ones) {
     TF_REQUIRE_REFERENCE();
-    tf::test::ServerProcess srv({"-m", "tiny=" + model_path(), "-c", "8192", "--parallel", "2", "-t", "1"});
+    // A drain long enough for the long answer on the sanitizers' build (10x slower) too.
+    tf::test::ServerProcess srv(
+        {"-m", "tiny=" + model_path(), "-c", "8192", "--parallel", "2", "-t", "1", "--drain-timeout", "600"});
     ASSERT_GT(srv.port(), 0) << srv.stderr_text();
     httplib::Client c("127.0.0.1", srv.port());
     c.set_read_timeout(300, 0);
@@ -358,10 +360,10 @@ TEST(Fleet, three_servers_under_load_keep_prefixes_cached_and_lose_only_requests
     EXPECT_LE(failed, 2);       // the killed server's two slots
     EXPECT_GE(after_drain, 8);  // answered by the one server left
     std::printf(
-        "[fleet] 3 servers, 4 clients, 1,000+-token system prompts: prefix cache hit rate %.1f %% (%d of %zu "
+        "[fleet] 3 servers, 4 clients, %d-token system prompts: prefix cache hit rate %.1f %% (%d of %zu "
         "requests); with one server killed and one drained: %zu requests, %d failed (running on the killed "
         "one)\n",
-        100.0 * hit_rate, hits, static_cast<size_t>(60), outcomes.size(), failed);
+        system_tokens, 100.0 * hit_rate, hits, static_cast<size_t>(60), outcomes.size(), failed);
 }
 
 TEST(Fleet, the_systemd_unit_verifies) {
