@@ -215,4 +215,11 @@ Status write_atomically(const std::string& path, const std::string& text) {
     return Status::success();
 }
 
+std::string default_manifest_path(const RunOptions& o) {
+    if (!o.manifest.empty() || o.output.empty()) return o.manifest;
+    std::string p = o.output;
+    if (p.size() > 6 && p.substr(p.size() - 6) == ".jsonl") p.resize(p.size() - 6);
+    return p + ".manifest.json";
+}
+
 }  // namespace tf::pipeline

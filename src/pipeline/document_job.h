@@ -82,5 +82,7 @@ Ledger start_ledger(const LoadedModel& m, const std::string& task_kind, double w
 Status update_ledger(JobStore& store, Ledger& g, RunSummary& sum);
 
 Status write_atomically(const std::string& path, const std::string& text);
+// Where a run's manifest goes: --manifest, else OUT.manifest.json beside -o, else nowhere.
+std::string default_manifest_path(const RunOptions& o);
 
 }  // namespace tf::pipeline

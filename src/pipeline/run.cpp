@@ -185,13 +185,6 @@ Result<std::string> stored_line(Loaded& l, const TaskConfig& task, const Item& i
     return output_line(task, item, **rec, sum, md);
 }
 
-std::string default_manifest_path(const RunOptions& o) {
-    if (!o.manifest.empty() || o.output.empty()) return o.manifest;
-    std::string p = o.output;
-    if (p.size() > 6 && p.substr(p.size() - 6) == ".jsonl") p.resize(p.size() - 6);
-    return p + ".manifest.json";
-}
-
 }  // namespace
 
 Result<RunSummary> run_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o) {

@@ -29,13 +29,6 @@ void nap(double seconds, const std::atomic<bool>* stop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-std::string default_manifest(const RunOptions& o) {
-    if (!o.manifest.empty() || o.output.empty()) return o.manifest;
-    std::string p = o.output;
-    if (p.size() > 6 && p.substr(p.size() - 6) == ".jsonl") p.resize(p.size() - 6);
-    return p + ".manifest.json";
-}
-
 }  // namespace
 
 Result<RunSummary> enqueue_task(const std::string& model_path, const TaskConfig& task, const RunOptions& o, bool wait,
@@ -137,7 +130,7 @@ Result<RunSummary> enqueue_task(const std::string& model_path, const TaskConfig&
             out += output_line(task, items[i], *results[i], ignored, manifest_docs[i]);
         if (Status st = write_atomically(o.output, out); !st) return st.error();
     }
-    if (const std::string mp = default_manifest(o); !mp.empty()) {
+    if (const std::string mp = default_manifest_path(o); !mp.empty()) {
         if (Status st = write_atomically(mp, make_manifest(model_path, (*m)->sha256, task, manifest_docs, o.output)
                                                      .dump(1, ' ', false, ojson::error_handler_t::replace) +
                                                  "\n");
@@ -275,6 +268,17 @@ Result<WorkerSummary> run_worker(const std::string& model_path, const WorkerOpti
         (void)update_ledger(steps, l->second, s);
     };
 
+    // A job this worker will not compute goes back to the queue at once, and is not claimed
+    // again by this worker.
+    auto give_back = [&](const ClaimedJob& job, const std::string& why) {
+        std::fprintf(stderr, "terraferma: worker: %s: %s; given back\n", job.doc.path.c_str(), why.c_str());
+        (void)(*queue)->release(job);
+        std::lock_guard<std::mutex> lock(mu);
+        held.erase(job.lease);
+        skip.insert(job.id);
+        ++total.refused;
+    };
+
     auto work = [&]() {
         Runner r;
         while (!stopping()) {
@@ -324,13 +328,7 @@ Result<WorkerSummary> run_worker(const std::string& model_path, const WorkerOpti
                 Status fits = t ? check_task(model, *t) : Status(t.error());
                 if (!fits) {
                     // Not this worker's to compute; another may be configured for it.
-                    std::fprintf(stderr, "terraferma: worker: %s: %s; given back\n", job.doc.path.c_str(),
-                                 fits.error().message.c_str());
-                    (void)(*queue)->release(job);
-                    drop_lease();
-                    std::lock_guard<std::mutex> lock(mu);
-                    skip.insert(job.id);
-                    ++total.refused;
+                    give_back(job, fits.error().message);
                     continue;
                 }
                 r.task_json = job.doc.task_json;
@@ -344,15 +342,7 @@ Result<WorkerSummary> run_worker(const std::string& model_path, const WorkerOpti
             if (item.key != job.doc.task_key || item.sha != job.doc.doc_sha256) {
                 // Another engine version or document reader than the submitter's: its result
                 // would not be the one asked for.
-                std::fprintf(stderr,
-                             "terraferma: worker: %s: this worker reads it differently than its submitter (engine "
-                             "or reader version); given back\n",
-                             job.doc.path.c_str());
-                (void)(*queue)->release(job);
-                drop_lease();
-                std::lock_guard<std::mutex> lock(mu);
-                skip.insert(job.id);
-                ++total.refused;
+                give_back(job, "this worker reads it differently than its submitter (engine or reader version)");
                 continue;
             }
             if (job.attempts > o.max_attempts) {

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/files.h"
 #include "support/pdf_samples.h"
 #include "support/reference.h"
 #include "support/run.h"
@@ -26,30 +27,16 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+using tf::test::slurp;
+using tf::test::spawn_terraferma;
+
+struct TempDir : tf::test::TempDir {
+    TempDir() : tf::test::TempDir("tf-pipe-") {}
+};
 
 fs::path docs() {
     return tf::test::shared_dir() / "peer-tests" / "documents";
 }
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path =
-            fs::temp_directory_path() / ("tf-pipe-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 std::vector<json> lines(const std::string& text) {
     std::vector<json> out;
@@ -58,22 +45,6 @@ std::vector<json> lines(const std::string& text) {
         if (!l.empty()) out.push_back(json::parse(l));
     }
     return out;
-}
-
-// Starts terraferma with `args`, its stderr appended to `log`; -1 when it cannot start.
-pid_t spawn_terraferma(const std::vector<std::string>& args, const fs::path& log) {
-    std::vector<std::string> all = {TF_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : all) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_t pid;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
 }
 
 // Runs terraferma with `args` (stderr appended to `log`), and SIGKILLs it after `ms` unless it
